@@ -3,19 +3,23 @@
 Photographers' folders hold JPEG, PNG (8/16-bit, RGBA), TIFF, WebP, HEIC/HEIF and RAW files.
 RAW files are read through the JPEG preview the camera embedded (rawpy), which is what every
 culling tool shows and is orders of magnitude faster than demosaicing.
-JPEGs are decoded at 1/2, 1/4 or 1/8 size by libjpeg's DCT scaling when the full size is not
-needed: decoding is most of the time spent on a cold index.
+JPEGs (also camera MPO JPEGs and RAW previews) are decoded at 1/2, 1/4 or 1/8 size by libjpeg's
+DCT scaling when the full size is not needed: decoding is most of the time spent on a cold index.
+
+Every failure to read one file is an ImageError with a readable message, so a batch goes on.
 """
 
 from __future__ import annotations
 
 import io
 import os
+import stat
+import warnings
 from dataclasses import dataclass
 from datetime import datetime
 
 import numpy as np
-from PIL import Image
+from PIL import Image, JpegImagePlugin
 
 try:  # HEIC/HEIF support registers itself as a Pillow plugin
     import pillow_heif
@@ -34,15 +38,27 @@ RASTER_EXTENSIONS = frozenset(
 )
 IMAGE_EXTENSIONS = RAW_EXTENSIONS | RASTER_EXTENSIONS
 
-# Pillow warns above ~89 MP and raises above twice that; a 200 MP panorama is real, a 1-gigapixel
-# PNG of a few kB is an attack. Allow real cameras and refuse the rest with a clear error.
+# Only these Pillow decoders are tried, whatever the extension says: a ".jpg" that is really a PNG
+# loads, while EPS/PDF/PSD and other plugins (EPS would run Ghostscript) are never reached.
+# Camera MPO files open through the JPEG plugin. Formats this Pillow build lacks are left out.
+Image.init()
+PIL_FORMATS = tuple(f for f in ("JPEG", "PNG", "TIFF", "WEBP", "HEIF", "AVIF", "BMP", "GIF") if f in Image.OPEN)
+
+# A 200 MP panorama is real, a 1-gigapixel PNG of a few kB is an attack. Allow real cameras and
+# stitched panoramas, refuse the rest with a clear error before any pixel memory is allocated.
+# Pillow refuses at open above 2 * MAX_IMAGE_PIXELS (and only warns above it): aligned on ours,
+# and its warning silenced since everything it would warn about is checked here.
 MAX_PIXELS = 250_000_000
-Image.MAX_IMAGE_PIXELS = MAX_PIXELS
+Image.MAX_IMAGE_PIXELS = MAX_PIXELS // 2
+warnings.filterwarnings("ignore", category=Image.DecompressionBombWarning)
 
 EXIF_ORIENTATION = 0x0112
 EXIF_DATETIME_ORIGINAL = 0x9003
 EXIF_DATETIME = 0x0132
 EXIF_IFD = 0x8769
+
+# File signatures of raster formats, to read a JPEG or PNG misnamed as RAW through Pillow.
+_RASTER_MAGIC = (b"\xff\xd8\xff", b"\x89PNG\r\n\x1a\n")
 
 
 class ImageError(Exception):
@@ -65,66 +81,128 @@ class LoadedImage:
         return self.pixels.shape[1] / self.full_width
 
 
-def is_image_path(path: str) -> bool:
-    return os.path.splitext(path)[1].lower() in IMAGE_EXTENSIONS
+def is_image_path(path: str | os.PathLike) -> bool:
+    """True for names with an image extension; macOS AppleDouble companions ("._IMG_1.JPG", left
+    by Finder on exFAT/network drives) are metadata, never images."""
+    name = os.path.basename(os.fspath(path))
+    if name.startswith("._"):
+        return False
+    return os.path.splitext(name)[1].lower() in IMAGE_EXTENSIONS
 
 
-def load_image(path: str, max_side: int | None = None) -> LoadedImage:
+def load_image(path: str | os.PathLike, max_side: int | None = None) -> LoadedImage:
     """Load `path` as oriented RGB, no larger than `max_side` on its long side when given.
 
     Raises ImageError with a readable reason for anything that is not a readable image.
     """
+    path = os.fspath(path)
     try:
-        if os.path.getsize(path) == 0:
+        info = os.stat(path)
+        if stat.S_ISDIR(info.st_mode):
+            raise ImageError("is a directory, not an image file")
+        if not stat.S_ISREG(info.st_mode):  # a FIFO would block the reader forever
+            raise ImageError("not a regular file (device, pipe or socket)")
+        if info.st_size == 0:
             raise ImageError("empty file (0 bytes)")
-        if os.path.splitext(path)[1].lower() in RAW_EXTENSIONS:
-            return _load_raw(path, max_side)
-        with Image.open(path) as image:
-            return _from_pil(image, max_side)
+        with open(path, "rb") as handle:  # permission and I/O errors surface here, plainly
+            head = handle.read(16)
+            is_raw = os.path.splitext(path)[1].lower() in RAW_EXTENSIONS and not head.startswith(_RASTER_MAGIC)
+            if not is_raw:
+                handle.seek(0)
+                with Image.open(handle, formats=PIL_FORMATS) as image:
+                    return _from_pil(image, max_side)
+        return _load_raw(path, max_side)  # libraw opens the file itself and reads only what it needs
     except ImageError:
         raise
     except Image.DecompressionBombError as error:
-        raise ImageError(f"refused: too many pixels for an image ({error})") from error
+        raise ImageError(f"refused as a possible decompression bomb: {_detail(error)}") from error
     except FileNotFoundError as error:
         raise ImageError("file not found") from error
     except PermissionError as error:
-        raise ImageError("permission denied") from error
+        raise ImageError("permission denied: the file cannot be read") from error
     except Image.UnidentifiedImageError as error:
-        raise ImageError("not an image, or a format that cannot be read") from error
-    except (OSError, SyntaxError, ValueError, EOFError) as error:
-        raise ImageError(f"cannot decode: {error}") from error
+        raise ImageError("not an image, or an image format that cannot be read") from error
+    except MemoryError as error:
+        raise ImageError("not enough memory to decode this image") from error
+    except OSError as error:
+        if error.errno is not None:  # a system error (EIO on a failing disk, ...)
+            raise ImageError(f"cannot read the file: {error.strerror or error}") from error
+        raise ImageError(f"corrupt or truncated image data: {error}") from error
+    except Exception as error:  # noqa: BLE001 - a malformed file must never stop the batch
+        raise ImageError(f"corrupt or truncated image data: {_detail(error)}") from error
 
 
-def _from_pil(image: Image.Image, max_side: int | None) -> LoadedImage:
-    orientation = _orientation(image)
-    captured_at = _captured_at(image)
-    stored_width, stored_height = image.size
-    if max_side and image.format == "JPEG":
-        # draft() picks the largest DCT scale (1/2..1/8) that stays >= the requested size.
-        factor = max(stored_width, stored_height) / max_side
-        if factor > 1:
-            image.draft("RGB", (int(stored_width / factor), int(stored_height / factor)))
+def _detail(error: BaseException) -> str:
+    """A decoder's message on one line (libheif's end with a newline), or the exception's name."""
+    return " ".join(str(error).split()) or type(error).__name__
+
+
+def _jpeg_draft_scale(width: int, height: int, max_side: int) -> int:
+    """Largest libjpeg DCT scale (8, 4, 2) whose output long side is still >= max_side."""
+    long_side = max(width, height)
+    for scale in (8, 4, 2):
+        if -(-long_side // scale) >= max_side:  # libjpeg rounds the scaled size up
+            return scale
+    return 1
+
+
+def _from_pil(image: Image.Image, max_side: int | None, orientation: int | None = None) -> LoadedImage:
+    """Decode an opened Pillow image. `orientation` (RAW container's) wins over the image's EXIF."""
+    declared_width, declared_height = image.size
+    if declared_width * declared_height > MAX_PIXELS:
+        raise ImageError(
+            f"refused as a possible decompression bomb: {declared_width}x{declared_height} pixels is over "
+            f"the {MAX_PIXELS // 1_000_000}-megapixel limit"
+        )
+    exif_before = _orientation(image)
+    if max_side and isinstance(image, JpegImagePlugin.JpegImageFile):  # JPEG and camera MPO
+        scale = _jpeg_draft_scale(declared_width, declared_height, max_side)
+        if scale > 1:
+            # draft() picks the largest scale with output >= the requested size: request exactly
+            # 1/scale so libjpeg decodes only that many pixels (IDCT scaling, no full decode).
+            image.draft(image.mode, (max(1, declared_width // scale), max(1, declared_height // scale)))
     image.load()  # a truncated file raises here (LOAD_TRUNCATED_IMAGES stays False)
+    exif_after = _orientation(image)
+    captured_at = _captured_at(image)
+
+    if orientation is not None and orientation != 1:
+        rotate = orientation
+    elif exif_before != 1 and exif_after == 1:
+        # The decoder oriented the pixels itself and dropped the tag (Pillow >= 12 does so for
+        # TIFF); the size it declared is already the oriented one.
+        rotate = 1
+    else:
+        rotate = exif_after
     rgb = _to_rgb8(image)
-    rgb = _apply_orientation(rgb, orientation)
-    full_width, full_height = (stored_height, stored_width) if orientation in (5, 6, 7, 8) else (stored_width, stored_height)
-    if max_side and max(rgb.size) > max_side:
+    if max_side and max(rgb.size) > max_side:  # resize before rotating: fewer pixels to move
         rgb.thumbnail((max_side, max_side), Image.Resampling.LANCZOS, reducing_gap=2.0)
-    return LoadedImage(np.asarray(rgb), full_width, full_height, orientation, captured_at)
+    rgb = _apply_orientation(rgb, rotate)
+    swapped = rotate in (5, 6, 7, 8)
+    full_width, full_height = (declared_height, declared_width) if swapped else (declared_width, declared_height)
+
+    applied = rotate
+    if applied == 1 and exif_before != 1:
+        applied = exif_before  # applied while decoding
+    elif applied == 1 and image.info.get("original_orientation") in range(2, 9):
+        # pillow-heif decodes HEIF with its irot/imir transform applied and resets EXIF to 1.
+        applied = int(image.info["original_orientation"])
+    return LoadedImage(np.ascontiguousarray(np.asarray(rgb)), full_width, full_height, applied, captured_at)
 
 
 def _to_rgb8(image: Image.Image) -> Image.Image:
-    """Any mode (16-bit, RGBA, LA, P, CMYK, I;16, F) to 8-bit RGB."""
-    if image.mode in ("I;16", "I;16B", "I;16L", "I;16N", "I"):
+    """Any mode (16-bit, RGBA, LA, P, CMYK, I;16, I, F, 1) to 8-bit RGB."""
+    mode = image.mode
+    if mode.startswith("I;16"):
         # 16-bit greyscale: Pillow's convert("L") clips instead of scaling.
+        values = np.asarray(image).astype(np.float32)
+        return Image.fromarray((values * (255.0 / 65535.0) + 0.5).clip(0, 255).astype(np.uint8)).convert("RGB")
+    if mode in ("I", "F"):
+        # 32-bit integer (older Pillow's 16-bit PNG) or float: scale by the range actually used.
         values = np.asarray(image, dtype=np.float32)
-        peak = 65535.0 if values.max(initial=0) > 255 else 255.0
+        peak = float(values.max(initial=0))
+        peak = 65535.0 if mode == "I" and peak > 255 else 255.0 if mode == "I" else max(peak, 1e-6)
         return Image.fromarray((values * (255.0 / peak)).clip(0, 255).astype(np.uint8)).convert("RGB")
-    if image.mode == "F":
-        values = np.asarray(image, dtype=np.float32)
-        peak = max(float(values.max(initial=0)), 1e-6)
-        return Image.fromarray((values * (255.0 / peak)).clip(0, 255).astype(np.uint8)).convert("RGB")
-    if image.mode in ("RGBA", "LA", "PA") or (image.mode == "P" and "transparency" in image.info):
+    if mode in ("RGBA", "LA", "PA", "RGBa", "La") or "transparency" in image.info:
         # Transparent areas become white, as a viewer shows them, rather than black noise.
         rgba = image.convert("RGBA")
         background = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
@@ -132,25 +210,26 @@ def _to_rgb8(image: Image.Image) -> Image.Image:
     return image.convert("RGB")
 
 
+_TRANSPOSE = {
+    2: Image.Transpose.FLIP_LEFT_RIGHT,
+    3: Image.Transpose.ROTATE_180,
+    4: Image.Transpose.FLIP_TOP_BOTTOM,
+    5: Image.Transpose.TRANSPOSE,
+    6: Image.Transpose.ROTATE_270,
+    7: Image.Transpose.TRANSVERSE,
+    8: Image.Transpose.ROTATE_90,
+}
+
+
 def _apply_orientation(image: Image.Image, orientation: int) -> Image.Image:
-    transpose = {
-        2: [Image.Transpose.FLIP_LEFT_RIGHT],
-        3: [Image.Transpose.ROTATE_180],
-        4: [Image.Transpose.FLIP_TOP_BOTTOM],
-        5: [Image.Transpose.TRANSPOSE],
-        6: [Image.Transpose.ROTATE_270],
-        7: [Image.Transpose.TRANSVERSE],
-        8: [Image.Transpose.ROTATE_90],
-    }.get(orientation, [])
-    for step in transpose:
-        image = image.transpose(step)
-    return image
+    step = _TRANSPOSE.get(orientation)
+    return image.transpose(step) if step is not None else image
 
 
 def _orientation(image: Image.Image) -> int:
     try:
         value = int(image.getexif().get(EXIF_ORIENTATION, 1))
-    except (ValueError, TypeError, SyntaxError, OSError):
+    except Exception:  # noqa: BLE001 - malformed EXIF never makes a photo unreadable
         return 1
     return value if 1 <= value <= 8 else 1
 
@@ -159,20 +238,31 @@ def _captured_at(image: Image.Image) -> float | None:
     try:
         exif = image.getexif()
         text = exif.get_ifd(EXIF_IFD).get(EXIF_DATETIME_ORIGINAL) or exif.get(EXIF_DATETIME)
-    except (ValueError, TypeError, SyntaxError, OSError, KeyError):
+    except Exception:  # noqa: BLE001 - malformed EXIF never makes a photo unreadable
         return None
     return parse_exif_datetime(text)
 
 
 def parse_exif_datetime(text: object) -> float | None:
     """'2024:06:01 14:03:22' -> naive POSIX timestamp; None when absent or malformed."""
+    if isinstance(text, bytes):
+        text = text.decode("ascii", "replace")
     if not isinstance(text, str):
         return None
     try:
         moment = datetime.strptime(text.strip().rstrip("\x00")[:19], "%Y:%m:%d %H:%M:%S")
     except ValueError:
         return None
-    return (moment - datetime(1970, 1, 1)).total_seconds()
+    return _naive_timestamp(moment)
+
+
+def _naive_timestamp(moment: datetime) -> float:
+    return (moment.replace(tzinfo=None) - datetime(1970, 1, 1)).total_seconds()
+
+
+# libraw reports the container's orientation as dcraw's 'flip' bits (1 = mirror left-right,
+# 2 = mirror top-bottom, 4 = transpose), not as the EXIF value.
+_LIBRAW_FLIP_TO_ORIENTATION = {0: 1, 1: 2, 2: 4, 3: 3, 4: 5, 5: 8, 6: 6, 7: 7}
 
 
 def _load_raw(path: str, max_side: int | None) -> LoadedImage:
@@ -180,39 +270,60 @@ def _load_raw(path: str, max_side: int | None) -> LoadedImage:
 
     try:
         with rawpy.imread(path) as raw:
+            flip_orientation = _LIBRAW_FLIP_TO_ORIENTATION.get(raw.sizes.flip, 1)
+            raw_captured_at = _raw_timestamp(raw)
             try:
                 thumb = raw.extract_thumb()
             except (rawpy.LibRawNoThumbnailError, rawpy.LibRawUnsupportedThumbnailError):
-                # No usable preview: develop at half size (fast mode of libraw).
+                thumb = None
+                # No usable preview: develop at half size (libraw's fast mode). libraw applies
+                # the flip itself, so the pixels come out oriented. Sizes are read before
+                # developing, which halves them.
+                sizes = raw.sizes
+                full = (sizes.height, sizes.width) if sizes.flip & 4 else (sizes.width, sizes.height)
                 pixels = raw.postprocess(half_size=True, use_camera_wb=True, output_bps=8)
-                raw_flip = raw.sizes.flip
-                return _raw_from_pixels(pixels, _LIBRAW_FLIP_TO_ORIENTATION.get(raw_flip, 1), max_side)
-            raw_flip = raw.sizes.flip
+    except rawpy.LibRawFileUnsupportedError as error:
+        raise ImageError("not a RAW file that libraw can read (unsupported camera or corrupt file)") from error
+    except (rawpy.LibRawIOError, rawpy.LibRawDataError) as error:
+        raise ImageError("corrupt or truncated RAW file") from error
     except rawpy.LibRawError as error:
         raise ImageError(f"cannot read RAW file: {type(error).__name__}") from error
+
+    if thumb is None:
+        image = Image.fromarray(np.ascontiguousarray(pixels[..., :3]))
+        return _finish_bitmap(image, max_side, 1, flip_orientation, full, raw_captured_at)
     if thumb.format == rawpy.ThumbFormat.JPEG:
-        with Image.open(io.BytesIO(thumb.data)) as preview:
-            loaded = _from_pil(preview, max_side)
-        if loaded.orientation == 1 and raw_flip:
-            # Many previews carry no EXIF of their own: the RAW container's flip applies.
-            orientation = _LIBRAW_FLIP_TO_ORIENTATION.get(raw_flip, 1)
-            return _raw_from_pixels(loaded.pixels, orientation, max_side, loaded)
+        with Image.open(io.BytesIO(thumb.data), formats=("JPEG",)) as preview:
+            loaded = _from_pil(preview, max_side, orientation=flip_orientation)
+        # The RAW's own capture time first: libraw gives previews without EXIF a generated header
+        # whose date is 1970 when the RAW has none.
+        if raw_captured_at is not None:
+            loaded.captured_at = raw_captured_at
+        elif loaded.captured_at is not None and loaded.captured_at < 366 * 86400:
+            loaded.captured_at = None
         return loaded
-    return _raw_from_pixels(np.asarray(thumb.data), _LIBRAW_FLIP_TO_ORIENTATION.get(raw_flip, 1), max_side)
+    image = Image.fromarray(np.ascontiguousarray(np.asarray(thumb.data)[..., :3]))
+    width, height = image.size
+    full = (height, width) if flip_orientation in (5, 6, 7, 8) else (width, height)
+    return _finish_bitmap(image, max_side, flip_orientation, flip_orientation, full, raw_captured_at)
 
 
-# libraw reports the container's orientation as a 'flip' code, not as the EXIF tag.
-_LIBRAW_FLIP_TO_ORIENTATION = {0: 1, 3: 3, 5: 8, 6: 6}
-
-
-def _raw_from_pixels(
-    pixels: np.ndarray, orientation: int, max_side: int | None, base: LoadedImage | None = None
-) -> LoadedImage:
-    image = _apply_orientation(Image.fromarray(np.ascontiguousarray(pixels[..., :3])), orientation)
-    if base is not None:
-        width, height = (base.full_height, base.full_width) if orientation in (5, 6, 7, 8) else (base.full_width, base.full_height)
-    else:
-        width, height = image.size
+def _finish_bitmap(image: Image.Image, max_side: int | None, rotate: int, orientation: int,
+                   full: tuple[int, int], captured_at: float | None) -> LoadedImage:
     if max_side and max(image.size) > max_side:
-        image.thumbnail((max_side, max_side), Image.Resampling.LANCZOS)
-    return LoadedImage(np.asarray(image.convert("RGB")), width, height, orientation, base.captured_at if base else None)
+        image.thumbnail((max_side, max_side), Image.Resampling.LANCZOS, reducing_gap=2.0)
+    image = _apply_orientation(image.convert("RGB"), rotate)
+    return LoadedImage(np.ascontiguousarray(np.asarray(image)), full[0], full[1], orientation, captured_at)
+
+
+def _raw_timestamp(raw) -> float | None:
+    """libraw's capture time (parsed from the RAW's EXIF as local wall-clock time)."""
+    try:
+        value = raw.other.timestamp
+    except Exception:  # noqa: BLE001 - older rawpy without `other`
+        return None
+    if isinstance(value, datetime):
+        return _naive_timestamp(value) if value.year > 1970 else None
+    if isinstance(value, (int, float)) and value > 0:
+        return _naive_timestamp(datetime.fromtimestamp(value))
+    return None

@@ -31,4 +31,5 @@ class ImageRecord:
     captured_at: float | None = None  # EXIF DateTimeOriginal as a POSIX timestamp (local time, naive)
     faces: list[DetectedFace] = field(default_factory=list)
     image_signals: dict[str, float | None] = field(default_factory=dict)  # whole-image measurements
+    thumbnail: bytes | None = None  # tiny grey version of the picture, to recognise bursts and duplicates
     error: str | None = None

@@ -29,19 +29,23 @@ class FaceEngine(Protocol):
 
 def load_engine(name: str = "auto", **options) -> FaceEngine:
     """'dlib', 'insightface', or 'auto' (insightface when its model pack is present, else dlib)."""
-    from . import dlib_engine, insightface_engine
-
     if name == "dlib":
-        return dlib_engine.DlibEngine(**options)
+        from .dlib_engine import DlibEngine
+
+        return DlibEngine(**options)
     if name == "insightface":
-        return insightface_engine.InsightFaceEngine(**options)
+        from .insightface_engine import InsightFaceEngine
+
+        return InsightFaceEngine(**options)
     if name == "auto":
-        if insightface_engine.model_pack_present():
+        from .insightface_engine import INSIGHTFACE_OPTIONS, model_pack_present
+
+        if model_pack_present(options.get("pack"), options.get("root")):
             try:
-                return insightface_engine.InsightFaceEngine(**options)
+                return load_engine("insightface", **options)
             except EngineUnavailable:
                 pass
-        return dlib_engine.DlibEngine(**options)
+        return load_engine("dlib", **{k: v for k, v in options.items() if k not in INSIGHTFACE_OPTIONS})
     raise ValueError(f"unknown face engine {name!r}: choose auto, dlib or insightface")
 
 

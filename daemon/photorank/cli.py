@@ -1,0 +1,270 @@
+"""The `photorank` command line: a thin layer over the library API in ranking.py."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from collections.abc import Sequence
+
+from . import __version__
+from .config import ConfigError, default_config_path, load_config
+from .faces import EngineUnavailable
+from .ranking import RankingReport, RankRequest, ReferenceError, index_paths, rank_collection
+from .records import DetectedFace
+
+EXIT_OK, EXIT_USAGE, EXIT_FAILED = 0, 2, 1
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return args.run(args)
+    except (ConfigError, EngineUnavailable, ReferenceError) as error:
+        print(f"photorank: {error}", file=sys.stderr)
+        return EXIT_FAILED
+    except KeyboardInterrupt:
+        print("photorank: interrupted; what was analysed is cached, run again to resume", file=sys.stderr)
+        return 130
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="photorank",
+        description="Find every photo of a person from one reference photo and rank them as a photographer would.",
+    )
+    parser.add_argument("--version", action="version", version=f"photorank {__version__}")
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    rank = commands.add_parser("rank", help="rank the photos a person is in, best first")
+    rank.add_argument("--ref", action="append", required=True, metavar="REF", help="reference photo of the person (repeatable)")
+    rank.add_argument("--ref-face", type=int, metavar="N", help="use face N (1 = leftmost) of the reference instead of the largest")
+    add_collection_arguments(rank)
+    rank.add_argument("--top", type=int, metavar="N", help="keep only the N best photos")
+    rank.add_argument("--best-of-burst", action="store_true", help="keep only the best photo of each burst or near-duplicate group")
+    rank.set_defaults(run=run_rank)
+
+    analyze = commands.add_parser("analyze", help="show every face found and its signals")
+    add_collection_arguments(analyze)
+    analyze.set_defaults(run=run_analyze)
+
+    models = commands.add_parser("models", help="fetch the model files that do not come with the Python packages")
+    models.add_argument("action", choices=["fetch"])
+    models.set_defaults(run=run_models)
+
+    config = commands.add_parser("config", help="show the configuration file's location, or the settings in force")
+    config.add_argument("--path", action="store_true", help="print where the user configuration file is read from")
+    config.add_argument("--config", metavar="FILE", help="a configuration file to read instead of the default one")
+    config.set_defaults(run=run_config)
+
+    demo = commands.add_parser("demo", help="rank a small example collection made from photos shipped with the installed packages")
+    demo.add_argument("--folder", metavar="DIR", help="where to make the example collection (default: a new temporary folder)")
+    demo.add_argument("--json", action="store_true", help="print the result as one JSON document")
+    demo.set_defaults(run=run_demo)
+    return parser
+
+
+def add_collection_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("paths", nargs="+", metavar="PATH", help="photos and folders to look through")
+    parser.add_argument("-r", "--recursive", action="store_true", help="look through sub-folders too")
+    parser.add_argument("--json", action="store_true", help="print one JSON document on stdout")
+    parser.add_argument("-o", "--output", metavar="FILE", help="write the output to FILE instead of stdout")
+    parser.add_argument("--engine", choices=["auto", "dlib", "insightface"], default="auto", help="face engine (default: auto)")
+    parser.add_argument("--no-cache", action="store_true", help="analyse everything afresh and keep nothing")
+    parser.add_argument("--cache", metavar="FILE", help="face cache file (default: in the user cache dir)")
+    parser.add_argument("--workers", type=int, metavar="N", help="worker processes for analysis (default: all cores)")
+    parser.add_argument("--config", metavar="FILE", help="configuration file (default: the user's config.toml, if any)")
+    parser.add_argument("--quiet", action="store_true", help="no progress bar")
+
+
+def cache_path(args: argparse.Namespace) -> str | None:
+    return ":memory:" if args.no_cache else args.cache
+
+
+class ProgressBar:
+    """A tqdm bar on stderr, shown only while there is work to do."""
+
+    def __init__(self, enabled: bool, label: str = "analysing"):
+        self.enabled = enabled
+        self.label = label
+        self.bar = None
+
+    def __call__(self, done: int, total: int) -> None:
+        if not self.enabled:
+            return
+        if self.bar is None:
+            from tqdm import tqdm
+
+            self.bar = tqdm(total=total, desc=self.label, unit="photo", file=sys.stderr, initial=done)
+        self.bar.update(done - self.bar.n)
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
+
+
+def run_rank(args: argparse.Namespace) -> int:
+    request = RankRequest(
+        references=args.ref,
+        paths=args.paths,
+        recursive=args.recursive,
+        reference_face=args.ref_face,
+        engine=args.engine,
+        cache_path=cache_path(args),
+        workers=args.workers,
+        best_of_burst=args.best_of_burst,
+        top=args.top,
+        config=load_config(args.config),
+    )
+    progress = ProgressBar(not args.quiet)
+    try:
+        report = rank_collection(request, progress)
+    finally:
+        progress.close()
+    emit(args, report_json(report) if args.json else report_text(report))
+    return EXIT_OK
+
+
+def run_analyze(args: argparse.Namespace) -> int:
+    progress = ProgressBar(not args.quiet)
+    try:
+        engine, records = index_paths(
+            args.paths,
+            recursive=args.recursive,
+            engine=args.engine,
+            cache_path=cache_path(args),
+            workers=args.workers,
+            config=load_config(args.config),
+            progress=progress,
+        )
+    finally:
+        progress.close()
+    from .ranking import faces_left_to_right
+
+    document = {
+        "engine": engine.id,
+        "results": [
+            {
+                "path": path,
+                "width": record.width,
+                "height": record.height,
+                "captured_at": record.captured_at,
+                "image_signals": record.image_signals,
+                "faces": [face_json(face) for face in faces_left_to_right(record.faces)],
+            }
+            for path, record in sorted(records.items())
+            if not record.error
+        ],
+        "errors": [{"path": path, "error": record.error} for path, record in sorted(records.items()) if record.error],
+    }
+    if args.json:
+        emit(args, json.dumps(document, indent=2))
+    else:
+        lines = [f"engine: {engine.id}"]
+        for result in document["results"]:
+            lines.append(f"{result['path']}: {len(result['faces'])} face(s)")
+            for number, face in enumerate(result["faces"], start=1):
+                shown = ", ".join(f"{k} {v:.2f}" for k, v in face["signals"].items() if isinstance(v, (int, float)))
+                lines.append(f"  face {number} at {face['box']}: {shown}")
+        lines += [f"error: {e['path']}: {e['error']}" for e in document["errors"]]
+        emit(args, "\n".join(lines))
+    return EXIT_OK
+
+
+def face_json(face: DetectedFace) -> dict:
+    return {
+        "box": list(face.box),
+        "detector_score": round(face.detector_score, 3),
+        "signals": {name: (round(value, 4) if isinstance(value, float) else value) for name, value in face.signals.items()},
+    }
+
+
+def report_json(report: RankingReport) -> str:
+    document = {
+        "engine": report.engine,
+        "threshold": report.threshold,
+        "references": [{"path": ref.path, "face": ref.face_number, "box": list(ref.box)} for ref in report.references],
+        "results": [
+            {
+                "path": result.path,
+                "rank": result.rank,
+                "score": result.score,
+                "stars": result.stars,
+                "kind": result.kind,
+                "similarity": result.similarity,
+                "faces": result.faces,
+                "prominent_faces": result.prominent_faces,
+                "target_face": face_json(result.target_face),
+                "signals": face_json(result.target_face)["signals"],
+                "components": result.components,
+                "reasons": result.reasons,
+                "burst": result.burst,
+                "best_of_burst": result.best_of_burst,
+                "width": result.width,
+                "height": result.height,
+                "captured_at": result.captured_at,
+            }
+            for result in report.results
+        ],
+        "not_found": report.not_found,
+        "errors": [{"path": path, "error": error} for path, error in report.errors],
+    }
+    return json.dumps(document, indent=2)
+
+
+def report_text(report: RankingReport) -> str:
+    references = ", ".join(f"{os.path.basename(ref.path)} (face {ref.face_number})" for ref in report.references)
+    lines = [f"engine {report.engine}; reference {references}; match threshold {report.threshold:.3f}"]
+    if report.results:
+        lines.append(f"{'rank':>4} {'score':>5} {'stars':<5} {'kind':<6} {'match':>5}  photo - reasons")
+    for result in report.results:
+        burst = f" [burst {result.burst}{', best' if result.best_of_burst else ''}]" if result.burst else ""
+        lines.append(
+            f"{result.rank:>4} {result.score:>5.1f} {'*' * result.stars:<5} {result.kind:<6} {result.similarity:>5.2f}  "
+            f"{result.path}{burst} - {', '.join(result.reasons)}"
+        )
+    lines.append(f"{len(report.results)} photo(s) with the person, {report.not_found} without")
+    lines += [f"error: {path}: {error}" for path, error in report.errors]
+    return "\n".join(lines)
+
+
+def emit(args: argparse.Namespace, text: str) -> None:
+    if getattr(args, "output", None):
+        with open(args.output, "w", encoding="utf-8") as handle:
+            handle.write(text + "\n")
+    else:
+        print(text)
+
+
+def run_models(args: argparse.Namespace) -> int:
+    from .models import fetch_models
+
+    for line in fetch_models():
+        print(line)
+    return EXIT_OK
+
+
+def run_config(args: argparse.Namespace) -> int:
+    if args.path:
+        print(default_config_path())
+        return EXIT_OK
+    for section, values in load_config(args.config).items():
+        print(f"[{section}]")
+        for key, value in values.items():
+            print(f"{key} = {json.dumps(value)}")
+        print()
+    return EXIT_OK
+
+
+def run_demo(args: argparse.Namespace) -> int:
+    from .demo import make_demo_collection
+
+    folder, reference = make_demo_collection(args.folder)
+    print(f"example collection in {folder}, reference {reference}", file=sys.stderr)
+    return main(["rank", "--ref", reference, folder, "--no-cache", *(["--json"] if args.json else [])])
+
+
+if __name__ == "__main__":
+    sys.exit(main())

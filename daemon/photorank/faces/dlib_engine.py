@@ -1,0 +1,118 @@
+"""The offline default engine: dlib's HOG detector, 68-point landmarks and 128-d ResNet embeddings.
+
+All three models install from PyPI with their weights (`dlib-bin`, `face_recognition_models`),
+so this engine works on a machine that never reaches a model hub.
+"""
+
+from __future__ import annotations
+
+import importlib.metadata
+import importlib.util
+import os
+
+import numpy as np
+
+from ..records import DetectedFace
+from . import EngineUnavailable
+
+MODEL_PACKAGE = "face_recognition_models"
+LANDMARKS_68 = "shape_predictor_68_face_landmarks.dat"
+RESNET = "dlib_face_recognition_resnet_model_v1.dat"
+
+# dlib's HOG window is 80x80: a face smaller than that is found only in an upsampled image.
+HOG_WINDOW_PX = 80
+
+
+def model_path(filename: str) -> str:
+    """Path of a model file shipped by `face_recognition_models`, located without importing it
+    (its __init__ needs pkg_resources, which current setuptools no longer ship)."""
+    spec = importlib.util.find_spec(MODEL_PACKAGE)
+    if spec is None or not spec.submodule_search_locations:
+        raise EngineUnavailable(f"the dlib engine needs the '{MODEL_PACKAGE}' package: pip install {MODEL_PACKAGE}")
+    path = os.path.join(spec.submodule_search_locations[0], "models", filename)
+    if not os.path.exists(path):
+        raise EngineUnavailable(f"model file missing from {MODEL_PACKAGE}: {path}")
+    return path
+
+
+class DlibEngine:
+    """HOG detection at the analysis size, upsampled only as far as `min_face_px` requires."""
+
+    # Calibrated on ../shared/data/people (see docs/calibration.md): same-person cosine similarity
+    # of L2-normalised dlib embeddings is >= 0.93 there, different people <= 0.91.
+    match_threshold = 0.925
+    max_side = 2048
+
+    def __init__(self, min_face_px: int = 40, max_side: int | None = None, upsample_limit_px: int = 2600):
+        # Cheap: checks that the models are installed; they load on first use (a warm re-rank
+        # answered from the cache never pays for them).
+        try:
+            version = importlib.metadata.version("dlib-bin")
+        except importlib.metadata.PackageNotFoundError:
+            try:
+                version = importlib.metadata.version("dlib")
+            except importlib.metadata.PackageNotFoundError as error:
+                raise EngineUnavailable("the dlib engine needs dlib: pip install dlib-bin") from error
+        self._model_files = model_path(LANDMARKS_68), model_path(RESNET)
+        self._dlib = None
+        self.min_face_px = min_face_px
+        self.upsample_limit_px = upsample_limit_px
+        if max_side:
+            self.max_side = max_side
+        self.id = f"dlib-{version}-hog-resnet128"
+
+    def _load(self) -> None:
+        import dlib
+
+        self._detector = dlib.get_frontal_face_detector()
+        self._landmarks = dlib.shape_predictor(self._model_files[0])
+        self._encoder = dlib.face_recognition_model_v1(self._model_files[1])
+        self._dlib = dlib
+
+    def detect(self, pixels: np.ndarray) -> list[DetectedFace]:
+        if self._dlib is None:
+            self._load()
+        rects, scores = self._find_boxes(pixels)
+        faces = []
+        for rect, score in zip(rects, scores):
+            shape = self._landmarks(pixels, rect)
+            embedding = np.asarray(self._encoder.compute_face_descriptor(pixels, shape), dtype=np.float32)
+            embedding /= np.linalg.norm(embedding) + 1e-12
+            points = np.array([(p.x, p.y) for p in shape.parts()], dtype=np.float32)
+            box = _clip_box(rect.left(), rect.top(), rect.width(), rect.height(), pixels.shape[1], pixels.shape[0])
+            faces.append(DetectedFace(box=box, detector_score=float(score), embedding=embedding, landmarks=points))
+        return faces
+
+    def _find_boxes(self, pixels: np.ndarray):
+        """Upsample by the smallest factor that brings `min_face_px` faces up to the HOG window."""
+        factor = HOG_WINDOW_PX / self.min_face_px
+        long_side = max(pixels.shape[:2])
+        factor = min(factor, max(1.0, self.upsample_limit_px / long_side))
+        if factor <= 1.0:
+            rects, scores, _ = self._detector.run(pixels, 0, 0.0)
+            return list(rects), list(scores)
+        import cv2
+
+        height, width = pixels.shape[:2]
+        enlarged = cv2.resize(pixels, (round(width * factor), round(height * factor)), interpolation=cv2.INTER_LINEAR)
+        rects, scores, _ = self._detector.run(enlarged, 0, 0.0)
+        scaled = [
+            self._dlib.rectangle(round(r.left() / factor), round(r.top() / factor), round(r.right() / factor), round(r.bottom() / factor))
+            for r in rects
+        ]
+        return scaled, list(scores)
+
+    def landmarks_for_box(self, pixels: np.ndarray, box: tuple[int, int, int, int]) -> np.ndarray:
+        """68 landmarks for a face whose box is already known (e.g. a tight face crop)."""
+        if self._dlib is None:
+            self._load()
+        x, y, w, h = box
+        shape = self._landmarks(pixels, self._dlib.rectangle(x, y, x + w - 1, y + h - 1))
+        return np.array([(p.x, p.y) for p in shape.parts()], dtype=np.float32)
+
+
+def _clip_box(x: int, y: int, w: int, h: int, width: int, height: int) -> tuple[int, int, int, int]:
+    """HOG boxes may reach past the frame for faces at its edge; keep the part inside it."""
+    left, top = max(0, x), max(0, y)
+    right, bottom = min(width, x + w), min(height, y + h)
+    return left, top, max(1, right - left), max(1, bottom - top)

@@ -1,0 +1,202 @@
+"""Stages 1-3 over a whole collection: sync the face cache with the files on disk.
+
+For each file: unchanged since last seen -> answered from the cache without opening it;
+moved or renamed -> recognised by its fingerprint, not decoded; new or changed -> loaded,
+faces found and measured in a pool of worker processes (one engine per process, loaded once).
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+
+import numpy as np
+
+from .cache import FaceCache, fingerprint
+from .faces import FaceEngine, load_engine
+from .images import ImageError, is_image_path, load_image
+from .records import DetectedFace, ImageRecord
+
+# Bump when what is measured per face changes, so cached analyses are redone.
+ANALYSIS_VERSION = 1
+
+Progress = Callable[[int, int], None]  # (done, total)
+
+
+@dataclass(frozen=True)
+class EngineChoice:
+    """What a worker process needs to build the same engine as the parent."""
+
+    name: str
+    options: tuple[tuple[str, object], ...] = ()
+
+    def build(self) -> FaceEngine:
+        return load_engine(self.name, **dict(self.options))
+
+
+def collect_images(paths: Iterable[str], recursive: bool = False) -> tuple[list[str], list[str]]:
+    """Image files named or found in folders (absolute paths, sorted), and the folders scanned."""
+    files: set[str] = set()
+    folders: list[str] = []
+    for path in paths:
+        path = os.path.abspath(path)
+        if os.path.isdir(path):
+            folders.append(path)
+            if recursive:
+                for root, dirnames, filenames in os.walk(path):
+                    dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
+                    files.update(os.path.join(root, name) for name in filenames if is_image_path(name))
+            else:
+                with os.scandir(path) as entries:
+                    files.update(entry.path for entry in entries if entry.is_file() and is_image_path(entry.name))
+        else:
+            files.add(path)  # named explicitly: analysed whatever its extension, errors reported
+    return sorted(files), folders
+
+
+def analysis_key(engine: FaceEngine) -> str:
+    """Everything that changes what an analysis contains: engine, models, analysis size, signals."""
+    return f"{engine.id}|side{engine.max_side}|min{getattr(engine, 'min_face_px', 0)}|v{ANALYSIS_VERSION}"
+
+
+def analyse(path: str, engine: FaceEngine) -> ImageRecord:
+    """Load one image, find its faces and measure them. Coordinates are stored at full size."""
+    from . import signals
+
+    try:
+        image = load_image(path, max_side=engine.max_side)
+    except ImageError as error:
+        return ImageRecord(path=path, error=str(error))
+    faces = engine.detect(image.pixels)
+    for face in faces:
+        face.signals = signals.measure_face(image.pixels, face)
+    to_full = 1.0 / image.scale
+    return ImageRecord(
+        path=path,
+        width=image.full_width,
+        height=image.full_height,
+        orientation=image.orientation,
+        captured_at=image.captured_at,
+        faces=[_rescaled(face, to_full) for face in faces],
+        image_signals=signals.measure_image(image.pixels),
+        thumbnail=make_thumbnail(image.pixels),
+    )
+
+
+THUMBNAIL_SIDE = 16
+
+
+def make_thumbnail(pixels: np.ndarray) -> bytes:
+    """A 16x16 grey picture of the whole frame: enough to tell a burst frame from another scene."""
+    from PIL import Image
+
+    grey = Image.fromarray(pixels).convert("L")
+    return grey.resize((THUMBNAIL_SIDE, THUMBNAIL_SIDE), Image.Resampling.BOX).tobytes()
+
+
+def _rescaled(face: DetectedFace, factor: float) -> DetectedFace:
+    if abs(factor - 1.0) < 1e-9:
+        return face
+    x, y, w, h = face.box
+    return DetectedFace(
+        box=(round(x * factor), round(y * factor), round(w * factor), round(h * factor)),
+        detector_score=face.detector_score,
+        embedding=face.embedding,
+        landmarks=None if face.landmarks is None else (face.landmarks * factor).astype(np.float32),
+        signals=face.signals,
+    )
+
+
+class Indexer:
+    """Keeps a FaceCache in step with the files, analysing only what it does not know yet."""
+
+    def __init__(self, cache: FaceCache, engine_choice: EngineChoice, workers: int | None = None):
+        self.cache = cache
+        self.engine_choice = engine_choice
+        self.engine = engine_choice.build()  # cheap: models load on first detect()
+        self.key = analysis_key(self.engine)
+        self.workers = workers or os.cpu_count() or 1
+
+    def sync(self, paths: list[str], progress: Progress | None = None) -> dict[str, ImageRecord]:
+        """Records for every path, analysing new and changed files; errors are per-file records."""
+        records: dict[str, ImageRecord] = {}
+        pending: dict[str, tuple[int, int, str]] = {}  # path -> (size, mtime_ns, fingerprint)
+        for path in paths:
+            try:
+                stat = os.stat(path)
+                if not os.path.isfile(path):
+                    raise IsADirectoryError(path)
+                known = self.cache.known_fingerprint(path, stat.st_size, stat.st_mtime_ns)
+                file_fingerprint = known or fingerprint(path, stat.st_size)
+            except OSError as error:
+                records[path] = ImageRecord(path=path, error=_os_error_text(error))
+                continue
+            cached = self.cache.load(file_fingerprint, self.key, path)
+            if cached is not None:
+                records[path] = cached
+                if known is None:  # moved, renamed or touched: remember where it is now
+                    self.cache.remember_file(path, stat.st_size, stat.st_mtime_ns, file_fingerprint)
+            else:
+                pending[path] = (stat.st_size, stat.st_mtime_ns, file_fingerprint)
+        done = len(paths) - len(pending)
+        if progress:
+            progress(done, len(paths))
+        for record, lasting in self._analyse_all(list(pending)):
+            size, mtime_ns, file_fingerprint = pending[record.path]
+            if lasting:
+                self.cache.store(file_fingerprint, self.key, record)
+                self.cache.remember_file(record.path, size, mtime_ns, file_fingerprint)
+            records[record.path] = record
+            done += 1
+            if progress:
+                progress(done, len(paths))
+        return records
+
+    def _analyse_all(self, paths: list[str]) -> Iterable[tuple[ImageRecord, bool]]:
+        if len(paths) <= 1 or self.workers <= 1:
+            for path in paths:
+                yield _analyse_guarded(path, self.engine)
+            return
+        context = multiprocessing.get_context("forkserver")
+        with context.Pool(min(self.workers, len(paths)), _start_worker, (self.engine_choice,)) as pool:
+            # Small chunks keep both cores busy to the end and the progress bar honest.
+            yield from pool.imap_unordered(_analyse_in_worker, paths, chunksize=1)
+
+
+def _analyse_guarded(path: str, engine: FaceEngine) -> tuple[ImageRecord, bool]:
+    """The record, and whether it may be cached.
+
+    A file that breaks a decoder or engine in an unforeseen way is that file's error, not the
+    batch's; such an error is not cached, so the next run tries the file again.
+    """
+    try:
+        return analyse(path, engine), True
+    except MemoryError:
+        return ImageRecord(path=path, error="out of memory while analysing"), False
+    except Exception as error:  # noqa: BLE001 - reported per file, the batch goes on
+        return ImageRecord(path=path, error=f"analysis failed: {type(error).__name__}: {error}"), False
+
+
+_worker_engine: FaceEngine | None = None
+
+
+def _start_worker(choice: EngineChoice) -> None:
+    global _worker_engine
+    _worker_engine = choice.build()
+
+
+def _analyse_in_worker(path: str) -> tuple[ImageRecord, bool]:
+    assert _worker_engine is not None
+    return _analyse_guarded(path, _worker_engine)
+
+
+def _os_error_text(error: OSError) -> str:
+    if isinstance(error, FileNotFoundError):
+        return "file not found"
+    if isinstance(error, IsADirectoryError):
+        return "not a file"
+    if isinstance(error, PermissionError):
+        return "permission denied"
+    return f"cannot read: {error.strerror or error}"

@@ -1,0 +1,229 @@
+"""Stage 5, and the library API the CLI and the daemon share: find the person, judge, rank.
+
+    report = rank_collection(RankRequest(references=["alice.jpg"], paths=["~/Pictures/2024-wedding"]))
+
+Everything below works on cached ImageRecords: once a folder is indexed, ranking it again
+for the same or another person decodes nothing.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from . import scoring
+from .cache import FaceCache
+from .config import load_config
+from .faces import FaceEngine
+from .index import EngineChoice, Indexer, collect_images
+from .records import DetectedFace, ImageRecord
+
+
+class ReferenceError(Exception):
+    """A reference photo that cannot serve: unreadable, no face, or no such face number."""
+
+
+@dataclass
+class RankRequest:
+    references: list[str]
+    paths: list[str]
+    recursive: bool = False
+    reference_face: int | None = None  # 1-based, faces numbered left to right; None = the largest
+    engine: str = "auto"
+    cache_path: str | None = None  # None = the user cache dir; ":memory:" = keep nothing
+    workers: int | None = None
+    best_of_burst: bool = False
+    top: int | None = None
+    config: dict[str, dict] | None = None
+
+
+@dataclass
+class Reference:
+    path: str
+    face_number: int  # 1-based, left to right
+    box: tuple[int, int, int, int]
+    embedding: np.ndarray = field(repr=False)
+
+
+@dataclass
+class PhotoResult:
+    path: str
+    score: float  # 0-100
+    kind: str  # "single" | "group"
+    similarity: float
+    faces: int  # faces found in the photo
+    prominent_faces: int  # faces that count for single/group (the target included)
+    target_face: DetectedFace
+    width: int
+    height: int
+    captured_at: float | None
+    reasons: list[str]
+    components: dict[str, float]
+    rank: int = 0
+    stars: int = 0
+    burst: int | None = None  # id of the burst/near-duplicate group, when the photo has siblings
+    best_of_burst: bool = True
+    thumbnail: bytes | None = field(default=None, repr=False)
+
+
+@dataclass
+class RankingReport:
+    engine: str
+    references: list[Reference]
+    results: list[PhotoResult]
+    not_found: int
+    errors: list[tuple[str, str]]
+    threshold: float
+
+
+ProgressCallback = Callable[[int, int], None]
+
+
+def open_cache(cache_path: str | None) -> FaceCache:
+    return FaceCache(cache_path)
+
+
+def index_paths(
+    paths: list[str],
+    *,
+    recursive: bool = False,
+    engine: str = "auto",
+    cache_path: str | None = None,
+    workers: int | None = None,
+    config: dict[str, dict] | None = None,
+    progress: ProgressCallback | None = None,
+    extra_files: list[str] = (),
+) -> tuple[FaceEngine, dict[str, ImageRecord]]:
+    """Sync the cache with `paths` (and `extra_files`), returning the engine and every record."""
+    config = config or load_config()
+    files, folders = collect_images(paths, recursive)
+    wanted = sorted(set(files) | {os.path.abspath(path) for path in extra_files})
+    cache = open_cache(cache_path)
+    try:
+        indexer = Indexer(cache, engine_choice(engine, config), workers)
+        records = indexer.sync(wanted, progress)
+        cache.prune(folders, set(files))
+    finally:
+        cache.close()
+    return indexer.engine, records
+
+
+def engine_choice(name: str, config: dict[str, dict]) -> EngineChoice:
+    analysis = config["analysis"]
+    options = {"min_face_px": analysis["min_face_px"], "max_side": analysis["max_side"]}
+    return EngineChoice(name, tuple(sorted(options.items())))
+
+
+def rank_collection(request: RankRequest, progress: ProgressCallback | None = None) -> RankingReport:
+    config = request.config or load_config()
+    engine, records = index_paths(
+        request.paths,
+        recursive=request.recursive,
+        engine=request.engine,
+        cache_path=request.cache_path,
+        workers=request.workers,
+        config=config,
+        progress=progress,
+        extra_files=request.references,
+    )
+    references = [pick_reference(records[os.path.abspath(path)], request.reference_face) for path in request.references]
+    threshold = config["matching"]["threshold"] or engine.match_threshold
+    collection, _ = collect_images(request.paths, request.recursive)
+    results, not_found, errors = [], 0, []
+    for path in collection:
+        record = records[path]
+        if record.error:
+            errors.append((path, record.error))
+            continue
+        result = judge_photo(record, references, threshold, config)
+        if result is None:
+            not_found += 1
+        else:
+            results.append(result)
+    results = order_results(results, config, request.best_of_burst)
+    if request.top:
+        results = results[: request.top]
+    return RankingReport(engine.id, references, results, not_found, errors, threshold)
+
+
+def pick_reference(record: ImageRecord, face_number: int | None) -> Reference:
+    if record.error:
+        raise ReferenceError(f"reference {record.path}: {record.error}")
+    faces = faces_left_to_right(record.faces)
+    if not faces:
+        raise ReferenceError(f"reference {record.path}: no face found")
+    if face_number is None:
+        index = max(range(len(faces)), key=lambda i: faces[i].box[2] * faces[i].box[3])
+    elif 1 <= face_number <= len(faces):
+        index = face_number - 1
+    else:
+        raise ReferenceError(f"reference {record.path}: has {len(faces)} face(s), no face number {face_number}")
+    face = faces[index]
+    return Reference(record.path, index + 1, face.box, face.embedding)
+
+
+def faces_left_to_right(faces: list[DetectedFace]) -> list[DetectedFace]:
+    return sorted(faces, key=lambda face: (face.box[0], face.box[1]))
+
+
+def similarity_to_references(face: DetectedFace, references: list[Reference]) -> float:
+    return max(float(np.dot(face.embedding, reference.embedding)) for reference in references)
+
+
+def judge_photo(
+    record: ImageRecord, references: list[Reference], threshold: float, config: dict[str, dict]
+) -> PhotoResult | None:
+    """The photo's result when the person is in it, else None."""
+    if not record.faces:
+        return None
+    similarities = [similarity_to_references(face, references) for face in record.faces]
+    best = int(np.argmax(similarities))
+    if similarities[best] < threshold:
+        return None
+    target = record.faces[best]
+    prominent = prominent_faces(record.faces, target, config["group"]["prominent_ratio"])
+    others = [face for face in prominent if face is not target]
+    kind = "group" if others else "single"
+    judgement = scoring.judge(target, others, record, kind, config["scoring"])
+    return PhotoResult(
+        path=record.path,
+        score=judgement.score,
+        kind=kind,
+        similarity=round(similarities[best], 4),
+        faces=len(record.faces),
+        prominent_faces=len(prominent),
+        target_face=target,
+        width=record.width,
+        height=record.height,
+        captured_at=record.captured_at,
+        reasons=judgement.reasons,
+        components=judgement.components,
+        thumbnail=record.thumbnail,
+    )
+
+
+def prominent_faces(faces: list[DetectedFace], target: DetectedFace, ratio: float) -> list[DetectedFace]:
+    """Faces that make the photo about them: at least `ratio` of the largest face's width.
+
+    A portrait with small faces in the background stays a single-person photo; five friends
+    in a selfie are a group. The target always counts.
+    """
+    largest = max(face.box[2] for face in faces)
+    return [face for face in faces if face is target or face.box[2] >= ratio * largest]
+
+
+def order_results(results: list[PhotoResult], config: dict[str, dict], best_of_burst_only: bool) -> list[PhotoResult]:
+    """Best first; bursts marked; ranks and stars assigned."""
+    from .bursts import mark_bursts
+
+    results = sorted(results, key=lambda result: (-result.score, result.path))
+    mark_bursts(results, config["burst"])
+    if best_of_burst_only:
+        results = [result for result in results if result.best_of_burst]
+    for rank, result in enumerate(results, start=1):
+        result.rank = rank
+        result.stars = scoring.stars(result.score, rank, len(results), config["stars"])
+    return results

@@ -1,0 +1,155 @@
+"""Stage 3: what a photographer looks at in a face, measured as numbers.
+
+Public entry points (called by the indexer, in worker processes):
+- `measure_face(pixels, face, settings)`: per-face signals (eyes, smile, pose, sharpness, exposure, framing)
+- `measure_image(pixels)`: whole-image signals for the group score
+
+Every value is a float or None (they go to JSON and SQLite). Models load lazily, once per process,
+never at import time. docs/signals.md documents each signal, its range and its measured accuracy.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from ..records import DetectedFace
+from . import expression, eyes, pose, quality
+
+# Every key measure_face returns, in a stable order (the CLI's `analyze --json` prints them).
+FACE_SIGNALS = (
+    "smile", "eyes_open", "eyes_judgeable", "eyes_reason", "eyes_ear", "eyes_iris", "eyes_haar",
+    "yaw", "pitch", "roll", "sharpness", "exposure", "highlights_clipped", "shadows_crushed",
+    "edge_cut", "face_size",
+)
+IMAGE_SIGNALS = ("image_sharpness", "image_exposure", "image_highlights_clipped")
+
+DEFAULT_SETTINGS = {
+    "expression_backend": "fer",  # "fer" or "deepface"; [expression] backend in the config
+    "expression_model": None,  # an explicit model file path (tests), else the backend's standard place
+    "eye_components": True,  # also return eyes_ear / eyes_iris / eyes_haar
+}
+
+REFINE_BELOW_PX = 128.0
+_landmarker = None  # dlib's 68-point predictor, for faces that come with 5 points only
+
+
+def _settings(settings: dict | None) -> dict:
+    merged = dict(DEFAULT_SETTINGS)
+    if settings:
+        # Accept a whole config (sections) or the flat [signals] section.
+        flat = dict(settings)
+        for section in ("signals", "expression"):
+            if isinstance(flat.get(section), dict):
+                for key, value in flat.pop(section).items():
+                    merged["expression_backend" if (section, key) == ("expression", "backend") else key] = value
+        merged.update({k: v for k, v in flat.items() if not isinstance(v, dict)})
+    return merged
+
+
+def _predictor():
+    global _landmarker
+    if _landmarker is None:
+        try:
+            import dlib
+
+            from ..faces.dlib_engine import LANDMARKS_68, model_path
+
+            _landmarker = dlib.shape_predictor(model_path(LANDMARKS_68))
+        except Exception:  # no dlib: eyes are judged only from 68 points an engine gives
+            _landmarker = False
+    return _landmarker or None
+
+
+def _predict(pixels: np.ndarray, box, factor: float) -> np.ndarray:
+    """dlib's 68 points for `box`, run on the box's surroundings enlarged by `factor`."""
+    import cv2
+    import dlib
+
+    x, y, w, h = (float(v) for v in box)
+    height, width = pixels.shape[:2]
+    margin = 0.3 * max(w, h)
+    left, top = int(max(0, x - margin)), int(max(0, y - margin))
+    right, bottom = int(min(width, x + w + margin)), int(min(height, y + h + margin))
+    region = pixels[top:bottom, left:right]
+    if factor != 1.0:
+        region = cv2.resize(region, None, fx=factor, fy=factor, interpolation=cv2.INTER_CUBIC)
+    rx, ry = (x - left) * factor, (y - top) * factor
+    rect = dlib.rectangle(int(round(rx)), int(round(ry)), int(round(rx + w * factor - 1)), int(round(ry + h * factor - 1)))
+    shape = _predictor()(np.ascontiguousarray(region), rect)
+    points = np.array([(p.x, p.y) for p in shape.parts()], dtype=np.float64)
+    return points / factor + np.array([left, top])
+
+
+def landmarks_68(pixels: np.ndarray, face: DetectedFace, refine_below_px: float = REFINE_BELOW_PX) -> np.ndarray | None:
+    """The face's 68 landmarks for the eye and quality measurements.
+
+    5-point engines: dlib's predictor run in the face box. Faces narrower than `refine_below_px`:
+    the predictor is run again on the face enlarged to that width, which places the eyelids
+    more precisely than on the native pixels (eyes AUC 0.92 -> 0.94 on 64 px faces), ~1 ms.
+    """
+    own = face.landmarks is not None and len(face.landmarks) == 68
+    w, h = face.box[2], face.box[3]
+    small = max(w, h) < refine_below_px
+    if own and not small:
+        return np.asarray(face.landmarks, dtype=np.float64)
+    if _predictor() is None:
+        return np.asarray(face.landmarks, dtype=np.float64) if own else None
+    factor = min(4.0, refine_below_px / max(w, h, 1)) if small else 1.0
+    return _predict(pixels, face.box, factor)
+
+
+def _finite(value) -> float | None:
+    if value is None:
+        return None
+    value = float(value)
+    return value if math.isfinite(value) else None
+
+
+def measure_face(pixels: np.ndarray, face: DetectedFace, settings: dict | None = None) -> dict[str, float | None]:
+    """All per-face signals of FACE_SIGNALS for one detected face.
+
+    pixels: the RGB uint8 analysis image (or a grey one) the face was detected in; face.box and
+    face.landmarks are in its coordinates.
+    """
+    config = _settings(settings)
+    pixels = np.ascontiguousarray(pixels)
+    grey = quality.luma(pixels)
+    rgb = pixels if pixels.ndim == 3 else np.dstack([pixels] * 3)
+    out: dict[str, float | None] = dict.fromkeys(FACE_SIGNALS)
+
+    landmarks = landmarks_68(rgb, face)
+    pose_points = face.landmarks if face.landmarks is not None and len(face.landmarks) in (5, 68) else landmarks
+    angles = pose.head_pose(pose_points, pixels.shape[:2]) if pose_points is not None else None
+    if angles is not None:
+        out["yaw"], out["pitch"], out["roll"] = angles
+    yaw, pitch = out["yaw"], out["pitch"]
+
+    out["smile"] = expression.smile(grey, face.box, config["expression_backend"], config["expression_model"])
+    out.update(eyes.measure_eyes(grey, landmarks, yaw, pitch))
+    if not config["eye_components"]:
+        for key in ("eyes_ear", "eyes_iris", "eyes_haar"):
+            out[key] = None
+    out["sharpness"] = quality.face_sharpness(pixels, face.box, landmarks)
+    out.update(quality.face_exposure(pixels, face.box, landmarks))
+    out.update(quality.framing(pixels.shape, face.box, landmarks))
+    return {key: _finite(value) for key, value in out.items()}
+
+
+def measure_image(pixels: np.ndarray) -> dict[str, float | None]:
+    """Whole-image signals: image_sharpness (90th percentile of tile sharpness, 0-1),
+    image_exposure (EV of the median luminance from mid grey 0.18 linear), image_highlights_clipped."""
+    grey = quality.luma(np.ascontiguousarray(pixels))
+    step = max(1, int(max(grey.shape) // 1024))  # exposure statistics need no more than ~1 Mpx
+    sample = grey[::step, ::step]
+    linear = float(np.median(quality._srgb_to_linear(sample)))
+    out = {
+        "image_sharpness": quality.image_sharpness(grey),
+        "image_exposure": max(-10.0, min(4.0, math.log2(max(linear, 1e-4) / 0.18))),
+        "image_highlights_clipped": float(np.mean(sample >= 250)),
+    }
+    return {key: _finite(value) for key, value in out.items()}
+
+
+__all__ = ["measure_face", "measure_image", "FACE_SIGNALS", "IMAGE_SIGNALS", "landmarks_68"]

@@ -1,0 +1,44 @@
+"""Fixtures shared by the pipeline tests: real photos from installed packages and ../shared/data."""
+
+from __future__ import annotations
+
+import os
+import pathlib
+
+import pytest
+
+REPO = pathlib.Path(__file__).resolve().parent.parent
+SHARED_DATA = REPO.parent / "shared" / "data"
+
+
+def shared_folder(name: str) -> pathlib.Path:
+    """A folder of ../shared/data, or a clean skip when the shared data is not beside the checkout."""
+    folder = SHARED_DATA / name
+    if not folder.is_dir():
+        pytest.skip(f"shared test data not found at {folder}")
+    return folder
+
+
+@pytest.fixture(scope="session")
+def people_dir() -> pathlib.Path:
+    return shared_folder("people")
+
+
+@pytest.fixture(scope="session")
+def demo_collection(tmp_path_factory) -> tuple[str, str]:
+    """(collection folder, reference photo) derived from the photos in the insightface wheel."""
+    from photorank.demo import make_demo_collection
+
+    return make_demo_collection(str(tmp_path_factory.mktemp("demo")))
+
+
+@pytest.fixture(scope="session")
+def dlib_engine():
+    from photorank.faces import load_engine
+
+    return load_engine("dlib")
+
+
+@pytest.fixture
+def cache_file(tmp_path) -> str:
+    return os.path.join(tmp_path, "cache", "faces.sqlite")

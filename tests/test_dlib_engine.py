@@ -1,0 +1,44 @@
+"""The offline default engine on real photos: detection (down to small faces) and identity."""
+
+from __future__ import annotations
+
+import numpy as np
+from PIL import Image, ImageOps
+
+from photorank.demo import package_image, portrait_from_crop
+from photorank.faces import cosine_similarity, load_engine
+from photorank.images import load_image
+
+
+def test_finds_all_six_faces_of_the_group_photo(dlib_engine):
+    faces = dlib_engine.detect(load_image(package_image("t1.jpg")).pixels)
+    assert len(faces) == 6
+    for face in faces:
+        assert face.landmarks.shape == (68, 2)
+        assert face.embedding.shape == (128,)
+        assert abs(np.linalg.norm(face.embedding) - 1.0) < 1e-4
+
+
+def test_finds_faces_about_40_px_across(dlib_engine):
+    """The group at 40% size: its faces are ~40-50 px, below dlib's 80-px HOG window."""
+    group = Image.open(package_image("t1.jpg")).convert("RGB")
+    small = group.resize((group.width * 2 // 5, group.height * 2 // 5), Image.Resampling.LANCZOS)
+    faces = dlib_engine.detect(np.asarray(small))
+    assert len(faces) == 6
+    assert max(face.box[2] for face in faces) < 50
+
+
+def test_same_person_matches_and_strangers_do_not(dlib_engine):
+    portrait = portrait_from_crop(Image.open(package_image("Tom_Hanks_54745.png")))
+    [original] = dlib_engine.detect(np.asarray(portrait))
+    [mirrored] = dlib_engine.detect(np.asarray(ImageOps.mirror(portrait)))
+    strangers = dlib_engine.detect(load_image(package_image("t1.jpg")).pixels)
+    assert cosine_similarity(original.embedding, mirrored.embedding) >= dlib_engine.match_threshold
+    for stranger in strangers:
+        assert cosine_similarity(original.embedding, stranger.embedding) < dlib_engine.match_threshold
+
+
+def test_engine_is_cheap_to_create_and_loads_models_on_first_use():
+    engine = load_engine("dlib")
+    assert engine.id.startswith("dlib-")
+    assert engine._dlib is None  # nothing loaded yet: a warm re-rank never pays for the models

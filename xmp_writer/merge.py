@@ -1,0 +1,561 @@
+"""Merge photorank data into an XMP document, and take it out again.
+
+Ownership rules (why undo can restore the original exactly):
+- Everything in the photorank namespace is ours and is rewritten whole on
+  every run, in a fixed order, so the same input gives the same bytes.
+- Keywords and face regions are ours only if we added them: the namespace
+  records which items we added and which containers (dc:subject, ...) we
+  created.  A keyword the user already had is never recorded, so never removed.
+- xmp:Rating is ours while it still equals the value we recorded writing; the
+  value that was there before is recorded so undo can put it back.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from lxml import etree
+
+from . import rdf
+from .model import PersonRating
+from .rdf import RDF, Document
+
+NS = "http://ns.photorank.org/xmp/1.0/"
+PREFIX = "photorank"
+XMP_NS = "http://ns.adobe.com/xap/1.0/"
+DC_NS = "http://purl.org/dc/elements/1.1/"
+LR_NS = "http://ns.adobe.com/lightroom/1.0/"
+DIGIKAM_NS = "http://www.digikam.org/ns/1.0/"
+MWGRS_NS = "http://www.metadataworkinggroup.com/schemas/regions/"
+STDIM_NS = "http://ns.adobe.com/xap/1.0/sType/Dimensions#"
+STAREA_NS = "http://ns.adobe.com/xmp/sType/Area#"
+
+KNOWN_PREFIXES = {
+    PREFIX: NS, "xmp": XMP_NS, "dc": DC_NS, "lr": LR_NS, "digiKam": DIGIKAM_NS,
+    "mwg-rs": MWGRS_NS, "stDim": STDIM_NS, "stArea": STAREA_NS,
+}
+
+ROOT_KEYWORD = "photorank"
+
+
+@dataclass(frozen=True)
+class KeywordList:
+    """One of the three keyword properties host apps read."""
+
+    key: str  # also the name recorded in CreatedContainers
+    ns: str
+    prefix: str
+    name: str
+    array: str  # "Bag" or "Seq" when we create it
+    added_field: str  # photorank field listing the items we added
+    separator: str | None  # None: one item per path component (dc:subject)
+
+
+KEYWORD_LISTS = (
+    KeywordList("dc:subject", DC_NS, "dc", "subject", "Bag", "AddedSubject", None),
+    KeywordList("lr:hierarchicalSubject", LR_NS, "lr", "hierarchicalSubject", "Bag",
+                "AddedHierarchicalSubject", "|"),
+    KeywordList("digiKam:TagsList", DIGIKAM_NS, "digiKam", "TagsList", "Seq", "AddedTagsList", "/"),
+)
+REGIONS_KEY = "mwg-rs:Regions"
+
+PERSON_FIELDS = ("Person", "Rank", "Score", "Stars", "Kind", "Engine", "Version", "RunTime", "Region")
+
+
+# ---- state kept in our namespace -----------------------------------------
+
+
+@dataclass
+class State:
+    sidecar_created: bool = False
+    rating_before: str | None = None  # "" = there was no rating
+    rating_written: str | None = None
+    created: set[str] = field(default_factory=set)
+    added: dict[str, set[str]] = field(default_factory=dict)
+    persons: dict[str, dict] = field(default_factory=dict)  # name -> fields (+ "Tags": list)
+
+    def is_empty(self) -> bool:
+        return not (self.persons or self.created or any(self.added.values()) or self.rating_written is not None)
+
+
+def read_state(doc: Document) -> State:
+    state = State()
+    for desc, elem, name in doc.properties_in(NS):
+        if elem is None:
+            value = desc.get(f"{{{NS}}}{name}")
+            items = None
+        else:
+            value = rdf.simple_value(elem)
+            array = rdf.array_of(elem)
+            items = None if array is None else rdf.array_items(array)
+        if name == "SidecarCreated":
+            state.sidecar_created = value == "True"
+        elif name == "RatingBefore":
+            state.rating_before = value
+        elif name == "RatingWritten":
+            state.rating_written = value
+        elif name == "CreatedContainers" and items is not None:
+            state.created = {rdf.simple_value(li) for li in items}
+        elif name.startswith("Added") and items is not None:
+            state.added[name] = {rdf.simple_value(li) for li in items}
+        elif name == "Persons" and items is not None:
+            for li in items:
+                person = _read_person(li)
+                if person.get("Person"):
+                    state.persons[person["Person"]] = person
+    return state
+
+
+def _read_person(li: etree._Element) -> dict:
+    fields = rdf.struct_fields(li)
+    person: dict = {"Tags": []}
+    for key, value in fields.attrib.items():
+        qname = etree.QName(key)
+        if qname.namespace == NS:
+            person[qname.localname] = value
+    for child in fields:
+        if not isinstance(child.tag, str) or etree.QName(child).namespace != NS:
+            continue
+        local = etree.QName(child).localname
+        array = rdf.array_of(child)
+        if array is not None:
+            person[local] = [rdf.simple_value(i) for i in rdf.array_items(array)]
+        else:
+            person[local] = rdf.simple_value(child)
+    return person
+
+
+def remove_state(doc: Document) -> None:
+    for desc, elem, name in doc.properties_in(NS):
+        if elem is None:
+            desc.attrib.pop(f"{{{NS}}}{name}", None)
+        else:
+            rdf.remove_keeping_layout(elem)
+
+
+def write_state(doc: Document, state: State) -> None:
+    if state.is_empty():
+        return
+    block = own_block(doc)
+
+    def simple(name: str, value: str) -> None:
+        elem = rdf.new_element(block, NS, PREFIX, name)
+        elem.text = value
+        rdf.place_last(block, elem)
+
+    def bag(name: str, values) -> None:
+        if not values:
+            return
+        elem = rdf.new_element(block, NS, PREFIX, name)
+        array = etree.SubElement(elem, f"{{{RDF}}}Bag")
+        for value in values:
+            etree.SubElement(array, rdf.LI).text = value
+        rdf.place_last(block, elem)
+        rdf.pretty(elem, rdf.own_indent(elem))
+
+    if state.sidecar_created:
+        simple("SidecarCreated", "True")
+    if state.rating_written is not None:
+        simple("RatingBefore", state.rating_before or "")
+        simple("RatingWritten", state.rating_written)
+    bag("CreatedContainers", sorted(state.created))
+    for kw in KEYWORD_LISTS:
+        bag(kw.added_field, sorted(state.added.get(kw.added_field, ())))
+    if state.persons:
+        elem = rdf.new_element(block, NS, PREFIX, "Persons")
+        array = etree.SubElement(elem, f"{{{RDF}}}Bag")
+        for name in sorted(state.persons):
+            _write_person(array, state.persons[name])
+        rdf.place_last(block, elem)
+        rdf.pretty(elem, rdf.own_indent(elem))
+
+
+def _write_person(array: etree._Element, person: dict) -> None:
+    li = etree.SubElement(array, rdf.LI, {rdf.PARSE_TYPE: "Resource"})
+    for name in PERSON_FIELDS:
+        if person.get(name):
+            etree.SubElement(li, f"{{{NS}}}{name}").text = person[name]
+    if person.get("Tags"):
+        tags = etree.SubElement(etree.SubElement(li, f"{{{NS}}}Tags"), f"{{{RDF}}}Seq")
+        for tag in person["Tags"]:
+            etree.SubElement(tags, rdf.LI).text = tag
+
+
+def own_block(doc: Document) -> etree._Element:
+    """The rdf:Description that holds what we add: found, or made last."""
+    for desc in doc.descriptions():
+        parent_uris = set(desc.getparent().nsmap.values())
+        if NS in desc.nsmap.values() and NS not in parent_uris:
+            return desc
+    about = next((d.get(f"{{{RDF}}}about") for d in doc.descriptions()
+                  if d.get(f"{{{RDF}}}about") is not None), "")
+    in_scope = set(doc.rdf.nsmap.values())
+    nsmap = {p: u for p, u in KNOWN_PREFIXES.items() if u not in in_scope}
+    block = etree.SubElement(doc.rdf, rdf.DESCRIPTION, {f"{{{RDF}}}about": about}, nsmap=nsmap)
+    rdf.place_last(doc.rdf, block)
+    return block
+
+
+def drop_block_if_empty(doc: Document) -> None:
+    for desc in doc.descriptions():
+        parent_uris = set(desc.getparent().nsmap.values())
+        if NS in desc.nsmap.values() and NS not in parent_uris:
+            attrs = [k for k in desc.attrib if k != f"{{{RDF}}}about"]
+            if not attrs and not any(isinstance(c.tag, str) for c in desc):
+                rdf.remove_keeping_layout(desc)
+
+
+# ---- turning results into state ------------------------------------------
+
+
+def _clean_component(text: str) -> str:
+    """A keyword path component: no separator of any host app, no commas."""
+    text = rdf.clean_text(text)
+    for bad in (",", "|", "/", "\\"):
+        text = text.replace(bad, " ")
+    return " ".join(text.split())
+
+
+def format_number(value: float) -> str:
+    text = f"{value:.6f}".rstrip("0").rstrip(".")
+    return text if text not in ("", "-0") else "0"
+
+
+def person_fields(rating: PersonRating) -> dict:
+    region = rating.region
+    area = ""
+    if region is not None:
+        area = " ".join(format_number(v) for v in (region.cx, region.cy, region.w, region.h))
+        area += f" {region.image_width} {region.image_height}"
+    return {
+        "Person": rdf.clean_text(rating.person),
+        "Rank": str(rating.rank),
+        "Score": format_number(rating.score),
+        "Stars": str(rating.stars),
+        "Kind": rating.kind,
+        "Engine": rdf.clean_text(rating.engine),
+        "Version": rdf.clean_text(rating.version),
+        "RunTime": rdf.clean_text(rating.run_time),
+        "Region": area,
+        "Tags": [rdf.clean_text(t) for t in rating.tags],
+    }
+
+
+def keyword_paths(person: dict) -> list[list[str]]:
+    name = _clean_component(person["Person"]) or "unnamed"
+    rank = int(person.get("Rank") or 0)
+    leaves = [f"rank {rank:03d}"]
+    if person.get("Kind") == "group":
+        leaves.append("group")
+    leaves += person.get("Tags") or []
+    paths = []
+    for leaf in leaves:
+        leaf = _clean_component(leaf)
+        if leaf:
+            paths.append([ROOT_KEYWORD, name, leaf])
+    return paths
+
+
+def desired_items(kw: KeywordList, persons: dict[str, dict]) -> list[str]:
+    items: list[str] = []
+    for name in sorted(persons):
+        for path in keyword_paths(persons[name]):
+            for item in (path if kw.separator is None else [kw.separator.join(path)]):
+                if item not in items:
+                    items.append(item)
+    return items
+
+
+# ---- reconciling the document with the state -----------------------------
+
+
+def reconcile(doc: Document, old: State, new: State, *, overwrite_ratings: bool, notes: list[str]) -> None:
+    """Make the document show exactly new.persons' data (and nothing older)."""
+    _reconcile_rating(doc, new, overwrite_ratings, notes)
+    for kw in KEYWORD_LISTS:
+        _reconcile_keywords(doc, kw, new, notes)
+    _reconcile_regions(doc, old, new, notes)
+
+
+def _is_unrated(value: str | None) -> bool:
+    if value is None or not value.strip():
+        return True
+    try:
+        return float(value) == 0
+    except ValueError:
+        return False
+
+
+def _reconcile_rating(doc: Document, state: State, overwrite: bool, notes: list[str]) -> None:
+    current = doc.get_simple(XMP_NS, "Rating")
+    ours = state.rating_written is not None and current == state.rating_written
+    if not state.persons:  # undo: give the rating back if it is still ours
+        if ours:
+            if state.rating_before:
+                doc.set_simple(XMP_NS, "xmp", "Rating", state.rating_before)
+            else:
+                doc.remove_property(XMP_NS, "Rating")
+        elif state.rating_written is not None:
+            notes.append("rating kept: changed by user since photorank wrote it")
+        state.rating_before = state.rating_written = None
+        return
+    wanted = str(max(int(p["Stars"]) for p in state.persons.values()))
+    if not ours:
+        if not (_is_unrated(current) or overwrite):
+            notes.append(f"rating kept: set by user ({current})")
+            state.rating_before = state.rating_written = None
+            return
+        state.rating_before = current if current is not None else ""
+    if current != wanted:
+        _set_rating(doc, wanted)
+    state.rating_written = wanted
+
+
+def _set_rating(doc: Document, value: str) -> None:
+    if doc.find_property(XMP_NS, "Rating") is None:
+        block = own_block(doc)
+        elem = rdf.new_element(block, XMP_NS, "xmp", "Rating")
+        elem.text = value
+        rdf.place_last(block, elem)
+    else:
+        doc.set_simple(XMP_NS, "xmp", "Rating", value)
+
+
+def _reconcile_keywords(doc: Document, kw: KeywordList, state: State, notes: list[str]) -> None:
+    wanted = desired_items(kw, state.persons)
+    added = set(state.added.get(kw.added_field, ()))
+    found = doc.find_property(kw.ns, kw.name)
+    array = None
+    if found is not None:
+        desc, prop = found
+        array = rdf.array_of(prop) if prop is not None else None
+        if array is None:
+            if wanted or added:
+                notes.append(f"{kw.key} is not an array: left as it is")
+            return
+    elif wanted:
+        prop, array = _create_array(doc, kw.ns, kw.prefix, kw.name, kw.array)
+        state.created.add(kw.key)
+    else:
+        state.created.discard(kw.key)
+        state.added.pop(kw.added_field, None)
+        return
+
+    present = set()
+    for li in rdf.array_items(array):
+        text = rdf.simple_value(li)
+        if text in added and text not in wanted:
+            rdf.remove_keeping_layout(li)
+        else:
+            present.add(text)
+    for item in wanted:
+        if item not in present:
+            li = etree.SubElement(array, rdf.LI)
+            li.text = item
+            rdf.place_last(array, li)
+            added.add(item)
+            present.add(item)
+    added &= present & set(wanted)
+    state.added[kw.added_field] = added
+    _drop_if_created_and_empty(state, kw.key, prop, array)
+
+
+def _create_array(doc: Document, ns: str, prefix: str, name: str, kind: str):
+    block = own_block(doc)
+    prop = rdf.new_element(block, ns, prefix, name)
+    array = etree.SubElement(prop, f"{{{RDF}}}{kind}")
+    rdf.place_last(block, prop)
+    rdf.pretty(prop, rdf.own_indent(prop))
+    return prop, array
+
+
+def _drop_if_created_and_empty(state: State, key: str, prop, array) -> None:
+    if key in state.created and not rdf.array_items(array):
+        rdf.remove_keeping_layout(prop)
+        state.created.discard(key)
+
+
+# ---- face regions --------------------------------------------------------
+
+
+def _region_key(person: dict) -> tuple[str, tuple[float, ...]] | None:
+    area = person.get("Region") or ""
+    parts = area.split()
+    if len(parts) < 4:
+        return None
+    return person["Person"], tuple(float(p) for p in parts[:4])
+
+
+def _li_region_key(li: etree._Element):
+    fields = rdf.struct_fields(li)
+    name = rdf.struct_field_value(fields, MWGRS_NS, "Name")
+    kind = rdf.struct_field_value(fields, MWGRS_NS, "Type")
+    area = fields.find(f"{{{MWGRS_NS}}}Area")
+    if name is None or kind != "Face" or area is None:
+        return name, kind, None
+    area_fields = rdf.struct_fields(area)
+    try:
+        values = tuple(float(rdf.struct_field_value(area_fields, STAREA_NS, k) or "nan") for k in "xywh")
+    except ValueError:
+        values = None
+    return name, kind, values
+
+
+def _same_region(key, li_key) -> bool:
+    name, kind, values = li_key
+    if values is None or name != key[0]:
+        return False
+    return all(abs(a - b) < 1e-6 for a, b in zip(values, key[1]))
+
+
+def _reconcile_regions(doc: Document, old: State, new: State, notes: list[str]) -> None:
+    ours_before = [k for k in map(_region_key, old.persons.values()) if k]
+    wanted = {name: p for name, p in new.persons.items() if _region_key(p)}
+    found = doc.find_property(MWGRS_NS, "Regions")
+    if found is None or found[1] is None:
+        if found is not None or not wanted:
+            if found is not None and wanted:
+                notes.append("mwg-rs:Regions has an unexpected form: left as it is")
+            for p in new.persons.values():
+                p["Region"] = ""
+            new.created.discard(REGIONS_KEY)
+            return
+        regions, array = _create_regions(doc, next(iter(wanted.values())))
+        new.created.add(REGIONS_KEY)
+    else:
+        regions = found[1]
+        array = _region_array(regions, create=bool(wanted))
+        if array is None:
+            return
+
+    kept = set()
+    for li in rdf.array_items(array):
+        li_key = _li_region_key(li)
+        mine = [k for k in ours_before if _same_region(k, li_key)]
+        if not mine:
+            continue
+        still = new.persons.get(mine[0][0])
+        if still is not None and _region_key(still) and _same_region(_region_key(still), li_key):
+            kept.add(mine[0][0])
+        else:
+            rdf.remove_keeping_layout(li)
+    for name in sorted(wanted):
+        if name in kept:
+            continue
+        if _user_has_face(array, name, ours_before):
+            notes.append(f"face region kept: {name} already has one")
+            wanted[name]["Region"] = ""
+            continue
+        _append_region(array, wanted[name])
+    if REGIONS_KEY in new.created and not rdf.array_items(array):
+        rdf.remove_keeping_layout(regions)
+        new.created.discard(REGIONS_KEY)
+
+
+def _user_has_face(array, name: str, ours_before) -> bool:
+    for li in rdf.array_items(array):
+        li_key = _li_region_key(li)
+        if li_key[0] == name and li_key[1] == "Face" and not any(_same_region(k, li_key) for k in ours_before):
+            return True
+    return False
+
+
+def _nsmap_for(parent: etree._Element, prefixes) -> dict:
+    in_scope = set(parent.nsmap.values())
+    return {p: KNOWN_PREFIXES[p] for p in prefixes if KNOWN_PREFIXES[p] not in in_scope}
+
+
+def _create_regions(doc: Document, person: dict):
+    block = own_block(doc)
+    regions = rdf.new_element(block, MWGRS_NS, "mwg-rs", "Regions", {rdf.PARSE_TYPE: "Resource"})
+    width, height = (person["Region"].split() + ["0", "0"])[4:6]
+    dims = etree.SubElement(regions, f"{{{MWGRS_NS}}}AppliedToDimensions",
+                            nsmap=_nsmap_for(regions, ["stDim"]))
+    dims.set(f"{{{STDIM_NS}}}w", width)
+    dims.set(f"{{{STDIM_NS}}}h", height)
+    dims.set(f"{{{STDIM_NS}}}unit", "pixel")
+    region_list = etree.SubElement(regions, f"{{{MWGRS_NS}}}RegionList")
+    array = etree.SubElement(region_list, f"{{{RDF}}}Bag")
+    rdf.place_last(block, regions)
+    rdf.pretty(regions, rdf.own_indent(regions))
+    return regions, array
+
+
+def _region_array(regions: etree._Element, create: bool):
+    fields = rdf.struct_fields(regions)
+    region_list = fields.find(f"{{{MWGRS_NS}}}RegionList")
+    if region_list is not None:
+        return rdf.array_of(region_list)
+    if not create:
+        return None
+    fields = rdf.writable_struct(regions)
+    region_list = rdf.new_element(fields, MWGRS_NS, "mwg-rs", "RegionList")
+    array = etree.SubElement(region_list, f"{{{RDF}}}Bag")
+    rdf.place_last(fields, region_list)
+    rdf.pretty(region_list, rdf.own_indent(region_list))
+    return array
+
+
+def _append_region(array: etree._Element, person: dict) -> None:
+    cx, cy, w, h = person["Region"].split()[:4]
+    li = etree.SubElement(array, rdf.LI)
+    desc = etree.SubElement(li, rdf.DESCRIPTION, nsmap=_nsmap_for(array, ["mwg-rs"]))
+    desc.set(f"{{{MWGRS_NS}}}Name", person["Person"])
+    desc.set(f"{{{MWGRS_NS}}}Type", "Face")
+    area = etree.SubElement(desc, f"{{{MWGRS_NS}}}Area", nsmap=_nsmap_for(desc, ["stArea"]))
+    for key, value in (("x", cx), ("y", cy), ("w", w), ("h", h), ("unit", "normalized")):
+        area.set(f"{{{STAREA_NS}}}{key}", value)
+    rdf.place_last(array, li)
+    rdf.pretty(li, rdf.own_indent(li))
+
+
+# ---- entry points on bytes -----------------------------------------------
+
+
+def apply(data: bytes | None, ratings: list[PersonRating], *, overwrite_ratings: bool) -> tuple[bytes, list[str]]:
+    """Merge ratings into sidecar bytes (None: a new sidecar). Returns (bytes, notes)."""
+    doc = Document(data if data is not None else rdf.EMPTY_SIDECAR)
+    old = read_state(doc)
+    if data is None:
+        old.sidecar_created = True
+    new = State(old.sidecar_created, old.rating_before, old.rating_written,
+                set(old.created), {k: set(v) for k, v in old.added.items()},
+                {k: dict(v) for k, v in old.persons.items()})
+    for rating in ratings:
+        fields = person_fields(rating)
+        new.persons[fields["Person"]] = fields
+    notes: list[str] = []
+    remove_state(doc)
+    reconcile(doc, old, new, overwrite_ratings=overwrite_ratings, notes=notes)
+    write_state(doc, new)
+    drop_block_if_empty(doc)
+    return doc.serialize(), notes
+
+
+def remove(data: bytes, person: str | None) -> tuple[bytes | None, list[str]]:
+    """Take photorank data out. Returns (bytes, notes); bytes None = delete the sidecar."""
+    doc = Document(data)
+    old = read_state(doc)
+    notes: list[str] = []
+    if old.is_empty() and not old.sidecar_created:
+        return data, ["no photorank data"]
+    new = State(old.sidecar_created, old.rating_before, old.rating_written,
+                set(old.created), {k: set(v) for k, v in old.added.items()},
+                {k: dict(v) for k, v in old.persons.items()})
+    if person is None:
+        new.persons.clear()
+    elif person in new.persons:
+        del new.persons[person]
+    else:
+        notes.append(f"no photorank data for {person}")
+        return data, notes
+    remove_state(doc)
+    reconcile(doc, old, new, overwrite_ratings=False, notes=notes)
+    if new.persons:
+        write_state(doc, new)
+    drop_block_if_empty(doc)
+    if not new.persons and old.sidecar_created and not doc.has_any_property():
+        return None, notes
+    if not new.persons and old.sidecar_created:
+        notes.append("sidecar kept: other programs added data to it")
+    return doc.serialize(), notes
