@@ -15,7 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .cache import FaceCache, fingerprint
-from .faces import FaceEngine, load_engine
+from .faces import EngineUnavailable, FaceEngine, load_engine
 from .images import ImageError, is_image_path, load_image
 from .records import DetectedFace, ImageRecord
 
@@ -58,7 +58,7 @@ def collect_images(paths: Iterable[str], recursive: bool = False) -> tuple[list[
 
 def analysis_key(engine: FaceEngine) -> str:
     """Everything that changes what an analysis contains: engine, models, analysis size, signals."""
-    return f"{engine.id}|side{engine.max_side}|min{getattr(engine, 'min_face_px', 0)}|v{ANALYSIS_VERSION}"
+    return f"{engine.id}|{engine.settings_key}|v{ANALYSIS_VERSION}"
 
 
 def analyse(path: str, engine: FaceEngine) -> ImageRecord:
@@ -71,7 +71,7 @@ def analyse(path: str, engine: FaceEngine) -> ImageRecord:
         return ImageRecord(path=path, error=str(error))
     faces = engine.detect(image.pixels)
     for face in faces:
-        face.signals = signals.measure_face(image.pixels, face)
+        face.signals = {**signals.measure_face(image.pixels, face), "confidence": engine.confidence(face.detector_score)}
     to_full = 1.0 / image.scale
     return ImageRecord(
         path=path,
@@ -173,6 +173,8 @@ def _analyse_guarded(path: str, engine: FaceEngine) -> tuple[ImageRecord, bool]:
     """
     try:
         return analyse(path, engine), True
+    except EngineUnavailable:
+        raise  # the engine cannot run at all: stop the run with its message
     except MemoryError:
         return ImageRecord(path=path, error="out of memory while analysing"), False
     except Exception as error:  # noqa: BLE001 - reported per file, the batch goes on

@@ -112,9 +112,9 @@ def index_paths(
 
 
 def engine_choice(name: str, config: dict[str, dict]) -> EngineChoice:
-    analysis = config["analysis"]
-    options = {"min_face_px": analysis["min_face_px"], "max_side": analysis["max_side"]}
-    return EngineChoice(name, tuple(sorted(options.items())))
+    """The engine settings of the config; empty strings mean 'the engine's own default'."""
+    options = {**config["analysis"], **config["dlib"], **config["insightface"]}
+    return EngineChoice(name, tuple(sorted((key, value) for key, value in options.items() if value != "")))
 
 
 def rank_collection(request: RankRequest, progress: ProgressCallback | None = None) -> RankingReport:

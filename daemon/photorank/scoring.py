@@ -74,9 +74,10 @@ def framing_quality(face: DetectedFace, s: dict) -> float:
     return max(0.0, 1.0 - cut * s["edge_cut_penalty"]) * size_quality
 
 
-def confidence_quality(face: DetectedFace, s: dict) -> float:
-    """The detector's confidence, a proxy for occlusion (hands, hair, hats over the face)."""
-    return logistic(face.detector_score, s["confidence_center"], s["confidence_width"])
+def confidence_quality(face: DetectedFace) -> float:
+    """The detector's confidence (0-1), a proxy for occlusion (hands, hair, hats over the face)."""
+    confidence = face.signals.get("confidence")
+    return 0.5 if confidence is None else confidence
 
 
 def looks_good(face: DetectedFace, s: dict) -> bool:
@@ -103,7 +104,7 @@ def single_components(target: DetectedFace, s: dict) -> dict[str, float]:
         "exposure": exposure_quality(signals, s),
         "facing": facing_quality(signals, s),
         "framing": framing_quality(target, s),
-        "confidence": confidence_quality(target, s),
+        "confidence": confidence_quality(target),
     }
 
 

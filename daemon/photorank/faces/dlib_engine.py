@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import importlib.metadata
 import importlib.util
+import math
 import os
 
 import numpy as np
@@ -18,6 +19,9 @@ from . import EngineUnavailable
 MODEL_PACKAGE = "face_recognition_models"
 LANDMARKS_68 = "shape_predictor_68_face_landmarks.dat"
 RESNET = "dlib_face_recognition_resnet_model_v1.dat"
+
+# Keyword options of DlibEngine that InsightFaceEngine does not take.
+DLIB_OPTIONS = frozenset({"upsample_limit_px"})
 
 # dlib's HOG window is 80x80: a face smaller than that is found only in an upsampled image.
 HOG_WINDOW_PX = 80
@@ -39,8 +43,8 @@ class DlibEngine:
     """HOG detection at the analysis size, upsampled only as far as `min_face_px` requires."""
 
     # Calibrated on ../shared/data/people (see docs/calibration.md): same-person cosine similarity
-    # of L2-normalised dlib embeddings is >= 0.93 there, different people <= 0.91.
-    match_threshold = 0.925
+    # of L2-normalised dlib embeddings is >= 0.924 there, different people <= 0.901.
+    match_threshold = 0.915
     max_side = 2048
 
     def __init__(self, min_face_px: int = 40, max_side: int | None = None, upsample_limit_px: int = 2600):
@@ -60,6 +64,7 @@ class DlibEngine:
         if max_side:
             self.max_side = max_side
         self.id = f"dlib-{version}-hog-resnet128"
+        self.settings_key = f"side{self.max_side}-min{min_face_px}-up{upsample_limit_px}"
 
     def _load(self) -> None:
         import dlib
@@ -101,6 +106,11 @@ class DlibEngine:
             for r in rects
         ]
         return scaled, list(scores)
+
+    @staticmethod
+    def confidence(detector_score: float) -> float:
+        """HOG's SVM margin (about -0.5 doubtful .. 3 clear frontal face) as 0-1."""
+        return 1.0 / (1.0 + math.exp(-(detector_score - 0.2) / 0.4))
 
     def landmarks_for_box(self, pixels: np.ndarray, box: tuple[int, int, int, int]) -> np.ndarray:
         """68 landmarks for a face whose box is already known (e.g. a tight face crop)."""

@@ -102,6 +102,10 @@ def _missing_tasks(directory: str) -> list[str]:
     return [task for task in ("detection", "recognition") if task not in found]
 
 
+def _first_model(directory: str, task: str) -> str:
+    return next(path for path in sorted(glob.glob(os.path.join(directory, "*.onnx"))) if _onnx_task(path) == task)
+
+
 def _file_key(path: str) -> tuple[str, int, int]:
     stat = os.stat(path)
     return os.path.realpath(path), stat.st_size, stat.st_mtime_ns
@@ -204,35 +208,50 @@ class InsightFaceEngine:
             )
         try:
             import insightface
-            from insightface.app import FaceAnalysis
         except ImportError as error:
             raise EngineUnavailable(f"the insightface engine needs insightface and onnxruntime: pip install insightface onnxruntime ({error})") from error
         self.det_size = list(det_size) if det_size and isinstance(det_size[0], (tuple, list)) else det_size
         if not self.det_size:
             self.det_size = detection_sizes(self.max_side, min_face_px)
+        self.det_thresh = det_thresh
+        self.pack = name
+        self.directory = directory
+        self._app = None  # FaceAnalysis loads on first detect(): a warm re-rank never pays for it
+        # FaceAnalysis keeps the first model of each task in sorted file order; name the same files.
+        self.model_files = {task: _first_model(directory, task) for task in ("detection", "recognition")}
+        self.id = "-".join(
+            [f"insightface-{insightface.__version__}", name, *(_file_identity(self.model_files[t]) for t in ("detection", "recognition"))]
+        )
+        self.settings_key = f"side{self.max_side}-det{'+'.join(f'{w}x{h}' for w, h in _as_size_list(self.det_size))}-thresh{det_thresh}"
+
+    def _load(self) -> None:
+        from insightface.app import FaceAnalysis
+
         try:
             # The pack's absolute folder as `name`: FaceAnalysis then loads it as it is, without
             # its download step and without a same-named folder in the working directory
             # shadowing the model root.
-            self._app = FaceAnalysis(
-                name=directory,
+            app = FaceAnalysis(
+                name=self.directory,
                 root=self.root,
                 providers=["CPUExecutionProvider"],
                 allowed_modules=["detection", "recognition"],
             )
-            self._app.prepare(ctx_id=-1, det_thresh=det_thresh, det_size=self.det_size)
+            app.prepare(ctx_id=-1, det_thresh=self.det_thresh, det_size=self.det_size)
         except Exception as error:  # a corrupt file, an ONNX Runtime too old for the models, ...
-            raise EngineUnavailable(f"insightface could not load model pack {name} from {directory}: {error!r}") from error
-        if "recognition" not in self._app.models:
-            raise EngineUnavailable(f"insightface found no recognition model in {directory}")
-        self.pack = name
-        models = self._app.models
-        self.model_files = {task: models[task].model_file for task in ("detection", "recognition")}
-        self.id = "-".join(
-            [f"insightface-{insightface.__version__}", name, *(_file_identity(self.model_files[t]) for t in ("detection", "recognition"))]
-        )
+            raise EngineUnavailable(f"insightface could not load model pack {self.pack} from {self.directory}: {error!r}") from error
+        if "recognition" not in app.models:
+            raise EngineUnavailable(f"insightface found no recognition model in {self.directory}")
+        self._app = app
+
+    @staticmethod
+    def confidence(detector_score: float) -> float:
+        """SCRFD's score is already a probability."""
+        return float(detector_score)
 
     def detect(self, pixels: np.ndarray) -> list[DetectedFace]:
+        if self._app is None:
+            self._load()
         pixels = _as_rgb(pixels)
         height, width = pixels.shape[:2]
         bgr = np.ascontiguousarray(pixels[:, :, ::-1])  # insightface takes OpenCV's BGR order
@@ -252,6 +271,10 @@ class InsightFaceEngine:
                 )
             )
         return faces
+
+
+def _as_size_list(det_size) -> list[tuple[int, int]]:
+    return [tuple(size) for size in det_size] if isinstance(det_size[0], (tuple, list)) else [tuple(det_size)]
 
 
 def _as_rgb(pixels: np.ndarray) -> np.ndarray:

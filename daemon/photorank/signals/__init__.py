@@ -26,25 +26,32 @@ FACE_SIGNALS = (
 IMAGE_SIGNALS = ("image_sharpness", "image_exposure", "image_highlights_clipped")
 
 DEFAULT_SETTINGS = {
-    "expression_backend": "fer",  # "fer" or "deepface"; [expression] backend in the config
-    "expression_model": None,  # an explicit model file path (tests), else the backend's standard place
-    "eye_components": True,  # also return eyes_ear / eyes_iris / eyes_haar
+    "expression_backend": "fer",  # [expression] backend: "fer" or "deepface"
+    "expression_model": None,  # [expression] model_path: an explicit model file, else the backend's standard place
+    "eye_components": True,  # [signals] eye_components: also return eyes_ear / eyes_iris / eyes_haar
+    "refine_landmarks_below_px": 128.0,  # [signals] refine_landmarks_below_px
 }
 
 REFINE_BELOW_PX = 128.0
-_landmarker = None  # dlib's 68-point predictor, for faces that come with 5 points only
+_landmarker = None  # dlib 68-point predictor: for 5-point engines and for refining small faces
 
 
 def _settings(settings: dict | None) -> dict:
+    """Flat settings from None, a flat dict of DEFAULT_SETTINGS keys, or a whole config
+    (load_config()'s sections [signals] and [expression])."""
     merged = dict(DEFAULT_SETTINGS)
-    if settings:
-        # Accept a whole config (sections) or the flat [signals] section.
-        flat = dict(settings)
-        for section in ("signals", "expression"):
-            if isinstance(flat.get(section), dict):
-                for key, value in flat.pop(section).items():
-                    merged["expression_backend" if (section, key) == ("expression", "backend") else key] = value
-        merged.update({k: v for k, v in flat.items() if not isinstance(v, dict)})
+    if not settings:
+        return merged
+    flat = {key: value for key, value in settings.items() if not isinstance(value, dict)}
+    signals = settings.get("signals") if isinstance(settings.get("signals"), dict) else {}
+    expression_section = settings.get("expression") if isinstance(settings.get("expression"), dict) else {}
+    merged.update(signals)
+    if "backend" in expression_section:
+        merged["expression_backend"] = expression_section["backend"]
+    if "model_path" in expression_section:
+        merged["expression_model"] = expression_section["model_path"]
+    merged.update(flat)
+    merged["expression_model"] = merged["expression_model"] or None
     return merged
 
 
@@ -91,7 +98,7 @@ def landmarks_68(pixels: np.ndarray, face: DetectedFace, refine_below_px: float 
     """
     own = face.landmarks is not None and len(face.landmarks) == 68
     w, h = face.box[2], face.box[3]
-    small = max(w, h) < refine_below_px
+    small = 0 < max(w, h) < refine_below_px
     if own and not small:
         return np.asarray(face.landmarks, dtype=np.float64)
     if _predictor() is None:
@@ -114,27 +121,48 @@ def measure_face(pixels: np.ndarray, face: DetectedFace, settings: dict | None =
     face.landmarks are in its coordinates.
     """
     config = _settings(settings)
-    pixels = np.ascontiguousarray(pixels)
-    grey = quality.luma(pixels)
-    rgb = pixels if pixels.ndim == 3 else np.dstack([pixels] * 3)
     out: dict[str, float | None] = dict.fromkeys(FACE_SIGNALS)
+    rgb = pixels if pixels.ndim == 3 else np.dstack([pixels] * 3)
 
-    landmarks = landmarks_68(rgb, face)
+    landmarks = landmarks_68(rgb, face, float(config["refine_landmarks_below_px"] or 0))
     pose_points = face.landmarks if face.landmarks is not None and len(face.landmarks) in (5, 68) else landmarks
     angles = pose.head_pose(pose_points, pixels.shape[:2]) if pose_points is not None else None
     if angles is not None:
         out["yaw"], out["pitch"], out["roll"] = angles
     yaw, pitch = out["yaw"], out["pitch"]
+    out.update(quality.framing(pixels.shape, face.box, landmarks))
 
-    out["smile"] = expression.smile(grey, face.box, config["expression_backend"], config["expression_model"])
-    out.update(eyes.measure_eyes(grey, landmarks, yaw, pitch))
+    # Everything else looks only at the face and its surroundings: work on that region, so the
+    # cost does not grow with the image size.
+    (left, top, right, bottom) = _surroundings(pixels.shape, face.box, landmarks)
+    offset = np.array([left, top], dtype=np.float64)
+    local = np.ascontiguousarray(pixels[top:bottom, left:right])
+    box = (face.box[0] - left, face.box[1] - top, face.box[2], face.box[3])
+    local_landmarks = None if landmarks is None else landmarks - offset
+    grey = quality.luma(local)
+
+    out["smile"] = expression.smile(grey, box, config["expression_backend"], config["expression_model"])
+    out.update(eyes.measure_eyes(grey, local_landmarks, yaw, pitch))
     if not config["eye_components"]:
         for key in ("eyes_ear", "eyes_iris", "eyes_haar"):
             out[key] = None
-    out["sharpness"] = quality.face_sharpness(pixels, face.box, landmarks)
-    out.update(quality.face_exposure(pixels, face.box, landmarks))
-    out.update(quality.framing(pixels.shape, face.box, landmarks))
+    out["sharpness"] = quality.face_sharpness(local, box, local_landmarks)
+    out.update(quality.face_exposure(local, box, local_landmarks))
     return {key: _finite(value) for key, value in out.items()}
+
+
+def _surroundings(shape, box, landmarks) -> tuple[int, int, int, int]:
+    """The face box and landmarks' extent, grown by half the face size on each side, clipped."""
+    x, y, w, h = box
+    x0, y0, x1, y1 = float(x), float(y), float(x + w), float(y + h)
+    if landmarks is not None:
+        x0, y0 = min(x0, landmarks[:, 0].min()), min(y0, landmarks[:, 1].min())
+        x1, y1 = max(x1, landmarks[:, 0].max()), max(y1, landmarks[:, 1].max())
+    margin = 0.5 * max(x1 - x0, y1 - y0)
+    height, width = shape[:2]
+    left, top = int(max(0, np.floor(x0 - margin))), int(max(0, np.floor(y0 - margin)))
+    right, bottom = int(min(width, np.ceil(x1 + margin))), int(min(height, np.ceil(y1 + margin)))
+    return left, top, max(right, left + 1), max(bottom, top + 1)
 
 
 def measure_image(pixels: np.ndarray) -> dict[str, float | None]:

@@ -126,7 +126,7 @@ def haar_score(face: np.ndarray, mapped: np.ndarray) -> float | None:
 
 
 def sunglasses(face: np.ndarray, mapped: np.ndarray) -> bool:
-    """Eye regions much darker than the cheeks and nearly featureless."""
+    """Eye regions much darker than the cheeks (median < 45 %) and nearly featureless (interquartile range < 10)."""
     cheeks = []
     for group in (slice(36, 42), slice(42, 48)):
         eye = mapped[group]
@@ -137,8 +137,9 @@ def sunglasses(face: np.ndarray, mapped: np.ndarray) -> bool:
         patch = _eye_patch(face, eye)
         if patch is None or cheek.size < 4:
             return False
-        cheeks.append((float(np.median(patch)), float(np.median(cheek)), float(patch.std())))
-    return all(eye_level < 0.45 * cheek_level and spread < 12.0 for eye_level, cheek_level, spread in cheeks)
+        q25, q50, q75 = np.percentile(patch, (25, 50, 75))
+        cheeks.append((float(q50), float(np.median(cheek)), float(q75 - q25)))
+    return all(eye_level < 0.45 * cheek_level and spread < 10.0 for eye_level, cheek_level, spread in cheeks)
 
 
 def evidence(name: str, value: float | None) -> float:

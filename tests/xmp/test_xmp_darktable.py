@@ -1,0 +1,98 @@
+"""Real darktable (headless, under Xvfb): it writes a sidecar with an edit
+history, we merge into it, darktable re-imports it and must see the same
+history plus our rating and tags."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+
+import pytest
+from conftest import make_rating
+from lxml import etree
+
+import xmp_writer as xw
+
+pytestmark = pytest.mark.skipif(
+    shutil.which("darktable") is None or shutil.which("xvfb-run") is None,
+    reason="darktable and xvfb-run are needed for the darktable round trip",
+)
+
+# Runs inside darktable.  Whatever happens, it writes a report and quits, so
+# darktable never waits for a user.
+LUA = r"""
+local dt = require "darktable"
+local out = io.open(os.getenv("PR_OUT"), "w")
+local ok, err = pcall(function()
+  local img = dt.database.import(os.getenv("PR_IMAGE"))
+  if os.getenv("PR_MODE") == "edit" then
+    img.rating = 0
+    -- processing the image applies darktable's default modules: a history
+    dt.new_format("jpeg"):write_image(img, os.getenv("PR_EXPORT"))
+  else
+    out:write("rating=", tostring(img.rating), "\n")
+    for _, tag in ipairs(dt.tags.get_tags(img)) do out:write("tag=", tag.name, "\n") end
+    local style = dt.styles.create(img, "photorank-check", "history as darktable sees it")
+    for _, item in ipairs(style.items) do out:write("history=", item.name, "\n") end
+    -- any change makes darktable write the sidecar again from its database
+    img.rating = img.rating
+  end
+end)
+out:write("ok=", tostring(ok), " ", tostring(err), "\n")
+out:close()
+dt.gui.action("global/quit", 0, "", "", 1.0)
+"""
+
+DT = "{http://darktable.sf.net/}"
+
+
+def _run_darktable(tmp_path, image, mode: str) -> list[str]:
+    script = tmp_path / "check.lua"
+    script.write_text(LUA)
+    report = tmp_path / f"report-{mode}.txt"
+    env = dict(os.environ, PR_OUT=str(report), PR_IMAGE=str(image), PR_MODE=mode,
+               PR_EXPORT=str(tmp_path / "export.jpg"))
+    config = tmp_path / f"dt-{mode}"
+    subprocess.run(
+        ["xvfb-run", "-a", "darktable", "--configdir", str(config / "cfg"), "--cachedir",
+         str(config / "cache"), "--library", ":memory:", "--luacmd", f'dofile("{script}")'],
+        env=env, timeout=120, check=False, capture_output=True,
+    )
+    lines = report.read_text().splitlines()
+    assert any(line.startswith("ok=true") for line in lines), lines
+    return lines
+
+
+def _history(sidecar) -> list[dict]:
+    tree = etree.parse(str(sidecar))
+    return [dict(li.attrib) for li in tree.iter("{http://www.w3.org/1999/02/22-rdf-syntax-ns#}li")
+            if li.getparent().getparent().tag == f"{DT}history"]
+
+
+def _make_jpeg(path) -> None:
+    from PIL import Image
+    Image.new("RGB", (96, 64), (150, 100, 60)).save(path, quality=90)
+
+
+def test_darktable_round_trip(tmp_path):
+    image = tmp_path / "holiday.jpg"
+    _make_jpeg(image)
+    sidecar = tmp_path / "holiday.jpg.xmp"
+    _run_darktable(tmp_path, image, "edit")
+    history = _history(sidecar)
+    assert len(history) >= 2, "darktable wrote no edit history"
+
+    outcome = xw.write_rating(image, make_rating("Alice", rank=7, stars=4, kind="group"))
+    assert outcome.paths("updated") == [str(sidecar)]
+    assert _history(sidecar) == history
+
+    lines = _run_darktable(tmp_path, image, "check")
+    assert "rating=4" in lines
+    tags = {line[4:] for line in lines if line.startswith("tag=")}
+    assert {"photorank|Alice|rank 007", "photorank|Alice|group"} <= tags
+    operations = [line[8:] for line in lines if line.startswith("history=")]
+    assert len(operations) == len(history)
+    # darktable wrote the sidecar again from its database: same history, our data kept
+    assert _history(sidecar) == history
+    assert "photorank|Alice|rank 007" in sidecar.read_text("utf-8")
