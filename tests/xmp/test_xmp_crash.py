@@ -10,7 +10,7 @@ import subprocess
 import sys
 import time
 
-from conftest import darktable_sidecar, make_rating
+from xmp_helpers import darktable_sidecar, make_rating
 
 from xmp_writer import merge
 
@@ -19,7 +19,7 @@ from xmp_writer import merge
 CHILD = """
 import sys
 sys.path.insert(0, {tests!r})
-from conftest import make_rating
+from xmp_helpers import make_rating
 import xmp_writer
 print("ready", flush=True)
 i = 0

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from xml.sax.saxutils import escape, quoteattr
 
-from conftest import exiv2_lines, make_rating, needs_exiv2
+from xmp_helpers import exiv2_lines, make_rating, needs_exiv2
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 

@@ -7,7 +7,7 @@ import stat
 
 import pytest
 from lxml import etree
-from conftest import (darktable_sidecar, exiftool_json, exiv2_lines, exiv2_types, make_rating,
+from xmp_helpers import (darktable_sidecar, exiftool_json, exiv2_lines, exiv2_types, make_rating,
                       needs_exiftool, needs_exiv2)
 
 import xmp_writer as xw
@@ -236,3 +236,22 @@ def test_command_line_write_and_undo(image, capsys):
     assert "created:" in capsys.readouterr().out
     assert main(["undo", "--person", "Alice", str(image)]) == 0
     assert not os.path.exists(str(image) + ".xmp")
+
+
+def test_change_under_us_is_merged_not_lost(image, monkeypatch):
+    from xmp_writer import merge
+    sidecar = image.with_name(image.name + ".xmp")
+    sidecar.write_bytes(darktable_sidecar())
+    real_apply, calls = merge.apply, []
+
+    def apply_while_darktable_writes(data, *args, **kwargs):
+        if not calls:  # another program saves the sidecar while we merge
+            calls.append(1)
+            sidecar.write_bytes(data.replace(b'xmp_version="5"', b'xmp_version="55"'))
+        return real_apply(data, *args, **kwargs)
+
+    monkeypatch.setattr(merge, "apply", apply_while_darktable_writes)
+    outcome = xw.write_rating(image, make_rating())
+    assert outcome.paths("updated") == [str(sidecar)]
+    text = sidecar.read_text()
+    assert 'xmp_version="55"' in text and "photorank|Alice|rank 007" in text

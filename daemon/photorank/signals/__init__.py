@@ -130,7 +130,9 @@ def measure_face(pixels: np.ndarray, face: DetectedFace, settings: dict | None =
     if angles is not None:
         out["yaw"], out["pitch"], out["roll"] = angles
     yaw, pitch = out["yaw"], out["pitch"]
-    out.update(quality.framing(pixels.shape, face.box, landmarks))
+    # The engine's own points may lie past the frame (dlib predicts them there); refined ones may not.
+    own = face.landmarks if face.landmarks is not None and len(face.landmarks) == 68 else landmarks
+    out.update(quality.framing(pixels.shape, face.box, own))
 
     # Everything else looks only at the face and its surroundings: work on that region, so the
     # cost does not grow with the image size.

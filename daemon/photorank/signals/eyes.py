@@ -152,8 +152,8 @@ def evidence(name: str, value: float | None) -> float:
     return math.log((1.0 + value) / (1.0 + HAAR_CENTRE)) / HAAR_SCALE
 
 
-def measure_eyes(grey: np.ndarray, landmarks: np.ndarray | None, yaw: float | None, pitch: float | None,
-                 components: bool = True) -> dict[str, float | None]:
+def measure_eyes(grey: np.ndarray, landmarks: np.ndarray | None, yaw: float | None,
+                 pitch: float | None) -> dict[str, float | None]:
     """eyes_open (0-1 or None), eyes_judgeable (1/0), eyes_reason (code of REASONS), and the components."""
     out: dict[str, float | None] = {"eyes_open": None, "eyes_judgeable": 0.0, "eyes_reason": 4.0,
                                     "eyes_ear": None, "eyes_iris": None, "eyes_haar": None}

@@ -1,0 +1,168 @@
+"""Indexing and re-ranking speed, each beside a naive baseline run in the same process.
+
+    python bench/bench_index.py [--photos N] [--camera N]
+
+Corpus (made in a temp folder, from photos that ship in the insightface wheel and, when present,
+../shared/data/people): the photos as they are (web sizes, 0.1-5 MP), plus `--camera` of them
+re-encoded at 24 MP, the size a photographer's camera writes.
+
+- cold indexing: photorank's indexer (reduced decode, analysis at <= 2048 px, all cores) against
+  the naive way (full-resolution decode, dlib's detector upsampled once at full size as
+  face_recognition does by default, one process, no cache). Faces found by each are counted, to
+  show nothing is lost.
+- signals: the added cost per face of the photographer's signals.
+- warm re-rank: `photorank rank --json` end to end (a new process, as a user runs it) over a
+  folder of --photos cached photos, against ranking it with --no-cache.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+
+import numpy as np
+from PIL import Image, ImageEnhance, ImageOps
+
+from photorank.demo import make_demo_collection, package_image
+from photorank.faces.dlib_engine import DlibEngine
+from photorank.images import load_image
+from photorank.index import collect_images
+from photorank.ranking import RankRequest, index_paths, rank_collection
+from photorank.signals import measure_face
+
+SHARED_PEOPLE = os.path.join(os.path.dirname(__file__), "..", "..", "shared", "data", "people")
+CAMERA_SIZE = (6000, 4000)
+
+
+def source_photos() -> list[str]:
+    photos = [package_image("t1.jpg")]
+    if os.path.isdir(SHARED_PEOPLE):
+        photos += sorted(os.path.join(SHARED_PEOPLE, name) for name in os.listdir(SHARED_PEOPLE))
+    return photos
+
+
+def make_corpus(folder: str, camera_count: int) -> list[str]:
+    os.makedirs(folder)
+    for index, path in enumerate(source_photos()):
+        shutil.copy(path, os.path.join(folder, f"{index:03d}_{os.path.basename(path)}"))
+    for index, path in enumerate(source_photos()[:camera_count]):
+        image = Image.open(path).convert("RGB")
+        scale = max(CAMERA_SIZE) / max(image.size)
+        image.resize((round(image.width * scale), round(image.height * scale)), Image.Resampling.BICUBIC).save(
+            os.path.join(folder, f"camera_{index:03d}.jpg"), quality=90
+        )
+    return collect_images([folder])[0]
+
+
+def naive_index(paths: list[str], engine: DlibEngine) -> int:
+    """Full-resolution decode, HOG upsampled once at full size, one process, nothing cached."""
+    engine._load()
+    faces = 0
+    for path in paths:
+        try:
+            pixels = np.asarray(ImageOps.exif_transpose(Image.open(path)).convert("RGB"))
+        except OSError:
+            continue
+        for rect in engine._detector(pixels, 1):
+            shape = engine._landmarks(pixels, rect)
+            engine._encoder.compute_face_descriptor(pixels, shape)
+            faces += 1
+    return faces
+
+
+def bench_cold(paths: list[str], label: str) -> float:
+    cache = os.path.join(tempfile.mkdtemp(), "faces.sqlite")
+    start = time.perf_counter()
+    _, records = index_paths(paths, engine="dlib", cache_path=cache)
+    ours = time.perf_counter() - start
+    ours_faces = sum(len(r.faces) for r in records.values())
+    start = time.perf_counter()
+    naive_faces = naive_index(paths, DlibEngine())
+    naive = time.perf_counter() - start
+    ratio = naive / ours
+    print(
+        f"cold index, {label}: {len(paths)} photos | photorank {len(paths) / ours:.2f} photos/s, {ours_faces} faces"
+        f" | naive {len(paths) / naive:.2f} photos/s, {naive_faces} faces | speed-up x{ratio:.1f}"
+    )
+    return ratio
+
+
+def bench_signals(paths: list[str]) -> None:
+    engine = DlibEngine()
+    detect_time, signal_time, faces = 0.0, 0.0, 0
+    for path in paths:
+        image = load_image(path, max_side=engine.max_side)
+        start = time.perf_counter()
+        found = engine.detect(image.pixels)
+        detect_time += time.perf_counter() - start
+        start = time.perf_counter()
+        for face in found:
+            measure_face(image.pixels, face)
+        signal_time += time.perf_counter() - start
+        faces += len(found)
+    print(
+        f"signals: {1000 * signal_time / max(1, faces):.1f} ms per face over {faces} faces;"
+        f" {100 * signal_time / (detect_time + signal_time):.0f}% of detection+signals time"
+        f" (throughput kept: x{detect_time / (detect_time + signal_time):.2f})"
+    )
+
+
+def make_rerank_folder(folder: str, count: int) -> tuple[str, str]:
+    """`count` distinct photos: the example collection and the corpus in slightly changed copies."""
+    collection, reference = make_demo_collection(os.path.join(folder, "demo"))
+    photos = os.path.join(folder, "photos")
+    os.makedirs(photos)
+    sources = source_photos() + collect_images([collection])[0]
+    for index in range(count):
+        image = Image.open(sources[index % len(sources)]).convert("RGB")
+        variant = index // len(sources)
+        if variant % 2:
+            image = ImageOps.mirror(image)
+        image = ImageEnhance.Brightness(image).enhance(1.0 - 0.04 * (variant // 2))
+        image.save(os.path.join(photos, f"{index:04d}.jpg"), quality=88)
+    return photos, reference
+
+
+def run_cli(*args: str) -> float:
+    start = time.perf_counter()
+    subprocess.run([sys.executable, "-m", "photorank.cli", *args], check=True, capture_output=True)
+    return time.perf_counter() - start
+
+
+def bench_warm(count: int) -> None:
+    folder = tempfile.mkdtemp()
+    photos, reference = make_rerank_folder(folder, count)
+    cache = os.path.join(folder, "faces.sqlite")
+    cold = run_cli("rank", "--ref", reference, photos, "--json", "--quiet", "--cache", cache)
+    warm = min(run_cli("rank", "--ref", reference, photos, "--json", "--quiet", "--cache", cache) for _ in range(3))
+    report = rank_collection(RankRequest(references=[reference], paths=[photos], cache_path=cache))
+    print(
+        f"re-rank of {count} photos ({len(report.results)} with the person), end to end in a new process:"
+        f" warm {warm:.2f} s | cold {cold:.1f} s | x{cold / warm:.0f}"
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--photos", type=int, default=300, help="photos in the re-rank folder")
+    parser.add_argument("--camera", type=int, default=12, help="24 MP photos in the cold-index corpus")
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as folder:
+        paths = make_corpus(os.path.join(folder, "corpus"), args.camera)
+        web = [p for p in paths if not os.path.basename(p).startswith("camera_")]
+        camera = [p for p in paths if os.path.basename(p).startswith("camera_")]
+        print(f"machine: {os.cpu_count()} cores")
+        bench_cold(web, "web-size photos as published")
+        if camera:
+            bench_cold(camera, "24 MP camera-size JPEGs")
+        bench_signals(web)
+    bench_warm(args.photos)
+
+
+if __name__ == "__main__":
+    main()
