@@ -42,3 +42,9 @@ def dlib_engine():
 @pytest.fixture
 def cache_file(tmp_path) -> str:
     return os.path.join(tmp_path, "cache", "faces.sqlite")
+
+
+@pytest.fixture(scope="session")
+def people_cache(tmp_path_factory) -> str:
+    """One face cache for every test over ../shared/data/people: each photo is analysed once a run."""
+    return str(tmp_path_factory.mktemp("people-cache") / "faces.sqlite")

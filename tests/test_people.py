@@ -25,11 +25,11 @@ def people_in_group(filename: str, names: set[str]) -> set[str]:
 
 
 @pytest.fixture(scope="module")
-def people(people_dir, tmp_path_factory):
+def people(people_dir, people_cache):
     files = sorted(os.listdir(people_dir))
     names = set().union(*(identities(f) for f in files))
     truth = {f: identities(f) | (people_in_group(f, names) if f.startswith("group_") else set()) for f in files}
-    return people_dir, files, names, truth, str(tmp_path_factory.mktemp("cache") / "faces.sqlite")
+    return people_dir, files, names, truth, people_cache
 
 
 def test_every_reference_finds_exactly_its_person(people):

@@ -11,7 +11,17 @@ import sys
 from datetime import datetime, timezone
 
 from . import FaceRegion, PersonRating, undo, write_rating
+from .merge import check_unrated
 from .model import NAMINGS
+
+
+def _ratings(text: str) -> tuple[int, ...]:
+    try:
+        values = tuple(int(v) for v in text.split(",") if v.strip())
+        check_unrated(values)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected star ratings 0..5 like 0,1, got {text!r}") from None
+    return values
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -31,12 +41,16 @@ def _parser() -> argparse.ArgumentParser:
     write.add_argument("--engine", default="")
     write.add_argument("--version", default="")
     write.add_argument("--overwrite-ratings", action="store_true")
+    write.add_argument("--unrated", type=_ratings, default=(0,), metavar="0,1",
+                       help="ratings that count as 'not rated' (darktable users: 0,1)")
     write.add_argument("--naming", choices=NAMINGS, default="auto")
+    write.add_argument("--embed", action="store_true", help="also into the XMP inside a JPEG file")
 
     rollback = sub.add_parser("undo", help="take photorank's data out of sidecars")
     rollback.add_argument("paths", nargs="+")
     rollback.add_argument("--person")
     rollback.add_argument("--naming", choices=NAMINGS, default="auto")
+    rollback.add_argument("--embed", action="store_true", help="also out of the XMP inside JPEG files")
     return parser
 
 
@@ -55,9 +69,10 @@ def main(argv: list[str] | None = None) -> int:
             run_time=datetime.now(timezone.utc).replace(microsecond=0).isoformat(),
         )
         outcomes.append(write_rating(args.image, rating, naming=args.naming,
-                                     overwrite_ratings=args.overwrite_ratings))
+                                     overwrite_ratings=args.overwrite_ratings,
+                                     unrated=args.unrated, embed=args.embed))
     else:
-        outcomes += [undo(path, args.person, naming=args.naming) for path in args.paths]
+        outcomes += [undo(path, args.person, naming=args.naming, embed=args.embed) for path in args.paths]
     for outcome in outcomes:
         if outcome.files:
             print(outcome)

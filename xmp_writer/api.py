@@ -3,22 +3,22 @@
 from __future__ import annotations
 
 import os
-from typing import Callable, Iterable
+from typing import Callable, Collection, Iterable
 
-from . import atomic, merge
+from . import atomic, jpeg, merge
 from .model import FileResult, PersonRating, WriteOutcome, XmpError
 from .sidecar import sidecar_paths
 
 RETRIES = 3
+Change = Callable[[bytes | None], tuple[bytes | None, list[str]]]
 
 
-def _update_file(path: str, change: Callable[[bytes | None], tuple[bytes | None, list[str]]],
-                 *, create: bool) -> FileResult:
-    """Read, change and atomically replace one sidecar; retry if it changes meanwhile."""
+def _update_file(path: str, change: Change, *, create: bool, missing: str = "no sidecar") -> FileResult:
+    """Read, change and atomically replace one file; retry if it changes meanwhile."""
     for _ in range(RETRIES):
         before = atomic.read(path)
         if before.data is None and not create:
-            return FileResult(path, "unchanged", ("no sidecar",))
+            return FileResult(path, "unchanged", (missing,))
         try:
             new, notes = change(before.data)
         except XmpError as exc:
@@ -38,32 +38,102 @@ def _update_file(path: str, change: Callable[[bytes | None], tuple[bytes | None,
     return FileResult(path, "error", ("left untouched: it kept changing while we wrote",))
 
 
+# ---- the XMP packet embedded in a JPEG -----------------------------------
+
+ONLY_JPEG = "embedding is only for JPEG"
+EXTENDED_NOTE = "has Extended XMP: left alone, photorank writes only the standard packet"
+
+
+def _packet_bytes(serialized: bytes) -> bytes:
+    # Whitespace after the xpacket trailer is meaningless; none is written.
+    return serialized.rstrip(b" \t\r\n")
+
+
+def _embed_change(merge_packet: Callable[[bytes | None], tuple[bytes | None, list[str]]]) -> Change:
+    """A change of a JPEG file made from a change of its XMP packet."""
+
+    def change(data: bytes | None) -> tuple[bytes | None, list[str]]:
+        assert data is not None
+        if not jpeg.is_jpeg(data):
+            return data, [ONLY_JPEG]
+        where = jpeg.locate(data)
+        packet, notes = merge_packet(where.packet)
+        if where.has_extended:
+            notes.insert(0, EXTENDED_NOTE)
+        if packet is not None and packet == where.packet:
+            return data, notes
+        if packet is not None:
+            packet = _packet_bytes(packet)
+        return jpeg.with_packet(where, packet), notes
+
+    return change
+
+
+def _embed_write(image_path: str, ratings: list[PersonRating], overwrite_ratings: bool,
+                 unrated: Collection[int]) -> FileResult:
+    def merge_packet(packet):
+        return merge.apply(packet, ratings, overwrite_ratings=overwrite_ratings, unrated=unrated,
+                           empty=jpeg.EMPTY_PACKET)
+
+    return _update_file(image_path, _embed_change(merge_packet), create=False, missing="no such file")
+
+
+def _embed_undo(image_path: str, person: str | None) -> FileResult:
+    def merge_packet(packet):
+        if packet is None:
+            return None, ["no embedded XMP"]
+        return merge.remove(packet, person)
+
+    # no packet: None, None puts "no segment" where there was none, i.e. no change
+    return _update_file(image_path, _embed_change(merge_packet), create=False, missing="no such file")
+
+
+# ---- public API ----------------------------------------------------------
+
+
 def write_ratings(image_path: str | os.PathLike, ratings: Iterable[PersonRating], *,
                   naming: str = "auto", overwrite_ratings: bool = False,
-                  embed: bool = False) -> WriteOutcome:
-    """Merge one or more persons' results for one image into its sidecar(s)."""
-    if embed:
-        raise NotImplementedError("embedding into JPEG files is not implemented yet")
+                  unrated: Collection[int] = (0,), embed: bool = False) -> WriteOutcome:
+    """Merge one or more persons' results for one image into its sidecar(s).
+
+    unrated: the xmp:Rating values that count as 'not rated by the user' and
+    may be replaced (absent always counts); darktable users pass (0, 1),
+    since darktable gives every imported photo 1 star.  A reject (-1) is
+    never replaced, not even with overwrite_ratings.
+    embed: also merge into the XMP packet embedded in the image, if it is a
+    JPEG file.
+    """
     ratings = list(ratings)
+    unrated = merge.check_unrated(unrated)
     outcome = WriteOutcome()
     for path in sidecar_paths(image_path, naming):
         outcome.files.append(_update_file(
-            path, lambda data: merge.apply(data, ratings, overwrite_ratings=overwrite_ratings),
+            path, lambda data: merge.apply(data, ratings, overwrite_ratings=overwrite_ratings,
+                                           unrated=unrated),
             create=True))
+    if embed:
+        outcome.files.append(_embed_write(os.fspath(image_path), ratings, overwrite_ratings, unrated))
     return outcome
 
 
 def write_rating(image_path: str | os.PathLike, rating: PersonRating, *, naming: str = "auto",
-                 overwrite_ratings: bool = False, embed: bool = False) -> WriteOutcome:
+                 overwrite_ratings: bool = False, unrated: Collection[int] = (0,),
+                 embed: bool = False) -> WriteOutcome:
     """Merge one person's result for one image into its sidecar(s)."""
-    return write_ratings(image_path, [rating], naming=naming,
-                         overwrite_ratings=overwrite_ratings, embed=embed)
+    return write_ratings(image_path, [rating], naming=naming, overwrite_ratings=overwrite_ratings,
+                         unrated=unrated, embed=embed)
 
 
 def undo(image_path: str | os.PathLike, person: str | None = None, *,
-         naming: str = "auto") -> WriteOutcome:
-    """Take photorank's data (for one person, or all) out of the image's sidecar(s)."""
+         naming: str = "auto", embed: bool = False) -> WriteOutcome:
+    """Take photorank's data (for one person, or all) out of the image's sidecar(s).
+
+    embed: also out of the XMP packet embedded in a JPEG (the XMP segment is
+    removed again if photorank created it).
+    """
     outcome = WriteOutcome()
     for path in sidecar_paths(image_path, naming):
         outcome.files.append(_update_file(path, lambda data: merge.remove(data, person), create=False))
+    if embed:
+        outcome.files.append(_embed_undo(os.fspath(image_path), person))
     return outcome

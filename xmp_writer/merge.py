@@ -13,6 +13,7 @@ Ownership rules (why undo can restore the original exactly):
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Collection
 
 from lxml import etree
 
@@ -269,24 +270,40 @@ def desired_items(kw: KeywordList, persons: dict[str, dict]) -> list[str]:
 # ---- reconciling the document with the state -----------------------------
 
 
-def reconcile(doc: Document, old: State, new: State, *, overwrite_ratings: bool, notes: list[str]) -> None:
+def reconcile(doc: Document, old: State, new: State, *, overwrite_ratings: bool,
+              unrated: frozenset[int] = frozenset({0}), notes: list[str]) -> None:
     """Make the document show exactly new.persons' data (and nothing older)."""
-    _reconcile_rating(doc, new, overwrite_ratings, notes)
+    _reconcile_rating(doc, new, overwrite_ratings, unrated, notes)
     for kw in KEYWORD_LISTS:
         _reconcile_keywords(doc, kw, new, notes)
     _reconcile_regions(doc, old, new, notes)
 
 
-def _is_unrated(value: str | None) -> bool:
+def _rating_value(value: str | None) -> float | None:
+    """The number in an xmp:Rating (None: absent, empty or not a number)."""
+    if value is None or not value.strip():
+        return None
+    try:
+        return float(value)
+    except ValueError:
+        return None
+
+
+def is_reject(value: str | None) -> bool:
+    """xmp:Rating -1 (any negative value): darktable's and Lightroom's 'rejected'."""
+    number = _rating_value(value)
+    return number is not None and number < 0
+
+
+def _is_unrated(value: str | None, unrated: frozenset[int]) -> bool:
     if value is None or not value.strip():
         return True
-    try:
-        return float(value) == 0
-    except ValueError:
-        return False
+    number = _rating_value(value)
+    return number is not None and number.is_integer() and int(number) in unrated
 
 
-def _reconcile_rating(doc: Document, state: State, overwrite: bool, notes: list[str]) -> None:
+def _reconcile_rating(doc: Document, state: State, overwrite: bool, unrated: frozenset[int],
+                      notes: list[str]) -> None:
     current = doc.get_simple(XMP_NS, "Rating")
     ours = state.rating_written is not None and current == state.rating_written
     if not state.persons:  # undo: give the rating back if it is still ours
@@ -301,7 +318,11 @@ def _reconcile_rating(doc: Document, state: State, overwrite: bool, notes: list[
         return
     wanted = str(max(int(p["Stars"]) for p in state.persons.values()))
     if not ours:
-        if not (_is_unrated(current) or overwrite):
+        if is_reject(current):  # an explicit decision: not even overwrite_ratings changes it
+            notes.append(f"rating kept: rejected by user ({current})")
+            state.rating_before = state.rating_written = None
+            return
+        if not (_is_unrated(current, unrated) or overwrite):
             notes.append(f"rating kept: set by user ({current})")
             state.rating_before = state.rating_written = None
             return
@@ -512,9 +533,24 @@ def _append_region(array: etree._Element, person: dict) -> None:
 # ---- entry points on bytes -----------------------------------------------
 
 
-def apply(data: bytes | None, ratings: list[PersonRating], *, overwrite_ratings: bool) -> tuple[bytes, list[str]]:
-    """Merge ratings into sidecar bytes (None: a new sidecar). Returns (bytes, notes)."""
-    doc = Document(data if data is not None else rdf.EMPTY_SIDECAR)
+def check_unrated(unrated: Collection[int]) -> frozenset[int]:
+    """The validated set of ratings that count as 'not rated by the user'."""
+    values = frozenset(unrated)
+    for value in values:
+        if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= 5:
+            raise ValueError(f"unrated must hold star ratings 0..5 (a reject, -1, is never "
+                             f"overwritten), got {value!r}")
+    return values
+
+
+def apply(data: bytes | None, ratings: list[PersonRating], *, overwrite_ratings: bool,
+          unrated: Collection[int] = (0,), empty: bytes = rdf.EMPTY_SIDECAR) -> tuple[bytes, list[str]]:
+    """Merge ratings into sidecar bytes (None: a new document, made from empty).
+
+    Returns (bytes, notes).
+    """
+    unrated = check_unrated(unrated)
+    doc = Document(data if data is not None else empty)
     old = read_state(doc)
     if data is None:
         old.sidecar_created = True
@@ -526,7 +562,7 @@ def apply(data: bytes | None, ratings: list[PersonRating], *, overwrite_ratings:
         new.persons[fields["Person"]] = fields
     notes: list[str] = []
     remove_state(doc)
-    reconcile(doc, old, new, overwrite_ratings=overwrite_ratings, notes=notes)
+    reconcile(doc, old, new, overwrite_ratings=overwrite_ratings, unrated=unrated, notes=notes)
     write_state(doc, new)
     drop_block_if_empty(doc)
     return doc.serialize(), notes

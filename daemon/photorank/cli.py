@@ -11,6 +11,7 @@ from collections.abc import Sequence
 from . import __version__
 from .config import ConfigError, default_config_path, load_config
 from .faces import EngineUnavailable
+from .models import ModelUnavailable
 from .ranking import RankingReport, RankRequest, ReferenceError, index_paths, rank_collection
 from .records import DetectedFace
 
@@ -22,7 +23,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         return args.run(args)
-    except (ConfigError, EngineUnavailable, ReferenceError) as error:
+    except (ConfigError, EngineUnavailable, ModelUnavailable, ReferenceError) as error:
         print(f"photorank: {error}", file=sys.stderr)
         return EXIT_FAILED
     except KeyboardInterrupt:
@@ -44,7 +45,20 @@ def build_parser() -> argparse.ArgumentParser:
     add_collection_arguments(rank)
     rank.add_argument("--top", type=int, metavar="N", help="keep only the N best photos")
     rank.add_argument("--best-of-burst", action="store_true", help="keep only the best photo of each burst or near-duplicate group")
+    rank.add_argument("--person", metavar="NAME", help="the person's name, for keywords and face regions (needed by --write-xmp)")
+    rank.add_argument("--write-xmp", action="store_true", help="write stars, keywords and the face region into XMP sidecars")
+    add_xmp_arguments(rank)
+    rank.add_argument("--overwrite-ratings", action="store_true", default=None, help="replace ratings the user set (default: keep them)")
     rank.set_defaults(run=run_rank)
+
+    undo = commands.add_parser("undo", help="take photorank's ratings, keywords and regions out of sidecars")
+    undo.add_argument("paths", nargs="+", metavar="PATH", help="photos and folders")
+    undo.add_argument("-r", "--recursive", action="store_true", help="look through sub-folders too")
+    undo.add_argument("--person", metavar="NAME", help="only this person's data (default: all of photorank's)")
+    add_xmp_arguments(undo)
+    undo.add_argument("--config", metavar="FILE", help="configuration file (default: the user's config.toml, if any)")
+    undo.add_argument("--json", action="store_true", help="print one JSON document on stdout")
+    undo.set_defaults(run=run_undo)
 
     analyze = commands.add_parser("analyze", help="show every face found and its signals")
     add_collection_arguments(analyze)
@@ -79,6 +93,23 @@ def add_collection_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
 
 
+def add_xmp_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--xmp-naming", choices=["auto", "name.ext.xmp", "name.xmp"],
+        help="sidecar naming (default from the config: auto = the sidecars that exist, else NAME.EXT.xmp)",
+    )
+
+
+def xmp_settings(args: argparse.Namespace, config: dict[str, dict]) -> dict:
+    """The [xmp] config section with the command line's choices on top."""
+    settings = dict(config["xmp"])
+    if args.xmp_naming:
+        settings["naming"] = args.xmp_naming
+    if getattr(args, "overwrite_ratings", None):
+        settings["overwrite_ratings"] = True
+    return settings
+
+
 def cache_path(args: argparse.Namespace) -> str | None:
     return ":memory:" if args.no_cache else args.cache
 
@@ -106,6 +137,10 @@ class ProgressBar:
 
 
 def run_rank(args: argparse.Namespace) -> int:
+    if args.write_xmp and not (args.person and args.person.strip()):
+        print("photorank: --write-xmp needs --person NAME (the name written into keywords and face regions)", file=sys.stderr)
+        return EXIT_USAGE
+    config = load_config(args.config)
     request = RankRequest(
         references=args.ref,
         paths=args.paths,
@@ -116,15 +151,43 @@ def run_rank(args: argparse.Namespace) -> int:
         workers=args.workers,
         best_of_burst=args.best_of_burst,
         top=args.top,
-        config=load_config(args.config),
+        config=config,
     )
     progress = ProgressBar(not args.quiet)
     try:
         report = rank_collection(request, progress)
     finally:
         progress.close()
-    emit(args, report_json(report) if args.json else report_text(report))
-    return EXIT_OK
+    written = None
+    if args.write_xmp:
+        from .index import collect_images
+        from .writeback import write_back
+
+        collection, _ = collect_images(args.paths, args.recursive)
+        written = write_back(report, args.person.strip(), collection, xmp_settings(args, config))
+    emit(args, report_json(report, written) if args.json else report_text(report, written))
+    return EXIT_FAILED if written and written.errors else EXIT_OK
+
+
+def run_undo(args: argparse.Namespace) -> int:
+    from .index import collect_images
+    from .writeback import undo_paths
+
+    paths, _ = collect_images(args.paths, args.recursive)
+    summary = undo_paths(paths, args.person, xmp_settings(args, load_config(args.config)))
+    if args.json:
+        print(json.dumps(summary.as_dict(), indent=2))
+    else:
+        print(writeback_text(summary))
+    return EXIT_FAILED if summary.errors else EXIT_OK
+
+
+def writeback_text(summary) -> str:
+    counts = ", ".join(f"{count} {action}" for action, count in sorted(summary.actions.items())) or "nothing to do"
+    lines = [f"sidecars: {counts}"]
+    lines += [f"  {path}: {note}" for path, note in summary.notes]
+    lines += [f"error: {path}: {error}" for path, error in summary.errors]
+    return "\n".join(lines)
 
 
 def run_analyze(args: argparse.Namespace) -> int:
@@ -181,7 +244,7 @@ def face_json(face: DetectedFace) -> dict:
     }
 
 
-def report_json(report: RankingReport) -> str:
+def report_json(report: RankingReport, written=None) -> str:
     document = {
         "engine": report.engine,
         "threshold": report.threshold,
@@ -211,10 +274,12 @@ def report_json(report: RankingReport) -> str:
         "not_found": report.not_found,
         "errors": [{"path": path, "error": error} for path, error in report.errors],
     }
+    if written is not None:
+        document["xmp"] = written.as_dict()
     return json.dumps(document, indent=2)
 
 
-def report_text(report: RankingReport) -> str:
+def report_text(report: RankingReport, written=None) -> str:
     references = ", ".join(f"{os.path.basename(ref.path)} (face {ref.face_number})" for ref in report.references)
     lines = [f"engine {report.engine}; reference {references}; match threshold {report.threshold:.3f}"]
     if report.results:
@@ -227,6 +292,8 @@ def report_text(report: RankingReport) -> str:
         )
     lines.append(f"{len(report.results)} photo(s) with the person, {report.not_found} without")
     lines += [f"error: {path}: {error}" for path, error in report.errors]
+    if written is not None:
+        lines.append(writeback_text(written))
     return "\n".join(lines)
 
 
@@ -241,8 +308,12 @@ def emit(args: argparse.Namespace, text: str) -> None:
 def run_models(args: argparse.Namespace) -> int:
     from .models import fetch_models
 
-    for line in fetch_models():
-        print(line)
+    try:
+        for name, path in fetch_models().items():
+            print(f"{name}: {path}")
+    except ModelUnavailable as error:
+        print(f"photorank: {error}", file=sys.stderr)
+        return EXIT_FAILED
     return EXIT_OK
 
 

@@ -7,6 +7,8 @@ faces found and measured in a pool of worker processes (one engine per process, 
 
 from __future__ import annotations
 
+import hashlib
+import json
 import multiprocessing
 import os
 from collections.abc import Callable, Iterable
@@ -17,6 +19,7 @@ import numpy as np
 from .cache import FaceCache, fingerprint
 from .faces import EngineUnavailable, FaceEngine, load_engine
 from .images import ImageError, is_image_path, load_image
+from .models import ModelUnavailable
 from .records import DetectedFace, ImageRecord
 
 # Bump when what is measured per face changes, so cached analyses are redone.
@@ -56,12 +59,13 @@ def collect_images(paths: Iterable[str], recursive: bool = False) -> tuple[list[
     return sorted(files), folders
 
 
-def analysis_key(engine: FaceEngine) -> str:
+def analysis_key(engine: FaceEngine, signal_settings: dict) -> str:
     """Everything that changes what an analysis contains: engine, models, analysis size, signals."""
-    return f"{engine.id}|{engine.settings_key}|v{ANALYSIS_VERSION}"
+    signals_digest = hashlib.blake2b(json.dumps(signal_settings, sort_keys=True).encode(), digest_size=4).hexdigest()
+    return f"{engine.id}|{engine.settings_key}|signals-{signals_digest}|v{ANALYSIS_VERSION}"
 
 
-def analyse(path: str, engine: FaceEngine) -> ImageRecord:
+def analyse(path: str, engine: FaceEngine, signal_settings: dict | None = None) -> ImageRecord:
     """Load one image, find its faces and measure them. Coordinates are stored at full size."""
     from . import signals
 
@@ -71,7 +75,7 @@ def analyse(path: str, engine: FaceEngine) -> ImageRecord:
         return ImageRecord(path=path, error=str(error))
     faces = engine.detect(image.pixels)
     for face in faces:
-        face.signals = {**signals.measure_face(image.pixels, face), "confidence": engine.confidence(face.detector_score)}
+        face.signals = {**signals.measure_face(image.pixels, face, signal_settings), "confidence": engine.confidence(face.detector_score)}
     to_full = 1.0 / image.scale
     return ImageRecord(
         path=path,
@@ -112,11 +116,14 @@ def _rescaled(face: DetectedFace, factor: float) -> DetectedFace:
 class Indexer:
     """Keeps a FaceCache in step with the files, analysing only what it does not know yet."""
 
-    def __init__(self, cache: FaceCache, engine_choice: EngineChoice, workers: int | None = None):
+    def __init__(
+        self, cache: FaceCache, engine_choice: EngineChoice, signal_settings: dict, workers: int | None = None
+    ):
         self.cache = cache
         self.engine_choice = engine_choice
+        self.signal_settings = signal_settings  # the [signals] and [expression] config sections
         self.engine = engine_choice.build()  # cheap: models load on first detect()
-        self.key = analysis_key(self.engine)
+        self.key = analysis_key(self.engine, signal_settings)
         self.workers = workers or os.cpu_count() or 1
 
     def sync(self, paths: list[str], progress: Progress | None = None) -> dict[str, ImageRecord]:
@@ -157,24 +164,24 @@ class Indexer:
     def _analyse_all(self, paths: list[str]) -> Iterable[tuple[ImageRecord, bool]]:
         if len(paths) <= 1 or self.workers <= 1:
             for path in paths:
-                yield _analyse_guarded(path, self.engine)
+                yield _analyse_guarded(path, self.engine, self.signal_settings)
             return
         context = multiprocessing.get_context("forkserver")
-        with context.Pool(min(self.workers, len(paths)), _start_worker, (self.engine_choice,)) as pool:
+        with context.Pool(min(self.workers, len(paths)), _start_worker, (self.engine_choice, self.signal_settings)) as pool:
             # Small chunks keep both cores busy to the end and the progress bar honest.
             yield from pool.imap_unordered(_analyse_in_worker, paths, chunksize=1)
 
 
-def _analyse_guarded(path: str, engine: FaceEngine) -> tuple[ImageRecord, bool]:
+def _analyse_guarded(path: str, engine: FaceEngine, signal_settings: dict) -> tuple[ImageRecord, bool]:
     """The record, and whether it may be cached.
 
     A file that breaks a decoder or engine in an unforeseen way is that file's error, not the
     batch's; such an error is not cached, so the next run tries the file again.
     """
     try:
-        return analyse(path, engine), True
-    except EngineUnavailable:
-        raise  # the engine cannot run at all: stop the run with its message
+        return analyse(path, engine, signal_settings), True
+    except (EngineUnavailable, ModelUnavailable):
+        raise  # a model cannot run at all: stop the run with its message, not fail every photo
     except MemoryError:
         return ImageRecord(path=path, error="out of memory while analysing"), False
     except Exception as error:  # noqa: BLE001 - reported per file, the batch goes on
@@ -182,16 +189,18 @@ def _analyse_guarded(path: str, engine: FaceEngine) -> tuple[ImageRecord, bool]:
 
 
 _worker_engine: FaceEngine | None = None
+_worker_signal_settings: dict = {}
 
 
-def _start_worker(choice: EngineChoice) -> None:
-    global _worker_engine
+def _start_worker(choice: EngineChoice, signal_settings: dict) -> None:
+    global _worker_engine, _worker_signal_settings
     _worker_engine = choice.build()
+    _worker_signal_settings = signal_settings
 
 
 def _analyse_in_worker(path: str) -> tuple[ImageRecord, bool]:
     assert _worker_engine is not None
-    return _analyse_guarded(path, _worker_engine)
+    return _analyse_guarded(path, _worker_engine, _worker_signal_settings)
 
 
 def _os_error_text(error: OSError) -> str:

@@ -103,7 +103,8 @@ def index_paths(
     wanted = sorted(set(files) | {os.path.abspath(path) for path in extra_files})
     cache = open_cache(cache_path)
     try:
-        indexer = Indexer(cache, engine_choice(engine, config), workers)
+        signal_settings = {"signals": config["signals"], "expression": config["expression"]}
+        indexer = Indexer(cache, engine_choice(engine, config), signal_settings, workers)
         records = indexer.sync(wanted, progress)
         cache.prune(folders, set(files))
     finally:

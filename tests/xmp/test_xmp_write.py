@@ -255,3 +255,83 @@ def test_change_under_us_is_merged_not_lost(image, monkeypatch):
     assert outcome.paths("updated") == [str(sidecar)]
     text = sidecar.read_text()
     assert 'xmp_version="55"' in text and "photorank|Alice|rank 007" in text
+
+
+@needs_exiv2
+def test_darktable_default_rating_counts_as_unrated_on_request(image):
+    sidecar = image.with_name(image.name + ".xmp")
+    sidecar.write_bytes(darktable_sidecar(rating="1"))
+    original = exiv2_lines(sidecar)
+    # default: strict, darktable's 1 star counts as the user's
+    outcome = xw.write_rating(image, make_rating(stars=4))
+    assert "rating kept: set by user (1)" in outcome.files[0].notes
+    assert 'xmp:Rating="1"' in sidecar.read_text()
+    # a darktable user says 1 star means "not rated"
+    outcome = xw.write_rating(image, make_rating(stars=4), unrated=(0, 1))
+    assert not outcome.files[0].notes and 'xmp:Rating="4"' in sidecar.read_text()
+    assert "<photorank:RatingBefore>1</photorank:RatingBefore>" in sidecar.read_text()
+    # once ours, the rating follows new results, whatever unrated says
+    xw.write_rating(image, make_rating(stars=2))
+    assert 'xmp:Rating="2"' in sidecar.read_text()
+    xw.undo(image)
+    assert 'xmp:Rating="1"' in sidecar.read_text()
+    assert exiv2_lines(sidecar) == original
+
+
+@pytest.mark.parametrize("unrated", [(0, 1, 2, 3, 4, 5), ()])
+def test_unrated_does_not_change_an_absent_rating(image, unrated):
+    xw.write_rating(image, make_rating(stars=4), unrated=unrated)
+    assert "<xmp:Rating>4</xmp:Rating>" in image.with_name(image.name + ".xmp").read_text()
+
+
+@pytest.mark.parametrize("bad", [(-1,), (6,), ("1",), (1.5,), (True,)])
+def test_unrated_is_validated(image, bad):
+    with pytest.raises(ValueError):
+        xw.write_rating(image, make_rating(), unrated=bad)
+    assert not os.path.exists(str(image) + ".xmp")
+
+
+@needs_exiv2
+@pytest.mark.parametrize("form", ['xmp:Rating="-1"', "<xmp:Rating>-1</xmp:Rating>"])
+def test_reject_is_never_overwritten(image, form):
+    sidecar = image.with_name(image.name + ".xmp")
+    data = darktable_sidecar(rating="-1")
+    if form.startswith("<"):
+        data = data.replace(b'   xmp:Rating="-1"\n', b"").replace(b"<darktable:masks_history>",
+                                                                   form.encode() + b"\n   <darktable:masks_history>")
+    sidecar.write_bytes(data)
+    original = exiv2_lines(sidecar)
+    for kwargs in ({}, {"overwrite_ratings": True}, {"overwrite_ratings": True, "unrated": (0, 1)}):
+        outcome = xw.write_rating(image, make_rating(stars=5), **kwargs)
+        assert "rating kept: rejected by user (-1)" in outcome.files[0].notes
+        assert form in sidecar.read_text()
+        assert "photorank|Alice|rank 007" in sidecar.read_text()  # the rest is written
+    xw.undo(image)
+    assert form in sidecar.read_text() and exiv2_lines(sidecar) == original
+
+
+def test_reject_after_our_rating_is_kept(image):
+    xw.write_rating(image, make_rating(stars=3))
+    sidecar = image.with_name(image.name + ".xmp")
+    sidecar.write_text(sidecar.read_text().replace("<xmp:Rating>3<", "<xmp:Rating>-1<"))
+    outcome = xw.write_rating(image, make_rating(stars=4), overwrite_ratings=True)
+    assert "rating kept: rejected by user (-1)" in outcome.files[0].notes
+    xw.undo(image)
+    assert "<xmp:Rating>-1</xmp:Rating>" in sidecar.read_text()
+
+
+def test_command_line_unrated_and_embed(tmp_path, capsys):
+    from xmp_writer.__main__ import main
+    image = tmp_path / "IMG_0002.jpg"
+    image.write_bytes(b"\xff\xd8\xff\xd9")  # the smallest JPEG: SOI, EOI
+    sidecar = tmp_path / "IMG_0002.jpg.xmp"
+    sidecar.write_bytes(darktable_sidecar(rating="1"))
+    assert main(["write", str(image), "--person", "Alice", "--rank", "1", "--score", "0.9",
+                 "--stars", "5", "--unrated", "0,1", "--embed"]) == 0
+    assert 'xmp:Rating="5"' in sidecar.read_text()
+    assert b"photorank|Alice|rank 001" in image.read_bytes()
+    assert main(["undo", "--embed", str(image)]) == 0
+    assert image.read_bytes() == b"\xff\xd8\xff\xd9"
+    with pytest.raises(SystemExit):
+        main(["write", str(image), "--person", "A", "--rank", "1", "--score", "1", "--stars", "1",
+              "--unrated", "-1"])

@@ -12,7 +12,9 @@ Both use the label order angry, disgust, fear, happy, sad, surprise, neutral; sm
 
 from __future__ import annotations
 
+import contextlib
 import os
+import sys
 
 import cv2
 import numpy as np
@@ -26,14 +28,29 @@ BACKENDS = ("fer", "deepface")
 _cache: dict[tuple, object] = {}  # one loaded model per backend and file, per process
 
 
+@contextlib.contextmanager
+def native_stderr_silenced():
+    """Silence what C++ libraries write to file descriptor 2 (Python's own stderr is left alone)."""
+    sys.stderr.flush()
+    saved = os.dup(2)
+    try:
+        with open(os.devnull, "wb") as devnull:
+            os.dup2(devnull.fileno(), 2)
+        yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+
+
 class FerTflite:
     size = 64
 
     def __init__(self, path: str):
         from ai_edge_litert.interpreter import Interpreter
 
-        self.interpreter = Interpreter(model_path=path, num_threads=1)
-        self.interpreter.allocate_tensors()
+        with native_stderr_silenced():  # LiteRT prints an INFO line per process, over the progress bar
+            self.interpreter = Interpreter(model_path=path, num_threads=1)
+            self.interpreter.allocate_tensors()
         self.input_index = self.interpreter.get_input_details()[0]["index"]
         self.output_index = self.interpreter.get_output_details()[0]["index"]
 

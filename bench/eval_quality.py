@@ -1,0 +1,299 @@
+"""Does the score order degraded copies of a photo the way a photographer would?
+
+    python bench/eval_quality.py [--work DIR] [--workers N] [--limit N]
+
+Sources: the single-person photos of ../shared/data/people (when present) and the insightface
+wheel's group photo `t1.jpg` (its largest face is the target). Each source is decoded at the
+analysis size (long side <= 2048 px) and becomes a family of copies, saved as JPEG q95 unless
+said otherwise:
+
+| copy | what it shows |
+| --- | --- |
+| `original` | the photo as it is (re-saved like the others) |
+| `face_blur_1`, `_2`, `_4` | Gaussian blur of sigma 1 %, 2 %, 4 % of the face width inside the face only (soft-edged elliptic mask): focus slightly missed, missed, clearly soft |
+| `background_blur` | everything but the face blurred (sigma 2 % of the short side): shallow depth of field |
+| `dark_1`, `dark_2` | 1 and 2 stops under, in linear light |
+| `bright_1.5` | 1.5 stops over, in linear light (highlights clip) |
+| `blur` | the whole image blurred, sigma 2.5 % of the face width |
+| `motion` | the whole image smeared along a line of 8 % of the face width (camera shake) |
+| `jpeg_10` | JPEG quality 10 |
+| `small` | downscaled so the face is 64 px wide (only for faces wider than 128 px) |
+
+Every copy is judged with `photorank.ranking.judge_photo`, the reference being the target face
+of the original, with the configuration in force (defaults plus the user's file). Printed: for
+each ordering the share of families ordered right (ties count as wrong), the score distribution
+of each copy, the median quality of each aspect, and the star histogram of the originals ranked
+together. Analyses are cached in `<work>/faces.sqlite`, so a second run only re-scores.
+"""
+
+from __future__ import annotations
+
+import argparse
+import glob
+import os
+import statistics
+import sys
+import tempfile
+from dataclasses import dataclass
+
+import numpy as np
+from PIL import Image, ImageFilter
+
+from photorank import scoring
+from photorank.config import load_config
+from photorank.demo import package_image
+from photorank.images import load_image
+from photorank.ranking import Reference, index_paths, judge_photo, order_results, prominent_faces
+
+SHARED_PEOPLE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "shared", "data", "people")
+ANALYSIS_SIDE = 2048
+SKIPPED_SOURCES = ("obama_2_rgba",)  # the same picture as obama_2.jpg
+
+# (worse copy, better copy, required by the issue)
+ORDERINGS = [
+    ("face_blur_1", "background_blur", False),
+    ("face_blur_2", "background_blur", True),
+    ("face_blur_4", "background_blur", True),
+    ("dark_1", "original", True),
+    ("dark_2", "original", True),
+    ("blur", "original", True),
+    ("motion", "original", True),
+    ("face_blur_2", "original", False),
+    ("jpeg_10", "original", False),
+    ("bright_1.5", "original", False),
+    ("small", "original", False),
+]
+VARIANTS = ["original", "face_blur_1", "face_blur_2", "face_blur_4", "background_blur", "dark_1", "dark_2",
+            "bright_1.5", "blur", "motion", "jpeg_10", "small"]
+
+
+# --- pixel operations ---------------------------------------------------------------------------
+
+
+def to_linear(pixels: np.ndarray) -> np.ndarray:
+    value = pixels.astype(np.float32) / 255.0
+    return np.where(value <= 0.04045, value / 12.92, ((value + 0.055) / 1.055) ** 2.4)
+
+
+def to_srgb(linear: np.ndarray) -> np.ndarray:
+    linear = np.clip(linear, 0.0, 1.0)
+    value = np.where(linear <= 0.0031308, linear * 12.92, 1.055 * linear ** (1 / 2.4) - 0.055)
+    return np.round(value * 255.0).astype(np.uint8)
+
+
+def exposed(pixels: np.ndarray, stops: float) -> np.ndarray:
+    """The picture as if exposed `stops` more (negative: less), in linear light; highlights clip."""
+    return to_srgb(to_linear(pixels) * 2.0**stops)
+
+
+def gaussian(pixels: np.ndarray, sigma: float) -> np.ndarray:
+    return np.asarray(Image.fromarray(pixels).filter(ImageFilter.GaussianBlur(sigma)))
+
+
+def face_mask(shape: tuple[int, int], box: tuple[int, int, int, int]) -> np.ndarray:
+    """1 over the face and forehead, 0 away from it, with a soft edge (an elliptic mask)."""
+    x, y, w, h = box
+    rows, cols = np.mgrid[0 : shape[0], 0 : shape[1]].astype(np.float32)
+    cx, cy = x + w / 2, y + h * 0.4  # dlib's box starts at the brows: the head reaches higher
+    distance = np.sqrt(((cols - cx) / (0.7 * w)) ** 2 + ((rows - cy) / (0.95 * h)) ** 2)
+    feather = 0.15  # in units of the ellipse radius
+    return np.clip((1.0 + feather - distance) / (2 * feather), 0.0, 1.0)[..., None]
+
+
+def blend(inside: np.ndarray, outside: np.ndarray, mask: np.ndarray) -> np.ndarray:
+    return np.round(inside * mask + outside * (1.0 - mask)).astype(np.uint8)
+
+
+def motion_blurred(pixels: np.ndarray, length: float, angle_deg: float = 20.0) -> np.ndarray:
+    """Average of the picture shifted along a line: the smear of a shaken camera."""
+    steps = max(2, int(round(length)))
+    angle = np.deg2rad(angle_deg)
+    total = np.zeros(pixels.shape, np.float32)
+    for step in range(steps):
+        offset = step - (steps - 1) / 2
+        dx, dy = int(round(offset * np.cos(angle))), int(round(offset * np.sin(angle)))
+        total += np.roll(pixels, (dy, dx), axis=(0, 1)).astype(np.float32)
+    return np.round(total / steps).astype(np.uint8)
+
+
+def derive(pixels: np.ndarray, box: tuple[int, int, int, int]) -> dict[str, tuple[np.ndarray, int]]:
+    """Every copy of the family: name -> (pixels, JPEG quality)."""
+    face_width = box[2]
+    mask = face_mask(pixels.shape[:2], box)
+    copies = {"original": (pixels, 95)}
+    for percent in (1, 2, 4):
+        copies[f"face_blur_{percent}"] = (blend(gaussian(pixels, face_width * percent / 100), pixels, mask), 95)
+    copies["background_blur"] = (blend(pixels, gaussian(pixels, 0.02 * min(pixels.shape[:2])), mask), 95)
+    copies["dark_1"] = (exposed(pixels, -1.0), 95)
+    copies["dark_2"] = (exposed(pixels, -2.0), 95)
+    copies["bright_1.5"] = (exposed(pixels, 1.5), 95)
+    copies["blur"] = (gaussian(pixels, 0.025 * face_width), 95)
+    copies["motion"] = (motion_blurred(pixels, 0.08 * face_width), 95)
+    copies["jpeg_10"] = (pixels, 10)
+    if face_width > 128:
+        factor = 64 / face_width
+        size = (max(1, round(pixels.shape[1] * factor)), max(1, round(pixels.shape[0] * factor)))
+        copies["small"] = (np.asarray(Image.fromarray(pixels).resize(size, Image.Resampling.LANCZOS)), 95)
+    return copies
+
+
+def save(pixels: np.ndarray, path: str, quality: int) -> None:
+    Image.fromarray(pixels).save(path, quality=quality)
+
+
+# --- families -----------------------------------------------------------------------------------
+
+
+@dataclass
+class Family:
+    name: str
+    reference: Reference
+    paths: dict[str, str]  # copy name -> file
+
+
+def source_photos(limit: int | None = None) -> list[str]:
+    sources = []
+    if os.path.isdir(SHARED_PEOPLE):
+        for path in sorted(glob.glob(os.path.join(SHARED_PEOPLE, "*"))):
+            stem = os.path.splitext(os.path.basename(path))[0]
+            if not stem.startswith("group_") and stem not in SKIPPED_SOURCES:
+                sources.append(path)
+    sources = sources[:limit] if limit else sources
+    return sources + [package_image("t1.jpg")]
+
+
+def largest_face(record):
+    return max(record.faces, key=lambda face: face.box[2] * face.box[3])
+
+
+def build_families(sources: list[str], work: str, config: dict, workers: int | None,
+                   keep_groups: tuple[str, ...] = ("t1",)) -> tuple[list[Family], dict, float]:
+    """Write every family's copies under `work` and analyse them (cached).
+
+    Returns the families, every record, and the engine's match threshold.
+    """
+    cache_path = os.path.join(work, "faces.sqlite")
+    originals = os.path.join(work, "originals")
+    copies_dir = os.path.join(work, "copies")
+    os.makedirs(originals, exist_ok=True)
+    os.makedirs(copies_dir, exist_ok=True)
+    for source in sources:
+        stem = os.path.splitext(os.path.basename(source))[0]
+        target = os.path.join(originals, f"{stem}__original.jpg")
+        if not os.path.exists(target):
+            save(load_image(source, max_side=ANALYSIS_SIDE).pixels, target, 95)
+    _, records = index_paths([originals], cache_path=cache_path, workers=workers, config=config)
+    families = []
+    for source in sources:
+        stem = os.path.splitext(os.path.basename(source))[0]
+        original = os.path.join(originals, f"{stem}__original.jpg")
+        record = records[original]
+        if record.error or not record.faces:
+            print(f"  skipped {stem}: {record.error or 'no face found'}", file=sys.stderr)
+            continue
+        target = largest_face(record)
+        prominent = prominent_faces(record.faces, target, config["group"]["prominent_ratio"])
+        if len(prominent) > 1 and stem not in keep_groups:
+            print(f"  skipped {stem}: {len(prominent)} prominent faces, not a single-person photo", file=sys.stderr)
+            continue
+        paths = {"original": original}
+        pixels = None
+        for name in VARIANTS[1:]:
+            path = os.path.join(copies_dir, f"{stem}__{name}.jpg")
+            paths[name] = path
+        if not all(os.path.exists(path) for path in paths.values()):
+            pixels = np.asarray(Image.open(original).convert("RGB"))
+            for name, (copy, quality) in derive(pixels, target.box).items():
+                if name != "original":
+                    save(copy, paths[name], quality)
+        paths = {name: path for name, path in paths.items() if os.path.exists(path)}
+        families.append(Family(stem, Reference(original, 1, target.box, target.embedding), paths))
+    engine, copy_records = index_paths([copies_dir], cache_path=cache_path, workers=workers, config=config)
+    records.update(copy_records)
+    return families, records, config["matching"]["threshold"] or engine.match_threshold
+
+
+def judge_families(families: list[Family], records: dict, config: dict, threshold: float) -> dict[str, dict]:
+    """family name -> copy name -> PhotoResult, or None when the person was not found in it."""
+    judged = {}
+    for family in families:
+        judged[family.name] = {
+            name: judge_photo(records[path], [family.reference], threshold, config) for name, path in family.paths.items()
+        }
+    return judged
+
+
+# --- figures ------------------------------------------------------------------------------------
+
+
+def ordering_figures(judged: dict[str, dict]) -> list[tuple[str, str, bool, int, int, int, list[str]]]:
+    """(worse, better, required, right, pairs, worse copy not found, families ordered wrong)."""
+    figures = []
+    for worse, better, required in ORDERINGS:
+        right = pairs = missing = 0
+        wrong = []
+        for family, results in judged.items():
+            if worse not in results or results.get(better) is None:
+                continue
+            if results[worse] is None:
+                missing += 1  # the person is not found in the degraded copy: it drops out of the ranking
+                continue
+            pairs += 1
+            if results[worse].score < results[better].score:
+                right += 1
+            else:
+                wrong.append(f"{family} ({results[worse].score} vs {results[better].score})")
+        figures.append((worse, better, required, right, pairs, missing, wrong))
+    return figures
+
+
+def print_report(judged: dict[str, dict], config: dict) -> None:
+    print(f"\n{len(judged)} families\n")
+    print("orderings (share of families where the first copy scores strictly below the second):")
+    for worse, better, required, right, pairs, missing, wrong in ordering_figures(judged):
+        share = right / pairs if pairs else float("nan")
+        flag = "required" if required else "info"
+        print(f"  {worse:>15} < {better:<16} {right:3d}/{pairs:<3d} = {share:.3f}  [{flag}]"
+              + (f"  ({missing} not found)" if missing else ""))
+        for line in wrong:
+            print(f"      wrong: {line}")
+    print("\nscores by copy (min / 25% / median / 75% / max), and median aspect qualities:")
+    for name in VARIANTS:
+        results = [family[name] for family in judged.values() if family.get(name) is not None]
+        if not results:
+            continue
+        scores = sorted(result.score for result in results)
+        quartiles = statistics.quantiles(scores, n=4) if len(scores) > 1 else [scores[0]] * 3
+        aspects = sorted({key for result in results for key in result.components})
+        medians = " ".join(
+            f"{key[:5]}={statistics.median(r.components[key] for r in results if key in r.components):.2f}" for key in aspects
+        )
+        sharp = statistics.median(r.target_face.signals.get("sharpness") or 0 for r in results)
+        print(f"  {name:>15} n={len(results):2d}  {scores[0]:5.1f} {quartiles[0]:5.1f} {quartiles[1]:5.1f} "
+              f"{quartiles[2]:5.1f} {scores[-1]:5.1f}   sharpness={sharp:.2f}  {medians}")
+    originals = [family["original"] for family in judged.values() if family.get("original") is not None]
+    ranked = order_results(list(originals), config, False)
+    histogram = {star: sum(1 for result in ranked if result.stars == star) for star in range(1, 6)}
+    print("\nstars over the originals ranked together:", "  ".join(f"{star}*: {count}" for star, count in histogram.items()))
+    print("originals, best first:")
+    for result in ranked:
+        name = os.path.basename(result.path).split("__")[0]
+        print(f"  {result.stars}* {result.score:5.1f} {name:<22} {', '.join(result.reasons)}")
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--work", default=os.path.join(tempfile.gettempdir(), "photorank-eval-quality"),
+                        help="folder for the copies and the face cache (kept between runs)")
+    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--limit", type=int, default=None, help="use only the first N shared photos")
+    parser.add_argument("--quiet", action="store_true", help="only the orderings and the star histogram")
+    args = parser.parse_args(argv)
+    config = load_config()
+    families, records, threshold = build_families(source_photos(args.limit), args.work, config, args.workers)
+    judged = judge_families(families, records, config, threshold)
+    print_report(judged, config)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,115 @@
+"""Stage 6: write the ranking back where the user's photo manager reads it (XMP sidecars).
+
+Thin over `xmp_writer`, which owns every byte-level guarantee (merge, atomic write, undo).
+Here a ranking becomes one PersonRating per photo; photos where the person is no longer found
+lose that person's earlier photorank data, so a re-run leaves the collection consistent.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+
+import xmp_writer
+
+from . import __version__
+from .ranking import PhotoResult, RankingReport
+
+BEST_OF_BURST = "best of burst"
+
+
+@dataclass
+class WriteBackSummary:
+    actions: Counter = field(default_factory=Counter)  # "created" / "updated" / "unchanged" / "removed" -> files
+    notes: list[tuple[str, str]] = field(default_factory=list)  # (sidecar, note) worth telling the user
+    errors: list[tuple[str, str]] = field(default_factory=list)  # (sidecar or photo, error)
+
+    def add(self, outcome: xmp_writer.WriteOutcome) -> None:
+        for result in outcome.files:
+            if result.action == "error":
+                self.errors.append((result.path, "; ".join(result.notes)))
+            else:
+                self.actions[result.action] += 1
+                self.notes.extend((result.path, note) for note in result.notes if note.startswith("rating kept"))
+
+    def as_dict(self) -> dict:
+        return {
+            "files": dict(sorted(self.actions.items())),
+            "ratings_kept": [{"path": path, "note": note} for path, note in self.notes],
+            "errors": [{"path": path, "error": error} for path, error in self.errors],
+        }
+
+
+def face_region(result: PhotoResult) -> xmp_writer.FaceRegion | None:
+    """The target face as normalised centre and size (MWG regions), clamped to the frame."""
+    if not result.width or not result.height:
+        return None
+    x, y, w, h = result.target_face.box
+    clamp = lambda value: min(1.0, max(0.0, value))  # noqa: E731 - one-line helper
+    return xmp_writer.FaceRegion(
+        cx=clamp((x + w / 2) / result.width),
+        cy=clamp((y + h / 2) / result.height),
+        w=clamp(w / result.width),
+        h=clamp(h / result.height),
+        image_width=result.width,
+        image_height=result.height,
+    )
+
+
+def person_rating(result: PhotoResult, person: str, engine: str, run_time: str) -> xmp_writer.PersonRating:
+    return xmp_writer.PersonRating(
+        person=person,
+        rank=result.rank,
+        score=result.score,
+        stars=result.stars,
+        kind=result.kind,
+        tags=(BEST_OF_BURST,) if result.burst and result.best_of_burst else (),
+        region=face_region(result),
+        engine=engine,
+        version=__version__,
+        run_time=run_time,
+    )
+
+
+def write_back(report: RankingReport, person: str, collection: list[str], settings: dict) -> WriteBackSummary:
+    """Write every result for `person`; take `person`'s old data off the collection's other photos."""
+    run_time = datetime.now(timezone.utc).replace(microsecond=0).isoformat()
+    options = write_options(settings)
+    summary = WriteBackSummary()
+    found = set()
+    for result in report.results:
+        found.add(result.path)
+        summary.add(xmp_writer.write_rating(result.path, person_rating(result, person, report.engine, run_time), **options))
+    for path in collection:
+        if path not in found and carries_photorank_data(path, options["naming"]):
+            summary.add(xmp_writer.undo(path, person, naming=options["naming"]))
+    return summary
+
+
+def carries_photorank_data(image_path: str, naming: str) -> bool:
+    """A byte search before any XML parsing: most photos of a big collection have none of our data."""
+    marker = xmp_writer.NAMESPACE_URI.encode()
+    for sidecar in xmp_writer.sidecar_paths(image_path, naming):
+        try:
+            with open(sidecar, "rb") as handle:
+                if marker in handle.read():
+                    return True
+        except OSError:
+            continue
+    return False
+
+
+def undo_paths(paths: list[str], person: str | None, settings: dict) -> WriteBackSummary:
+    summary = WriteBackSummary()
+    for path in paths:
+        summary.add(xmp_writer.undo(path, person, naming=settings["naming"]))
+    return summary
+
+
+def write_options(settings: dict) -> dict:
+    """The [xmp] settings as xmp_writer's keyword arguments."""
+    return {
+        "naming": settings["naming"],
+        "overwrite_ratings": settings["overwrite_ratings"],
+    }

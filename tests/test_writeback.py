@@ -1,0 +1,90 @@
+"""`photorank rank --write-xmp` and `photorank undo` end to end, read back by exiftool."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+
+import pytest
+
+EXIFTOOL = shutil.which("exiftool")
+needs_exiftool = pytest.mark.skipif(EXIFTOOL is None, reason="exiftool not installed (Debian: libimage-exiftool-perl)")
+
+
+def photorank(*args: str, cache: str | None = None) -> subprocess.CompletedProcess:
+    ranking = ["--quiet", "--cache", cache] if cache else []
+    return subprocess.run(
+        [sys.executable, "-m", "photorank.cli", *args, *ranking], capture_output=True, text=True, timeout=600
+    )
+
+
+def read_back(sidecar: str) -> dict:
+    done = subprocess.run([EXIFTOOL, "-j", "-G1", "-struct", sidecar], capture_output=True, text=True, check=True)
+    return json.loads(done.stdout)[0]
+
+
+@pytest.fixture
+def collection(demo_collection, tmp_path):
+    source, reference = demo_collection
+    folder = tmp_path / "photos"
+    shutil.copytree(source, folder)
+    return str(folder), reference
+
+
+@needs_exiftool
+def test_ranking_is_written_into_sidecars_and_undone(collection, cache_file):
+    folder, reference = collection
+    user_sidecar = os.path.join(folder, "portrait_dark.jpg.xmp")
+    with open(user_sidecar, "w") as handle:  # the user already rated this one: 2 stars stay
+        handle.write(
+            '<x:xmpmeta xmlns:x="adobe:ns:meta/"><rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">'
+            '<rdf:Description rdf:about="" xmlns:xmp="http://ns.adobe.com/xap/1.0/" xmp:Rating="2"/>'
+            "</rdf:RDF></x:xmpmeta>"
+        )
+    done = photorank("rank", "--ref", reference, folder, "--person", "Tom Hanks", "--write-xmp", "--json", cache=cache_file)
+    assert done.returncode == 0, done.stderr
+    document = json.loads(done.stdout)
+    assert document["xmp"]["files"] == {"created": 3, "updated": 1}
+    assert [kept["path"] for kept in document["xmp"]["ratings_kept"]] == [user_sidecar]
+
+    best = document["results"][0]
+    tags = read_back(best["path"] + ".xmp")
+    assert tags["XMP-xmp:Rating"] == best["stars"]
+    assert f"photorank|Tom Hanks|rank {best['rank']:03d}" in tags["XMP-lr:HierarchicalSubject"]
+    assert tags["XMP-mwg-rs:RegionInfo"]["RegionList"][0]["Name"] == "Tom Hanks"
+    assert read_back(user_sidecar)["XMP-xmp:Rating"] == 2
+    group = read_back(os.path.join(folder, "group_with_person.jpg.xmp"))
+    assert "photorank|Tom Hanks|group" in group["XMP-lr:HierarchicalSubject"]
+    assert not os.path.exists(os.path.join(folder, "group_without_person.jpg.xmp"))
+
+    again = photorank("rank", "--ref", reference, folder, "--person", "Tom Hanks", "--write-xmp", "--json", cache=cache_file)
+    assert json.loads(again.stdout)["xmp"]["files"] == {"unchanged": 4}
+
+    undone = photorank("undo", folder, "--person", "Tom Hanks", "--json")
+    assert undone.returncode == 0, undone.stderr
+    assert json.loads(undone.stdout)["files"] == {"removed": 3, "updated": 1}
+    assert sorted(name for name in os.listdir(folder) if name.endswith(".xmp")) == ["portrait_dark.jpg.xmp"]
+    restored = read_back(user_sidecar)
+    assert restored["XMP-xmp:Rating"] == 2
+    assert "XMP-lr:HierarchicalSubject" not in restored
+
+
+def test_write_xmp_needs_a_person(collection, cache_file):
+    folder, reference = collection
+    done = photorank("rank", "--ref", reference, folder, "--write-xmp", cache=cache_file)
+    assert done.returncode == 2
+    assert "--person" in done.stderr
+    assert not [name for name in os.listdir(folder) if name.endswith(".xmp")]
+
+
+@needs_exiftool
+def test_a_photo_no_longer_found_loses_that_persons_data(collection, cache_file):
+    folder, reference = collection
+    photorank("rank", "--ref", reference, folder, "--person", "Tom Hanks", "--write-xmp", cache=cache_file)
+    os.replace(os.path.join(folder, "group_without_person.jpg"), os.path.join(folder, "group_with_person.jpg"))
+    done = photorank("rank", "--ref", reference, folder, "--person", "Tom Hanks", "--write-xmp", "--json", cache=cache_file)
+    assert done.returncode == 0, done.stderr
+    assert not os.path.exists(os.path.join(folder, "group_with_person.jpg.xmp"))  # we created it: removed
