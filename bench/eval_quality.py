@@ -19,7 +19,7 @@ said otherwise:
 | `jpeg_10` | JPEG quality 10 |
 | `small` | downscaled so the face is 64 px wide (only for faces wider than 128 px) |
 
-Every copy is judged with `photorank.ranking.judge_photo`, the reference being the target face
+Every family is judged with `photorank.ranking.judge_records`, the reference being the target face
 of the original, with the configuration in force (defaults plus the user's file). Printed: for
 each ordering the share of families ordered right (ties count as wrong), the score distribution
 of each copy, the median quality of each aspect, and the star histogram of the originals ranked
@@ -43,7 +43,7 @@ from photorank import scoring
 from photorank.config import load_config
 from photorank.demo import package_image
 from photorank.images import load_image
-from photorank.ranking import Reference, index_paths, judge_photo, order_results, prominent_faces
+from photorank.ranking import Reference, index_paths, judge_records, order_results, prominent_faces
 
 SHARED_PEOPLE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "shared", "data", "people")
 ANALYSIS_SIDE = 2048
@@ -217,9 +217,8 @@ def judge_families(families: list[Family], records: dict, config: dict, threshol
     """family name -> copy name -> PhotoResult, or None when the person was not found in it."""
     judged = {}
     for family in families:
-        judged[family.name] = {
-            name: judge_photo(records[path], [family.reference], threshold, config) for name, path in family.paths.items()
-        }
+        by_path = judge_records([records[path] for path in family.paths.values()], [family.reference], threshold, config)
+        judged[family.name] = {name: by_path[path] for name, path in family.paths.items()}
     return judged
 
 

@@ -242,6 +242,14 @@ def person_fields(rating: PersonRating) -> dict:
     }
 
 
+def keep_run_time_of_same_result(fields: dict, previous: dict | None) -> dict:
+    """RunTime says when a result was established: a re-run that finds the same result keeps it,
+    so writing the same result twice gives the same bytes."""
+    if previous and {**previous, "RunTime": ""} == {**fields, "RunTime": ""}:
+        return {**fields, "RunTime": previous["RunTime"]}
+    return fields
+
+
 def keyword_paths(person: dict) -> list[list[str]]:
     name = _clean_component(person["Person"]) or "unnamed"
     rank = int(person.get("Rank") or 0)
@@ -559,7 +567,7 @@ def apply(data: bytes | None, ratings: list[PersonRating], *, overwrite_ratings:
                 {k: dict(v) for k, v in old.persons.items()})
     for rating in ratings:
         fields = person_fields(rating)
-        new.persons[fields["Person"]] = fields
+        new.persons[fields["Person"]] = keep_run_time_of_same_result(fields, old.persons.get(fields["Person"]))
     notes: list[str] = []
     remove_state(doc)
     reconcile(doc, old, new, overwrite_ratings=overwrite_ratings, unrated=unrated, notes=notes)

@@ -61,6 +61,11 @@ class Document:
         root = self.tree.getroot()
         if root.tag == f"{{{RDF}}}RDF":
             return root
+        # usually the first child of x:xmpmeta: then it is also the first in
+        # document order, found without walking a huge tree
+        first = next((c for c in root if isinstance(c.tag, str)), None)
+        if first is not None and first.tag == f"{{{RDF}}}RDF":
+            return first
         found = root.find(f".//{{{RDF}}}RDF")
         if found is None:
             raise XmpError("not XMP: no rdf:RDF element")

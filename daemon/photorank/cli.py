@@ -29,6 +29,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("photorank: interrupted; what was analysed is cached, run again to resume", file=sys.stderr)
         return 130
+    except BrokenPipeError:  # the reader went away (`photorank ... | head`): not an error
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return EXIT_OK
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -48,7 +51,11 @@ def build_parser() -> argparse.ArgumentParser:
     rank.add_argument("--person", metavar="NAME", help="the person's name, for keywords and face regions (needed by --write-xmp)")
     rank.add_argument("--write-xmp", action="store_true", help="write stars, keywords and the face region into XMP sidecars")
     add_xmp_arguments(rank)
-    rank.add_argument("--overwrite-ratings", action="store_true", default=None, help="replace ratings the user set (default: keep them)")
+    rank.add_argument("--overwrite-ratings", action="store_true", default=None, help="replace ratings the user set (default: keep them; rejects are always kept)")
+    rank.add_argument(
+        "--unrated", type=star_list, metavar="N,N",
+        help="ratings that count as not rated and may be replaced (default 0; darktable's default import rating is 1: use 0,1)",
+    )
     rank.set_defaults(run=run_rank)
 
     undo = commands.add_parser("undo", help="take photorank's ratings, keywords and regions out of sidecars")
@@ -98,6 +105,7 @@ def add_xmp_arguments(parser: argparse.ArgumentParser) -> None:
         "--xmp-naming", choices=["auto", "name.ext.xmp", "name.xmp"],
         help="sidecar naming (default from the config: auto = the sidecars that exist, else NAME.EXT.xmp)",
     )
+    parser.add_argument("--embed", action="store_true", default=None, help="also write into (or undo in) the JPEG files themselves")
 
 
 def xmp_settings(args: argparse.Namespace, config: dict[str, dict]) -> dict:
@@ -107,7 +115,21 @@ def xmp_settings(args: argparse.Namespace, config: dict[str, dict]) -> dict:
         settings["naming"] = args.xmp_naming
     if getattr(args, "overwrite_ratings", None):
         settings["overwrite_ratings"] = True
+    if getattr(args, "unrated", None) is not None:
+        settings["unrated"] = args.unrated
+    if args.embed:
+        settings["embed"] = True
     return settings
+
+
+def star_list(text: str) -> list[int]:
+    try:
+        stars = [int(part) for part in text.split(",") if part.strip()]
+    except ValueError:
+        stars = [-1]
+    if not stars or any(not 0 <= star <= 5 for star in stars):
+        raise argparse.ArgumentTypeError(f"expected star ratings 0-5 separated by commas, got {text!r}")
+    return stars
 
 
 def cache_path(args: argparse.Namespace) -> str | None:

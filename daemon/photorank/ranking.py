@@ -133,17 +133,10 @@ def rank_collection(request: RankRequest, progress: ProgressCallback | None = No
     references = [pick_reference(records[os.path.abspath(path)], request.reference_face) for path in request.references]
     threshold = config["matching"]["threshold"] or engine.match_threshold
     collection, _ = collect_images(request.paths, request.recursive)
-    results, not_found, errors = [], 0, []
-    for path in collection:
-        record = records[path]
-        if record.error:
-            errors.append((path, record.error))
-            continue
-        result = judge_photo(record, references, threshold, config)
-        if result is None:
-            not_found += 1
-        else:
-            results.append(result)
+    errors = [(path, records[path].error) for path in collection if records[path].error]
+    judged = judge_records([records[path] for path in collection if not records[path].error], references, threshold, config)
+    results = [result for result in judged.values() if result is not None]
+    not_found = len(judged) - len(results)
     results = order_results(results, config, request.best_of_burst)
     if request.top:
         results = results[: request.top]
@@ -174,26 +167,50 @@ def similarity_to_references(face: DetectedFace, references: list[Reference]) ->
     return max(float(np.dot(face.embedding, reference.embedding)) for reference in references)
 
 
-def judge_photo(
-    record: ImageRecord, references: list[Reference], threshold: float, config: dict[str, dict]
-) -> PhotoResult | None:
-    """The photo's result when the person is in it, else None."""
+def judge_records(
+    records: list[ImageRecord], references: list[Reference], threshold: float, config: dict[str, dict]
+) -> dict[str, PhotoResult | None]:
+    """path -> the photo's result, or None when the person is not in it.
+
+    Exposure is judged against the person's own photos among these records (person_exposure).
+    """
+    matches = {record.path: find_person(record, references, threshold) for record in records}
+    exposure = person_exposure([match[0] for match in matches.values() if match])
+    return {
+        record.path: None if matches[record.path] is None else judge_photo(record, *matches[record.path], exposure, config)
+        for record in records
+    }
+
+
+def find_person(record: ImageRecord, references: list[Reference], threshold: float) -> tuple[DetectedFace, float] | None:
+    """The person's face in the photo and its similarity, or None when they are not in it."""
     if not record.faces:
         return None
     similarities = [similarity_to_references(face, references) for face in record.faces]
     best = int(np.argmax(similarities))
     if similarities[best] < threshold:
         return None
-    target = record.faces[best]
+    return record.faces[best], similarities[best]
+
+
+def person_exposure(targets: list[DetectedFace]) -> float | None:
+    """The person's usual face exposure across their photos: their well-exposed level."""
+    values = [face.signals["exposure"] for face in targets if face.signals.get("exposure") is not None]
+    return float(np.median(values)) if values else None
+
+
+def judge_photo(
+    record: ImageRecord, target: DetectedFace, similarity: float, exposure: float | None, config: dict[str, dict]
+) -> PhotoResult:
     prominent = prominent_faces(record.faces, target, config["group"]["prominent_ratio"])
     others = [face for face in prominent if face is not target]
     kind = "group" if others else "single"
-    judgement = scoring.judge(target, others, record, kind, config["scoring"])
+    judgement = scoring.judge(target, others, record, kind, config["scoring"], exposure)
     return PhotoResult(
         path=record.path,
         score=judgement.score,
         kind=kind,
-        similarity=round(similarities[best], 4),
+        similarity=round(similarity, 4),
         faces=len(record.faces),
         prominent_faces=len(prominent),
         target_face=target,

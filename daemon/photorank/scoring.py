@@ -3,7 +3,8 @@
 Each aspect of the photo becomes a quality between 0 and 1; the score is their weighted
 geometric mean times 100. A geometric mean lets one bad aspect sink a photo (closed eyes, a
 blurred face) the way it does for a photographer, while the weights set how much each matters.
-All weights and thresholds come from the [scoring] and [stars] sections of the config.
+All weights and thresholds come from the [scoring] and [stars] sections of the config; the
+model and the figures behind the defaults are in docs/scoring.md.
 """
 
 from __future__ import annotations
@@ -23,19 +24,34 @@ class Judgement:
     components: dict[str, float]  # aspect -> quality 0-1, as scored
 
 
-# --- aspects of one face ---------------------------------------------------------------------
-
-
 def logistic(value: float, center: float, width: float) -> float:
+    """0 well below `center`, 1 well above, 0.5 at it; `width` sets how fast it turns."""
     return 1.0 / (1.0 + math.exp(-(value - center) / width))
 
 
+# --- aspects of one face ---------------------------------------------------------------------
+
+
+def closed_eyes_threshold(signals: dict, s: dict) -> float:
+    """eyes_open below which the eyes count as closed. A laughing face narrows the eyes (the
+    squints the eyes signal reads about 0.35-0.45), so a broad smile lowers the threshold; a real
+    blink reads far lower (< 0.15) and stays closed."""
+    return s["eyes_open_threshold"] - s["squint_allowance"] * (signals.get("smile") or 0.0)
+
+
 def eyes_quality(signals: dict, s: dict) -> float:
+    """Open or closed is what counts: 0.7 and 0.95 are both open eyes (the signal is noisy in
+    between), so the quality saturates on both sides of the threshold instead of following it."""
     eyes_open = signals.get("eyes_open")
-    return s["eyes_unknown_quality"] if eyes_open is None else eyes_open
+    if eyes_open is None:  # tiny face, strong profile or sunglasses: neither credit nor blame
+        return s["eyes_unknown_quality"]
+    return logistic(eyes_open, closed_eyes_threshold(signals, s), s["eyes_width"])
 
 
 def sharpness_quality(signals: dict, s: dict) -> float:
+    """Sharp faces read 0.35-0.55, a slightly missed focus about 0.2: the curve turns between and
+    is still rising through the sharp range, so any loss of focus costs (a blurred copy never ties
+    with its original)."""
     sharpness = signals.get("sharpness")
     if sharpness is None:
         return 0.5
@@ -50,80 +66,136 @@ def expression_quality(signals: dict, s: dict) -> float:
     return 1.0 - s["smile_weight"] * (1.0 - smile)
 
 
+def pitch_offset(signals: dict, s: dict) -> float:
+    """Pitch relative to what the pose fit reads on an eye-level portrait (about +11 deg, a bias)."""
+    pitch = signals.get("pitch")
+    return 0.0 if pitch is None else pitch - s["pitch_bias_deg"]
+
+
 def facing_quality(signals: dict, s: dict) -> float:
-    """Gentle: a three-quarter view is a good portrait; only a strong profile costs much."""
-    yaw, pitch = signals.get("yaw"), signals.get("pitch")
+    """Gentle: a three-quarter view is a good portrait; only a strong profile costs much, and even
+    that never sinks a photo (the quality stays above `facing_floor`)."""
+    yaw = signals.get("yaw")
     if yaw is None:
         return 1.0
-    turn = (yaw / s["yaw_tolerance_deg"]) ** 2 + ((pitch or 0.0) / s["pitch_tolerance_deg"]) ** 2
+    turn = (yaw / s["yaw_tolerance_deg"]) ** 2 + (pitch_offset(signals, s) / s["pitch_tolerance_deg"]) ** 2
     return s["facing_floor"] + (1.0 - s["facing_floor"]) * math.exp(-0.5 * turn)
 
 
-def exposure_quality(signals: dict, s: dict) -> float:
+def exposure_quality(signals: dict, s: dict, person_exposure: float | None = None) -> float:
+    """Face exposure in EV, 0 = a middle skin tone. Within [exposure_low_ev, exposure_high_ev]
+    every skin tone is well exposed (dark skin reads about -1 EV, light skin +0.5 EV), so there is
+    no absolute penalty there; outside it the quality falls fast. What tells a darkened frame from
+    a well-exposed darker face is the person's own photos: `person_exposure`, the median exposure
+    of their face across the ranking, is their well-exposed level, and a face darker than that
+    costs. This judges every skin tone alike. Clipped skin is lost detail and costs on top,
+    beyond the few percent of specular highlights."""
     exposure = signals.get("exposure")
-    quality = 1.0 if exposure is None else math.exp(-0.5 * (exposure / s["exposure_tolerance_ev"]) ** 2)
+    quality = 1.0
+    if exposure is not None:
+        low, high = s["exposure_low_ev"], s["exposure_high_ev"]
+        if exposure < low:
+            quality *= math.exp(-0.5 * ((low - exposure) / s["underexposure_tolerance_ev"]) ** 2)
+        elif exposure > high:
+            quality *= math.exp(-0.5 * ((exposure - high) / s["overexposure_tolerance_ev"]) ** 2)
+        if person_exposure is not None and exposure < person_exposure:
+            darker = person_exposure - exposure
+            quality *= math.exp(-0.5 * (darker / s["darker_than_usual_tolerance_ev"]) ** 2)
     clipped = signals.get("highlights_clipped") or 0.0
-    return quality * max(0.0, 1.0 - clipped * s["clipping_penalty"])
+    return quality * math.exp(-max(0.0, clipped - s["clipped_allowance"]) / s["clipped_scale"])
 
 
-def framing_quality(face: DetectedFace, s: dict) -> float:
-    signals = face.signals
+def framing_quality(signals: dict, s: dict) -> float:
+    """A face cut by the frame edge, or lost small in the frame, is a weaker portrait."""
     cut = signals.get("edge_cut") or 0.0
     size = signals.get("face_size")
     size_quality = 1.0 if size is None else logistic(size, s["small_face_center"], s["small_face_width"])
     return max(0.0, 1.0 - cut * s["edge_cut_penalty"]) * size_quality
 
 
-def confidence_quality(face: DetectedFace) -> float:
-    """The detector's confidence (0-1), a proxy for occlusion (hands, hair, hats over the face)."""
-    confidence = face.signals.get("confidence")
-    return 0.5 if confidence is None else confidence
+def confidence_quality(signals: dict, s: dict) -> float:
+    """The detector's confidence (0-1), a proxy for occlusion (hands, hair, hats over the face).
+    Any clear face is 'full' confidence; only an unsure detection costs."""
+    confidence = signals.get("confidence")
+    return 0.5 if confidence is None else min(1.0, confidence / s["full_confidence"])
 
 
-def looks_good(face: DetectedFace, s: dict) -> bool:
-    """In a group, does this person spoil the shot? Eyes closed, turned away or blurred do."""
-    signals = face.signals
-    eyes_open = signals.get("eyes_open")
+def face_looks_good(signals: dict, s: dict) -> float:
+    """How surely this person does not spoil a group shot (eyes open, facing, sharp), 0-1.
+
+    A soft product, so the group quality moves smoothly; `looks_good` is its yes/no."""
     yaw = signals.get("yaw")
-    return (
-        (eyes_open is None or eyes_open >= s["eyes_open_threshold"])
-        and (yaw is None or abs(yaw) <= s["looking_away_deg"])
-        and sharpness_quality(signals, s) >= 0.5
-    )
+    facing = 1.0 if yaw is None else logistic(-abs(yaw), -s["looking_away_deg"], s["looking_away_width_deg"])
+    eyes = 1.0 if signals.get("eyes_open") is None else eyes_quality(signals, s)
+    sharpness = signals.get("sharpness")
+    sharp = 1.0 if sharpness is None else logistic(sharpness, s["soft_face_below"], s["soft_face_width"])
+    return eyes * facing * sharp
+
+
+# --- reasons' yes/no tests (the words must agree with the qualities) ---------------------------
+
+
+def eyes_closed(signals: dict, s: dict) -> bool:
+    eyes_open = signals.get("eyes_open")
+    return eyes_open is not None and eyes_open < closed_eyes_threshold(signals, s)
+
+
+def looking_away(signals: dict, s: dict) -> bool:
+    return abs(signals.get("yaw") or 0.0) > s["looking_away_deg"]
+
+
+def face_soft(signals: dict, s: dict) -> bool:
+    """Said, and counted against a group, only when clearly soft; the score itself keeps rewarding
+    crisper faces above this (a finer distinction than the words make)."""
+    sharpness = signals.get("sharpness")
+    return sharpness is not None and sharpness < s["soft_face_below"]
+
+
+def looks_good(signals: dict, s: dict) -> bool:
+    return not (eyes_closed(signals, s) or looking_away(signals, s) or face_soft(signals, s))
 
 
 # --- whole photos ---------------------------------------------------------------------------
 
 
-def single_components(target: DetectedFace, s: dict) -> dict[str, float]:
-    signals = target.signals
+def single_components(signals: dict, s: dict, person_exposure: float | None = None) -> dict[str, float]:
     return {
         "eyes": eyes_quality(signals, s),
         "sharpness": sharpness_quality(signals, s),
         "expression": expression_quality(signals, s),
-        "exposure": exposure_quality(signals, s),
+        "exposure": exposure_quality(signals, s, person_exposure),
         "facing": facing_quality(signals, s),
-        "framing": framing_quality(target, s),
-        "confidence": confidence_quality(target),
+        "framing": framing_quality(signals, s),
+        "confidence": confidence_quality(signals, s),
     }
 
 
-def group_components(target: DetectedFace, others: list[DetectedFace], record: ImageRecord, s: dict) -> dict[str, float]:
+def group_components(
+    target: dict, others: list[dict], image_signals: dict, s: dict, person_exposure: float | None = None
+) -> dict[str, float]:
     """The target must be there and look good; the group by the share of people who look good.
 
-    The target need not smile in a group photo.
+    The target need not smile in a group photo (no expression aspect), and small background faces
+    never reach here (ranking passes only the prominent ones).
     """
-    signals = target.signals
     people = [target, *others]
-    image_sharpness = record.image_signals.get("image_sharpness")
+    image_sharpness = image_signals.get("image_sharpness")
     return {
-        "eyes": eyes_quality(signals, s),
-        "sharpness": sharpness_quality(signals, s),
-        "exposure": exposure_quality(signals, s),
-        "facing": facing_quality(signals, s),
-        "group": sum(looks_good(face, s) for face in people) / len(people),
-        "overall_sharpness": 0.5 if image_sharpness is None else logistic(image_sharpness, s["image_sharpness_center"], s["image_sharpness_width"]),
+        "eyes": eyes_quality(target, s),
+        "sharpness": sharpness_quality(target, s),
+        "exposure": exposure_quality(target, s, person_exposure),
+        "facing": facing_quality(target, s),
+        "group": group_quality(people, s),
+        "overall_sharpness": 0.5 if image_sharpness is None
+        else logistic(image_sharpness, s["image_sharpness_center"], s["image_sharpness_width"]),
     }
+
+
+def group_quality(people: list[dict], s: dict) -> float:
+    """Expected share of people who look good, raised to `group_strictness`: one person blinking
+    in a group of six spoils the shot more than a sixth."""
+    share = sum(face_looks_good(signals, s) for signals in people) / len(people)
+    return share ** s["group_strictness"]
 
 
 def weighted_geometric_mean(components: dict[str, float], weights: dict[str, float]) -> float:
@@ -132,67 +204,74 @@ def weighted_geometric_mean(components: dict[str, float], weights: dict[str, flo
     return math.exp(log_sum / total)
 
 
-def judge(target: DetectedFace, others: list[DetectedFace], record: ImageRecord, kind: str, s: dict) -> Judgement:
+def score_signals(
+    target: dict, others: list[dict], image_signals: dict, kind: str, s: dict, person_exposure: float | None = None
+) -> tuple[float, dict[str, float]]:
+    """(score 0-100, aspect qualities) from plain signal dicts: the whole model, without records."""
     if kind == "group":
-        components = group_components(target, others, record, s)
+        components = group_components(target, others, image_signals, s, person_exposure)
         weights = s["group_weights"]
     else:
-        components = single_components(target, s)
+        components = single_components(target, s, person_exposure)
         weights = s["single_weights"]
-    score = round(100.0 * weighted_geometric_mean(components, weights), 1)
+    return round(100.0 * weighted_geometric_mean(components, weights), 1), components
+
+
+def judge(
+    target: DetectedFace, others: list[DetectedFace], record: ImageRecord, kind: str, s: dict,
+    person_exposure: float | None = None,
+) -> Judgement:
+    other_signals = [face.signals for face in others]
+    score, components = score_signals(target.signals, other_signals, record.image_signals, kind, s, person_exposure)
     rounded = {name: round(quality, 3) for name, quality in components.items()}
-    return Judgement(score, reasons(target, others, s), rounded)
+    return Judgement(score, reasons(target.signals, other_signals, s), rounded)
 
 
 # --- reasons --------------------------------------------------------------------------------
 
 
-def reasons(target: DetectedFace, others: list[DetectedFace], s: dict) -> list[str]:
-    """Short words a photographer would use, worst first, then what is good."""
-    signals = target.signals
+def reasons(target: dict, others: list[dict], s: dict) -> list[str]:
+    """Short words a photographer would use, what is wrong first, then what is good."""
     bad: list[str] = []
     good: list[str] = []
-    eyes_open = signals.get("eyes_open")
+    eyes_open = target.get("eyes_open")
     if eyes_open is None:
         bad.append("eyes not visible")
-    elif eyes_open < s["eyes_open_threshold"]:
+    elif eyes_closed(target, s):
         bad.append("eyes closed")
-    sharp = sharpness_quality(signals, s)
-    if sharp < 0.5:
+    if face_soft(target, s):
         bad.append("face soft")
-    elif sharp >= 0.85:
+    elif (target.get("sharpness") or 0.0) >= s["sharp_reason_above"]:
         good.append("sharp face")
-    exposure = signals.get("exposure")
-    if exposure is not None and exposure <= -s["exposure_reason_ev"]:
+    exposure = target.get("exposure")
+    if exposure is not None and exposure < s["exposure_low_ev"] - s["exposure_reason_margin_ev"]:
         bad.append("face underexposed")
-    elif exposure is not None and exposure >= s["exposure_reason_ev"]:
+    elif exposure is not None and exposure > s["exposure_high_ev"] + s["exposure_reason_margin_ev"]:
         bad.append("face overexposed")
-    if (signals.get("highlights_clipped") or 0.0) >= s["clipped_reason_fraction"]:
+    if (target.get("highlights_clipped") or 0.0) >= s["clipped_reason_fraction"]:
         bad.append("highlights clipped on face")
-    yaw = signals.get("yaw")
-    if yaw is not None and abs(yaw) > s["looking_away_deg"]:
+    if looking_away(target, s):
         bad.append("looking away")
-    if (signals.get("edge_cut") or 0.0) >= s["edge_cut_reason_fraction"]:
+    if (target.get("edge_cut") or 0.0) >= s["edge_cut_reason_fraction"]:
         bad.append("face cut by the frame")
-    if not others and (signals.get("face_size") or 1.0) < s["small_face_center"]:
+    if not others and (target.get("face_size") or 1.0) < s["small_face_center"]:
         bad.append("face small in frame")
-    smile = signals.get("smile")
+    smile = target.get("smile")
     if smile is not None and smile >= s["smiling_threshold"]:
         good.append("smiling")
     if others:
         bad.extend(group_reasons([target, *others], s))
-    elif eyes_open is not None and eyes_open >= s["eyes_open_threshold"]:
+    elif eyes_open is not None and not eyes_closed(target, s):
         good.append("eyes open")
     return bad + good
 
 
-def group_reasons(people: list[DetectedFace], s: dict) -> list[str]:
+def group_reasons(people: list[dict], s: dict) -> list[str]:
+    """'eyes closed: 1 of 6 people' and the like, or 'all 6 people look good'."""
     count = len(people)
-    closed = sum(1 for face in people if (face.signals.get("eyes_open") is not None and face.signals["eyes_open"] < s["eyes_open_threshold"]))
-    away = sum(1 for face in people if abs(face.signals.get("yaw") or 0.0) > s["looking_away_deg"])
-    soft = sum(1 for face in people if sharpness_quality(face.signals, s) < 0.5)
     said = []
-    for number, words in ((closed, "eyes closed"), (away, "looking away"), (soft, "face soft")):
+    for test, words in ((eyes_closed, "eyes closed"), (looking_away, "looking away"), (face_soft, "face soft")):
+        number = sum(1 for signals in people if test(signals, s))
         if number:
             said.append(f"{words}: {number} of {count} people")
     if not said:
@@ -206,7 +285,10 @@ def group_reasons(people: list[DetectedFace], s: dict) -> list[str]:
 def stars(score: float, rank: int, total: int, s: dict) -> int:
     """1-5 stars from the score, with 5 kept for the very best shots of this ranking.
 
-    Every photo the person is in gets at least 1 star (0 means 'not rated' in every host app).
+    A found photo earns 1 star, plus one for each of `score_thresholds` its score reaches; 5 stars
+    also need a place in the top `five_star_top_fraction` of the ranking (at least the first
+    photo), so a folder of good photos does not become a folder of 5-star photos. Every photo the
+    person is in gets at least 1 star: 0 means 'not rated' in every host application.
     """
     earned = 1 + sum(score >= threshold for threshold in s["score_thresholds"])
     five_star_places = max(1, math.floor(total * s["five_star_top_fraction"]))

@@ -82,8 +82,8 @@ def write_back(report: RankingReport, person: str, collection: list[str], settin
         found.add(result.path)
         summary.add(xmp_writer.write_rating(result.path, person_rating(result, person, report.engine, run_time), **options))
     for path in collection:
-        if path not in found and carries_photorank_data(path, options["naming"]):
-            summary.add(xmp_writer.undo(path, person, naming=options["naming"]))
+        if path not in found and (carries_photorank_data(path, options["naming"]) or options["embed"]):
+            summary.add(xmp_writer.undo(path, person, naming=options["naming"], embed=options["embed"]))
     return summary
 
 
@@ -101,9 +101,11 @@ def carries_photorank_data(image_path: str, naming: str) -> bool:
 
 
 def undo_paths(paths: list[str], person: str | None, settings: dict) -> WriteBackSummary:
+    """Take photorank's data (one person's, or all) off the photos that carry any."""
     summary = WriteBackSummary()
     for path in paths:
-        summary.add(xmp_writer.undo(path, person, naming=settings["naming"]))
+        if carries_photorank_data(path, settings["naming"]) or settings["embed"]:
+            summary.add(xmp_writer.undo(path, person, naming=settings["naming"], embed=settings["embed"]))
     return summary
 
 
@@ -112,4 +114,6 @@ def write_options(settings: dict) -> dict:
     return {
         "naming": settings["naming"],
         "overwrite_ratings": settings["overwrite_ratings"],
+        "unrated": tuple(settings["unrated"]),
+        "embed": settings["embed"],
     }

@@ -57,7 +57,7 @@ def _run_darktable(tmp_path, image, mode: str) -> list[str]:
     subprocess.run(
         ["xvfb-run", "-a", "darktable", "--configdir", str(config / "cfg"), "--cachedir",
          str(config / "cache"), "--library", ":memory:", "--luacmd", f'dofile("{script}")'],
-        env=env, timeout=120, check=False, capture_output=True,
+        env=env, timeout=400, check=False, capture_output=True,
     )
     lines = report.read_text().splitlines()
     assert any(line.startswith("ok=true") for line in lines), lines

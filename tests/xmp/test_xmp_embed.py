@@ -12,7 +12,7 @@ from xmp_helpers import exiftool_json, exiv2_lines, make_rating, needs_exiftool,
 
 import xmp_writer as xw
 
-PIL = pytest.importorskip("PIL")
+pytest.importorskip("PIL")
 from PIL import Image, ImageCms  # noqa: E402
 
 XMP_HEADER = b"http://ns.adobe.com/xap/1.0/\x00"
@@ -191,7 +191,8 @@ def test_packet_over_the_segment_limit_is_refused(photo):
 
 def test_xmp_after_mpf_is_not_resized(photo):
     mpf = b"\xff\xe2" + (10).to_bytes(2, "big") + b"MPF\x00MM\x00*"
-    packet = b'<x:xmpmeta xmlns:x="adobe:ns:meta/"><rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#"/></x:xmpmeta>'
+    packet = (b'<x:xmpmeta xmlns:x="adobe:ns:meta/">'
+              b'<rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#"/></x:xmpmeta>')
     data = photo.read_bytes()
     # the usual order (MPF after where we insert) is fine and MPF stays as it is
     photo.write_bytes(_insert_after_soi(data, mpf))

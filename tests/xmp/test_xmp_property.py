@@ -147,3 +147,38 @@ def test_foreign_data_survives_and_undo_restores(tmp_path_factory, data, person,
         assert xw.undo(image, "Bob").ok
     assert xw.undo(image).ok
     assert exiv2_lines(sidecar_path) == original
+
+
+def _jpeg_with_packet(packet: bytes) -> bytes:
+    """A small real JPEG (from Pillow) with packet as its XMP segment, after APP0."""
+    import io
+
+    from PIL import Image
+    out = io.BytesIO()
+    Image.new("RGB", (16, 8), (200, 30, 90)).save(out, format="JPEG")
+    data = out.getvalue()
+    payload = b"http://ns.adobe.com/xap/1.0/\x00" + packet
+    app0_end = 4 + int.from_bytes(data[4:6], "big")
+    return data[:app0_end] + b"\xff\xe1" + (len(payload) + 2).to_bytes(2, "big") + payload + data[app0_end:]
+
+
+@needs_exiv2
+@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(data=sidecar(), person=st.sampled_from(["Alice", "Zoë Ünal"]), overwrite=st.booleans())
+def test_embedded_foreign_data_survives_and_undo_restores(tmp_path_factory, data, person, overwrite):
+    folder = tmp_path_factory.mktemp("embed")
+    image = folder / "photo.jpg"
+    image.write_bytes(_jpeg_with_packet(data))
+    original = exiv2_lines(image)
+    assert original, "exiv2 could not read the generated packet"
+
+    outcome = xw.write_rating(image, make_rating(person, kind="group"), overwrite_ratings=overwrite,
+                              naming="name.xmp", embed=True)
+    assert outcome.ok and outcome.files[-1].action == "updated"
+    assert _not_owned(exiv2_lines(image)) == _not_owned(original)
+    once = image.read_bytes()
+    xw.write_rating(image, make_rating(person, kind="group"), overwrite_ratings=overwrite,
+                    naming="name.xmp", embed=True)
+    assert image.read_bytes() == once
+    assert xw.undo(image, embed=True, naming="name.xmp").ok
+    assert exiv2_lines(image) == original

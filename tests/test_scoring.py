@@ -1,0 +1,288 @@
+"""Scoring: the model on hand-made signals, then orderings of derived copies of real photos.
+
+The derived copies are made by bench/eval_quality.py's `derive` (face-blurred, background-blurred,
+darkened, blurred, motion-blurred), from the insightface wheel's t1.jpg (always installed) and,
+when ../shared/data is beside the checkout, a few single-person photos of shared/data/people.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import sys
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from photorank import scoring
+from photorank.config import load_defaults
+from photorank.demo import package_image
+from photorank.ranking import Reference, index_paths, judge_records
+from photorank.records import DetectedFace, ImageRecord
+
+from conftest import REPO, SHARED_DATA
+
+SETTINGS = load_defaults()["scoring"]
+STARS = load_defaults()["stars"]
+
+# A sharp, well-exposed, smiling, frontal portrait at eye level, as the signals read it.
+GOOD = {
+    "smile": 0.95, "eyes_open": 0.92, "yaw": 2.0, "pitch": 11.0, "roll": 0.0, "sharpness": 0.45,
+    "exposure": 0.3, "highlights_clipped": 0.0, "shadows_crushed": 0.0, "edge_cut": 0.0,
+    "face_size": 0.35, "confidence": 0.99,
+}
+
+
+def face(**changes) -> dict:
+    return {**GOOD, **changes}
+
+
+def single(signals: dict) -> float:
+    return scoring.score_signals(signals, [], {"image_sharpness": 0.6}, "single", SETTINGS)[0]
+
+
+def group(target: dict, others: list[dict]) -> float:
+    return scoring.score_signals(target, others, {"image_sharpness": 0.6}, "group", SETTINGS)[0]
+
+
+# --- the model on hand-made signals -------------------------------------------------------------
+
+
+def test_a_good_portrait_scores_high_and_says_why():
+    assert single(GOOD) >= 85
+    words = scoring.reasons(GOOD, [], SETTINGS)
+    assert {"sharp face", "smiling", "eyes open"} <= set(words)
+
+
+def test_closed_eyes_sink_a_portrait():
+    closed = face(eyes_open=0.08)
+    assert single(closed) < 0.6 * single(GOOD)
+    assert "eyes closed" in scoring.reasons(closed, [], SETTINGS)
+
+
+def test_a_laughing_squint_is_not_a_blink():
+    squint = face(eyes_open=0.4, smile=1.0)
+    blink = face(eyes_open=0.08, smile=1.0)
+    assert "eyes closed" not in scoring.reasons(squint, [], SETTINGS)
+    assert "eyes closed" in scoring.reasons(blink, [], SETTINGS)
+    assert single(squint) > single(blink) + 20
+
+
+def test_a_soft_face_costs_and_is_named():
+    soft = face(sharpness=0.18)
+    assert single(soft) < 0.75 * single(GOOD)
+    assert "face soft" in scoring.reasons(soft, [], SETTINGS)
+    # any loss of focus costs, even between two faces that are both called sharp
+    assert single(face(sharpness=0.38)) < single(face(sharpness=0.48))
+
+
+def test_exposure_spares_dark_skin_and_punishes_two_stops_under():
+    dark_skin = face(exposure=-1.0)  # a dark-skinned face, well exposed
+    assert "face underexposed" not in scoring.reasons(dark_skin, [], SETTINGS)
+    assert single(dark_skin) >= 0.95 * single(GOOD)
+    assert single(face(exposure=-3.0)) < 0.85 * single(dark_skin)
+    assert "face underexposed" in scoring.reasons(face(exposure=-3.0), [], SETTINGS)
+    # skin-neutral: alone, a darker well-exposed face costs nothing against a lighter one ...
+    assert single(face(exposure=-0.7)) == single(face(exposure=0.3))
+    # ... but against the person's own usual exposure a darkened frame costs
+    darkened = scoring.score_signals(face(exposure=-0.7), [], {"image_sharpness": 0.6}, "single", SETTINGS, person_exposure=0.3)[0]
+    assert darkened < single(face(exposure=0.3))
+    usual = scoring.score_signals(face(exposure=0.3), [], {"image_sharpness": 0.6}, "single", SETTINGS, person_exposure=0.3)[0]
+    assert usual == single(face(exposure=0.3))
+    assert single(face(exposure=2.8, highlights_clipped=0.4)) < 0.8 * single(GOOD)
+
+
+def test_facing_the_camera_is_a_gentle_penalty():
+    frontal, three_quarter, profile = single(GOOD), single(face(yaw=30.0)), single(face(yaw=80.0, eyes_open=None))
+    assert three_quarter >= 0.96 * frontal  # a three-quarter view is a good portrait
+    assert profile < three_quarter
+    assert profile >= 0.75 * frontal  # gentle: a profile is not a ruined photo
+    assert "looking away" in scoring.reasons(face(yaw=80.0), [], SETTINGS)
+    # pitch is read relative to the eye-level bias of the pose fit (+11 deg)
+    assert scoring.facing_quality(face(pitch=11.0), SETTINGS) > scoring.facing_quality(face(pitch=-5.0), SETTINGS)
+
+
+def test_a_group_with_one_closed_eyed_person_scores_below_all_open_and_says_so():
+    others = [face(smile=0.5) for _ in range(5)]
+    all_open = group(GOOD, others)
+    one_closed = group(GOOD, others[:4] + [face(eyes_open=0.05, smile=0.1)])
+    assert one_closed < all_open - 3
+    words = scoring.reasons(GOOD, others[:4] + [face(eyes_open=0.05, smile=0.1)], SETTINGS)
+    assert "eyes closed: 1 of 6 people" in words
+    assert "all 6 people look good" in scoring.reasons(GOOD, others, SETTINGS)
+
+
+def test_the_target_need_not_smile_in_a_group():
+    others = [face() for _ in range(3)]
+    # (a smile only changes how narrowed eyes are read: a fraction of a point for open eyes)
+    assert group(face(smile=0.0), others) >= group(face(smile=1.0), others) - 0.5
+    assert single(face(smile=0.0)) < single(face(smile=1.0)) - 5  # while a portrait wants the smile
+
+
+def test_in_a_group_the_target_must_look_good():
+    others = [face() for _ in range(3)]
+    assert group(face(eyes_open=0.05, smile=0.0), others) < 0.6 * group(GOOD, others)
+    assert group(face(sharpness=0.15), others) < 0.75 * group(GOOD, others)
+
+
+def test_judge_reads_detected_faces_and_rounds():
+    target = DetectedFace(box=(0, 0, 100, 100), detector_score=1.0, embedding=np.zeros(4, np.float32), signals=GOOD)
+    judgement = scoring.judge(target, [], ImageRecord(path="x.jpg"), "single", SETTINGS)
+    assert judgement.score == single(GOOD)
+    assert set(judgement.components) == {"eyes", "sharpness", "expression", "exposure", "facing", "framing", "confidence"}
+
+
+def test_stars_keep_five_for_the_top_and_give_every_found_photo_one():
+    total = 50
+    scores = np.linspace(99, 0, total)
+    given = [scoring.stars(score, rank, total, STARS) for rank, score in enumerate(scores, start=1)]
+    top = max(1, int(total * STARS["five_star_top_fraction"]))
+    assert all(star == 5 for star in given[:top]) and 5 not in given[top:]
+    assert min(given) == 1 and set(given) == {1, 2, 3, 4, 5}
+    assert given == sorted(given, reverse=True)
+    assert scoring.stars(0.0, 1, 1, STARS) == 1
+    assert scoring.stars(99.0, 1, 1, STARS) == 5  # a single great photo still can have 5
+
+
+# --- orderings of derived copies of real photos -------------------------------------------------
+
+
+def load_eval_quality():
+    spec = importlib.util.spec_from_file_location("eval_quality", REPO / "bench" / "eval_quality.py")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # its dataclasses look their module up while being built
+    spec.loader.exec_module(module)
+    return module
+
+
+COPIES = ("face_blur_2", "background_blur", "dark_2", "blur", "motion")
+SHARED_PORTRAITS = ("obama_1.jpg", "jennifer_aniston_5.jpg", "jack_dorsey_1.jpg")
+
+
+def write_family(folder: str, stem: str, pixels: np.ndarray, box, derive) -> dict[str, str]:
+    copies = derive(pixels, box)
+    paths = {}
+    for name in ("original", *COPIES):
+        copy, quality = copies[name]
+        paths[name] = os.path.join(folder, f"{stem}__{name}.jpg")
+        Image.fromarray(copy).save(paths[name], quality=quality)
+    return paths
+
+
+def crop_around(pixels: np.ndarray, box, margin: float = 1.2) -> np.ndarray:
+    x, y, w, h = box
+    left, top = max(0, int(x - margin * w)), max(0, int(y - margin * h))
+    return pixels[top : int(y + h + margin * h), left : int(x + w + margin * w)]
+
+
+@pytest.fixture(scope="module")
+def derived(tmp_path_factory):
+    """Families of copies and profile/frontal crops, analysed once for the whole module.
+
+    Returns (families: stem -> copy -> PhotoResult, crops: name -> PhotoResult)."""
+    eval_quality = load_eval_quality()
+    folder = str(tmp_path_factory.mktemp("derived"))
+    cache_path = os.path.join(folder, "faces.sqlite")
+    config = load_defaults()
+    sources = {"t1": package_image("t1.jpg")}
+    people = SHARED_DATA / "people"
+    if people.is_dir():
+        sources.update({name.split(".")[0]: str(people / name) for name in SHARED_PORTRAITS if (people / name).exists()})
+    originals = os.path.join(folder, "originals")
+    os.makedirs(originals)
+    for stem, source in sources.items():
+        Image.open(source).convert("RGB").save(os.path.join(originals, f"{stem}.jpg"), quality=95)
+    engine, records = index_paths([originals], cache_path=cache_path, workers=2, config=config)
+    threshold = engine.match_threshold
+    copies_dir = os.path.join(folder, "copies")
+    os.makedirs(copies_dir)
+    targets, families = {}, {}
+    for stem in sources:
+        record = records[os.path.join(originals, f"{stem}.jpg")]
+        target = min(record.faces, key=lambda f: abs(f.signals.get("yaw") or 0)) if stem == "t1" else eval_quality.largest_face(record)
+        targets[stem] = target
+        pixels = np.asarray(Image.open(record.path).convert("RGB"))
+        families[stem] = write_family(copies_dir, stem, pixels, target.box, eval_quality.derive)
+        if stem == "t1":  # the most frontal and the most turned person, each cropped as a portrait
+            turned = max(record.faces, key=lambda f: abs(f.signals.get("yaw") or 0))
+            for name, chosen in (("frontal", target), ("turned", turned)):
+                Image.fromarray(crop_around(pixels, chosen.box)).save(os.path.join(copies_dir, f"crop_{name}.jpg"), quality=95)
+    _, copy_records = index_paths([copies_dir], cache_path=cache_path, workers=2, config=config)
+    judged = {}
+    for stem, paths in families.items():
+        reference = Reference(paths["original"], 1, targets[stem].box, targets[stem].embedding)
+        by_path = judge_records([copy_records[path] for path in paths.values()], [reference], threshold, config)
+        judged[stem] = {name: by_path[path] for name, path in paths.items()}
+    crops = {}
+    for name in ("frontal", "turned"):
+        record = copy_records[os.path.join(copies_dir, f"crop_{name}.jpg")]
+        own = eval_quality.largest_face(record)
+        crops[name] = judge_records([record], [Reference(record.path, 1, own.box, own.embedding)], threshold, config)[record.path]
+    return judged, crops
+
+
+def test_t1_family_is_found_and_is_a_group(derived):
+    judged, _ = derived
+    assert all(result is not None for result in judged["t1"].values())
+    assert judged["t1"]["original"].kind == "group"
+    assert any(word.endswith("people") or "people look good" in word for word in judged["t1"]["original"].reasons)
+
+
+@pytest.mark.parametrize("stem", ["t1", *[name.split(".")[0] for name in SHARED_PORTRAITS]])
+def test_sharp_face_on_blurred_background_beats_blurred_face_on_sharp_background(derived, stem):
+    judged, _ = derived
+    if stem not in judged:
+        pytest.skip("shared people photos not present")
+    family = judged[stem]
+    assert family["face_blur_2"] is not None and family["background_blur"] is not None
+    assert family["face_blur_2"].score < family["background_blur"].score
+    assert any("face soft" in word for word in family["face_blur_2"].reasons)
+
+
+@pytest.mark.parametrize("stem", ["t1", *[name.split(".")[0] for name in SHARED_PORTRAITS]])
+@pytest.mark.parametrize("copy", ["dark_2", "blur", "motion"])
+def test_degraded_copies_rank_below_their_original(derived, stem, copy):
+    judged, _ = derived
+    if stem not in judged:
+        pytest.skip("shared people photos not present")
+    family = judged[stem]
+    if family[copy] is None:  # the person is no longer found: it leaves the ranking altogether
+        return
+    assert family[copy].score < family["original"].score
+
+
+def test_well_exposed_beats_two_stops_under_and_says_underexposed(derived):
+    judged, _ = derived
+    for family in judged.values():
+        assert family["dark_2"].score < family["original"].score
+    portraits = [family for stem, family in judged.items() if stem != "t1"]
+    for family in portraits:  # light-skinned shared portraits: -2 EV lands below the dark-skin range
+        assert family["dark_2"].target_face.signals["exposure"] < family["original"].target_face.signals["exposure"] - 1.5
+
+
+def test_frontal_beats_strong_profile(derived):
+    _, crops = derived
+    frontal, turned = crops["frontal"], crops["turned"]
+    assert abs(turned.target_face.signals["yaw"]) > 40 > abs(frontal.target_face.signals["yaw"])
+    assert turned.components["facing"] < frontal.components["facing"]
+    assert turned.score < frontal.score
+    assert "looking away" in turned.reasons
+
+
+
+def test_the_same_person_facing_the_camera_beats_their_turned_head(people_dir, people_cache):
+    """Real photos of one person: the most frontal scores higher on facing than the most turned.
+
+    The shared photos turn at most about 35 degrees (dlib's frontal detector finds no strong
+    profile at all); the strong-profile case is covered by the signal-level test above."""
+    from photorank.ranking import RankRequest, rank_collection
+
+    report = rank_collection(
+        RankRequest(references=[str(people_dir / "obama_1.jpg")], paths=[str(people_dir)], cache_path=people_cache)
+    )
+    singles = [r for r in report.results if r.kind == "single"]
+    frontal = min(singles, key=lambda r: abs(r.target_face.signals["yaw"]))
+    turned = max(singles, key=lambda r: abs(r.target_face.signals["yaw"]))
+    assert abs(turned.target_face.signals["yaw"]) > abs(frontal.target_face.signals["yaw"]) + 15
+    assert turned.components["facing"] < frontal.components["facing"]
