@@ -88,3 +88,36 @@ def test_a_photo_no_longer_found_loses_that_persons_data(collection, cache_file)
     done = photorank("rank", "--ref", reference, folder, "--person", "Tom Hanks", "--write-xmp", "--json", cache=cache_file)
     assert done.returncode == 0, done.stderr
     assert not os.path.exists(os.path.join(folder, "group_with_person.jpg.xmp"))  # we created it: removed
+
+
+@needs_exiftool
+def test_darktable_default_star_counts_as_unrated_and_jpeg_embedding_undoes_to_the_same_bytes(collection, cache_file):
+    folder, reference = collection
+    portrait = os.path.join(folder, "portrait.jpg")
+    original = open(portrait, "rb").read()
+    sidecar = portrait + ".xmp"
+    with open(sidecar, "w") as handle:  # darktable's default rating of an imported photo: 1 star
+        handle.write(
+            '<x:xmpmeta xmlns:x="adobe:ns:meta/"><rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">'
+            '<rdf:Description rdf:about="" xmlns:xmp="http://ns.adobe.com/xap/1.0/" xmp:Rating="1"/>'
+            "</rdf:RDF></x:xmpmeta>"
+        )
+    done = photorank(
+        "rank", "--ref", reference, folder, "--person", "Tom Hanks", "--write-xmp", "--unrated", "0,1", "--embed",
+        "--json", cache=cache_file,
+    )
+    assert done.returncode == 0, done.stderr
+    stars = {r["path"]: r["stars"] for r in json.loads(done.stdout)["results"]}
+    assert read_back(sidecar)["XMP-xmp:Rating"] == stars[portrait]
+    assert read_back(portrait)["XMP-xmp:Rating"] == stars[portrait]  # embedded in the JPEG too
+
+    assert photorank("undo", folder, "--embed").returncode == 0
+    assert open(portrait, "rb").read() == original
+    assert read_back(sidecar)["XMP-xmp:Rating"] == 1
+
+
+def test_unrated_takes_star_ratings_only(collection, cache_file):
+    folder, reference = collection
+    done = photorank("rank", "--ref", reference, folder, "--unrated", "0,7", cache=cache_file)
+    assert done.returncode == 2
+    assert "star ratings 0-5" in done.stderr

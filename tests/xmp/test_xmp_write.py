@@ -229,15 +229,6 @@ def test_all_sidecars_of_an_image_are_updated(image):
     assert len(outcome.paths("updated")) == 2
 
 
-def test_command_line_write_and_undo(image, capsys):
-    from xmp_writer.__main__ import main
-    assert main(["write", str(image), "--person", "Alice", "--rank", "1", "--score", "0.9",
-                 "--stars", "5", "--region", "0.5", "0.5", "0.2", "0.2", "100", "80"]) == 0
-    assert "created:" in capsys.readouterr().out
-    assert main(["undo", "--person", "Alice", str(image)]) == 0
-    assert not os.path.exists(str(image) + ".xmp")
-
-
 def test_change_under_us_is_merged_not_lost(image, monkeypatch):
     from xmp_writer import merge
     sidecar = image.with_name(image.name + ".xmp")
@@ -318,20 +309,3 @@ def test_reject_after_our_rating_is_kept(image):
     assert "rating kept: rejected by user (-1)" in outcome.files[0].notes
     xw.undo(image)
     assert "<xmp:Rating>-1</xmp:Rating>" in sidecar.read_text()
-
-
-def test_command_line_unrated_and_embed(tmp_path, capsys):
-    from xmp_writer.__main__ import main
-    image = tmp_path / "IMG_0002.jpg"
-    image.write_bytes(b"\xff\xd8\xff\xd9")  # the smallest JPEG: SOI, EOI
-    sidecar = tmp_path / "IMG_0002.jpg.xmp"
-    sidecar.write_bytes(darktable_sidecar(rating="1"))
-    assert main(["write", str(image), "--person", "Alice", "--rank", "1", "--score", "0.9",
-                 "--stars", "5", "--unrated", "0,1", "--embed"]) == 0
-    assert 'xmp:Rating="5"' in sidecar.read_text()
-    assert b"photorank|Alice|rank 001" in image.read_bytes()
-    assert main(["undo", "--embed", str(image)]) == 0
-    assert image.read_bytes() == b"\xff\xd8\xff\xd9"
-    with pytest.raises(SystemExit):
-        main(["write", str(image), "--person", "A", "--rank", "1", "--score", "1", "--stars", "1",
-              "--unrated", "-1"])
