@@ -82,10 +82,6 @@ class RankingReport:
 ProgressCallback = Callable[[int, int], None]
 
 
-def open_cache(cache_path: str | None) -> FaceCache:
-    return FaceCache(cache_path)
-
-
 def index_paths(
     paths: list[str],
     *,
@@ -95,13 +91,26 @@ def index_paths(
     workers: int | None = None,
     config: dict[str, dict] | None = None,
     progress: ProgressCallback | None = None,
+) -> tuple[FaceEngine, dict[str, ImageRecord]]:
+    """Sync the cache with the photos in `paths`, returning the engine and every record."""
+    files, folders = collect_images(paths, recursive)
+    return index_files(files, folders, engine, cache_path, workers, config or load_config(), progress)
+
+
+def index_files(
+    files: list[str],
+    folders: list[str],
+    engine: str,
+    cache_path: str | None,
+    workers: int | None,
+    config: dict[str, dict],
+    progress: ProgressCallback | None = None,
     extra_files: list[str] = (),
 ) -> tuple[FaceEngine, dict[str, ImageRecord]]:
-    """Sync the cache with `paths` (and `extra_files`), returning the engine and every record."""
-    config = config or load_config()
-    files, folders = collect_images(paths, recursive)
+    """Sync the cache with `files` (and `extra_files`, such as references elsewhere); forget
+    what has gone from `folders`."""
     wanted = sorted(set(files) | {os.path.abspath(path) for path in extra_files})
-    cache = open_cache(cache_path)
+    cache = FaceCache(cache_path)
     try:
         signal_settings = {"signals": config["signals"], "expression": config["expression"]}
         indexer = Indexer(cache, engine_choice(engine, config), signal_settings, workers)
@@ -120,19 +129,12 @@ def engine_choice(name: str, config: dict[str, dict]) -> EngineChoice:
 
 def rank_collection(request: RankRequest, progress: ProgressCallback | None = None) -> RankingReport:
     config = request.config or load_config()
-    engine, records = index_paths(
-        request.paths,
-        recursive=request.recursive,
-        engine=request.engine,
-        cache_path=request.cache_path,
-        workers=request.workers,
-        config=config,
-        progress=progress,
-        extra_files=request.references,
+    collection, folders = collect_images(request.paths, request.recursive)
+    engine, records = index_files(
+        collection, folders, request.engine, request.cache_path, request.workers, config, progress, request.references
     )
     references = [pick_reference(records[os.path.abspath(path)], request.reference_face) for path in request.references]
     threshold = config["matching"]["threshold"] or engine.match_threshold
-    collection, _ = collect_images(request.paths, request.recursive)
     errors = [(path, records[path].error) for path in collection if records[path].error]
     judged = judge_records([records[path] for path in collection if not records[path].error], references, threshold, config)
     results = [result for result in judged.values() if result is not None]
