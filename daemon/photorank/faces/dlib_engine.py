@@ -65,8 +65,8 @@ class DlibEngine:
         self.upsample_limit_px = upsample_limit_px
         if max_side:
             self.max_side = max_side
-        self.id = f"dlib-{version}-hog-resnet128"
-        self.settings_key = f"side{self.max_side}-min{min_face_px}-up{upsample_limit_px}"
+        self.id = f"dlib-{version}-hog-resnet128"  # embeddings: unchanged by how faces are found
+        self.settings_key = f"greyhog-side{self.max_side}-min{min_face_px}-up{upsample_limit_px}"
 
     def _load(self) -> None:
         import dlib
@@ -91,17 +91,22 @@ class DlibEngine:
         return faces
 
     def _find_boxes(self, pixels: np.ndarray):
-        """Upsample by the smallest factor that brings `min_face_px` faces up to the HOG window."""
+        """Upsample by the smallest factor that brings `min_face_px` faces up to the HOG window.
+
+        HOG runs on the grey image: a third of the gradient work of RGB, and on our test photos
+        it finds the same faces (one more 40-px face, one fewer false detection).
+        """
+        import cv2
+
+        grey = cv2.cvtColor(pixels, cv2.COLOR_RGB2GRAY) if pixels.ndim == 3 else pixels
         factor = HOG_WINDOW_PX / self.min_face_px
         long_side = max(pixels.shape[:2])
         factor = min(factor, max(1.0, self.upsample_limit_px / long_side))
         if factor <= 1.0:
-            rects, scores, _ = self._detector.run(pixels, 0, 0.0)
+            rects, scores, _ = self._detector.run(grey, 0, 0.0)
             return list(rects), list(scores)
-        import cv2
-
-        height, width = pixels.shape[:2]
-        enlarged = cv2.resize(pixels, (round(width * factor), round(height * factor)), interpolation=cv2.INTER_LINEAR)
+        height, width = grey.shape[:2]
+        enlarged = cv2.resize(grey, (round(width * factor), round(height * factor)), interpolation=cv2.INTER_LINEAR)
         rects, scores, _ = self._detector.run(enlarged, 0, 0.0)
         scaled = [
             self._dlib.rectangle(round(r.left() / factor), round(r.top() / factor), round(r.right() / factor), round(r.bottom() / factor))
