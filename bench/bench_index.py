@@ -31,8 +31,8 @@ from PIL import Image, ImageEnhance, ImageOps
 from photorank.demo import make_demo_collection, package_image
 from photorank.faces.dlib_engine import DlibEngine
 from photorank.images import load_image
-from photorank.index import collect_images
-from photorank.ranking import RankRequest, index_paths, rank_collection
+from photorank.index import collect_images, index_paths
+from photorank.ranking import RankRequest, rank_collection
 from photorank.signals import measure_face
 
 SHARED_PEOPLE = os.path.join(os.path.dirname(__file__), "..", "..", "shared", "data", "people")

@@ -31,7 +31,7 @@ import numpy as np
 from PIL import Image, ImageFilter, ImageOps
 
 from photorank.images import load_image
-from photorank.ranking import index_paths
+from photorank.index import index_paths
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 DEFAULT_DATA = os.path.join(os.path.dirname(REPO), "shared", "data")

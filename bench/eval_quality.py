@@ -43,7 +43,8 @@ from photorank import scoring
 from photorank.config import load_config
 from photorank.demo import package_image
 from photorank.images import load_image
-from photorank.ranking import Reference, index_paths, judge_records, order_results, prominent_faces
+from photorank.index import index_paths
+from photorank.ranking import Reference, judge_records, order_results, prominent_faces
 
 SHARED_PEOPLE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "shared", "data", "people")
 ANALYSIS_SIDE = 2048

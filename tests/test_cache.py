@@ -14,7 +14,8 @@ from PIL import Image, ImageOps
 from photorank import index as index_module
 from photorank.cache import FaceCache
 from photorank.records import DetectedFace, ImageRecord
-from photorank.ranking import RankRequest, index_paths, rank_collection
+from photorank.index import index_paths
+from photorank.ranking import RankRequest, rank_collection
 
 
 def copy_collection(demo_collection, tmp_path):

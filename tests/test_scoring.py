@@ -18,7 +18,8 @@ from PIL import Image
 from photorank import scoring
 from photorank.config import load_defaults
 from photorank.demo import package_image
-from photorank.ranking import Reference, index_paths, judge_records
+from photorank.index import index_paths
+from photorank.ranking import Reference, judge_records
 from photorank.records import DetectedFace, ImageRecord
 
 from conftest import REPO, SHARED_DATA

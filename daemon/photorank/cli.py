@@ -12,7 +12,8 @@ from . import __version__
 from .config import ConfigError, default_config_path, load_config
 from .faces import EngineUnavailable
 from .models import ModelUnavailable
-from .ranking import RankingReport, RankRequest, ReferenceError, index_paths, rank_collection
+from .index import index_paths
+from .ranking import RankingReport, RankRequest, ReferenceError, rank_collection
 from .records import DetectedFace
 
 EXIT_OK, EXIT_USAGE, EXIT_FAILED = 0, 2, 1

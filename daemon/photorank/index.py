@@ -17,6 +17,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .cache import FaceCache, fingerprint
+from .config import load_config
 from .faces import EngineUnavailable, FaceEngine, load_engine
 from .images import ImageError, is_image_path, load_image
 from .models import ModelUnavailable
@@ -211,3 +212,48 @@ def _os_error_text(error: OSError) -> str:
     if isinstance(error, PermissionError):
         return "permission denied"
     return f"cannot read: {error.strerror or error}"
+
+
+def index_paths(
+    paths: list[str],
+    *,
+    recursive: bool = False,
+    engine: str = "auto",
+    cache_path: str | None = None,
+    workers: int | None = None,
+    config: dict[str, dict] | None = None,
+    progress: Progress | None = None,
+) -> tuple[FaceEngine, dict[str, ImageRecord]]:
+    """Sync the cache with the photos in `paths`, returning the engine and every record."""
+    files, folders = collect_images(paths, recursive)
+    return index_files(files, folders, engine, cache_path, workers, config or load_config(), progress)
+
+
+def index_files(
+    files: list[str],
+    folders: list[str],
+    engine: str,
+    cache_path: str | None,
+    workers: int | None,
+    config: dict[str, dict],
+    progress: Progress | None = None,
+    extra_files: list[str] = (),
+) -> tuple[FaceEngine, dict[str, ImageRecord]]:
+    """Sync the cache with `files` (and `extra_files`, such as references elsewhere); forget
+    what has gone from `folders`."""
+    wanted = sorted(set(files) | {os.path.abspath(path) for path in extra_files})
+    cache = FaceCache(cache_path)
+    try:
+        signal_settings = {"signals": config["signals"], "expression": config["expression"]}
+        indexer = Indexer(cache, engine_choice(engine, config), signal_settings, workers)
+        records = indexer.sync(wanted, progress)
+        cache.prune(folders, set(files))
+    finally:
+        cache.close()
+    return indexer.engine, records
+
+
+def engine_choice(name: str, config: dict[str, dict]) -> EngineChoice:
+    """The engine settings of the config; empty strings mean 'the engine's own default'."""
+    options = {**config["analysis"], **config["dlib"], **config["insightface"]}
+    return EngineChoice(name, tuple(sorted((key, value) for key, value in options.items() if value != "")))

@@ -9,16 +9,13 @@ for the same or another person decodes nothing.
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
 
 from . import scoring
-from .cache import FaceCache
 from .config import load_config
-from .faces import FaceEngine
-from .index import EngineChoice, Indexer, collect_images
+from .index import Progress, collect_images, index_files
 from .records import DetectedFace, ImageRecord
 
 
@@ -79,55 +76,7 @@ class RankingReport:
     threshold: float
 
 
-ProgressCallback = Callable[[int, int], None]
-
-
-def index_paths(
-    paths: list[str],
-    *,
-    recursive: bool = False,
-    engine: str = "auto",
-    cache_path: str | None = None,
-    workers: int | None = None,
-    config: dict[str, dict] | None = None,
-    progress: ProgressCallback | None = None,
-) -> tuple[FaceEngine, dict[str, ImageRecord]]:
-    """Sync the cache with the photos in `paths`, returning the engine and every record."""
-    files, folders = collect_images(paths, recursive)
-    return index_files(files, folders, engine, cache_path, workers, config or load_config(), progress)
-
-
-def index_files(
-    files: list[str],
-    folders: list[str],
-    engine: str,
-    cache_path: str | None,
-    workers: int | None,
-    config: dict[str, dict],
-    progress: ProgressCallback | None = None,
-    extra_files: list[str] = (),
-) -> tuple[FaceEngine, dict[str, ImageRecord]]:
-    """Sync the cache with `files` (and `extra_files`, such as references elsewhere); forget
-    what has gone from `folders`."""
-    wanted = sorted(set(files) | {os.path.abspath(path) for path in extra_files})
-    cache = FaceCache(cache_path)
-    try:
-        signal_settings = {"signals": config["signals"], "expression": config["expression"]}
-        indexer = Indexer(cache, engine_choice(engine, config), signal_settings, workers)
-        records = indexer.sync(wanted, progress)
-        cache.prune(folders, set(files))
-    finally:
-        cache.close()
-    return indexer.engine, records
-
-
-def engine_choice(name: str, config: dict[str, dict]) -> EngineChoice:
-    """The engine settings of the config; empty strings mean 'the engine's own default'."""
-    options = {**config["analysis"], **config["dlib"], **config["insightface"]}
-    return EngineChoice(name, tuple(sorted((key, value) for key, value in options.items() if value != "")))
-
-
-def rank_collection(request: RankRequest, progress: ProgressCallback | None = None) -> RankingReport:
+def rank_collection(request: RankRequest, progress: Progress | None = None) -> RankingReport:
     config = request.config or load_config()
     collection, folders = collect_images(request.paths, request.recursive)
     engine, records = index_files(
