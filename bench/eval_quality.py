@@ -39,7 +39,6 @@ from dataclasses import dataclass
 import numpy as np
 from PIL import Image, ImageFilter
 
-from photorank import scoring
 from photorank.config import load_config
 from photorank.demo import package_image
 from photorank.images import load_image

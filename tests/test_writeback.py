@@ -48,7 +48,7 @@ def test_ranking_is_written_into_sidecars_and_undone(collection, cache_file):
     assert done.returncode == 0, done.stderr
     document = json.loads(done.stdout)
     assert document["xmp"]["files"] == {"created": 3, "updated": 1}
-    assert [kept["path"] for kept in document["xmp"]["ratings_kept"]] == [user_sidecar]
+    assert [(n["path"], n["note"]) for n in document["xmp"]["notes"]] == [(user_sidecar, "rating kept: set by user (2)")]
 
     best = document["results"][0]
     tags = read_back(best["path"] + ".xmp")
@@ -121,3 +121,36 @@ def test_unrated_takes_star_ratings_only(collection, cache_file):
     done = photorank("rank", "--ref", reference, folder, "--unrated", "0,7", cache=cache_file)
     assert done.returncode == 2
     assert "star ratings 0-5" in done.stderr
+
+
+@needs_exiftool
+def test_photos_left_out_by_top_keep_their_data(collection, cache_file):
+    folder, reference = collection
+    first = photorank("rank", "--ref", reference, folder, "--person", "Tom Hanks", "--write-xmp", "--json", cache=cache_file)
+    found = [r["path"] for r in json.loads(first.stdout)["results"]]
+    done = photorank("rank", "--ref", reference, folder, "--person", "Tom Hanks", "--write-xmp", "--top", "1", "--json", cache=cache_file)
+    document = json.loads(done.stdout)
+    assert document["found"] == 4 and len(document["results"]) == 1
+    assert "removed" not in document["xmp"]["files"]
+    for path in found:  # every photo of the person still carries their rank
+        assert any(k.startswith("photorank|Tom Hanks|rank") for k in read_back(path + ".xmp")["XMP-lr:HierarchicalSubject"])
+
+
+@needs_exiftool
+def test_two_photos_sharing_one_sidecar_get_the_better_ones_result(collection, cache_file):
+    folder, reference = collection
+    # like IMG_1.CR2 + IMG_1.JPG: two photos, one NAME.xmp sidecar
+    shutil.copyfile(os.path.join(folder, "portrait_soft.jpg"), os.path.join(folder, "portrait.jpeg"))
+    done = photorank(
+        "rank", "--ref", reference, folder, "--person", "Tom Hanks", "--write-xmp", "--xmp-naming", "name.xmp", "--json",
+        cache=cache_file,
+    )
+    document = json.loads(done.stdout)
+    ranks = {os.path.basename(r["path"]): r["rank"] for r in document["results"]}
+    better = min(("portrait.jpg", "portrait.jpeg"), key=ranks.get)
+    worse = ({"portrait.jpg", "portrait.jpeg"} - {better}).pop()
+    assert (os.path.join(folder, worse), "not written: shares its sidecar with a better-ranked photo") in {
+        (n["path"], n["note"]) for n in document["xmp"]["notes"]
+    }
+    keywords = read_back(os.path.join(folder, "portrait.xmp"))["XMP-lr:HierarchicalSubject"]
+    assert f"photorank|Tom Hanks|rank {ranks[better]:03d}" in keywords

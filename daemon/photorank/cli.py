@@ -20,6 +20,9 @@ EXIT_OK, EXIT_USAGE, EXIT_FAILED = 0, 2, 1
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    for stream in (sys.stdout, sys.stderr):
+        if hasattr(stream, "reconfigure"):  # file names that are not UTF-8 print as their own bytes
+            stream.reconfigure(errors="surrogateescape")
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
@@ -45,9 +48,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     rank = commands.add_parser("rank", help="rank the photos a person is in, best first")
     rank.add_argument("--ref", action="append", required=True, metavar="REF", help="reference photo of the person (repeatable)")
-    rank.add_argument("--ref-face", type=int, metavar="N", help="use face N (1 = leftmost) of the reference instead of the largest")
+    rank.add_argument("--ref-face", type=positive_int, metavar="N", help="use face N (1 = leftmost) of the reference instead of the largest")
     add_collection_arguments(rank)
-    rank.add_argument("--top", type=int, metavar="N", help="keep only the N best photos")
+    rank.add_argument("--top", type=positive_int, metavar="N", help="keep only the N best photos")
     rank.add_argument("--best-of-burst", action="store_true", help="keep only the best photo of each burst or near-duplicate group")
     rank.add_argument("--person", metavar="NAME", help="the person's name, for keywords and face regions (needed by --write-xmp)")
     rank.add_argument("--write-xmp", action="store_true", help="write stars, keywords and the face region into XMP sidecars")
@@ -74,6 +77,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     models = commands.add_parser("models", help="fetch the model files that do not come with the Python packages")
     models.add_argument("action", choices=["fetch"])
+    models.add_argument("--insightface", metavar="PACK", help="also download an insightface model pack (buffalo_l, buffalo_s) into its model root")
     models.set_defaults(run=run_models)
 
     config = commands.add_parser("config", help="show the configuration file's location, or the settings in force")
@@ -96,7 +100,7 @@ def add_collection_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--engine", choices=["auto", "dlib", "insightface"], default="auto", help="face engine (default: auto)")
     parser.add_argument("--no-cache", action="store_true", help="analyse everything afresh and keep nothing")
     parser.add_argument("--cache", metavar="FILE", help="face cache file (default: in the user cache dir)")
-    parser.add_argument("--workers", type=int, metavar="N", help="worker processes for analysis (default: all cores)")
+    parser.add_argument("--workers", type=positive_int, metavar="N", help="worker processes for analysis (default: all cores)")
     parser.add_argument("--config", metavar="FILE", help="configuration file (default: the user's config.toml, if any)")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
 
@@ -121,6 +125,16 @@ def xmp_settings(args: argparse.Namespace, config: dict[str, dict]) -> dict:
     if args.embed:
         settings["embed"] = True
     return settings
+
+
+def positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a whole number of at least 1, got {text!r}")
+    return value
 
 
 def star_list(text: str) -> list[int]:
@@ -183,11 +197,9 @@ def run_rank(args: argparse.Namespace) -> int:
         progress.close()
     written = None
     if args.write_xmp:
-        from .index import collect_images
         from .writeback import write_back
 
-        collection, _ = collect_images(args.paths, args.recursive)
-        written = write_back(report, args.person.strip(), collection, xmp_settings(args, config))
+        written = write_back(report, args.person.strip(), xmp_settings(args, config))
     emit(args, report_json(report, written) if args.json else report_text(report, written))
     return EXIT_FAILED if written and written.errors else EXIT_OK
 
@@ -197,7 +209,8 @@ def run_undo(args: argparse.Namespace) -> int:
     from .writeback import undo_paths
 
     paths, _ = collect_images(args.paths, args.recursive)
-    summary = undo_paths(paths, args.person, xmp_settings(args, load_config(args.config)))
+    person = args.person.strip() if args.person else None
+    summary = undo_paths(paths, person, xmp_settings(args, load_config(args.config)))
     if args.json:
         print(json.dumps(summary.as_dict(), indent=2))
     else:
@@ -294,6 +307,7 @@ def report_json(report: RankingReport, written=None) -> str:
             }
             for result in report.results
         ],
+        "found": report.found,
         "not_found": report.not_found,
         "errors": [{"path": path, "error": error} for path, error in report.errors],
     }
@@ -313,7 +327,8 @@ def report_text(report: RankingReport, written=None) -> str:
             f"{result.rank:>4} {result.score:>5.1f} {'*' * result.stars:<5} {result.kind:<6} {result.similarity:>5.2f}  "
             f"{result.path}{burst} - {', '.join(result.reasons)}"
         )
-    lines.append(f"{len(report.results)} photo(s) with the person, {report.not_found} without")
+    shown = f" ({len(report.results)} shown)" if len(report.results) != report.found else ""
+    lines.append(f"{report.found} photo(s) with the person{shown}, {report.not_found} without")
     lines += [f"error: {path}: {error}" for path, error in report.errors]
     if written is not None:
         lines.append(writeback_text(written))
@@ -331,12 +346,12 @@ def emit(args: argparse.Namespace, text: str) -> None:
 def run_models(args: argparse.Namespace) -> int:
     from .models import fetch_models
 
-    try:
-        for name, path in fetch_models().items():
-            print(f"{name}: {path}")
-    except ModelUnavailable as error:
-        print(f"photorank: {error}", file=sys.stderr)
-        return EXIT_FAILED
+    for name, path in fetch_models().items():
+        print(f"{name}: {path}")
+    if args.insightface:
+        from .faces.insightface_engine import fetch_model_pack
+
+        print(f"insightface {args.insightface}: {fetch_model_pack(args.insightface)}")
     return EXIT_OK
 
 

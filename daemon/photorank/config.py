@@ -1,19 +1,59 @@
 """All tunable settings in one place: `defaults.toml` beside this file, overridden by a user TOML.
 
 The defaults file is the documentation: every key is there, with a comment saying what it does.
-A user file may set any subset; an unknown section or key is an error (a typo must not be ignored).
+A user file may set any subset; a table in it (a section, or a table value such as
+`single_weights`) is merged key by key over the default table. The merged settings are checked
+in one pass (`validate`) against the defaults, which act as the schema: an unknown key at any
+depth, a value of the wrong type, a choice that is not offered or a value out of its range is a
+`ConfigError` naming the file, the key and what is expected (a typo must not be ignored, and a bad
+value must not fail later, in the middle of a run).
 """
 
 from __future__ import annotations
 
+import copy
+import json
 import os
 import tomllib
 from importlib import resources
+from typing import Any, Callable
 
 import platformdirs
 
 DEFAULTS_FILE = "defaults.toml"
 APP_NAME = "photorank"
+
+# Settings that take one of a few strings, by key path.
+CHOICES: dict[tuple[str, ...], tuple[str, ...]] = {
+    # The smile models signals/expression.py can run (its BACKENDS).
+    ("expression", "backend"): ("fer", "deepface"),
+    # The sidecar namings xmp_writer understands (its model.NAMINGS; also `--xmp-naming`).
+    ("xmp", "naming"): ("auto", "name.ext.xmp", "name.xmp"),
+}
+
+# Ranges the type check cannot see, by key path ("*": every key of that table):
+# (test on a value of the right type, what is expected).
+RANGES: dict[tuple[str, ...], tuple[Callable[[Any], bool], str]] = {
+    ("analysis", "max_side"): (lambda v: v > 0, "greater than 0"),
+    ("analysis", "min_face_px"): (lambda v: v > 0, "greater than 0"),
+    ("xmp", "unrated"): (lambda v: all(0 <= r <= 5 for r in v), "star ratings from 0 to 5"),
+    ("stars", "score_thresholds"): (lambda v: len(v) == 4 and v == sorted(v), "4 scores in ascending order"),
+    ("scoring", "single_weights", "*"): (lambda v: v >= 0, "at least 0"),
+    ("scoring", "group_weights", "*"): (lambda v: v >= 0, "at least 0"),
+    # All zero would divide by zero in the weighted mean.
+    ("scoring", "single_weights"): (lambda v: sum(v.values()) > 0, "weights not all 0"),
+    ("scoring", "group_weights"): (lambda v: sum(v.values()) > 0, "weights not all 0"),
+}
+
+# What a value of each default's type is called in messages: (one, several).
+TYPE_NAMES = {
+    bool: ("true or false", "true/false values"),
+    int: ("an integer", "integers"),
+    float: ("a number", "numbers"),
+    str: ("a string", "strings"),
+    list: ("a list", "lists"),
+    dict: ("a table", "tables"),
+}
 
 
 class ConfigError(Exception):
@@ -43,15 +83,68 @@ def load_config(path: str | None = None) -> dict[str, dict]:
 
 
 def merge(config: dict[str, dict], overrides: dict, source: str = "config") -> dict[str, dict]:
-    merged = {section: dict(values) for section, values in config.items()}
-    for section, values in overrides.items():
-        if section not in merged or not isinstance(values, dict):
-            raise ConfigError(f"{source}: unknown section [{section}]")
-        for key, value in values.items():
-            if key not in merged[section]:
-                raise ConfigError(f"{source}: unknown key {key!r} in [{section}]")
-            if isinstance(merged[section][key], dict) and isinstance(value, dict):
-                merged[section][key] = {**merged[section][key], **value}
-            else:
-                merged[section][key] = value
+    """`overrides` merged over `config` (tables key by key, at any depth), validated against `config`."""
+    merged = copy.deepcopy(config)
+    _merge_into(merged, overrides)
+    validate(merged, config, source)
     return merged
+
+
+def _merge_into(target: dict, overrides: dict) -> None:
+    for key, value in overrides.items():
+        if isinstance(target.get(key), dict) and isinstance(value, dict):
+            _merge_into(target[key], value)
+        else:
+            target[key] = value
+
+
+def validate(config: dict, schema: dict, source: str, path: tuple[str, ...] = ()) -> None:
+    """Raise ConfigError for the first key of `config` that is unknown to `schema` (the defaults),
+    of another type than the default's, or outside CHOICES / RANGES."""
+    for key, value in config.items():
+        here = (*path, key)
+        if key not in schema:
+            if not path and not isinstance(value, dict):
+                raise ConfigError(f"{source}: key {key!r} is outside any [section]")
+            raise ConfigError(f"{source}: unknown {'key' if path else 'section'} {_name(here)}")
+        expected = _type_expected(value, schema[key])
+        if expected:
+            raise ConfigError(f"{source}: {_name(here)} must be {expected} (got {_show(value)})")
+        if isinstance(value, dict):
+            validate(value, schema[key], source, here)
+        choices = CHOICES.get(here)
+        if choices and value not in choices:
+            raise ConfigError(f"{source}: {_name(here)} must be one of {', '.join(choices)} (got {_show(value)})")
+        test, expected = RANGES.get(here) or RANGES.get((*path, "*")) or (None, "")
+        if test and not test(value):
+            raise ConfigError(f"{source}: {_name(here)} must be {expected} (got {_show(value)})")
+
+
+def _fits(value: Any, default: Any) -> bool:
+    if isinstance(default, bool) or isinstance(value, bool):
+        return isinstance(value, bool) and isinstance(default, bool)
+    if isinstance(default, float):
+        return isinstance(value, (int, float))  # 1 for 1.0 is fine
+    return isinstance(value, type(default))
+
+
+def _type_expected(value: Any, default: Any) -> str | None:
+    """What is expected instead of `value`, or None when it has the default's type."""
+    if not _fits(value, default):
+        return _type_name(default, 0)
+    if isinstance(default, list) and default and not all(_fits(item, default[0]) for item in value):
+        return f"a list of {_type_name(default[0], 1)}"
+    return None
+
+
+def _type_name(default: Any, plural: int) -> str:
+    return TYPE_NAMES.get(type(default), (type(default).__name__,) * 2)[plural]
+
+
+def _name(path: tuple[str, ...]) -> str:
+    """("scoring", "single_weights", "eyes") -> "[scoring] single_weights.eyes"."""
+    return f"[{path[0]}] {'.'.join(path[1:])}".rstrip()
+
+
+def _show(value: Any) -> str:
+    return json.dumps(value, ensure_ascii=False, default=str)

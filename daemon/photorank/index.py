@@ -23,8 +23,13 @@ from .images import ImageError, is_image_path, load_image
 from .models import ModelUnavailable
 from .records import DetectedFace, ImageRecord
 
-# Bump when what is measured per face changes, so cached analyses are redone.
-ANALYSIS_VERSION = 1
+# Part of every analysis key, so cached analyses made under another version are never used.
+# Bump it whenever the same engine and settings would now store something different for an
+# image: a signal added, removed or computed differently (face or image signals), a change in
+# detection, rescaling, orientation or thumbnail, or in what ImageRecord/DetectedFace hold.
+# Engine models and signal settings are in the key already; cache.SCHEMA_VERSION covers tables.
+# 2: the signals changed since version 1.
+ANALYSIS_VERSION = 2
 
 Progress = Callable[[int, int], None]  # (done, total)
 
@@ -145,17 +150,22 @@ class Indexer:
             if cached is not None:
                 records[path] = cached
                 if known is None:  # moved, renamed or touched: remember where it is now
-                    self.cache.remember_file(path, stat.st_size, stat.st_mtime_ns, file_fingerprint)
+                    # Stored again with the file row, in one transaction: should another run
+                    # prune the analysis meanwhile (its old path gone), it is written back.
+                    self.cache.store(path, stat.st_size, stat.st_mtime_ns, file_fingerprint, self.key, cached)
             else:
                 pending[path] = (stat.st_size, stat.st_mtime_ns, file_fingerprint)
         done = len(paths) - len(pending)
         if progress:
             progress(done, len(paths))
+        if pending:
+            from . import signals
+
+            signals.prepare(self.signal_settings)
         for record, lasting in self._analyse_all(list(pending)):
             size, mtime_ns, file_fingerprint = pending[record.path]
-            if lasting:
-                self.cache.store(file_fingerprint, self.key, record)
-                self.cache.remember_file(record.path, size, mtime_ns, file_fingerprint)
+            if lasting:  # the analysis and the file row in one transaction
+                self.cache.store(record.path, size, mtime_ns, file_fingerprint, self.key, record)
             records[record.path] = record
             done += 1
             if progress:

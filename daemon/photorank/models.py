@@ -132,13 +132,3 @@ def fetch_models(force: bool = False) -> dict[str, str]:
     """Fetch every model file photorank needs beyond its packages; returns {name: path}.
     Wired as `photorank models fetch`. Raises ModelUnavailable with a user-facing message."""
     return {"smile": fetch_fer_model(force=force)}
-
-
-def models_status() -> dict[str, str | None]:
-    """Which optional model files are present (path) or missing (None)."""
-    fer = fer_model_path()
-    deepface = deepface_emotion_path()
-    return {
-        "smile": fer if os.path.exists(fer) else None,
-        "deepface_emotion": deepface if os.path.exists(deepface) else None,
-    }

@@ -71,9 +71,14 @@ class RankingReport:
     engine: str
     references: list[Reference]
     results: list[PhotoResult]
-    not_found: int
+    not_found_paths: list[str]  # photos read without error that the person is not in
     errors: list[tuple[str, str]]
     threshold: float
+    found: int  # photos the person is in, before --top and --best-of-burst shortened `results`
+
+    @property
+    def not_found(self) -> int:
+        return len(self.not_found_paths)
 
 
 def rank_collection(request: RankRequest, progress: Progress | None = None) -> RankingReport:
@@ -87,11 +92,12 @@ def rank_collection(request: RankRequest, progress: Progress | None = None) -> R
     errors = [(path, records[path].error) for path in collection if records[path].error]
     judged = judge_records([records[path] for path in collection if not records[path].error], references, threshold, config)
     results = [result for result in judged.values() if result is not None]
-    not_found = len(judged) - len(results)
+    not_found_paths = [path for path, result in judged.items() if result is None]
+    found = len(results)
     results = order_results(results, config, request.best_of_burst)
     if request.top:
         results = results[: request.top]
-    return RankingReport(engine.id, references, results, not_found, errors, threshold)
+    return RankingReport(engine.id, references, results, not_found_paths, errors, threshold, found)
 
 
 def pick_reference(record: ImageRecord, face_number: int | None) -> Reference:

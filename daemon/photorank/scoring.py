@@ -123,7 +123,7 @@ def confidence_quality(signals: dict, s: dict) -> float:
 def face_looks_good(signals: dict, s: dict) -> float:
     """How surely this person does not spoil a group shot (eyes open, facing, sharp), 0-1.
 
-    A soft product, so the group quality moves smoothly; `looks_good` is its yes/no."""
+    A soft product, so the group quality moves smoothly."""
     yaw = signals.get("yaw")
     facing = 1.0 if yaw is None else logistic(-abs(yaw), -s["looking_away_deg"], s["looking_away_width_deg"])
     eyes = 1.0 if signals.get("eyes_open") is None else eyes_quality(signals, s)
@@ -149,10 +149,6 @@ def face_soft(signals: dict, s: dict) -> bool:
     crisper faces above this (a finer distinction than the words make)."""
     sharpness = signals.get("sharpness")
     return sharpness is not None and sharpness < s["soft_face_below"]
-
-
-def looks_good(signals: dict, s: dict) -> bool:
-    return not (eyes_closed(signals, s) or looking_away(signals, s) or face_soft(signals, s))
 
 
 # --- whole photos ---------------------------------------------------------------------------

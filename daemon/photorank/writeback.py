@@ -17,12 +17,14 @@ from . import __version__
 from .ranking import PhotoResult, RankingReport
 
 BEST_OF_BURST = "best of burst"
+# A JPEG's XMP packet is in an APP1 segment near the start: at most 64 KiB after a 64 KiB Exif block.
+EMBEDDED_XMP_SPAN = 256 * 1024
 
 
 @dataclass
 class WriteBackSummary:
     actions: Counter = field(default_factory=Counter)  # "created" / "updated" / "unchanged" / "removed" -> files
-    notes: list[tuple[str, str]] = field(default_factory=list)  # (sidecar, note) worth telling the user
+    notes: list[tuple[str, str]] = field(default_factory=list)  # (file, note) worth telling the user
     errors: list[tuple[str, str]] = field(default_factory=list)  # (sidecar or photo, error)
 
     def add(self, outcome: xmp_writer.WriteOutcome) -> None:
@@ -36,7 +38,7 @@ class WriteBackSummary:
     def as_dict(self) -> dict:
         return {
             "files": dict(sorted(self.actions.items())),
-            "ratings_kept": [{"path": path, "note": note} for path, note in self.notes],
+            "notes": [{"path": path, "note": note} for path, note in self.notes],
             "errors": [{"path": path, "error": error} for path, error in self.errors],
         }
 
@@ -72,28 +74,45 @@ def person_rating(result: PhotoResult, person: str, engine: str, run_time: str) 
     )
 
 
-def write_back(report: RankingReport, person: str, collection: list[str], settings: dict) -> WriteBackSummary:
-    """Write every result for `person`; take `person`'s old data off the collection's other photos."""
+def write_back(report: RankingReport, person: str, settings: dict) -> WriteBackSummary:
+    """Write every shown result for `person`; take `person`'s old data off photos they are not in.
+
+    Only photos read without error and without the person lose that person's data: a photo
+    left out by --top or --best-of-burst, or one that could not be read this time, keeps what it
+    has. Two photos that share one sidecar (IMG_1.CR2 and IMG_1.JPG with NAME.xmp naming) get
+    the better one's result, and that sidecar is not undone for the other.
+    """
     run_time = datetime.now(timezone.utc).replace(microsecond=0).isoformat()
     options = write_options(settings)
     summary = WriteBackSummary()
-    found = set()
-    for result in report.results:
-        found.add(result.path)
+    written: set[str] = set()
+    for result in report.results:  # best first
+        sidecars = set(xmp_writer.sidecar_paths(result.path, options["naming"]))
+        if sidecars & written:
+            summary.notes.append((result.path, "not written: shares its sidecar with a better-ranked photo"))
+            continue
+        written |= sidecars
         summary.add(xmp_writer.write_rating(result.path, person_rating(result, person, report.engine, run_time), **options))
-    for path in collection:
-        if path not in found and (carries_photorank_data(path, options["naming"]) or options["embed"]):
+    for path in report.not_found_paths:
+        sidecars = set(xmp_writer.sidecar_paths(path, options["naming"]))
+        if not sidecars & written and carries_photorank_data(path, options["naming"], options["embed"]):
             summary.add(xmp_writer.undo(path, person, naming=options["naming"], embed=options["embed"]))
     return summary
 
 
-def carries_photorank_data(image_path: str, naming: str) -> bool:
-    """A byte search before any XML parsing: most photos of a big collection have none of our data."""
+def carries_photorank_data(image_path: str, naming: str, embed: bool = False) -> bool:
+    """A byte search before any XML parsing: most photos of a big collection have none of our data.
+
+    With `embed`, a JPEG's own XMP packet counts too (it sits in the first segments of the file).
+    """
     marker = xmp_writer.NAMESPACE_URI.encode()
-    for sidecar in xmp_writer.sidecar_paths(image_path, naming):
+    places = [(sidecar, -1) for sidecar in xmp_writer.sidecar_paths(image_path, naming)]
+    if embed:
+        places.append((image_path, EMBEDDED_XMP_SPAN))
+    for place, span in places:
         try:
-            with open(sidecar, "rb") as handle:
-                if marker in handle.read():
+            with open(place, "rb") as handle:
+                if marker in handle.read(span):
                     return True
         except OSError:
             continue
@@ -104,7 +123,7 @@ def undo_paths(paths: list[str], person: str | None, settings: dict) -> WriteBac
     """Take photorank's data (one person's, or all) off the photos that carry any."""
     summary = WriteBackSummary()
     for path in paths:
-        if carries_photorank_data(path, settings["naming"]) or settings["embed"]:
+        if carries_photorank_data(path, settings["naming"], settings["embed"]):
             summary.add(xmp_writer.undo(path, person, naming=settings["naming"], embed=settings["embed"]))
     return summary
 

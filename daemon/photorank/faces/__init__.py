@@ -57,7 +57,3 @@ def load_engine(name: str = "auto", **options) -> FaceEngine:
 
 def _without(options: dict, names: frozenset[str]) -> dict:
     return {key: value for key, value in options.items() if key not in names}
-
-
-def cosine_similarity(a: np.ndarray, b: np.ndarray) -> float:
-    return float(np.dot(a, b) / (np.linalg.norm(a) * np.linalg.norm(b) + 1e-12))

@@ -203,8 +203,8 @@ class InsightFaceEngine:
             where = os.path.join(self.root, "models")
             detail = "" if not os.path.isdir(directory) else f" (the folder {directory} has no {' or '.join(missing)} .onnx model)"
             raise EngineUnavailable(
-                f"insightface model pack {name} not found in {where}{detail}; it downloads on first use "
-                f"with internet (see docs/engines.md), or use --engine dlib"
+                f"insightface model pack {name} not found in {where}{detail}; get it with "
+                f"`photorank models fetch --insightface {name}` where the internet is reachable (see docs/engines.md), or use --engine dlib"
             )
         try:
             import insightface

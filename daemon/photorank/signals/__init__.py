@@ -55,6 +55,13 @@ def _settings(settings: dict | None) -> dict:
     return merged
 
 
+def prepare(settings: dict | None = None) -> None:
+    """Load, and fetch if missing, the expression model once, before work spreads over worker
+    processes: a missing model is then one clear error, and one download, not one per worker."""
+    config = _settings(settings)
+    expression.load_model(config["expression_backend"], config["expression_model"])
+
+
 def _predictor():
     global _landmarker
     if _landmarker is None:

@@ -99,10 +99,3 @@ def _euler(rotation: np.ndarray) -> tuple[float, float, float]:
     pitch = -math.degrees(pitch_rad)
     roll = math.degrees(roll_rad)
     return yaw, pitch, roll
-
-
-def eye_line_roll(landmarks: np.ndarray) -> float:
-    """Roll from the line through the eye centres alone (degrees, clockwise positive)."""
-    points = five_points(landmarks)
-    dx, dy = points[1] - points[0]
-    return math.degrees(math.atan2(dy, dx))

@@ -1,0 +1,163 @@
+"""The configuration: user TOML merged over defaults.toml, every mistake a clear ConfigError."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+
+from photorank.config import CHOICES, RANGES, ConfigError, load_config, load_defaults, validate
+
+
+def write(tmp_path, text: str) -> str:
+    path = tmp_path / "config.toml"
+    path.write_text(text, encoding="utf-8")
+    return str(path)
+
+
+def rejected(tmp_path, text: str) -> str:
+    path = write(tmp_path, text)
+    with pytest.raises(ConfigError) as caught:
+        load_config(path)
+    message = str(caught.value)
+    assert message.startswith(f"{path}: "), message
+    return message[len(path) + 2:]
+
+
+def test_defaults_pass_validation():
+    defaults = load_defaults()
+    validate(defaults, load_defaults(), "defaults.toml")
+
+
+def test_every_choice_and_range_names_a_default_key():
+    # A rule for a renamed key would silently stop checking anything.
+    defaults = load_defaults()
+    for path in [*CHOICES, *RANGES]:
+        table = defaults
+        for key in path[:-1]:
+            table = table[key]
+        assert path[-1] == "*" and isinstance(table, dict) or path[-1] in table, path
+    for path, choices in CHOICES.items():
+        assert defaults[path[0]][path[1]] in choices
+
+
+def test_choices_match_the_code_that_uses_them():
+    from photorank.signals.expression import BACKENDS
+    from xmp_writer.model import NAMINGS
+
+    assert CHOICES["expression", "backend"] == BACKENDS
+    assert CHOICES["xmp", "naming"] == NAMINGS
+
+
+def test_no_file_gives_the_defaults(tmp_path):
+    assert load_config(str(tmp_path / "absent.toml")) == load_defaults()
+
+
+def test_valid_overrides_applied_and_partial_table_merged(tmp_path):
+    config = load_config(write(tmp_path, """
+[matching]
+threshold = 0.9
+[xmp]
+naming = "name.xmp"
+unrated = [0, 1]
+[scoring]
+single_weights = { sharpness = 5.0 }
+"""))
+    defaults = load_defaults()
+    assert config["matching"]["threshold"] == 0.9
+    assert config["xmp"]["naming"] == "name.xmp"
+    assert config["xmp"]["unrated"] == [0, 1]
+    assert config["xmp"]["embed"] == defaults["xmp"]["embed"]  # untouched keys of a section stay
+    assert config["scoring"]["single_weights"] == {**defaults["scoring"]["single_weights"], "sharpness": 5.0}
+    assert config["scoring"]["group_weights"] == defaults["scoring"]["group_weights"]
+
+
+def test_int_accepted_where_float_expected(tmp_path):
+    config = load_config(write(tmp_path, "[burst]\nseconds = 3\n[scoring]\ngroup_weights = { eyes = 4 }\n"))
+    assert config["burst"]["seconds"] == 3
+    assert config["scoring"]["group_weights"]["eyes"] == 4
+
+
+def test_nested_typo_rejected_with_key_path(tmp_path):
+    message = rejected(tmp_path, "[scoring]\nsingle_weights = {sharpnes = 9}\n")
+    assert message == "unknown key [scoring] single_weights.sharpnes"
+
+
+def test_unknown_section_and_key_rejected(tmp_path):
+    assert rejected(tmp_path, "[scorng]\nx = 1\n") == "unknown section [scorng]"
+    assert rejected(tmp_path, "[xmp]\nnameing = 'auto'\n") == "unknown key [xmp] nameing"
+    assert "outside any [section]" in rejected(tmp_path, "threshold = 0.9\n")
+
+
+@pytest.mark.parametrize("text, expected", [
+    ('[matching]\nthreshold = "0.9"\n', '[matching] threshold must be a number (got "0.9")'),
+    ("[analysis]\nmax_side = 2048.5\n", "[analysis] max_side must be an integer (got 2048.5)"),
+    ("[burst]\nseconds = true\n", "[burst] seconds must be a number (got true)"),
+    ('[xmp]\nembed = "yes"\n', '[xmp] embed must be true or false (got "yes")'),
+    ("[xmp]\nunrated = 1\n", "[xmp] unrated must be a list (got 1)"),
+    ('[xmp]\nunrated = [0, "1"]\n', '[xmp] unrated must be a list of integers (got [0, "1"])'),
+    ("[scoring]\nsingle_weights = 3.0\n", "[scoring] single_weights must be a table (got 3.0)"),
+    ("[scoring]\ngroup_weights = { eyes = \"3\" }\n", '[scoring] group_weights.eyes must be a number (got "3")'),
+    ("xmp = 1\n", "[xmp] must be a table (got 1)"),
+])
+def test_wrong_type_rejected(tmp_path, text, expected):
+    assert rejected(tmp_path, text) == expected
+
+
+def test_bad_choice_rejected(tmp_path):
+    assert rejected(tmp_path, '[xmp]\nnaming = "Auto"\n') == \
+        '[xmp] naming must be one of auto, name.ext.xmp, name.xmp (got "Auto")'
+    assert rejected(tmp_path, '[expression]\nbackend = "ferr"\n') == \
+        '[expression] backend must be one of fer, deepface (got "ferr")'
+
+
+@pytest.mark.parametrize("text, expected", [
+    ("[xmp]\nunrated = [0, 6]\n", "[xmp] unrated must be star ratings from 0 to 5 (got [0, 6])"),
+    ("[xmp]\nunrated = [-1]\n", "[xmp] unrated must be star ratings from 0 to 5 (got [-1])"),
+    ("[analysis]\nmax_side = 0\n", "[analysis] max_side must be greater than 0 (got 0)"),
+    ("[analysis]\nmin_face_px = -5\n", "[analysis] min_face_px must be greater than 0 (got -5)"),
+    ("[stars]\nscore_thresholds = [40, 80, 65, 90]\n",
+     "[stars] score_thresholds must be 4 scores in ascending order (got [40, 80, 65, 90])"),
+    ("[stars]\nscore_thresholds = [40, 65, 80]\n",
+     "[stars] score_thresholds must be 4 scores in ascending order (got [40, 65, 80])"),
+    ("[scoring]\nsingle_weights = { eyes = -1 }\n", "[scoring] single_weights.eyes must be at least 0 (got -1)"),
+    ("[scoring]\ngroup_weights = { eyes = 0, sharpness = 0, exposure = 0, facing = 0, group = 0, overall_sharpness = 0 }\n",
+     "[scoring] group_weights must be weights not all 0 (got "
+     '{"eyes": 0, "sharpness": 0, "exposure": 0, "facing": 0, "group": 0, "overall_sharpness": 0})'),
+])
+def test_out_of_range_rejected(tmp_path, text, expected):
+    assert rejected(tmp_path, text) == expected
+
+
+def test_range_bounds_accepted(tmp_path):
+    config = load_config(write(tmp_path, """
+[analysis]
+max_side = 1
+[xmp]
+unrated = [0, 5]
+[stars]
+score_thresholds = [10, 20, 30, 40]
+[scoring]
+single_weights = { eyes = 0 }
+"""))
+    assert config["xmp"]["unrated"] == [0, 5]
+    assert config["scoring"]["single_weights"]["eyes"] == 0
+
+
+def test_cli_config_exits_1_with_the_message(tmp_path):
+    path = write(tmp_path, '[xmp]\nnaming = "Auto"\n')
+    done = subprocess.run([sys.executable, "-m", "photorank.cli", "config", "--config", path],
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 1
+    assert done.stderr.strip() == \
+        f'photorank: {path}: [xmp] naming must be one of auto, name.ext.xmp, name.xmp (got "Auto")'
+    assert done.stdout == ""
+
+
+def test_cli_config_prints_valid_overrides(tmp_path):
+    path = write(tmp_path, "[scoring]\nsingle_weights = { sharpness = 5 }\n")
+    done = subprocess.run([sys.executable, "-m", "photorank.cli", "config", "--config", path],
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert '"sharpness": 5,' in done.stdout
