@@ -108,7 +108,7 @@ def test_accepts_whole_config_and_five_point_faces(engine, smile_model):
     from photorank.config import load_config
 
     pixels = read_rgb(os.path.join(INSIGHTFACE_IMAGES, "t1.jpg"))
-    face = biggest(engine.detect(pixels))
+    face = min(engine.detect(pixels), key=lambda f: f.box[0])  # the leftmost person faces the camera
     with68 = measure_face(pixels, face, load_config())
     lm = face.landmarks
     five = np.array([lm[36:42].mean(0), lm[42:48].mean(0), lm[30], lm[48], lm[54]], dtype=np.float32)
