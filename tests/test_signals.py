@@ -416,3 +416,15 @@ def test_signals_cost_a_few_ms_per_face(engine, smile_model):
     per_face = (time.perf_counter() - start) / (rounds * len(faces)) * 1000
     print(f"signals: {per_face:.1f} ms per face")
     assert per_face < 40  # generous: a loaded CI machine; typically ~5 ms
+
+
+def test_edge_cut_from_five_keypoints_sees_a_face_running_off_the_frame():
+    """insightface clips its boxes to the frame; the keypoints still tell how much is cut."""
+    from photorank.signals.quality import framing
+
+    inside = np.array([[140, 100], [180, 100], [160, 125], [145, 145], [175, 145]], np.float32)
+    cut = inside - [150, 0]  # the same face, moved so its left half is beyond the left edge
+    whole = framing((400, 400, 3), (120, 60, 80, 110), inside)
+    half = framing((400, 400, 3), (0, 60, 30, 110), cut)
+    assert whole["edge_cut"] == 0.0
+    assert half["edge_cut"] > 0.3

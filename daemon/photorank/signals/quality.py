@@ -151,6 +151,14 @@ def framing(shape, box, landmarks, margin_px: float = 2.0) -> dict[str, float | 
         # Landmark ellipse of the whole head is bigger: add the share of the face box beyond the frame.
         x0, y0 = pts[:, 0].min(), pts[17:27, 1].min() - 0.25 * (pts[:, 1].max() - pts[17:27, 1].min())
         x1, y1 = pts[:, 0].max(), pts[:, 1].max()
+    elif landmarks is not None and len(landmarks) == 5:
+        # A 5-point engine clips its box to the frame, but its keypoints (eyes, nose, mouth
+        # corners) are regressed and may lie outside: the face's extent follows from them.
+        pts = np.asarray(landmarks, dtype=np.float64)
+        eye_distance = max(float(np.linalg.norm(pts[1] - pts[0])), 1.0)
+        cut = 0.0
+        x0, x1 = pts[:, 0].min() - 0.6 * eye_distance, pts[:, 0].max() + 0.6 * eye_distance
+        y0, y1 = pts[:2, 1].min() - 0.9 * eye_distance, pts[3:, 1].max() + 0.7 * eye_distance
     else:
         cut = 0.0
         x0, y0, x1, y1 = x, y, x + w, y + h
