@@ -205,6 +205,12 @@ _worker_signal_settings: dict = {}
 
 def _start_worker(choice: EngineChoice, signal_settings: dict) -> None:
     global _worker_engine, _worker_signal_settings
+    import cv2
+    from threadpoolctl import threadpool_limits
+
+    # One worker per core already: the thread pools of OpenCV, OpenBLAS and OpenMP would only contend.
+    cv2.setNumThreads(1)
+    threadpool_limits(1)
     _worker_engine = choice.build()
     _worker_signal_settings = signal_settings
 
