@@ -50,8 +50,9 @@ def test_choices_match_the_code_that_uses_them():
     assert CHOICES["xmp", "naming"] == NAMINGS
 
 
-def test_no_file_gives_the_defaults(tmp_path):
-    assert load_config(str(tmp_path / "absent.toml")) == load_defaults()
+def test_no_user_file_gives_the_defaults(tmp_path, monkeypatch):
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path))  # an empty user config dir
+    assert load_config() == load_defaults()
 
 
 def test_valid_overrides_applied_and_partial_table_merged(tmp_path):
@@ -161,3 +162,8 @@ def test_cli_config_prints_valid_overrides(tmp_path):
                           capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr
     assert '"sharpness": 5,' in done.stdout
+
+
+def test_a_named_config_file_that_does_not_exist_is_an_error(tmp_path):
+    with pytest.raises(ConfigError, match="no such configuration file"):
+        load_config(str(tmp_path / "typo.toml"))

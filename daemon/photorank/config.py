@@ -71,6 +71,8 @@ def load_defaults() -> dict[str, dict]:
 def load_config(path: str | None = None) -> dict[str, dict]:
     """Defaults merged with the user's file: `path`, else the user config dir's config.toml if present."""
     config = load_defaults()
+    if path and not os.path.exists(path):
+        raise ConfigError(f"{path}: no such configuration file")  # named on purpose: a typo must not pass
     path = path or default_config_path()
     if not os.path.exists(path):
         return config
