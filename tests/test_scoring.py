@@ -130,8 +130,10 @@ def test_in_a_group_the_target_must_look_good():
 def test_judge_reads_detected_faces_and_rounds():
     target = DetectedFace(box=(0, 0, 100, 100), detector_score=1.0, embedding=np.zeros(4, np.float32), signals=GOOD)
     judgement = scoring.judge(target, [], ImageRecord(path="x.jpg"), "single", SETTINGS)
-    assert judgement.score == single(GOOD)
-    assert set(judgement.components) == {"eyes", "sharpness", "expression", "exposure", "facing", "framing", "confidence"}
+    assert judgement.score == single({**GOOD, "face_width_px": 100.0})  # the box gives the face's pixels
+    assert set(judgement.components) == {
+        "eyes", "sharpness", "expression", "exposure", "facing", "framing", "resolution", "confidence"
+    }
 
 
 def test_stars_keep_five_for_the_top_and_give_every_found_photo_one():
@@ -287,3 +289,12 @@ def test_the_same_person_facing_the_camera_beats_their_turned_head(people_dir, p
     turned = max(singles, key=lambda r: abs(r.target_face.signals["yaw"]))
     assert abs(turned.target_face.signals["yaw"]) > abs(frontal.target_face.signals["yaw"]) + 15
     assert turned.components["facing"] < frontal.components["facing"]
+
+
+def test_a_tiny_face_is_a_weaker_portrait_however_sharp():
+    """Sharpness is judged size-normalised; the face's pixels in the original count on their own."""
+    big, tiny = face(face_width_px=400.0), face(face_width_px=50.0)
+    assert single(tiny) < 0.95 * single(big)
+    assert "low resolution" in scoring.reasons(tiny, [], SETTINGS)
+    assert "low resolution" not in scoring.reasons(big, [], SETTINGS)
+    assert single(face(face_width_px=150.0)) >= 0.99 * single(big)  # an ordinary portrait is not penalised

@@ -113,6 +113,13 @@ def framing_quality(signals: dict, s: dict) -> float:
     return max(0.0, 1.0 - cut * s["edge_cut_penalty"]) * size_quality
 
 
+def resolution_quality(signals: dict, s: dict) -> float:
+    """A face only so many pixels across in the original cannot make a good portrait, however
+    sharp it is at that size (sharpness is judged size-normalised)."""
+    width = signals.get("face_width_px")
+    return 1.0 if width is None else logistic(width, s["low_resolution_face_px"], s["low_resolution_width_px"])
+
+
 def confidence_quality(signals: dict, s: dict) -> float:
     """The detector's confidence (0-1), a proxy for occlusion (hands, hair, hats over the face).
     Any clear face is 'full' confidence; only an unsure detection costs."""
@@ -162,6 +169,7 @@ def single_components(signals: dict, s: dict, person_exposure: float | None = No
         "exposure": exposure_quality(signals, s, person_exposure),
         "facing": facing_quality(signals, s),
         "framing": framing_quality(signals, s),
+        "resolution": resolution_quality(signals, s),
         "confidence": confidence_quality(signals, s),
     }
 
@@ -218,9 +226,11 @@ def judge(
     person_exposure: float | None = None,
 ) -> Judgement:
     other_signals = [face.signals for face in others]
-    score, components = score_signals(target.signals, other_signals, record.image_signals, kind, s, person_exposure)
+    # Boxes are in the original's pixels: how many pixels the face really has.
+    target_signals = {**target.signals, "face_width_px": float(target.box[2])}
+    score, components = score_signals(target_signals, other_signals, record.image_signals, kind, s, person_exposure)
     rounded = {name: round(quality, 3) for name, quality in components.items()}
-    return Judgement(score, reasons(target.signals, other_signals, s), rounded)
+    return Judgement(score, reasons(target_signals, other_signals, s), rounded)
 
 
 # --- reasons --------------------------------------------------------------------------------
@@ -252,6 +262,8 @@ def reasons(target: dict, others: list[dict], s: dict) -> list[str]:
         bad.append("face cut by the frame")
     if not others and (target.get("face_size") or 1.0) < s["small_face_center"]:
         bad.append("face small in frame")
+    if not others and resolution_quality(target, s) < 0.5:
+        bad.append("low resolution")
     smile = target.get("smile")
     if smile is not None and smile >= s["smiling_threshold"]:
         good.append("smiling")
