@@ -30,6 +30,7 @@ from collections import defaultdict
 import numpy as np
 from PIL import Image, ImageFilter, ImageOps
 
+from photorank.faces.dlib_engine import landmarks_in_box
 from photorank.images import load_image
 from photorank.index import index_paths
 
@@ -400,7 +401,7 @@ def smiles_embeddings(data: str, work: str, limit: int, engine) -> dict[str, np.
         face = largest(engine.detect(padded))
         if face is not None:
             detected.append(face.embedding)
-        points = engine.landmarks_for_box(rgb, (0, 0, 160, 160))
+        points = landmarks_in_box(rgb, (0, 0, 160, 160))
         shape = dlib.full_object_detection(dlib.rectangle(0, 0, 159, 159), [dlib.point(int(x), int(y)) for x, y in points])
         vector = np.asarray(encoder.compute_face_descriptor(rgb, shape), np.float32)
         crop_box.append(vector / np.linalg.norm(vector))

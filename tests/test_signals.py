@@ -14,6 +14,7 @@ import numpy as np
 import pytest
 
 from photorank import models
+from photorank.faces.dlib_engine import landmarks_in_box
 from photorank.records import DetectedFace
 from photorank.signals import FACE_SIGNALS, IMAGE_SIGNALS, expression, measure_face, measure_image
 
@@ -67,7 +68,7 @@ def read_rgb(path: str) -> np.ndarray:
 def crop_face(engine, grey: np.ndarray) -> DetectedFace:
     """A face crop that is all face: box = the crop, 68 landmarks placed in it."""
     h, w = grey.shape[:2]
-    landmarks = engine.landmarks_for_box(np.dstack([grey] * 3), (0, 0, w, h))
+    landmarks = landmarks_in_box(np.dstack([grey] * 3), (0, 0, w, h))
     return DetectedFace(box=(0, 0, w, h), detector_score=1.0, embedding=np.zeros(128, np.float32), landmarks=landmarks)
 
 

@@ -6,6 +6,7 @@ so this engine works on a machine that never reaches a model hub.
 
 from __future__ import annotations
 
+import functools
 import importlib.metadata
 import importlib.util
 import math
@@ -72,7 +73,7 @@ class DlibEngine:
         import dlib
 
         self._detector = dlib.get_frontal_face_detector()
-        self._landmarks = dlib.shape_predictor(self._model_files[0])
+        self._landmarks = landmark_predictor()
         self._encoder = dlib.face_recognition_model_v1(self._model_files[1])
         self._dlib = dlib
 
@@ -119,13 +120,24 @@ class DlibEngine:
         """HOG's SVM margin (about -0.5 doubtful .. 3 clear frontal face) as 0-1."""
         return 1.0 / (1.0 + math.exp(-(detector_score - 0.2) / 0.4))
 
-    def landmarks_for_box(self, pixels: np.ndarray, box: tuple[int, int, int, int]) -> np.ndarray:
-        """68 landmarks for a face whose box is already known (e.g. a tight face crop)."""
-        if self._dlib is None:
-            self._load()
-        x, y, w, h = box
-        shape = self._landmarks(pixels, self._dlib.rectangle(x, y, x + w - 1, y + h - 1))
-        return np.array([(p.x, p.y) for p in shape.parts()], dtype=np.float32)
+
+@functools.cache
+def landmark_predictor():
+    """dlib's 68-point predictor, loaded once per process: the engine and the signals share it."""
+    import dlib
+
+    return dlib.shape_predictor(model_path(LANDMARKS_68))
+
+
+def landmarks_in_box(pixels: np.ndarray, box) -> np.ndarray:
+    """dlib's 68 landmarks for a face whose box (x, y, w, h) is known, e.g. a 5-point engine's
+    face or a tight face crop."""
+    import dlib
+
+    x, y, w, h = (float(v) for v in box)
+    rect = dlib.rectangle(round(x), round(y), round(x + w - 1), round(y + h - 1))
+    shape = landmark_predictor()(np.ascontiguousarray(pixels), rect)
+    return np.array([(p.x, p.y) for p in shape.parts()], dtype=np.float64)
 
 
 def _clip_box(x: int, y: int, w: int, h: int, width: int, height: int) -> tuple[int, int, int, int]:

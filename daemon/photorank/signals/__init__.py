@@ -10,10 +10,12 @@ never at import time. docs/signals.md documents each signal, its range and its m
 
 from __future__ import annotations
 
+import functools
 import math
 
 import numpy as np
 
+from ..config import load_defaults
 from ..records import DetectedFace
 from . import expression, eyes, pose, quality
 
@@ -25,21 +27,24 @@ FACE_SIGNALS = (
 )
 IMAGE_SIGNALS = ("image_sharpness", "image_exposure", "image_highlights_clipped")
 
-DEFAULT_SETTINGS = {
-    "expression_backend": "fer",  # [expression] backend: "fer" or "deepface"
-    "expression_model": None,  # [expression] model_path: an explicit model file, else the backend's standard place
-    "eye_components": True,  # [signals] eye_components: also return eyes_ear / eyes_iris / eyes_haar
-    "refine_landmarks_below_px": 128.0,  # [signals] refine_landmarks_below_px
-}
+_landmarker: bool | None = None  # can dlib's 68-point predictor run (for 5-point engines, small faces)?
 
-REFINE_BELOW_PX = 128.0
-_landmarker = None  # dlib 68-point predictor: for 5-point engines and for refining small faces
+
+@functools.cache
+def _default_settings() -> dict:
+    """The [signals] and [expression] defaults of defaults.toml, flat (the one place they are set)."""
+    defaults = load_defaults()
+    return {
+        **defaults["signals"],
+        "expression_backend": defaults["expression"]["backend"],
+        "expression_model": defaults["expression"]["model_path"] or None,
+    }
 
 
 def _settings(settings: dict | None) -> dict:
-    """Flat settings from None, a flat dict of DEFAULT_SETTINGS keys, or a whole config
+    """Flat settings from None (the defaults), a flat dict of their keys, or a whole config
     (load_config()'s sections [signals] and [expression])."""
-    merged = dict(DEFAULT_SETTINGS)
+    merged = dict(_default_settings())
     if not settings:
         return merged
     flat = {key: value for key, value in settings.items() if not isinstance(value, dict)}
@@ -56,30 +61,32 @@ def _settings(settings: dict | None) -> dict:
 
 
 def prepare(settings: dict | None = None) -> None:
-    """Load, and fetch if missing, the expression model once, before work spreads over worker
-    processes: a missing model is then one clear error, and one download, not one per worker."""
+    """Fetch the expression model if missing, once, before work spreads over worker processes:
+    a missing model is then one clear error, and one download, not one per worker."""
     config = _settings(settings)
-    expression.load_model(config["expression_backend"], config["expression_model"])
+    expression.model_file(config["expression_backend"], config["expression_model"])
 
 
-def _predictor():
+def _predictor_available() -> bool:
+    """Whether dlib's 68-point predictor can run (without dlib, eyes are judged only from the
+    68 points an engine gives)."""
     global _landmarker
     if _landmarker is None:
         try:
-            import dlib
+            from ..faces.dlib_engine import landmark_predictor
 
-            from ..faces.dlib_engine import LANDMARKS_68, model_path
-
-            _landmarker = dlib.shape_predictor(model_path(LANDMARKS_68))
-        except Exception:  # no dlib: eyes are judged only from 68 points an engine gives
+            landmark_predictor()
+            _landmarker = True
+        except Exception:
             _landmarker = False
-    return _landmarker or None
+    return _landmarker
 
 
 def _predict(pixels: np.ndarray, box, factor: float) -> np.ndarray:
     """dlib's 68 points for `box`, run on the box's surroundings enlarged by `factor`."""
     import cv2
-    import dlib
+
+    from ..faces.dlib_engine import landmarks_in_box
 
     x, y, w, h = (float(v) for v in box)
     height, width = pixels.shape[:2]
@@ -89,14 +96,11 @@ def _predict(pixels: np.ndarray, box, factor: float) -> np.ndarray:
     region = pixels[top:bottom, left:right]
     if factor != 1.0:
         region = cv2.resize(region, None, fx=factor, fy=factor, interpolation=cv2.INTER_CUBIC)
-    rx, ry = (x - left) * factor, (y - top) * factor
-    rect = dlib.rectangle(int(round(rx)), int(round(ry)), int(round(rx + w * factor - 1)), int(round(ry + h * factor - 1)))
-    shape = _predictor()(np.ascontiguousarray(region), rect)
-    points = np.array([(p.x, p.y) for p in shape.parts()], dtype=np.float64)
+    points = landmarks_in_box(region, ((x - left) * factor, (y - top) * factor, w * factor, h * factor))
     return points / factor + np.array([left, top])
 
 
-def landmarks_68(pixels: np.ndarray, face: DetectedFace, refine_below_px: float = REFINE_BELOW_PX) -> np.ndarray | None:
+def landmarks_68(pixels: np.ndarray, face: DetectedFace, refine_below_px: float) -> np.ndarray | None:
     """The face's 68 landmarks for the eye and quality measurements.
 
     5-point engines: dlib's predictor run in the face box. Faces narrower than `refine_below_px`:
@@ -108,7 +112,7 @@ def landmarks_68(pixels: np.ndarray, face: DetectedFace, refine_below_px: float 
     small = 0 < max(w, h) < refine_below_px
     if own and not small:
         return np.asarray(face.landmarks, dtype=np.float64)
-    if _predictor() is None:
+    if not _predictor_available():
         return np.asarray(face.landmarks, dtype=np.float64) if own else None
     factor = min(4.0, refine_below_px / max(w, h, 1)) if small else 1.0
     return _predict(pixels, face.box, factor)

