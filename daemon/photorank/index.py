@@ -11,6 +11,7 @@ import hashlib
 import json
 import multiprocessing
 import os
+from stat import S_ISREG
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
@@ -139,7 +140,7 @@ class Indexer:
         for path in paths:
             try:
                 stat = os.stat(path)
-                if not os.path.isfile(path):
+                if not S_ISREG(stat.st_mode):
                     raise IsADirectoryError(path)
                 known = self.cache.known_fingerprint(path, stat.st_size, stat.st_mtime_ns)
                 file_fingerprint = known or fingerprint(path, stat.st_size)
