@@ -20,6 +20,8 @@ from typing import Any, Callable
 
 import platformdirs
 
+from .errors import PhotorankError
+
 DEFAULTS_FILE = "defaults.toml"
 APP_NAME = "photorank"
 
@@ -56,7 +58,7 @@ TYPE_NAMES = {
 }
 
 
-class ConfigError(Exception):
+class ConfigError(PhotorankError):
     pass
 
 

@@ -22,6 +22,8 @@ import zipfile
 
 import platformdirs
 
+from .errors import PhotorankError
+
 APP_NAME = "photorank"
 DATA_DIR_ENV = "PHOTORANK_DATA_DIR"
 
@@ -35,7 +37,7 @@ FER_MODEL_SHA256 = "65e3961bb68f497bd02a8d075da8409364db90004edb80c0c6cb15647c4d
 DEEPFACE_EMOTION_FILE = "facial_expression_model_weights.onnx"
 
 
-class ModelUnavailable(Exception):
+class ModelUnavailable(PhotorankError):
     """A model file is missing and could not be fetched; the message tells the user what to do."""
 
 

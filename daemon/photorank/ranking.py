@@ -15,11 +15,12 @@ import numpy as np
 
 from . import scoring
 from .config import load_config
+from .errors import PhotorankError
 from .index import Progress, collect_images, index_files
 from .records import DetectedFace, ImageRecord
 
 
-class ReferenceError(Exception):
+class ReferenceError(PhotorankError):
     """A reference photo that cannot serve: unreadable, no face, or no such face number."""
 
 

@@ -10,10 +10,11 @@ from typing import Protocol
 
 import numpy as np
 
+from ..errors import PhotorankError
 from ..records import DetectedFace
 
 
-class EngineUnavailable(Exception):
+class EngineUnavailable(PhotorankError):
     """The engine's library or model files are not installed; the message says what is missing."""
 
 

@@ -1,0 +1,27 @@
+"""The one base type for errors a user can act on.
+
+Anything raised as a `PhotorankError` carries a sentence meant for the user (a missing path, a
+reference with no face, a model not installed, a bad setting). The CLI prints it on one line of
+stderr and exits non-zero; the daemon turns it into a gRPC status with the same sentence.
+Anything else is a bug or a per-file problem, never shown to the user as a traceback.
+"""
+
+from __future__ import annotations
+
+
+class PhotorankError(Exception):
+    """An error with a message for the user; `kind` says which sort of mistake it is."""
+
+    kind = "failed"  # "usage": the request itself is wrong; "not_found": a named path is missing
+
+
+class UsageError(PhotorankError):
+    """The request is wrong as asked (a bad option, a face number out of range, too many paths)."""
+
+    kind = "usage"
+
+
+class PathNotFound(PhotorankError):
+    """A photo, folder or reference named by the user does not exist or cannot be read."""
+
+    kind = "not_found"
