@@ -318,3 +318,20 @@ def test_cli_finds_the_daemon_and_reports_status(daemon, photos, tmp_path):
     lines = [json.loads(line) for line in jsonl.stdout.splitlines()]
     assert all(line["event"] == "progress" for line in lines[:-1]) and len(lines) > 3
     assert lines[-1]["found"] == 10
+
+
+def test_watch_indexes_photos_as_they_arrive(tmp_path, photos):
+    folder, _ = photos
+    watched = tmp_path / "incoming"
+    watched.mkdir()
+    running = Daemon(tmp_path, "--watch", str(watched))
+    try:
+        shutil.copy(folder / "q80_portrait.jpg", watched / "new.jpg")
+        deadline = time.monotonic() + 120
+        while running.status().images < 1:
+            assert time.monotonic() < deadline, running.text_log()
+            time.sleep(0.2)
+        report = list(running.stub.Index(pb.IndexRequest(paths=[str(watched)])))[-1].report
+        assert report.cached == 1 and report.analysed == 0  # already analysed when it arrived
+    finally:
+        running.stop()
