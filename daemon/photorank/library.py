@@ -257,9 +257,13 @@ class Analyser:
     def close(self) -> None:
         with self._lock:
             pool, self._pool = self._pool, None
+            abandoned, self._in_flight = list(self._in_flight.values()), {}
         if pool is not None:
             pool.terminate()  # photos in flight are lost, everything finished is stored
             pool.join()
+        for future in abandoned:  # a request still waiting on one learns why, instead of waiting forever
+            if not future.done():
+                future.set_exception(Cancelled("photorank is shutting down; what was analysed so far is kept"))
 
 
 class Library:
