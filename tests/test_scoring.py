@@ -281,9 +281,7 @@ def test_the_same_person_facing_the_camera_beats_their_turned_head(people_dir, p
     profile at all); the strong-profile case is covered by the signal-level test above."""
     from photorank.ranking import RankRequest, rank_collection
 
-    report = rank_collection(
-        RankRequest(references=[str(people_dir / "obama_1.jpg")], paths=[str(people_dir)], cache_path=people_cache)
-    )
+    report = rank_collection(RankRequest(references=[str(people_dir / "obama_1.jpg")], paths=[str(people_dir)]), cache_path=people_cache)
     singles = [r for r in report.results if r.kind == "single"]
     frontal = min(singles, key=lambda r: abs(r.target_face.signals["yaw"]))
     turned = max(singles, key=lambda r: abs(r.target_face.signals["yaw"]))

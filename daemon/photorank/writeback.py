@@ -35,8 +35,11 @@ class WriteBackSummary:
                 self.actions[result.action] += 1
                 self.notes.extend((result.path, note) for note in result.notes if note.startswith("rating kept"))
 
+    dry_run: bool = False  # nothing was written: `actions` say what would have been
+
     def as_dict(self) -> dict:
         return {
+            "dry_run": self.dry_run,
             "files": dict(sorted(self.actions.items())),
             "notes": [{"path": path, "note": note} for path, note in self.notes],
             "errors": [{"path": path, "error": error} for path, error in self.errors],
@@ -84,7 +87,7 @@ def write_back(report: RankingReport, person: str, settings: dict) -> WriteBackS
     """
     run_time = datetime.now(timezone.utc).replace(microsecond=0).isoformat()
     options = write_options(settings)
-    summary = WriteBackSummary()
+    summary = WriteBackSummary(dry_run=options["dry_run"])
     written: set[str] = set()
     for result in report.results:  # best first
         sidecars = set(xmp_writer.sidecar_paths(result.path, options["naming"]))
@@ -96,7 +99,7 @@ def write_back(report: RankingReport, person: str, settings: dict) -> WriteBackS
     for path in report.not_found_paths:
         sidecars = set(xmp_writer.sidecar_paths(path, options["naming"]))
         if not sidecars & written and carries_photorank_data(path, options["naming"], options["embed"]):
-            summary.add(xmp_writer.undo(path, person, naming=options["naming"], embed=options["embed"]))
+            summary.add(xmp_writer.undo(path, person, naming=options["naming"], embed=options["embed"], dry_run=options["dry_run"]))
     return summary
 
 
@@ -121,10 +124,11 @@ def carries_photorank_data(image_path: str, naming: str, embed: bool = False) ->
 
 def undo_paths(paths: list[str], person: str | None, settings: dict) -> WriteBackSummary:
     """Take photorank's data (one person's, or all) off the photos that carry any."""
-    summary = WriteBackSummary()
+    dry_run = settings.get("dry_run", False)
+    summary = WriteBackSummary(dry_run=dry_run)
     for path in paths:
         if carries_photorank_data(path, settings["naming"], settings["embed"]):
-            summary.add(xmp_writer.undo(path, person, naming=settings["naming"], embed=settings["embed"]))
+            summary.add(xmp_writer.undo(path, person, naming=settings["naming"], embed=settings["embed"], dry_run=dry_run))
     return summary
 
 
@@ -135,4 +139,5 @@ def write_options(settings: dict) -> dict:
         "overwrite_ratings": settings["overwrite_ratings"],
         "unrated": tuple(settings["unrated"]),
         "embed": settings["embed"],
+        "dry_run": settings.get("dry_run", False),
     }
