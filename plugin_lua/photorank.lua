@@ -245,7 +245,8 @@ function core.progress_text(event)
   local fraction = total > 0 and math.min(1, math.max(0, done / total)) or 0
   local phase = PHASES[event.phase] or tostring(event.phase or "working")
   local text = total > 0 and string.format("%s %d / %d", phase, done, total) or phase
-  if type(event.path) == "string" then text = text .. ": " .. event.path:match("[^/]*$") end
+  local name = type(event.path) == "string" and event.path:match("[^/]*$") or ""
+  if name ~= "" then text = text .. ": " .. name end
   return fraction, text
 end
 
@@ -261,6 +262,20 @@ function core.failure_message(exit_code, stderr_text)
     return "photorank: not found; install it (pip install photorank) or set its path in preferences > lua options"
   end
   return "photorank: failed (exit " .. tostring(exit_code) .. ")" .. (last and (": " .. last) or "")
+end
+
+--- photorankd's command beside photorank's ("/venv/bin/photorank" -> "/venv/bin/photorankd").
+function core.daemon_command(command)
+  local daemon = command:gsub("photorank$", "photorankd")
+  return daemon ~= command and daemon or "photorankd"
+end
+
+--- What `photorank status --json` says: "running", "stopped", or "missing" (not installed).
+function core.daemon_state(exit_code, stdout_text)
+  if exit_code == 127 then return "missing" end
+  local ok, status = pcall(core.json_decode, stdout_text or "")
+  if ok and type(status) == "table" and status.running == true then return "running", status.address end
+  return "stopped"
 end
 
 ---------------------------------------------------------------------------------------------
@@ -551,7 +566,8 @@ elseif not dt.configuration.check_version then
 end
 
 local ACTION = "photorank_rank"
-local SHORTCUT = "photorank rank for this person"
+local RANK_EVENT, RANK_SHORTCUT = "photorank", "photorank rank for this person"
+local UNDO_EVENT, UNDO_SHORTCUT = "photorank_undo", "photorank undo"
 
 local state = {
   running = false,
@@ -562,6 +578,8 @@ os.execute("mkdir -p " .. core.shell_quote(dt.configuration.config_dir .. "/phot
 
 dt.preferences.register(MODULE, "command", "string", _("photorank: command"),
   _("the photorank program; a full path when it is not on PATH"), "photorank")
+dt.preferences.register(MODULE, "start_daemon", "bool", _("photorank: start photorankd"),
+  _("start photorank's daemon when it is not running, so rankings after the first are fast"), true)
 
 local function pref(name, kind, default)
   local value = dt.preferences.read(MODULE, name, kind)
@@ -654,6 +672,28 @@ local function run_photorank(options, job_label, paths)
   return reader:document()
 end
 
+--- Makes sure photorank is there and says whether its daemon serves the ranking; starts
+-- photorankd when asked to.  Returns nil and a message when photorank cannot run at all.
+local function check_photorank()
+  local command = pref("command", "string", "photorank")
+  local pipe = io.popen(core.shell_quote(command) .. " status --json 2>/dev/null", "r")
+  dt.control.read(pipe)
+  local text = pipe:read("a")
+  local _closed, _how, exit_code = pipe:close()
+  local daemon, address = core.daemon_state(exit_code, text)
+  if daemon == "missing" then return nil, core.failure_message(127, "") end
+  if daemon == "running" then
+    show_status(_("using photorankd at ") .. tostring(address))
+  elseif dt.preferences.read(MODULE, "start_daemon", "bool") then
+    local log = dt.configuration.config_dir .. "/photorank/photorankd.log"
+    dt.control.execute(core.shell_quote(core.daemon_command(command)) .. " >>" .. core.shell_quote(log) .. " 2>&1 &")
+    dt.print(_("photorank: started photorankd (log: ") .. log .. _("); this run may still work in-process"))
+  else
+    show_status(_("photorankd is not running: photorank works in-process"))
+  end
+  return true
+end
+
 local function collection_images()
   local images = {}
   for _i, image in ipairs(dt.collection) do images[#images + 1] = image end
@@ -680,6 +720,8 @@ local function rank_for_person(acted_on)
   local paths, by_path = core.group_by_path(photos)
   state.running = true
   local ok, err = pcall(function()
+    local ready, problem = check_photorank()
+    if not ready then return fail(problem) end
     local document, message = run_photorank({
       verb = "rank",
       reference = core.image_path(reference),
@@ -716,10 +758,14 @@ local function index_collection()
   if #paths == 0 then return fail(_("photorank: the collection is empty")) end
   state.running = true
   local ok, err = pcall(function()
+    local ready, problem = check_photorank()
+    if not ready then return fail(problem) end
     local document, message = run_photorank({ verb = "index" },
       string.format(_("photorank: analysing %d photos"), #paths), paths)
     if not document then return fail(message) end
-    local text = string.format(_("photorank: %d photos analysed"), #paths)
+    local text = string.format(_("photorank: %d photos, %d analysed now, %d already known"),
+      math.tointeger(document.photos) or #paths, math.tointeger(document.analysed) or 0,
+      math.tointeger(document.cached) or 0)
     show_status(text)
     dt.print(text)
   end)
@@ -819,8 +865,9 @@ local function register_actions()
   dt.gui.libs.image.register_action(ACTION, _("rank for this person"),
     function(event, images) rank_for_person(images) end,
     _("rank the selected photos for the person in the reference (photorank)"))
-  dt.register_event(MODULE, "shortcut",
-    function() rank_for_person(dt.gui.action_images) end, SHORTCUT)
+  dt.register_event(RANK_EVENT, "shortcut",
+    function() rank_for_person(dt.gui.action_images) end, RANK_SHORTCUT)
+  dt.register_event(UNDO_EVENT, "shortcut", undo_selection, UNDO_SHORTCUT)
 end
 
 dt.register_lib(MODULE, "photorank", true, false,
@@ -830,7 +877,8 @@ register_actions()
 
 local function destroy()
   dt.gui.libs.image.destroy_action(ACTION)
-  dt.destroy_event(MODULE, "shortcut")
+  dt.destroy_event(RANK_EVENT, "shortcut")
+  dt.destroy_event(UNDO_EVENT, "shortcut")
   dt.gui.libs[MODULE].visible = false
 end
 

@@ -167,6 +167,22 @@ describe("progress output", function()
   end)
 end)
 
+describe("the daemon", function()
+  it("is looked for with `photorank status --json`", function()
+    assert.are.same({ "running", "/run/user/1/photorank.sock" },
+      { core.daemon_state(0, '{"running": true, "address": "/run/user/1/photorank.sock"}') })
+    assert.are.equal("stopped", core.daemon_state(1, '{"running": false, "address": "/x"}'))
+    assert.are.equal("stopped", core.daemon_state(2, "usage: photorank ..."))
+    assert.are.equal("missing", core.daemon_state(127, ""))
+  end)
+
+  it("is started from beside the photorank command", function()
+    assert.are.equal("/venv/bin/photorankd", core.daemon_command("/venv/bin/photorank"))
+    assert.are.equal("photorankd", core.daemon_command("photorank"))
+    assert.are.equal("photorankd", core.daemon_command("/opt/wrapper.sh"))
+  end)
+end)
+
 describe("tags", function()
   it("names the rank, kind, best of burst and unsure under the person", function()
     assert.are.same({ "photorank|Alice|rank 007", "photorank|Alice|group", "photorank|Alice|best of burst",
@@ -354,7 +370,8 @@ end)
 describe("in darktable", function()
   local dir = temp_dir()
   local function set_command(text)
-    write_file(dir .. "/photorank", "#!/bin/sh\n" .. text, "+x")
+    -- `status --json` first: no daemon runs
+    write_file(dir .. "/photorank", "#!/bin/sh\n[ \"$1\" = status ] && exit 1\n" .. text, "+x")
     dt.preferences.write("photorank", "command", "string", dir .. "/photorank")
   end
 
@@ -368,7 +385,8 @@ describe("in darktable", function()
     assert.truthy(dt.registered.libs.photorank)
     assert.are.equal("rank for this person", dt.registered.actions.photorank_rank.label)
     assert.truthy(dt.registered.events["photorank/shortcut"])
-    assert.are.equal("photorank/command", dt.registered.preference)
+    assert.truthy(dt.registered.events["photorank_undo/shortcut"])
+    assert.are.equal("photorank/start_daemon", dt.registered.preference)
     for _, label in ipairs({ "set reference", "rank for this person", "index this collection", "undo photorank" }) do
       assert.truthy(panel_widget(label), label)
     end
@@ -416,6 +434,20 @@ echo '{"results": [{"path": "/p/a b.jpg", "rank": 1, "stars": 4, "kind": "single
     assert.truthy(dt.printed[#dt.printed]:match("^photorank: not found; install it"))
   end)
 
+  it("starts photorankd beside photorank when it is not running, and says so", function()
+    local ref, other = dt.images[1], dt.images[2]
+    set_command('echo \'{"results": [], "found": 0, "errors": []}\'\n')
+    dt.preferences.write("photorank", "start_daemon", "bool", true)
+    local real_execute = dt.control.execute
+    dt.control.execute = function(command) table.insert(dt.executed, command) end
+    dt.registered.actions.photorank_rank.callback("clicked", { ref, other })
+    dt.control.execute = real_execute
+    dt.preferences.write("photorank", "start_daemon", "bool", false)
+    assert.truthy(dt.executed[#dt.executed]:find("'" .. dir .. "/photorankd' >>'", 1, true))
+    assert.truthy(dt.printed[#dt.printed - 1]:match("^photorank: started photorankd"))
+    assert.are.equal("photorank: Alice found in 0 of 1 photos", dt.printed[#dt.printed])
+  end)
+
   it("interrupts photorank when the job is cancelled", function()
     local ref, other = dt.images[1], dt.images[2]
     set_command([[
@@ -438,6 +470,7 @@ i=0; while [ $i -lt 100 ]; do sleep 0.1; i=$((i+1)); done
     script_data.destroy()
     assert.is_nil(dt.registered.actions.photorank_rank)
     assert.is_nil(dt.registered.events["photorank/shortcut"])
+    assert.is_nil(dt.registered.events["photorank_undo/shortcut"])
     assert.is_false(dt.gui.libs.photorank.visible)
     script_data.restart()
     assert.truthy(dt.registered.actions.photorank_rank)
