@@ -1,0 +1,114 @@
+-- Runs inside a real darktable (tests/test_plugin_darktable.py): imports the photos, loads the
+-- plugin, ranks for the person through the plugin's shortcut action, waits for it, takes a
+-- screenshot, undoes, and writes what darktable holds at each step into a report.  Whatever
+-- happens it writes "done" and quits, so darktable never waits for a user.
+
+local dt = require "darktable"
+
+local env = os.getenv
+local report = assert(io.open(env("PR_REPORT"), "w"))
+
+local function line(...)
+  report:write(table.concat({ ... }, "\t"), "\n")
+  report:flush()
+end
+
+local function snapshot(step)
+  for _i, image in ipairs(dt.collection) do
+    local fields = { step, image.filename, tostring(image.rating) }
+    for _j, tag in ipairs(dt.tags.get_tags(image)) do
+      if tag.name:match("^photorank|") then fields[#fields + 1] = tag.name end
+    end
+    line(table.unpack(fields))
+  end
+end
+
+local function wait_for(what, seconds, done)
+  for _i = 1, seconds * 4 do
+    if done() then return true end
+    dt.control.sleep(250)
+  end
+  line("timeout", what)
+  return false
+end
+
+local function show_only(item, data)
+  local rule = dt.gui.libs.collect.new_rule()
+  rule.mode = "DT_LIB_COLLECT_MODE_AND"
+  rule.item = item
+  rule.data = data
+  dt.gui.libs.collect.filter({ rule })
+end
+
+local function has_our_tags()
+  for _i, image in ipairs(dt.collection) do
+    for _j, tag in ipairs(dt.tags.get_tags(image)) do
+      if tag.name:match("^photorank|") then return true end
+    end
+  end
+  return false
+end
+
+local ok, err = pcall(function()
+  local folder
+  local count = 0
+  for path in io.lines(env("PR_LIST")) do
+    local image = dt.database.import(path)
+    folder = image.path
+    count = count + 1
+  end
+  show_only("DT_COLLECTION_PROP_FILMROLL", folder)
+  wait_for("collection", 30, function() return #dt.collection == count end)
+  snapshot("imported")
+
+  local reference
+  for _i, image in ipairs(dt.collection) do
+    if image.filename == env("PR_REFERENCE") then reference = image end
+    if image.filename == env("PR_USER_RATED") then image.rating = 3 end
+    if image.filename == env("PR_REJECTED") then image.rating = -1 end
+  end
+  snapshot("before")
+
+  dt.preferences.write("photorank", "person", "string", env("PR_PERSON"))
+  dt.preferences.write("photorank", "command", "string", env("PR_COMMAND"))
+  dt.preferences.write("photorank", "start_daemon", "bool", false)
+  dofile(env("PR_PLUGIN"))
+  dt.gui.libs.photorank.expanded = true
+
+  -- only the reference selected: the plugin ranks the rest of the collection
+  dt.control.execute(env("PR_POINTER_AWAY"))
+  dt.gui.selection({ reference })
+  local memory = dt.configuration.config_dir .. "/photorank/ratings.lua"
+  dt.gui.action("lua/photorank rank for this person", 0, "", "", 1.0)
+  -- the plugin writes its memory of ratings once the ranking is applied
+  wait_for("ranking", 500, function()
+    local file = io.open(memory)
+    if file then file:close() end
+    return file ~= nil
+  end)
+  snapshot("ranked")
+  -- the sidecars darktable wrote, as they are now (the test's temp paths hold no quote)
+  dt.control.execute("cp -p '" .. folder .. "'/*.xmp '" .. env("PR_SNAPSHOT") .. "'")
+
+  if env("PR_SCREENSHOT") then
+    -- the ranked collection: the photos carrying the person's tags, best rated first
+    show_only("DT_COLLECTION_PROP_TAG", "photorank|" .. env("PR_PERSON") .. "|%")
+    dt.gui.selection({})
+    dt.control.sleep(3000)
+    line("screenshot", tostring(dt.control.execute("import -window root '" .. env("PR_SCREENSHOT") .. "'")))
+    show_only("DT_COLLECTION_PROP_FILMROLL", folder)
+    wait_for("collection", 30, function() return #dt.collection == count end)
+  end
+
+  local everything = {}
+  for _i, image in ipairs(dt.collection) do everything[#everything + 1] = image end
+  dt.gui.selection(everything)
+  dt.control.execute(env("PR_POINTER_AWAY"))
+  dt.control.sleep(500)
+  dt.gui.action("lua/photorank undo", 0, "", "", 1.0)
+  wait_for("undo", 60, function() return not has_our_tags() end)
+  snapshot("undone")
+end)
+line("done", tostring(ok), tostring(err))
+report:close()
+dt.gui.action("global/quit", 0, "", "", 1.0)
