@@ -35,10 +35,13 @@ local TAG_ROOT = "photorank"
 
 local has_dtutils, du = pcall(require, "lib/dtutils")
 
-dt.gettext.bindtextdomain(MODULE, dt.configuration.config_dir .. "/lua/locale/")
+-- Translations in <config dir>/lua/locale/; where a darktable has no per-script text domain,
+-- its own gettext is used (msgids come back unchanged when untranslated).
+if dt.gettext.bindtextdomain then dt.gettext.bindtextdomain(MODULE, dt.configuration.config_dir .. "/lua/locale/") end
 
 local function _(msgid)
-  return dt.gettext.dgettext(MODULE, msgid)
+  if dt.gettext.dgettext then return dt.gettext.dgettext(MODULE, msgid) end
+  return dt.gettext.gettext(msgid)
 end
 
 -- The pure part: no darktable object in or out, so busted tests it without darktable.
