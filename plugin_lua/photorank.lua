@@ -145,39 +145,41 @@ local function decode_string(text, at)
   end
 end
 
-local function decode_object(text, at)
-  local object = {}
+-- The items of an object or an array, from its opening bracket at `at` to `close`;
+-- read_item(i) reads one item (a member, an element) and returns the position after it.
+local function decode_items(text, at, close, read_item)
   local i = skip_space(text, at + 1)
-  if text:sub(i, i) == "}" then return object, i + 1 end
+  if text:sub(i, i) == close then return i + 1 end
   while true do
-    if text:sub(i, i) ~= '"' then decode_error(text, i, "expected a key") end
-    local key
-    key, i = decode_string(text, i)
-    i = skip_space(text, i)
-    if text:sub(i, i) ~= ":" then decode_error(text, i, "expected ':'") end
-    local value
-    value, i = decode_value(text, skip_space(text, i + 1))
-    if value ~= core.null then object[key] = value end
-    i = skip_space(text, i)
+    i = skip_space(text, read_item(i))
     local sep = text:sub(i, i)
-    if sep == "}" then return object, i + 1 end
-    if sep ~= "," then decode_error(text, i, "expected ',' or '}'") end
+    if sep == close then return i + 1 end
+    if sep ~= "," then decode_error(text, i, "expected ',' or '" .. close .. "'") end
     i = skip_space(text, i + 1)
   end
 end
 
+local function decode_object(text, at)
+  local object = {}
+  return object, decode_items(text, at, "}", function(i)
+    if text:sub(i, i) ~= '"' then decode_error(text, i, "expected a key") end
+    local key, after = decode_string(text, i)
+    after = skip_space(text, after)
+    if text:sub(after, after) ~= ":" then decode_error(text, after, "expected ':'") end
+    local value
+    value, after = decode_value(text, after + 1)
+    if value ~= core.null then object[key] = value end
+    return after
+  end)
+end
+
 local function decode_array(text, at)
   local array = {}
-  local i = skip_space(text, at + 1)
-  if text:sub(i, i) == "]" then return array, i + 1 end
-  while true do
-    array[#array + 1], i = decode_value(text, i)
-    i = skip_space(text, i)
-    local sep = text:sub(i, i)
-    if sep == "]" then return array, i + 1 end
-    if sep ~= "," then decode_error(text, i, "expected ',' or ']'") end
-    i = skip_space(text, i + 1)
-  end
+  return array, decode_items(text, at, "]", function(i)
+    local value, after = decode_value(text, i)
+    array[#array + 1] = value
+    return after
+  end)
 end
 
 local LITERALS = { ["true"] = true, ["false"] = false, null = core.null }
@@ -703,16 +705,28 @@ local function collection_images()
   return images
 end
 
-local function busy()
-  if state.running then
-    dt.print(_("photorank is already running"))
-    return true
-  end
-  return false
+local function announce(text)
+  show_status(text)
+  dt.print(text)
+end
+
+--- Runs `work` as the only photorank run at a time, after making sure photorank is there when
+-- it needs it; a Lua error becomes a message, never a traceback.
+local function run_exclusively(work, needs_photorank)
+  if state.running then return dt.print(_("photorank is already running")) end
+  state.running = true
+  local ok, err = pcall(function()
+    if needs_photorank then
+      local ready, problem = check_photorank()
+      if not ready then return fail(problem) end
+    end
+    work()
+  end)
+  state.running = false
+  if not ok then fail("photorank: " .. tostring(err)) end
 end
 
 local function rank_for_person(acted_on)
-  if busy() then return end
   remember_settings()
   local person = widgets.person.text:gsub("^%s+", ""):gsub("%s+$", "")
   if person == "" then return fail(_("photorank: type the person's name in the photorank panel first")) end
@@ -721,10 +735,7 @@ local function rank_for_person(acted_on)
   if #photos == 0 then return fail(_("photorank: no other photos to rank")) end
 
   local paths, by_path = core.group_by_path(photos)
-  state.running = true
-  local ok, err = pcall(function()
-    local ready, problem = check_photorank()
-    if not ready then return fail(problem) end
+  run_exclusively(function()
     local document, message = run_photorank({
       verb = "rank",
       reference = core.image_path(reference),
@@ -748,43 +759,30 @@ local function rank_for_person(acted_on)
     if document.errors and #document.errors > 0 then
       text = text .. string.format(_("; %d could not be read"), #document.errors)
     end
-    show_status(text)
-    dt.print(text)
-  end)
-  state.running = false
-  if not ok then fail("photorank: " .. tostring(err)) end
+    announce(text)
+  end, true)
 end
 
 local function index_collection()
-  if busy() then return end
   local paths = core.group_by_path(collection_images())
   if #paths == 0 then return fail(_("photorank: the collection is empty")) end
-  state.running = true
-  local ok, err = pcall(function()
-    local ready, problem = check_photorank()
-    if not ready then return fail(problem) end
+  run_exclusively(function()
     local document, message = run_photorank({ verb = "index" },
       string.format(_("photorank: analysing %d photos"), #paths), paths)
     if not document then return fail(message) end
-    local text = string.format(_("photorank: %d photos, %d analysed now, %d already known"),
+    announce(string.format(_("photorank: %d photos, %d analysed now, %d already known"),
       math.tointeger(document.photos) or #paths, math.tointeger(document.analysed) or 0,
-      math.tointeger(document.cached) or 0)
-    show_status(text)
-    dt.print(text)
-  end)
-  state.running = false
-  if not ok then fail("photorank: " .. tostring(err)) end
+      math.tointeger(document.cached) or 0))
+  end, true)
 end
 
 local function undo_selection()
-  if busy() then return end
-  local images = dt.gui.action_images
-  local memory = core.load_memory(state.memory_file)
-  local undone = core.undo_images(images, memory, dt_tags)
-  core.save_memory(state.memory_file, memory)
-  local text = string.format(_("photorank: undone on %d photos"), undone)
-  show_status(text)
-  dt.print(text)
+  run_exclusively(function()
+    local memory = core.load_memory(state.memory_file)
+    local undone = core.undo_images(dt.gui.action_images, memory, dt_tags)
+    core.save_memory(state.memory_file, memory)
+    announce(string.format(_("photorank: undone on %d photos"), undone))
+  end, false)
 end
 
 local function set_reference()
@@ -832,6 +830,10 @@ widgets.one_star_unrated = dt.new_widget("check_button") {
 widgets.reference = dt.new_widget("label") { label = _("reference: the selected photo") }
 widgets.status = dt.new_widget("label") { label = "" }
 
+local function button(label, tooltip, callback)
+  return dt.new_widget("button") { label = label, tooltip = tooltip, clicked_callback = callback }
+end
+
 local panel = dt.new_widget("box") {
   orientation = "vertical",
   widgets.person,
@@ -841,26 +843,14 @@ local panel = dt.new_widget("box") {
   widgets.policy,
   widgets.one_star_unrated,
   widgets.reference,
-  dt.new_widget("button") {
-    label = _("set reference"),
-    tooltip = _("remember the selected photo as the reference (select nothing to forget it)"),
-    clicked_callback = set_reference,
-  },
-  dt.new_widget("button") {
-    label = _("rank for this person"),
-    tooltip = _("rank the selected photos (or the collection) for the person in the reference"),
-    clicked_callback = function() rank_for_person(dt.gui.action_images) end,
-  },
-  dt.new_widget("button") {
-    label = _("index this collection"),
-    tooltip = _("analyse the collection now, so that ranking later is fast"),
-    clicked_callback = index_collection,
-  },
-  dt.new_widget("button") {
-    label = _("undo photorank"),
-    tooltip = _("take photorank's tags off the selected photos and give back their ratings"),
-    clicked_callback = undo_selection,
-  },
+  button(_("set reference"), _("remember the selected photo as the reference (select nothing to forget it)"),
+    set_reference),
+  button(_("rank for this person"), _("rank the selected photos (or the collection) for the person in the reference"),
+    function() rank_for_person(dt.gui.action_images) end),
+  button(_("index this collection"), _("analyse the collection now, so that ranking later is fast"),
+    index_collection),
+  button(_("undo photorank"), _("take photorank's tags off the selected photos and give back their ratings"),
+    undo_selection),
   widgets.status,
 }
 
