@@ -13,6 +13,7 @@ import os
 import shutil
 import signal
 import subprocess
+import time
 
 import pytest
 from conftest import REPO
@@ -45,8 +46,12 @@ x.XWarpPointer(display, 0, x.XDefaultRootWindow(display), 0, 0, 0, 0, 1599, 999)
 x.XFlush(display)
 """
 # darktable's window fills the virtual screen (no window manager to maximise it); thumbnails
-# always show their stars; the lighttable sorts by rating, best first.
-DARKTABLERC = """ui_last/maximized=false
+# always show their stars; the lighttable sorts by rating, best first. darktable's own luarc
+# does not build its "lua scripts installer" panel: building it at start-up sometimes deadlocks
+# darktable 4.2 against the --luacmd script (seen under load: both threads wait on the Lua lock).
+DARKTABLERC = """lua/_scripts_install/initialized=TRUE
+lua/_scripts_install/dont_show=TRUE
+ui_last/maximized=false
 ui_last/window_x=0
 ui_last/window_y=0
 ui_last/window_w=1600
@@ -95,11 +100,16 @@ def _run_darktable(tmp_path, env: dict) -> dict[str, dict[str, tuple[int, list[s
     process = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
                                start_new_session=True)
     try:
+        started = time.monotonic()
+        while not report.exists() and process.poll() is None and time.monotonic() - started < 180:
+            time.sleep(1)
+        if not report.exists():
+            raise subprocess.TimeoutExpired(command, 180, "darktable never ran the driver script")
         _, stderr = process.communicate(timeout=900)
-    except subprocess.TimeoutExpired:
+    except subprocess.TimeoutExpired as timeout:
         os.killpg(process.pid, signal.SIGKILL)  # darktable, Xvfb and photorank with them
         process.communicate()
-        pytest.fail("darktable did not finish within 15 minutes")
+        pytest.fail(f"darktable did not finish: {timeout.output or 'over 15 minutes'}")
     steps: dict[str, dict[str, tuple[int, list[str]]]] = {}
     for row in report.read_text("utf-8").splitlines():
         step, *fields = row.split("\t")
