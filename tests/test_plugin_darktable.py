@@ -11,12 +11,11 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import signal
 import subprocess
-import time
 
 import pytest
 from conftest import REPO
+from darktable_session import private_env, run_darktable
 
 pytestmark = pytest.mark.skipif(
     shutil.which("darktable") is None or shutil.which("xvfb-run") is None,
@@ -31,34 +30,6 @@ PEOPLE = ["obama_1", "obama_2", "obama_3", "obama_4", "group_obama_biden_1", "bi
 AWKWARD = "Obama's \"best\" $HOME café.jpg"
 USER_RATED = "obama_3.jpg"  # the user gave it 3 stars before ranking: kept
 REJECTED = "obama_4.jpg"  # the user rejected it: kept
-SCREEN = "1600x1000x24"
-# Moves the X pointer to the screen's corner, off every thumbnail: with no window manager it
-# starts in the middle, over a thumbnail, and darktable's actions would then act on that image.
-POINTER_AWAY = """import ctypes
-x = ctypes.cdll.LoadLibrary("libX11.so.6")
-x.XOpenDisplay.restype = ctypes.c_void_p
-x.XDefaultRootWindow.argtypes = [ctypes.c_void_p]
-x.XDefaultRootWindow.restype = ctypes.c_ulong
-x.XWarpPointer.argtypes = [ctypes.c_void_p, ctypes.c_ulong, ctypes.c_ulong] + [ctypes.c_int] * 2 + [ctypes.c_uint] * 2 + [ctypes.c_int] * 2
-x.XFlush.argtypes = [ctypes.c_void_p]
-display = x.XOpenDisplay(None)
-x.XWarpPointer(display, 0, x.XDefaultRootWindow(display), 0, 0, 0, 0, 1599, 999)
-x.XFlush(display)
-"""
-# darktable's window fills the virtual screen (no window manager to maximise it); thumbnails
-# always show their stars; the lighttable sorts by rating, best first. darktable's own luarc
-# does not build its "lua scripts installer" panel: building it at start-up sometimes deadlocks
-# darktable 4.2 against the --luacmd script (seen under load: both threads wait on the Lua lock).
-DARKTABLERC = """lua/_scripts_install/initialized=TRUE
-lua/_scripts_install/dont_show=TRUE
-ui_last/maximized=false
-ui_last/window_x=0
-ui_last/window_y=0
-ui_last/window_w=1600
-ui_last/window_h=1000
-plugins/lighttable/filtering/sort0=6
-plugins/lighttable/filtering/sortorder0=1
-""" + "".join(f"plugins/lighttable/overlays/{layout}/{zoom}=4\n" for layout in range(3) for zoom in range(3))
 
 
 def _photos(people_dir, folder):
@@ -69,13 +40,6 @@ def _photos(people_dir, folder):
     return sorted(str(path) for path in folder.iterdir())
 
 
-def _private_env(tmp_path) -> dict:
-    """No daemon and no face cache of the user's: a runtime and a cache dir of this test's own."""
-    runtime = tmp_path / "runtime"
-    runtime.mkdir(mode=0o700)
-    return dict(os.environ, XDG_RUNTIME_DIR=str(runtime), XDG_CACHE_HOME=str(tmp_path / "xdg-cache"))
-
-
 def _photorank_ranking(photorank, env, reference, paths, list_file) -> dict:
     """photorank's own answer on the same photos: the order the plugin must apply."""
     list_file.write_text("".join(f"{path}\n" for path in paths if not path.endswith(REFERENCE)))
@@ -84,42 +48,6 @@ def _photorank_ranking(photorank, env, reference, paths, list_file) -> dict:
     lines = out.stdout.splitlines()
     assert all(json.loads(line)["event"] == "progress" for line in lines[:-1])
     return json.loads(lines[-1])
-
-
-def _run_darktable(tmp_path, env: dict) -> dict[str, dict[str, tuple[int, list[str]]]]:
-    """Runs the driver in darktable; {step: {file name: (rating, photorank tags)}}."""
-    report = tmp_path / "report.tsv"
-    env = dict(env, PR_REPORT=str(report))
-    (tmp_path / "dt" / "cfg").mkdir(parents=True)
-    (tmp_path / "dt" / "cfg" / "darktablerc").write_text(DARKTABLERC)
-    (tmp_path / "pointer_away.py").write_text(POINTER_AWAY)
-    env["PR_POINTER_AWAY"] = f"{shutil.which('python3') or 'python3'} '{tmp_path / 'pointer_away.py'}'"
-    command = ["xvfb-run", "-a", "-s", f"-screen 0 {SCREEN}", "darktable",
-               "--configdir", str(tmp_path / "dt" / "cfg"), "--cachedir", str(tmp_path / "dt" / "cache"),
-               "--library", ":memory:", "--luacmd", f'dofile("{REPO / "tests" / "lua" / "darktable_driver.lua"}")']
-    process = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-                               start_new_session=True)
-    try:
-        started = time.monotonic()
-        while not report.exists() and process.poll() is None and time.monotonic() - started < 180:
-            time.sleep(1)
-        if not report.exists():
-            raise subprocess.TimeoutExpired(command, 180, "darktable never ran the driver script")
-        _, stderr = process.communicate(timeout=900)
-    except subprocess.TimeoutExpired as timeout:
-        os.killpg(process.pid, signal.SIGKILL)  # darktable, Xvfb and photorank with them
-        process.communicate()
-        pytest.fail(f"darktable did not finish: {timeout.output or 'over 15 minutes'}")
-    steps: dict[str, dict[str, tuple[int, list[str]]]] = {}
-    for row in report.read_text("utf-8").splitlines():
-        step, *fields = row.split("\t")
-        if step in ("done", "timeout", "screenshot"):
-            steps.setdefault(step, {})[fields[0]] = tuple(fields[1:])
-        else:
-            steps.setdefault(step, {})[fields[0]] = (int(fields[1]), sorted(fields[2:]))
-    assert steps.get("done", {}).get("true") is not None, (steps.get("done"), stderr.decode(errors="replace")[-2000:])
-    assert "timeout" not in steps, steps["timeout"]
-    return steps
 
 
 def _sidecars(folder) -> dict[str, dict]:
@@ -143,7 +71,7 @@ def test_rank_for_this_person_in_darktable(tmp_path, people_dir):
         pytest.skip("the photorank command is not installed")
     folder = tmp_path / "photos"
     paths = _photos(people_dir, folder)
-    env = _private_env(tmp_path)
+    env = private_env(tmp_path)
     expected = _photorank_ranking(photorank, env, str(folder / REFERENCE), paths, tmp_path / "paths.txt")
     ranks = {os.path.basename(result["path"]): result for result in expected["results"]}
     # the person's photos are exactly the ones named after them (the reference aside)
@@ -154,7 +82,7 @@ def test_rank_for_this_person_in_darktable(tmp_path, people_dir):
     list_file = tmp_path / "import.txt"
     list_file.write_text("".join(f"{path}\n" for path in paths))
     screenshot = tmp_path / "darktable.png"
-    steps = _run_darktable(tmp_path, dict(
+    steps = run_darktable(tmp_path, dict(
         env, PR_LIST=str(list_file), PR_REFERENCE=REFERENCE, PR_USER_RATED=USER_RATED, PR_REJECTED=REJECTED,
         PR_PERSON=PERSON, PR_COMMAND=photorank, PR_PLUGIN=str(REPO / "plugin_lua" / "photorank.lua"),
         PR_SNAPSHOT=str(tmp_path / "sidecars-ranked"),

@@ -13,6 +13,18 @@ local function line(...)
   report:flush()
 end
 
+-- Wall-clock seconds (darktable's Lua has no finer clock than os.time).
+local function now()
+  local pipe = io.popen("date +%s.%N")
+  local seconds = tonumber(pipe:read("l"))
+  pipe:close()
+  return seconds
+end
+
+local function timed(phase, started)
+  line("time", phase, string.format("%.2f", now() - started))
+end
+
 local function snapshot(step)
   for _i, image in ipairs(dt.collection) do
     local fields = { step, image.filename, tostring(image.rating) }
@@ -52,6 +64,7 @@ end
 local ok, err = pcall(function()
   local folder
   local count = 0
+  local started = now()
   for path in io.lines(env("PR_LIST")) do
     local image = dt.database.import(path)
     folder = image.path
@@ -59,6 +72,7 @@ local ok, err = pcall(function()
   end
   show_only("DT_COLLECTION_PROP_FILMROLL", folder)
   wait_for("collection", 30, function() return #dt.collection == count end)
+  timed("import", started)
   snapshot("imported")
 
   local reference
@@ -79,13 +93,15 @@ local ok, err = pcall(function()
   dt.control.execute(env("PR_POINTER_AWAY"))
   dt.gui.selection({ reference })
   local memory = dt.configuration.config_dir .. "/photorank/ratings.lua"
+  started = now()
   dt.gui.action("lua/photorank rank for this person", 0, "", "", 1.0)
   -- the plugin writes its memory of ratings once the ranking is applied
-  wait_for("ranking", 500, function()
+  wait_for("ranking", 3600, function()
     local file = io.open(memory)
     if file then file:close() end
     return file ~= nil
   end)
+  timed("rank", started)
   snapshot("ranked")
   -- the sidecars darktable wrote, as they are now (the test's temp paths hold no quote)
   dt.control.execute("cp -p '" .. folder .. "'/*.xmp '" .. env("PR_SNAPSHOT") .. "'")
@@ -105,8 +121,10 @@ local ok, err = pcall(function()
   dt.gui.selection(everything)
   dt.control.execute(env("PR_POINTER_AWAY"))
   dt.control.sleep(500)
+  started = now()
   dt.gui.action("lua/photorank undo", 0, "", "", 1.0)
-  wait_for("undo", 60, function() return not has_our_tags() end)
+  wait_for("undo", 600, function() return not has_our_tags() end)
+  timed("undo", started)
   snapshot("undone")
 end)
 line("done", tostring(ok), tostring(err))
