@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 
@@ -14,8 +15,21 @@ pytestmark = pytest.mark.skipif(
 )
 
 
-def test_plugin_unit_tests_pass():
+def test_plugin_unit_tests_pass(tmp_path):
+    env = dict(os.environ)
+    if shutil.which("photorank"):  # the specs that run the real photorank, on a photo without a face
+        from PIL import Image
+
+        faceless = tmp_path / "blue sky.jpg"
+        for photo in (faceless, tmp_path / "other photo.jpg"):  # the spec's reference and collection
+            Image.new("RGB", (200, 150), (90, 140, 200)).save(photo)
+        runtime = tmp_path / "runtime"  # no daemon of the user's
+        runtime.mkdir(mode=0o700)
+        env.update(PHOTORANK_COMMAND=shutil.which("photorank"), PHOTORANK_FACELESS_PHOTO=str(faceless),
+                   XDG_RUNTIME_DIR=str(runtime), XDG_CACHE_HOME=str(tmp_path / "cache"))
     run = subprocess.run(["busted", "--lua=lua5.4", "--output=plainTerminal"], cwd=REPO / "plugin_lua",
-                         capture_output=True, text=True, timeout=300)
+                         capture_output=True, text=True, timeout=300, env=env)
     assert run.returncode == 0, run.stdout[-4000:] + run.stderr[-2000:]
     assert " 0 failures / 0 errors" in run.stdout, run.stdout[-2000:]
+    if "PHOTORANK_COMMAND" in env:
+        assert "37 successes" in run.stdout, run.stdout[-2000:]

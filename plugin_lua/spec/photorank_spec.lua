@@ -478,3 +478,20 @@ i=0; while [ $i -lt 100 ]; do sleep 0.1; i=$((i+1)); done
     assert.is_true(dt.gui.libs.photorank.visible)
   end)
 end)
+
+-- With the real photorank (tests/test_plugin_lua.py sets these): its own error reaches the user.
+local real_photorank, faceless = os.getenv("PHOTORANK_COMMAND"), os.getenv("PHOTORANK_FACELESS_PHOTO")
+if real_photorank and faceless then
+  describe("with the real photorank", function()
+    it("shows its message when the reference has no face", function()
+      for i = #dt.images, 1, -1 do dt.images[i] = nil end
+      local folder, name = faceless:match("^(.*)/([^/]*)$")
+      local reference = dt.add_image(folder, name)
+      local other = dt.add_image(folder, "other photo.jpg")
+      dt.preferences.write("photorank", "command", "string", real_photorank)
+      dt.registered.actions.photorank_rank.callback("clicked", { reference, other })
+      assert.are.equal("photorank: reference " .. faceless .. ": no face found", dt.printed[#dt.printed])
+      assert.are.same({ 1, 1 }, { reference.rating, other.rating })
+    end)
+  end)
+end
