@@ -68,14 +68,20 @@ function core.build_command(options)
   end
   if options.verb == "rank" then
     add("--ref", q(options.reference))
-    if options.reference_face then add("--ref-face", tostring(math.tointeger(options.reference_face))) end
+    if options.reference_face then add("--ref-face", tostring(options.reference_face)) end
     add("--person", q(options.person))
-    if options.top and options.top > 0 then add("--top", tostring(math.tointeger(options.top))) end
+    if options.top then add("--top", tostring(options.top)) end
     if options.best_of_burst then add("--best-of-burst") end
     if options.include_unsure then add("--include-unsure") end
   end
   add("--paths-from", q(options.paths_file), "--progress", "jsonl")
   return "echo $$; exec " .. table.concat(words, " ") .. " 2>" .. q(options.stderr_file)
+end
+
+--- A whole number of at least 1 typed in an entry, or nil (empty, 0, not a whole number).
+function core.positive_integer(text)
+  local number = math.tointeger(tonumber(text))
+  return number and number >= 1 and number or nil
 end
 
 --- Writes one path a line (what --paths-from reads). Returns true, or nil and the error.
@@ -609,6 +615,7 @@ local widgets = {}
 local function remember_settings()
   dt.preferences.write(MODULE, "person", "string", widgets.person.text)
   dt.preferences.write(MODULE, "top", "string", widgets.top.text)
+  dt.preferences.write(MODULE, "reference_face", "string", widgets.reference_face.text)
   dt.preferences.write(MODULE, "best_of_burst", "bool", widgets.best_of_burst.value)
   dt.preferences.write(MODULE, "include_unsure", "bool", widgets.include_unsure.value)
   dt.preferences.write(MODULE, "overwrite", "bool", widgets.policy.selected == 2)
@@ -739,8 +746,9 @@ local function rank_for_person(acted_on)
     local document, message = run_photorank({
       verb = "rank",
       reference = core.image_path(reference),
+      reference_face = core.positive_integer(widgets.reference_face.text),
       person = person,
-      top = tonumber(widgets.top.text),
+      top = core.positive_integer(widgets.top.text),
       best_of_burst = widgets.best_of_burst.value,
       include_unsure = widgets.include_unsure.value,
     }, string.format(_("photorank: ranking %d photos for %s"), #paths, person), paths)
@@ -801,6 +809,11 @@ widgets.person = dt.new_widget("entry") {
   placeholder = _("person's name"),
   tooltip = _("the name in the tags: photorank|<name>|rank 001"),
 }
+widgets.reference_face = dt.new_widget("entry") {
+  text = pref("reference_face", "string", ""),
+  placeholder = _("face in the reference (empty: the largest)"),
+  tooltip = _("in a reference with several people: the person's face, 1 = leftmost"),
+}
 widgets.top = dt.new_widget("entry") {
   text = pref("top", "string", ""),
   placeholder = _("top N (empty: all)"),
@@ -843,6 +856,7 @@ local panel = dt.new_widget("box") {
   widgets.policy,
   widgets.one_star_unrated,
   widgets.reference,
+  widgets.reference_face,
   button(_("set reference"), _("remember the selected photo as the reference (select nothing to forget it)"),
     set_reference),
   button(_("rank for this person"), _("rank the selected photos (or the collection) for the person in the reference"),

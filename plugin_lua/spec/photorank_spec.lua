@@ -81,6 +81,13 @@ describe("the command line", function()
     assert.are.same({ "oops" }, read_lines(dir .. "/err"))
   end)
 
+  it("takes only whole numbers of at least 1 from the entries", function()
+    assert.are.same({ 3, 12 }, { core.positive_integer("3"), core.positive_integer(" 12 ") })
+    for _, text in ipairs({ "", "0", "-2", "2.5", "ten", "1e400" }) do
+      assert.is_nil(core.positive_integer(text), text)
+    end
+  end)
+
   it("builds index runs with the paths file only", function()
     assert.are.same({ "index", "--paths-from", dir .. "/paths.txt", "--progress", "jsonl" },
                     { table.unpack(run({ verb = "index" }), 2) })
