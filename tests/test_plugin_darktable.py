@@ -12,6 +12,7 @@ import json
 import os
 import shutil
 import subprocess
+import time
 
 import pytest
 from conftest import REPO
@@ -64,14 +65,41 @@ def _sidecars(folder) -> dict[str, dict]:
     return sidecars
 
 
+@pytest.fixture(params=["in-process", "photorankd"])
+def photorank_env(request, tmp_path):
+    """The environment darktable runs in: photorank alone, or with photorankd on its default socket
+    (which the photorank command then uses by itself)."""
+    env = private_env(tmp_path)
+    if request.param == "in-process":
+        yield env
+        return
+    if shutil.which("photorankd") is None:
+        pytest.skip("the photorankd command is not installed")
+    socket = tmp_path / "runtime" / "photorank" / "photorankd.sock"
+    with open(tmp_path / "photorankd.log", "w") as log:
+        daemon = subprocess.Popen(["photorankd", "--workers", "1"], env=env, stdout=log, stderr=subprocess.STDOUT)
+    try:
+        deadline = time.monotonic() + 120
+        while not socket.exists():
+            assert daemon.poll() is None and time.monotonic() < deadline, (tmp_path / "photorankd.log").read_text()
+            time.sleep(0.5)
+        yield env
+        status = json.loads(subprocess.run(["photorank", "status", "--json"], env=env, capture_output=True,
+                                           text=True, timeout=60).stdout)
+        assert status["running"] and status["index_faces"] > 0, status  # it served the analyses
+    finally:
+        daemon.terminate()
+        daemon.wait(timeout=60)
+
+
 @pytest.mark.skipif(shutil.which("exiftool") is None, reason="exiftool reads the sidecars darktable wrote")
-def test_rank_for_this_person_in_darktable(tmp_path, people_dir):
+def test_rank_for_this_person_in_darktable(tmp_path, people_dir, photorank_env):
     photorank = shutil.which("photorank")
     if photorank is None:
         pytest.skip("the photorank command is not installed")
     folder = tmp_path / "photos"
     paths = _photos(people_dir, folder)
-    env = private_env(tmp_path)
+    env = photorank_env
     expected = _photorank_ranking(photorank, env, str(folder / REFERENCE), paths, tmp_path / "paths.txt")
     ranks = {os.path.basename(result["path"]): result for result in expected["results"]}
     # the person's photos are exactly the ones named after them (the reference aside)
