@@ -645,7 +645,7 @@ end
 local function run_photorank(options, job_label, paths)
   local paths_file, stderr_file = os.tmpname(), os.tmpname()
   local ok, err = core.write_paths(paths_file, paths)
-  if not ok then return nil, "photorank: cannot write the list of photos: " .. tostring(err) end
+  if not ok then return nil, _("photorank: cannot write the list of photos: ") .. tostring(err) end
   options.paths_file, options.stderr_file = paths_file, stderr_file
   options.photorank = pref("command", "string", "photorank")
 
