@@ -1,6 +1,6 @@
 """The darktable plugin on a large selection: N photos (default 5 000) ranked inside darktable.
 
-    python bench/bench_plugin_darktable.py [--photos N] [--workers N]
+    python bench/bench_plugin_darktable.py [--photos N] [--workers N] [--folder DIR]
 
 Makes N small photos from the people of ../shared/data (320 px on the long side, every file
 different), analyses them once ahead (`photorank index`, what "index this collection" does),
@@ -12,7 +12,7 @@ undoes it all. It checks that darktable holds exactly photorank's ranking.
 Baseline, in the same run, on the same warm cache and paths: the bare `photorank rank` command,
 the floor under the plugin's ranking time. The ratio is what the plugin adds: reading and
 decoding the output, tagging and rating each photo, darktable writing each photo's sidecar.
-Needs darktable, xvfb-run and ../shared/data.
+Needs darktable, Xvfb and ../shared/data.
 """
 
 from __future__ import annotations
@@ -46,11 +46,12 @@ def make_photos(folder: pathlib.Path, count: int) -> list[str]:
             image = image.convert("RGB")
             image.thumbnail((320, 320))
             small.append(image.copy())
-    folder.mkdir()
+    folder.mkdir(parents=True, exist_ok=True)
     paths = []
     for i in range(count):
         path = folder / f"IMG_{i:05d}.jpg"
-        small[i % len(small)].save(path, quality=60 + i % 35)  # a different file every time
+        if not path.exists():  # kept from an earlier run: untouched, so its cached faces still count
+            small[i % len(small)].save(path, quality=60 + i % 35)  # a different file every time
         paths.append(str(path))
     return paths
 
@@ -67,17 +68,21 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--photos", type=int, default=5000)
     parser.add_argument("--workers", type=int, default=1, help="analysis processes for the warm-up index")
+    parser.add_argument("--folder", help="work here and keep the photos and their face cache for the next run "
+                                         "(default: a temporary folder)")
     args = parser.parse_args()
-    for program in ("darktable", "xvfb-run", "photorank"):
+    for program in ("darktable", "Xvfb", "photorank"):
         if shutil.which(program) is None:
             sys.exit(f"{program} is needed")
     if not PEOPLE.is_dir():
         sys.exit(f"shared data not found at {PEOPLE}")
 
-    with tempfile.TemporaryDirectory(prefix="bench-plugin-") as temp:
-        temp = pathlib.Path(temp)
-        paths = make_photos(temp / "photos", args.photos)
-        env = private_env(temp)
+    with tempfile.TemporaryDirectory(prefix="bench-plugin-") as scratch:
+        folder = pathlib.Path(args.folder or scratch)
+        paths = make_photos(folder / "photos", args.photos)
+        env = private_env(folder)
+        temp = folder / f"run-{int(time.time())}"
+        temp.mkdir()
         everything, others = temp / "all.txt", temp / "others.txt"
         everything.write_text("".join(f"{path}\n" for path in paths))
         others.write_text("".join(f"{path}\n" for path in paths[1:]))

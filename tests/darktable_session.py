@@ -1,4 +1,4 @@
-"""Runs the darktable plugin in a real darktable 4.2, headless under Xvfb, through the driver
+"""Runs the darktable plugin in a real darktable 4.2, headless on an Xvfb of its own, through the driver
 tests/lua/darktable_driver.lua. Used by tests/test_plugin_darktable.py and
 bench/bench_plugin_darktable.py."""
 
@@ -45,45 +45,56 @@ plugins/lighttable/filtering/sortorder0=1
 def private_env(tmp_path) -> dict:
     """No daemon and no face cache of the user's: a runtime and a cache dir of this test's own."""
     runtime = tmp_path / "runtime"
-    runtime.mkdir(mode=0o700)
+    runtime.mkdir(mode=0o700, exist_ok=True)
     return dict(os.environ, XDG_RUNTIME_DIR=str(runtime), XDG_CACHE_HOME=str(tmp_path / "xdg-cache"))
+
+
+def start_xvfb() -> tuple[subprocess.Popen, str]:
+    """An X server of our own and its display. Xvfb picks a free display itself (-displayfd):
+    `xvfb-run -a` races other Xvfb started at the same moment, and a darktable given a display
+    another test's X server holds never starts."""
+    read_end, write_end = os.pipe()
+    xvfb = subprocess.Popen(["Xvfb", "-displayfd", str(write_end), "-screen", "0", SCREEN, "-nolisten", "tcp"],
+                            pass_fds=(write_end,), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                            start_new_session=True)
+    os.close(write_end)
+    with os.fdopen(read_end) as displays:
+        display = displays.readline().strip()
+    if not display:
+        xvfb.kill()
+        raise AssertionError("Xvfb did not start")
+    return xvfb, f":{display}"
 
 
 def run_darktable(tmp_path, env: dict, timeout: float = 900) -> dict[str, dict[str, tuple]]:
     """Runs the driver in darktable; {step: {file name: (rating, photorank tags)}}, and for the
     steps done, timeout, screenshot and time: {first field: the other fields}."""
     report = tmp_path / "report.tsv"
-    env = dict(env, PR_REPORT=str(report))
     (tmp_path / "pointer_away.py").write_text(POINTER_AWAY)
-    env["PR_POINTER_AWAY"] = f"{shutil.which('python3') or 'python3'} '{tmp_path / 'pointer_away.py'}'"
-    # darktable 4.2 sometimes hangs while starting, before it runs any --luacmd script (its
-    # threads wait on each other for the Lua lock; seen on a loaded machine, also without our
-    # plugin). Such a start is killed and darktable started once more, in a fresh config dir.
-    for attempt in (1, 2):
-        config = tmp_path / "dt" / f"start-{attempt}"
-        (config / "cfg").mkdir(parents=True)
-        (config / "cfg" / "darktablerc").write_text(DARKTABLERC)
-        command = ["xvfb-run", "-a", "-s", f"-screen 0 {SCREEN}", "darktable",
-                   "--configdir", str(config / "cfg"), "--cachedir", str(config / "cache"),
-                   "--library", ":memory:", "--luacmd", f'dofile("{DRIVER}")']
-        process = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-                                   start_new_session=True)
-        try:
-            started = time.monotonic()
-            while not report.exists() and process.poll() is None and time.monotonic() - started < 120:
-                time.sleep(1)
-            if report.exists():
-                _, stderr = process.communicate(timeout=timeout)
-                break
-            if attempt == 2:
-                raise subprocess.TimeoutExpired(command, 120, "darktable never ran the driver script, twice")
-            os.killpg(process.pid, signal.SIGKILL)
-            process.communicate()
-        except subprocess.TimeoutExpired as expired:
-            os.killpg(process.pid, signal.SIGKILL)  # darktable, Xvfb and photorank with them
-            _, stderr = process.communicate()
-            raise AssertionError(f"darktable did not finish: {expired.output or f'over {timeout:.0f} s'}\n"
-                                 f"{stderr.decode(errors='replace')[-2000:]}") from None
+    xvfb, display = start_xvfb()
+    env = dict(env, PR_REPORT=str(report), DISPLAY=display,
+               PR_POINTER_AWAY=f"{shutil.which('python3') or 'python3'} '{tmp_path / 'pointer_away.py'}'")
+    command = ["darktable", "--configdir", str(tmp_path / "dt" / "cfg"), "--cachedir", str(tmp_path / "dt" / "cache"),
+               "--library", ":memory:", "--luacmd", f'dofile("{DRIVER}")']
+    (tmp_path / "dt" / "cfg").mkdir(parents=True)
+    (tmp_path / "dt" / "cfg" / "darktablerc").write_text(DARKTABLERC)
+    process = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                               start_new_session=True)
+    try:
+        started = time.monotonic()
+        while not report.exists() and process.poll() is None and time.monotonic() - started < 180:
+            time.sleep(1)
+        if not report.exists():
+            raise subprocess.TimeoutExpired(command, 180, "darktable never ran the driver script")
+        _, stderr = process.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired as expired:
+        os.killpg(process.pid, signal.SIGKILL)  # darktable and photorank with it
+        _, stderr = process.communicate()
+        raise AssertionError(f"darktable did not finish: {expired.output or f'over {timeout:.0f} s'}\n"
+                             f"{stderr.decode(errors='replace')[-2000:]}") from None
+    finally:
+        xvfb.terminate()
+        xvfb.wait(timeout=30)
     steps: dict[str, dict[str, tuple]] = {}
     for row in report.read_text("utf-8").splitlines():
         step, *fields = row.split("\t")

@@ -19,8 +19,8 @@ from conftest import REPO
 from darktable_session import private_env, run_darktable
 
 pytestmark = pytest.mark.skipif(
-    shutil.which("darktable") is None or shutil.which("xvfb-run") is None,
-    reason="darktable and xvfb-run are needed to run the plugin in darktable",
+    shutil.which("darktable") is None or shutil.which("Xvfb") is None,
+    reason="darktable and Xvfb (Debian xvfb) are needed to run the plugin in darktable",
 )
 
 PERSON = "Obama"
