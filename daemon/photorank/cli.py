@@ -52,6 +52,10 @@ def build_parser() -> argparse.ArgumentParser:
     add_collection_arguments(rank)
     rank.add_argument("--top", type=positive_int, metavar="N", help="keep only the N best photos")
     rank.add_argument("--best-of-burst", action="store_true", help="keep only the best photo of each burst or near-duplicate group")
+    rank.add_argument(
+        "--include-unsure", action="store_true",
+        help="rank and rate photos where the match is unsure with the sure ones (default: listed after them, 0 stars)",
+    )
     rank.add_argument("--person", metavar="NAME", help="the person's name, for keywords and face regions (needed by --write-xmp)")
     rank.add_argument("--write-xmp", action="store_true", help="write stars, keywords and the face region into XMP sidecars")
     add_xmp_arguments(rank)
@@ -188,6 +192,7 @@ def run_rank(args: argparse.Namespace) -> int:
         workers=args.workers,
         best_of_burst=args.best_of_burst,
         top=args.top,
+        include_unsure=args.include_unsure,
         config=config,
     )
     progress = ProgressBar(not args.quiet)
@@ -293,6 +298,7 @@ def report_json(report: RankingReport, written=None) -> str:
                 "stars": result.stars,
                 "kind": result.kind,
                 "similarity": result.similarity,
+                "match": result.match,
                 "faces": result.faces,
                 "prominent_faces": result.prominent_faces,
                 "target_face": face_json(result.target_face),
@@ -320,15 +326,18 @@ def report_text(report: RankingReport, written=None) -> str:
     references = ", ".join(f"{os.path.basename(ref.path)} (face {ref.face_number})" for ref in report.references)
     lines = [f"engine {report.engine}; reference {references}; match threshold {report.threshold:.3f}"]
     if report.results:
-        lines.append(f"{'rank':>4} {'score':>5} {'stars':<5} {'kind':<6} {'match':>5}  photo - reasons")
+        lines.append(f"{'rank':>4} {'score':>5} {'stars':<5} {'kind':<6} {'match':>6}  photo - reasons ('?': unsure match)")
     for result in report.results:
         burst = f" [burst {result.burst}{', best' if result.best_of_burst else ''}]" if result.burst else ""
         lines.append(
-            f"{result.rank:>4} {result.score:>5.1f} {'*' * result.stars:<5} {result.kind:<6} {result.similarity:>5.2f}  "
+            f"{result.rank:>4} {result.score:>5.1f} {'*' * result.stars:<5} {result.kind:<6} "
+            f"{result.similarity:>5.2f}{'?' if result.match == 'unsure' else ' '}  "
             f"{result.path}{burst} - {', '.join(result.reasons)}"
         )
     shown = f" ({len(report.results)} shown)" if len(report.results) != report.found else ""
-    lines.append(f"{report.found} photo(s) with the person{shown}, {report.not_found} without")
+    unsure = sum(result.match == "unsure" for result in report.results)
+    unsure_note = f"; {unsure} shown unsure (?), to confirm" if unsure else ""
+    lines.append(f"{report.found} photo(s) with the person{shown}, {report.not_found} without{unsure_note}")
     lines += [f"error: {path}: {error}" for path, error in report.errors]
     if written is not None:
         lines.append(writeback_text(written))

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from . import scoring
+from . import identity, scoring
 from .config import load_config
 from .errors import PhotorankError
 from .index import Progress, collect_images, index_files
@@ -35,6 +35,7 @@ class RankRequest:
     workers: int | None = None
     best_of_burst: bool = False
     top: int | None = None
+    include_unsure: bool = False  # rank and rate unsure matches with the sure ones
     config: dict[str, dict] | None = None
 
 
@@ -65,6 +66,7 @@ class PhotoResult:
     burst: int | None = None  # id of the burst/near-duplicate group, when the photo has siblings
     best_of_burst: bool = True
     thumbnail: bytes | None = field(default=None, repr=False)
+    match: str = "sure"  # "sure" | "unsure": the collection did not confirm it is the person
 
 
 @dataclass
@@ -95,7 +97,7 @@ def rank_collection(request: RankRequest, progress: Progress | None = None) -> R
     results = [result for result in judged.values() if result is not None]
     not_found_paths = [path for path, result in judged.items() if result is None]
     found = len(results)
-    results = order_results(results, config, request.best_of_burst)
+    results = order_results(results, config, request.best_of_burst, request.include_unsure)
     if request.top:
         results = results[: request.top]
     return RankingReport(engine.id, references, results, not_found_paths, errors, threshold, found)
@@ -121,10 +123,6 @@ def faces_left_to_right(faces: list[DetectedFace]) -> list[DetectedFace]:
     return sorted(faces, key=lambda face: (face.box[0], face.box[1]))
 
 
-def similarity_to_references(face: DetectedFace, references: list[Reference]) -> float:
-    return max(float(np.dot(face.embedding, reference.embedding)) for reference in references)
-
-
 def judge_records(
     records: list[ImageRecord], references: list[Reference], threshold: float, config: dict[str, dict]
 ) -> dict[str, PhotoResult | None]:
@@ -132,23 +130,29 @@ def judge_records(
 
     Exposure is judged against the person's own photos among these records (person_exposure).
     """
-    matches = {record.path: find_person(record, references, threshold) for record in records}
-    exposure = person_exposure([match[0] for match in matches.values() if match])
+    matches = find_person(records, references, threshold, config["matching"])
+    exposure = person_exposure([match[0] for match in matches.values() if match[2]])
     return {
-        record.path: None if matches[record.path] is None else judge_photo(record, *matches[record.path], exposure, config)
+        record.path: judge_photo(record, *matches[record.path], exposure, config) if record.path in matches else None
         for record in records
     }
 
 
-def find_person(record: ImageRecord, references: list[Reference], threshold: float) -> tuple[DetectedFace, float] | None:
-    """The person's face in the photo and its similarity, or None when they are not in it."""
-    if not record.faces:
-        return None
-    similarities = [similarity_to_references(face, references) for face in record.faces]
-    best = int(np.argmax(similarities))
-    if similarities[best] < threshold:
-        return None
-    return record.faces[best], similarities[best]
+def find_person(
+    records: list[ImageRecord], references: list[Reference], threshold: float, settings: dict
+) -> dict[str, tuple[DetectedFace, float, bool]]:
+    """path -> (the person's face, its similarity, sure) for the photos they are in (identity.py)."""
+    faces = [(number, face) for number, record in enumerate(records) for face in record.faces]
+    if not faces:
+        return {}
+    matches = identity.find_person(
+        np.stack([reference.embedding for reference in references]),
+        np.stack([face.embedding for _, face in faces]),
+        np.array([number for number, _ in faces]),
+        settings,
+        threshold,
+    )
+    return {records[photo].path: (faces[m.face][1], m.similarity, m.sure) for photo, m in matches.items()}
 
 
 def person_exposure(targets: list[DetectedFace]) -> float | None:
@@ -158,7 +162,7 @@ def person_exposure(targets: list[DetectedFace]) -> float | None:
 
 
 def judge_photo(
-    record: ImageRecord, target: DetectedFace, similarity: float, exposure: float | None, config: dict[str, dict]
+    record: ImageRecord, target: DetectedFace, similarity: float, sure: bool, exposure: float | None, config: dict[str, dict]
 ) -> PhotoResult:
     prominent = prominent_faces(record.faces, target, config["group"]["prominent_ratio"])
     others = [face for face in prominent if face is not target]
@@ -178,6 +182,7 @@ def judge_photo(
         reasons=judgement.reasons,
         components=judgement.components,
         thumbnail=record.thumbnail,
+        match="sure" if sure else "unsure",
     )
 
 
@@ -191,15 +196,20 @@ def prominent_faces(faces: list[DetectedFace], target: DetectedFace, ratio: floa
     return [face for face in faces if face is target or face.box[2] >= ratio * largest]
 
 
-def order_results(results: list[PhotoResult], config: dict[str, dict], best_of_burst_only: bool) -> list[PhotoResult]:
-    """Best first; bursts marked; ranks and stars assigned."""
+def order_results(
+    results: list[PhotoResult], config: dict[str, dict], best_of_burst_only: bool, include_unsure: bool = False
+) -> list[PhotoResult]:
+    """Best first; bursts marked; ranks and stars assigned. Unsure matches come after the sure
+    ones with 0 stars, unless `include_unsure` ranks and rates them with the sure ones."""
     from .bursts import mark_bursts
 
     results = sorted(results, key=lambda result: (-result.score, result.path))
     mark_bursts(results, config["burst"])
     if best_of_burst_only:
         results = [result for result in results if result.best_of_burst]
-    for rank, result in enumerate(results, start=1):
+    rated = [result for result in results if include_unsure or result.match == "sure"]
+    apart = [result for result in results if not (include_unsure or result.match == "sure")]
+    for rank, result in enumerate(rated + apart, start=1):
         result.rank = rank
-        result.stars = scoring.stars(result.score, rank, len(results), config["stars"])
-    return results
+        result.stars = scoring.stars(result.score, rank, len(rated), config["stars"]) if rank <= len(rated) else 0
+    return rated + apart
