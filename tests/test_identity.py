@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from photorank.config import load_defaults
-from photorank.identity import find_person, with_neighbours
+from photorank.identity import CANNOT_LINK, average_linkage, clusters_at, find_person, with_neighbours
 
 THRESHOLD = 0.915
 DIM = 128
@@ -180,3 +180,28 @@ def test_the_clustered_faces_are_bounded_whatever_the_collection_size():
     assert len(members) <= 300 and list(members[:50]) == list(candidates)
     assert len(set(members.tolist())) == len(members)
     assert set((members[50:] // 5).tolist()) <= set(range(10)), "neighbours are the candidates' own people's photos"
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_the_clustering_is_average_linkage(seed):
+    """The same clusters as scipy's average linkage, on faces of people and of one photo each pair."""
+    hierarchy = pytest.importorskip("scipy.cluster.hierarchy")
+    people = People(seed)
+    identities = [people.identity() for _ in range(6)]
+    faces = np.vstack([people.photos(identities[i % 6], 1) for i in range(60)])
+    photo = np.arange(60) // 2  # two faces a photo: never one person
+    similarity = np.clip(faces @ faces.T, -1.0, 1.0).astype(np.float64)
+    usable = photo[:, None] != photo[None, :]
+    merges = average_linkage(similarity, usable)
+    distance = np.where(usable, 1.0 - similarity, CANNOT_LINK)
+    np.fill_diagonal(distance, 0.0)
+    tree = hierarchy.linkage(distance[np.triu_indices(60, k=1)], method="average")
+    for cut in (0.85, 0.915, 0.93):
+        ours = clusters_at(merges, 60, cut)
+        theirs = hierarchy.fcluster(tree, t=1.0 - cut, criterion="distance")
+        assert same_partition(ours, theirs), f"cut {cut}"
+    assert len(set(clusters_at(merges, 60, 0.915).tolist())) >= 6
+
+
+def same_partition(a: np.ndarray, b: np.ndarray) -> bool:
+    return len(set(zip(a.tolist(), b.tolist()))) == len(set(a.tolist())) == len(set(b.tolist()))

@@ -4,13 +4,14 @@
     # {photo: Match(face=row, similarity=0.95, sure=True)}
 
 One cut on the similarity to the reference cannot tell a person from someone who looks like them
-(docs/calibration.md: a lookalike actor scores 0.916-0.934 against a reference, the person's own
-degraded photos 0.90-0.92). The collection itself can: the lookalike's photos resemble each other
-more than they resemble the person. So the faces near the reference are clustered together with
-their own nearest neighbours (average linkage, cut at the engine's same-person threshold: two
-groups are one person when their faces are, on average, as similar as one person's faces are),
-and the person is the cluster of the references. A degraded copy joins it through the person's
-confident photos (query expansion); a lookalike's photos stay in their own cluster.
+(docs/calibration.md, "Lookalikes": a lookalike actor scores 0.916-0.934 against a reference, as
+high as the person's own photos in other light). The collection can: the lookalike's photos
+resemble each other more than they resemble the person. So the faces near the references are
+clustered with their own nearest faces (average linkage), and the tree is cut twice: at the
+engine's same-person threshold (the person, or someone who looks like them) and a little higher
+(the person's core). The core is sure, the rest of the person's cluster unsure, and a face that
+resembles another group more is not the person. A degraded copy joins through its original and
+the person's confident photos (query expansion through the cluster).
 
 Everything here is plain numpy over an embedding matrix (rows = faces of the collection, any
 order), so an in-memory face index feeds it directly. The work is one matrix product of the
@@ -23,7 +24,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from scipy.cluster.hierarchy import fcluster, linkage
 
 # Distance between two faces of one photo: one person is never twice in one photo, so average
 # linkage keeps such faces apart unless everything else in their clusters insists.
@@ -35,7 +35,7 @@ CHUNK_ROWS = 512  # candidate rows per matrix product: bounds memory on large co
 class Match:
     face: int  # row in `faces`
     similarity: float  # cosine similarity to the closest reference
-    sure: bool  # False: the reference alone would accept this face, the collection does not confirm it
+    sure: bool  # False: as similar as the threshold asks, but the collection does not confirm it is the person
 
 
 def find_person(
@@ -115,9 +115,9 @@ def judge_members(
     similarity = np.clip(rows @ rows.T, -1.0, 1.0)
     usable = ~((photo[:, None] == photo[None, :]) & (photo[:, None] >= 0))  # never two faces of one photo
     np.fill_diagonal(usable, False)
-    tree = average_linkage(similarity, usable)
-    cluster = clusters_at(tree, len(rows), threshold)
-    core = clusters_at(tree, len(rows), threshold + settings["cluster_margin"])
+    merges = average_linkage(similarity, usable)
+    cluster = clusters_at(merges, len(rows), threshold)
+    core = clusters_at(merges, len(rows), threshold + settings["cluster_margin"])
     in_person = np.isin(cluster, cluster[: len(references)])
     in_core = np.isin(core, core[: len(references)])
     to_person = mean_similarity(similarity, usable, in_person[None, :])[:, 0]
@@ -130,19 +130,56 @@ def judge_members(
     return Verdicts(sure, unsure)
 
 
-def average_linkage(similarity: np.ndarray, usable: np.ndarray) -> np.ndarray | None:
-    """The average-linkage tree on cosine distance, pairs that cannot be one person kept far
-    apart (None for a single row)."""
-    if len(similarity) == 1:
-        return None
-    distance = np.where(usable, 1.0 - similarity, CANNOT_LINK)
-    np.fill_diagonal(distance, 0.0)
-    return linkage(distance[np.triu_indices(len(distance), k=1)], method="average")
+def average_linkage(similarity: np.ndarray, usable: np.ndarray) -> list[tuple[int, int, float]]:
+    """The merges (row, row, similarity) of average-linkage clustering on cosine distance, pairs
+    that cannot be one person kept far apart: each merge joins the groups the two rows are in,
+    at the mean similarity between their members.
+
+    Nearest-neighbour chain (average linkage is reducible): follow nearest neighbours until two
+    groups are each other's nearest, merge them, go on from the rest of the chain. O(n^2) time
+    in n numpy steps, no scipy import on the ranking's path (it would double a warm re-rank).
+    """
+    distance = np.where(usable, 1.0 - similarity, CANNOT_LINK).astype(np.float64)
+    np.fill_diagonal(distance, np.inf)
+    size = np.ones(len(distance))
+    merges: list[tuple[int, int, float]] = []
+    chain: list[int] = []
+    for _ in range(len(distance) - 1):
+        if not chain:
+            chain.append(int(np.argmax(size > 0)))
+        while True:
+            top = chain[-1]
+            nearest = int(np.argmin(distance[top]))
+            if len(chain) > 1 and distance[top, chain[-2]] <= distance[top, nearest]:
+                nearest = chain[-2]  # ties go back down the chain, so it always ends
+            if len(chain) > 1 and nearest == chain[-2]:
+                break
+            chain.append(nearest)
+        a, b = chain.pop(), chain.pop()
+        merges.append((a, b, 1.0 - distance[a, b]))
+        merged = (size[a] * distance[a] + size[b] * distance[b]) / (size[a] + size[b])  # Lance-Williams
+        distance[a], distance[:, a] = merged, merged
+        distance[a, a] = np.inf
+        distance[b], distance[:, b] = np.inf, np.inf
+        size[a], size[b] = size[a] + size[b], 0
+    return merges
 
 
-def clusters_at(tree: np.ndarray | None, count: int, similarity: float) -> np.ndarray:
-    """Cluster label of each row: the groups whose average similarity is at least `similarity`."""
-    return np.zeros(count, int) if tree is None else fcluster(tree, t=1.0 - similarity, criterion="distance")
+def clusters_at(merges: list[tuple[int, int, float]], count: int, similarity: float) -> np.ndarray:
+    """Cluster label of each row: the groups joined at a mean similarity of at least `similarity`
+    (a merge's children always join higher, so the merges above the cut make whole clusters)."""
+    parent = np.arange(count)
+
+    def root(row: int) -> int:
+        while parent[row] != row:
+            parent[row] = parent[parent[row]]
+            row = parent[row]
+        return row
+
+    for a, b, joined in merges:
+        if joined >= similarity:
+            parent[root(b)] = root(a)
+    return np.array([root(row) for row in range(count)])
 
 
 def mean_similarity(similarity: np.ndarray, usable: np.ndarray, groups: np.ndarray) -> np.ndarray:
