@@ -320,13 +320,13 @@ class Library:
         paths = [path for path in files if path in synced.fingerprints and path not in errors]
         fingerprints = [synced.fingerprints[path] for path in paths]
         embeddings, owners, face_numbers = self.faces.lookup(fingerprints)
-        matches = find_person(references, embeddings, owners, self.threshold)
+        matches = find_person(references, embeddings, owners, self.threshold, self.config["matching"])
         judged = self.judge(paths, fingerprints, matches, face_numbers)
         results = [result for result in judged.values() if result is not None]
         report = RankingReport(
             engine=self.engine.id,
             references=references,
-            results=order_results(results, self.config, request.best_of_burst)[: request.top or None],
+            results=order_results(results, self.config, request.best_of_burst, request.include_unsure)[: request.top or None],
             not_found_paths=[path for path in paths if judged[path] is None],
             errors=[(path, errors[path]) for path in files if path in errors],
             threshold=self.threshold,
@@ -430,7 +430,7 @@ class Library:
         records = self.cache.load_many({path: fingerprints[match.owner] for path, match in found.items()}, self.key)
         matched = [records[path] for path in found if path in records]  # a photo pruned meanwhile is skipped
         targets = {
-            number: (record.faces[face_numbers[found[record.path].row]], found[record.path].similarity)
+            number: (record.faces[face_numbers[found[record.path].row]], found[record.path].similarity, found[record.path].sure)
             for number, record in enumerate(matched)
         }
         judged = judge_matches(matched, targets, self.config)
