@@ -78,10 +78,12 @@ def with_neighbours(
             rows = candidates[start : start + CHUNK_ROWS]
             similarity = faces[rows] @ faces.T
             similarity[photo_of_face[rows][:, None] == photo_of_face[None, :]] = -1.0  # self and same photo
-            k = min(neighbours, similarity.shape[1])
-            nearest = np.argpartition(-similarity, k - 1, axis=1)[:, :k]
-            close = np.take_along_axis(similarity, nearest, axis=1) >= threshold
-            found.append(nearest[close])
+            # Few faces pass the threshold: rank those alone, not every row of the collection.
+            row, column = np.nonzero(similarity >= threshold)
+            order = np.lexsort((-similarity[row, column], row))  # by candidate, nearest first
+            row, column = row[order], column[order]
+            place_in_row = np.arange(len(row)) - np.searchsorted(row, row)
+            found.append(column[place_in_row < neighbours])
     members = np.concatenate(found)
     _, first = np.unique(members, return_index=True)
     return members[np.sort(first)][:limit]  # candidates first, best first
