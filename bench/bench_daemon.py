@@ -22,6 +22,7 @@ import argparse
 import json
 import os
 import re
+import shutil
 import signal
 import sqlite3
 import subprocess
@@ -168,6 +169,7 @@ def main() -> None:
         channel.close()
         daemon.send_signal(signal.SIGTERM)
         daemon.wait(timeout=60)
+        shutil.rmtree(work, ignore_errors=True)
 
     print(f"photorankd cold start to serving: {cold_start:.2f} s ({args.faces} faces into memory)")
     print(f"warm Rank of {args.folder_photos} photos ({report.found} with the person): server {server_ms:.0f} ms (target < 300 ms)")

@@ -288,3 +288,14 @@ def test_fingerprint_sees_the_middle_of_uncompressed_files(tmp_path):
     assert size == os.path.getsize(second) and size > 3 * cache_module.FINGERPRINT_CHUNK
     assert fingerprint(first, size) != fingerprint(second, size)
     assert fingerprint(first, size) == fingerprint(str(tmp_path / "a.bmp"), size)
+
+
+def test_copies_of_one_photo_are_analysed_once_and_all_ranked(demo_collection, tmp_path, cache_file, monkeypatch):
+    folder, reference = copy_collection(demo_collection, tmp_path)
+    shutil.copyfile(os.path.join(folder, "portrait.jpg"), os.path.join(folder, "portrait copy.jpg"))
+    decoded = count_decodes(monkeypatch)
+    report = rank_collection(RankRequest(references=[reference], paths=[folder]), cache_path=cache_file, workers=2)
+    assert len(decoded) == 6  # five distinct photos and the reference: the copy shares its analysis
+    found = {os.path.basename(result.path) for result in report.results}
+    assert {"portrait.jpg", "portrait copy.jpg"} <= found
+    assert os.path.join(folder, "portrait copy.jpg") in stored_paths(cache_file)

@@ -59,6 +59,10 @@ def build_parser() -> argparse.ArgumentParser:
     add_collection_arguments(rank)
     rank.add_argument("--top", type=positive_int, metavar="N", help="keep only the N best photos")
     rank.add_argument("--best-of-burst", action="store_true", help="keep only the best photo of each burst or near-duplicate group")
+    rank.add_argument(
+        "--include-unsure", action="store_true",
+        help="rank and rate photos where the match is unsure with the sure ones (default: listed after them, 0 stars)",
+    )
     rank.add_argument("--person", metavar="NAME", help="the person's name, for keywords and face regions (needed by --write-xmp)")
     rank.add_argument("--write-xmp", action="store_true", help="write stars, keywords and the face region into XMP sidecars")
     rank.add_argument("--dry-run", action="store_true", help="with --write-xmp: say which sidecars would change, write nothing")
@@ -276,6 +280,7 @@ def run_rank(args: argparse.Namespace) -> int:
         recursive=args.recursive,
         top=args.top,
         best_of_burst=args.best_of_burst,
+        include_unsure=args.include_unsure,
         person=args.person.strip() if args.person else None,
         write_xmp=args.write_xmp,
         xmp=xmp_options(args),
@@ -362,15 +367,18 @@ def rank_text(document: dict) -> str:
     references = ", ".join(f"{os.path.basename(ref['path'])} (face {ref['face']})" for ref in document["references"])
     lines = [f"engine {document['engine']}; reference {references}; match threshold {document['threshold']:.3f}"]
     if document["results"]:
-        lines.append(f"{'rank':>4} {'score':>5} {'stars':<5} {'kind':<6} {'match':>5}  photo - reasons")
+        lines.append(f"{'rank':>4} {'score':>5} {'stars':<5} {'kind':<6} {'match':>6}  photo - reasons ('?': unsure match)")
     for result in document["results"]:
         burst = f" [burst {result['burst']}{', best' if result['best_of_burst'] else ''}]" if result["burst"] else ""
         lines.append(
-            f"{result['rank']:>4} {result['score']:>5.1f} {'*' * result['stars']:<5} {result['kind']:<6} {result['similarity']:>5.2f}  "
+            f"{result['rank']:>4} {result['score']:>5.1f} {'*' * result['stars']:<5} {result['kind']:<6} "
+            f"{result['similarity']:>5.2f}{'?' if result['match'] == 'unsure' else ' '}  "
             f"{result['path']}{burst} - {', '.join(result['reasons'])}"
         )
     shown = f" ({len(document['results'])} shown)" if len(document["results"]) != document["found"] else ""
-    lines.append(f"{document['found']} photo(s) with the person{shown}, {document['not_found']} without")
+    unsure = sum(result["match"] == "unsure" for result in document["results"])
+    unsure_note = f"; {unsure} shown unsure (?), to confirm" if unsure else ""
+    lines.append(f"{document['found']} photo(s) with the person{shown}, {document['not_found']} without{unsure_note}")
     lines += [f"error: {e['path']}: {e['error']}" for e in document["errors"]]
     if "xmp" in document:
         lines.append(writeback_text(document["xmp"]))

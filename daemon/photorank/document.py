@@ -33,6 +33,7 @@ def rank_document(report: RankingReport) -> dict:
                 "stars": result.stars,
                 "kind": result.kind,
                 "similarity": result.similarity,
+                "match": result.match,
                 "faces": result.faces,
                 "prominent_faces": result.prominent_faces,
                 "target_face": face_json(result.target_face),

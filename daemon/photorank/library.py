@@ -42,6 +42,7 @@ from .index import (
 )
 from .ranking import (
     Match,
+    PhotoResult,
     RankingReport,
     RankRequest,
     ReferenceSpec,
@@ -276,7 +277,10 @@ class Library:
         engine: str = "auto",
         cache_path: str | None = None,
         workers: int | None = None,
+        preload: bool = False,
     ):
+        """`preload`: read every cached face into memory now (the daemon, which serves many
+        requests); otherwise each request reads the faces of its own photos (one command)."""
         self.config = config or load_config()
         choice = engine_choice(engine, self.config)
         self.engine = choice.build()  # cheap: models load in the workers, on first use
@@ -285,7 +289,7 @@ class Library:
         self.threshold = self.config["matching"]["threshold"] or self.engine.match_threshold
         self.cache = FaceCache(cache_path)
         try:
-            self.faces = FaceIndex(self.cache.stored_faces(self.key))
+            self.faces = FaceIndex(self.cache.stored_faces(self.key) if preload else self.cache.stored_faces(self.key, []))
         except BaseException:
             self.cache.close()
             raise
@@ -318,15 +322,16 @@ class Library:
             progress(ProgressEvent("ranking", 0, len(synced.fingerprints)))
         errors = self.unreadable(synced)
         paths = [path for path in files if path in synced.fingerprints and path not in errors]
-        fingerprints = [synced.fingerprints[path] for path in paths]
-        embeddings, owners, face_numbers = self.faces.lookup(fingerprints)
-        matches = find_person(references, embeddings, owners, self.threshold)
-        judged = self.judge(paths, fingerprints, matches, face_numbers)
+        # One content may sit at several paths (a copy, an export): it is one image to the decision.
+        contents = list(dict.fromkeys(synced.fingerprints[path] for path in paths))
+        embeddings, owners, face_numbers = self.faces.lookup(contents)
+        matches = find_person(references, embeddings, owners, self.threshold, self.config["matching"])
+        judged = self.judge(paths, synced.fingerprints, contents, matches, face_numbers)
         results = [result for result in judged.values() if result is not None]
         report = RankingReport(
             engine=self.engine.id,
             references=references,
-            results=order_results(results, self.config, request.best_of_burst)[: request.top or None],
+            results=order_results(results, self.config, request.best_of_burst, request.include_unsure)[: request.top or None],
             not_found_paths=[path for path in paths if judged[path] is None],
             errors=[(path, errors[path]) for path in files if path in errors],
             threshold=self.threshold,
@@ -424,13 +429,16 @@ class Library:
         self.faces.forget(self.cache.prune(folders, set(files)))
         return files, synced
 
-    def judge(self, paths: list[str], fingerprints: list[str], matches: list[Match], face_numbers: np.ndarray):
-        """path -> result, or None where the person is not; only the photos they are in are read."""
-        found = {paths[match.owner]: match for match in matches}
-        records = self.cache.load_many({path: fingerprints[match.owner] for path, match in found.items()}, self.key)
+    def judge(self, paths: list[str], fingerprints: dict[str, str], contents: list[str], matches: list[Match],
+              face_numbers: np.ndarray) -> dict[str, PhotoResult | None]:
+        """path -> result, or None where the person is not; only the photos they are in are read.
+        `matches` name their photo by its position in `contents` (fingerprints)."""
+        by_content = {contents[match.owner]: match for match in matches}
+        found = {path: by_content[fingerprints[path]] for path in paths if fingerprints[path] in by_content}
+        records = self.cache.load_many({path: fingerprints[path] for path in found}, self.key)
         matched = [records[path] for path in found if path in records]  # a photo pruned meanwhile is skipped
         targets = {
-            number: (record.faces[face_numbers[found[record.path].row]], found[record.path].similarity)
+            number: (record.faces[face_numbers[found[record.path].row]], found[record.path].similarity, found[record.path].sure)
             for number, record in enumerate(matched)
         }
         judged = judge_matches(matched, targets, self.config)
@@ -470,15 +478,23 @@ class Library:
             progress(ProgressEvent(phase, done, len(paths)))
         if pending:
             self._prepare_models()
-            for (path, _, _, file_fingerprint), record in self._analyse(pending, cancel):
-                if record.error:
-                    synced.errors[path] = record.error
-                else:
-                    synced.fingerprints[path] = file_fingerprint
-                synced.analysed += 1
-                done += 1
-                if progress:
-                    progress(ProgressEvent(phase, done, len(paths), path))
+            first: dict[str, tuple[str, int, int, str]] = {}  # one analysis per content
+            for item in pending:
+                first.setdefault(item[3], item)
+            copies = [item for item in pending if first[item[3]] is not item]
+            for (path, _, _, file_fingerprint), record in self._analyse(list(first.values()), cancel):
+                for item in [first[file_fingerprint]] + [copy for copy in copies if copy[3] == file_fingerprint]:
+                    analysed_now = item is first[file_fingerprint]
+                    if record.error:
+                        synced.errors[item[0]] = record.error
+                    else:
+                        synced.fingerprints[item[0]] = file_fingerprint
+                        if not analysed_now:
+                            self.cache.remember_file(*item)
+                    synced.analysed += analysed_now
+                    done += 1
+                    if progress:
+                        progress(ProgressEvent(phase, done, len(paths), item[0]))
         return synced
 
     def _analyse(self, pending: list[tuple[str, int, int, str]], cancel: threading.Event | None):

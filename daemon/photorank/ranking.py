@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from . import scoring
+from . import identity, scoring
 from .errors import PhotorankError, UsageError
 from .index import Progress
 from .records import Box, DetectedFace, ImageRecord, XmpOptions
@@ -45,6 +45,7 @@ class RankRequest:
     recursive: bool = False
     top: int | None = None
     best_of_burst: bool = False
+    include_unsure: bool = False  # rank and rate unsure matches with the sure ones
     person: str | None = None  # the name written with --write-xmp
     write_xmp: bool = False
     xmp: XmpOptions = field(default_factory=XmpOptions)  # write-back choices over the [xmp] settings
@@ -80,6 +81,7 @@ class PhotoResult:
     burst: int | None = None  # id of the burst/near-duplicate group, when the photo has siblings
     best_of_burst: bool = True
     thumbnail: bytes | None = field(default=None, repr=False)
+    match: str = "sure"  # "sure" | "unsure": the collection did not confirm it is the person
 
 
 @dataclass
@@ -143,31 +145,29 @@ def faces_left_to_right(faces: list[DetectedFace]) -> list[DetectedFace]:
 
 @dataclass(frozen=True)
 class Match:
-    """The person's face in one photo: the photo (an owner number), the face's row, its similarity."""
+    """The person's face in one photo: the photo (an owner number), the face's row, its
+    similarity to the references, and whether the collection makes it sure (identity.py)."""
 
     owner: int
     row: int
     similarity: float
+    sure: bool
 
 
 def find_person(
-    references: list[Reference], embeddings: np.ndarray, owners: np.ndarray, threshold: float
+    references: list[Reference], embeddings: np.ndarray, owners: np.ndarray, threshold: float, settings: dict
 ) -> list[Match]:
-    """In each photo, the face most like the references, when it is like enough.
+    """In each photo, the face that is the person, if any, sure or unsure.
 
     `embeddings` (faces x d) holds every face of the photos looked at, `owners` the photo each
-    row belongs to: one matrix product answers for the whole collection.
+    row belongs to; identity.py decides from the collection's structure, not one cut.
     """
     if not len(owners):
         return []
-    reference_matrix = np.stack([reference.embedding for reference in references]).astype(np.float32)
-    similarities = (embeddings @ reference_matrix.T).max(axis=1)
-    order = np.lexsort((-similarities, owners))  # by photo, most similar face first
-    first = np.ones(len(order), dtype=bool)
-    first[1:] = owners[order][1:] != owners[order][:-1]
-    best = order[first]
-    best = best[similarities[best] >= threshold]
-    return [Match(int(owners[row]), int(row), float(similarities[row])) for row in best]
+    matches = identity.find_person(
+        np.stack([reference.embedding for reference in references]), embeddings, owners, settings, threshold
+    )
+    return [Match(int(photo), int(match.face), float(match.similarity), bool(match.sure)) for photo, match in sorted(matches.items())]
 
 
 def judge_records(
@@ -180,16 +180,20 @@ def judge_records(
     faces = [(number, face) for number, record in enumerate(records) for face in record.faces]
     embeddings = np.stack([face.embedding for _, face in faces]) if faces else np.zeros((0, 0), np.float32)
     owners = np.array([number for number, _ in faces], dtype=np.int32)
-    matches = {match.owner: (faces[match.row][1], match.similarity) for match in find_person(references, embeddings, owners, threshold)}
+    matches = {
+        match.owner: (faces[match.row][1], match.similarity, match.sure)
+        for match in find_person(references, embeddings, owners, threshold, config["matching"])
+    }
     return judge_matches(records, matches, config)
 
 
 def judge_matches(
-    records: list[ImageRecord], matches: dict[int, tuple[DetectedFace, float]], config: dict[str, dict]
+    records: list[ImageRecord], matches: dict[int, tuple[DetectedFace, float, bool]], config: dict[str, dict]
 ) -> dict[str, PhotoResult | None]:
-    """path -> the photo's result, given the person's face and similarity in each photo
-    they are in (`matches`, by position in `records`)."""
-    exposure = person_exposure([face for face, _ in matches.values()])
+    """path -> the photo's result, given the person's face, similarity and sureness in each
+    photo they are in (`matches`, by position in `records`). The person's usual exposure is
+    taken from the sure matches only."""
+    exposure = person_exposure([face for face, _, sure in matches.values() if sure])
     return {
         record.path: judge_photo(record, *matches[number], exposure, config) if number in matches else None
         for number, record in enumerate(records)
@@ -203,7 +207,7 @@ def person_exposure(targets: list[DetectedFace]) -> float | None:
 
 
 def judge_photo(
-    record: ImageRecord, target: DetectedFace, similarity: float, exposure: float | None, config: dict[str, dict]
+    record: ImageRecord, target: DetectedFace, similarity: float, sure: bool, exposure: float | None, config: dict[str, dict]
 ) -> PhotoResult:
     prominent = prominent_faces(record.faces, target, config["group"]["prominent_ratio"])
     others = [face for face in prominent if face is not target]
@@ -223,6 +227,7 @@ def judge_photo(
         reasons=judgement.reasons,
         components=judgement.components,
         thumbnail=record.thumbnail,
+        match="sure" if sure else "unsure",
     )
 
 
@@ -236,15 +241,20 @@ def prominent_faces(faces: list[DetectedFace], target: DetectedFace, ratio: floa
     return [face for face in faces if face is target or face.box[2] >= ratio * largest]
 
 
-def order_results(results: list[PhotoResult], config: dict[str, dict], best_of_burst_only: bool) -> list[PhotoResult]:
-    """Best first; bursts marked; ranks and stars assigned."""
+def order_results(
+    results: list[PhotoResult], config: dict[str, dict], best_of_burst_only: bool, include_unsure: bool = False
+) -> list[PhotoResult]:
+    """Best first; bursts marked; ranks and stars assigned. Unsure matches come after the sure
+    ones with 0 stars, unless `include_unsure` ranks and rates them with the sure ones."""
     from .bursts import mark_bursts
 
     results = sorted(results, key=lambda result: (-result.score, result.path))
     mark_bursts(results, config["burst"])
     if best_of_burst_only:
         results = [result for result in results if result.best_of_burst]
-    for rank, result in enumerate(results, start=1):
+    rated = [result for result in results if include_unsure or result.match == "sure"]
+    apart = [result for result in results if not (include_unsure or result.match == "sure")]
+    for rank, result in enumerate(rated + apart, start=1):
         result.rank = rank
-        result.stars = scoring.stars(result.score, rank, len(results), config["stars"])
-    return results
+        result.stars = scoring.stars(result.score, rank, len(rated), config["stars"]) if rank <= len(rated) else 0
+    return rated + apart

@@ -261,7 +261,7 @@ def serve(args: argparse.Namespace) -> int:
         raise PhotorankError("--workers must be at least 1")
     prepare_socket(socket_path)
     began = time.monotonic()
-    library = Library(load_config(args.config), engine=args.engine, cache_path=args.cache, workers=args.workers)
+    library = Library(load_config(args.config), engine=args.engine, cache_path=args.cache, workers=args.workers, preload=True)
     health_servicer = health.HealthServicer()
     servicer = PhotorankServicer(library, rpc.unix_target(socket_path))
     servers = [build_server(servicer, health_servicer)]

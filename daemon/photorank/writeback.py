@@ -17,6 +17,7 @@ from . import __version__
 from .ranking import PhotoResult, RankingReport
 
 BEST_OF_BURST = "best of burst"
+UNSURE = "unsure"  # keyword leaf of a match the collection did not confirm (photorank|<Person>|unsure)
 # A JPEG's XMP packet is in an APP1 segment near the start: at most 64 KiB after a 64 KiB Exif block.
 EMBEDDED_XMP_SPAN = 256 * 1024
 
@@ -69,7 +70,7 @@ def person_rating(result: PhotoResult, person: str, engine: str, run_time: str) 
         score=result.score,
         stars=result.stars,
         kind=result.kind,
-        tags=(BEST_OF_BURST,) if result.burst and result.best_of_burst else (),
+        tags=((BEST_OF_BURST,) if result.burst and result.best_of_burst else ()) + ((UNSURE,) if result.match == "unsure" else ()),
         region=face_region(result),
         engine=engine,
         version=__version__,

@@ -32,7 +32,7 @@ class XmpOptions(_message.Message):
     def __init__(self, naming: _Optional[str] = ..., overwrite_ratings: _Optional[bool] = ..., unrated: _Optional[_Iterable[int]] = ..., embed: _Optional[bool] = ..., dry_run: _Optional[bool] = ...) -> None: ...
 
 class RankRequest(_message.Message):
-    __slots__ = ("references", "paths", "recursive", "top", "best_of_burst", "person", "write_xmp", "xmp")
+    __slots__ = ("references", "paths", "recursive", "top", "best_of_burst", "person", "write_xmp", "xmp", "include_unsure")
     REFERENCES_FIELD_NUMBER: _ClassVar[int]
     PATHS_FIELD_NUMBER: _ClassVar[int]
     RECURSIVE_FIELD_NUMBER: _ClassVar[int]
@@ -41,6 +41,7 @@ class RankRequest(_message.Message):
     PERSON_FIELD_NUMBER: _ClassVar[int]
     WRITE_XMP_FIELD_NUMBER: _ClassVar[int]
     XMP_FIELD_NUMBER: _ClassVar[int]
+    INCLUDE_UNSURE_FIELD_NUMBER: _ClassVar[int]
     references: _containers.RepeatedCompositeFieldContainer[ReferencePhoto]
     paths: _containers.RepeatedScalarFieldContainer[str]
     recursive: bool
@@ -49,7 +50,8 @@ class RankRequest(_message.Message):
     person: str
     write_xmp: bool
     xmp: XmpOptions
-    def __init__(self, references: _Optional[_Iterable[_Union[ReferencePhoto, _Mapping]]] = ..., paths: _Optional[_Iterable[str]] = ..., recursive: _Optional[bool] = ..., top: _Optional[int] = ..., best_of_burst: _Optional[bool] = ..., person: _Optional[str] = ..., write_xmp: _Optional[bool] = ..., xmp: _Optional[_Union[XmpOptions, _Mapping]] = ...) -> None: ...
+    include_unsure: bool
+    def __init__(self, references: _Optional[_Iterable[_Union[ReferencePhoto, _Mapping]]] = ..., paths: _Optional[_Iterable[str]] = ..., recursive: _Optional[bool] = ..., top: _Optional[int] = ..., best_of_burst: _Optional[bool] = ..., person: _Optional[str] = ..., write_xmp: _Optional[bool] = ..., xmp: _Optional[_Union[XmpOptions, _Mapping]] = ..., include_unsure: _Optional[bool] = ...) -> None: ...
 
 class IndexRequest(_message.Message):
     __slots__ = ("paths", "recursive")
@@ -134,7 +136,7 @@ class Reference(_message.Message):
     def __init__(self, path: _Optional[str] = ..., face: _Optional[int] = ..., box: _Optional[_Iterable[int]] = ...) -> None: ...
 
 class PhotoResult(_message.Message):
-    __slots__ = ("path", "rank", "score", "stars", "kind", "similarity", "faces", "prominent_faces", "target_face", "signals", "components", "reasons", "burst", "best_of_burst", "width", "height", "captured_at")
+    __slots__ = ("path", "rank", "score", "stars", "kind", "similarity", "match", "faces", "prominent_faces", "target_face", "signals", "components", "reasons", "burst", "best_of_burst", "width", "height", "captured_at")
     class ComponentsEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -148,6 +150,7 @@ class PhotoResult(_message.Message):
     STARS_FIELD_NUMBER: _ClassVar[int]
     KIND_FIELD_NUMBER: _ClassVar[int]
     SIMILARITY_FIELD_NUMBER: _ClassVar[int]
+    MATCH_FIELD_NUMBER: _ClassVar[int]
     FACES_FIELD_NUMBER: _ClassVar[int]
     PROMINENT_FACES_FIELD_NUMBER: _ClassVar[int]
     TARGET_FACE_FIELD_NUMBER: _ClassVar[int]
@@ -165,6 +168,7 @@ class PhotoResult(_message.Message):
     stars: int
     kind: str
     similarity: float
+    match: str
     faces: int
     prominent_faces: int
     target_face: Face
@@ -176,7 +180,7 @@ class PhotoResult(_message.Message):
     width: int
     height: int
     captured_at: float
-    def __init__(self, path: _Optional[str] = ..., rank: _Optional[int] = ..., score: _Optional[float] = ..., stars: _Optional[int] = ..., kind: _Optional[str] = ..., similarity: _Optional[float] = ..., faces: _Optional[int] = ..., prominent_faces: _Optional[int] = ..., target_face: _Optional[_Union[Face, _Mapping]] = ..., signals: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ..., components: _Optional[_Mapping[str, float]] = ..., reasons: _Optional[_Iterable[str]] = ..., burst: _Optional[int] = ..., best_of_burst: _Optional[bool] = ..., width: _Optional[int] = ..., height: _Optional[int] = ..., captured_at: _Optional[float] = ...) -> None: ...
+    def __init__(self, path: _Optional[str] = ..., rank: _Optional[int] = ..., score: _Optional[float] = ..., stars: _Optional[int] = ..., kind: _Optional[str] = ..., similarity: _Optional[float] = ..., match: _Optional[str] = ..., faces: _Optional[int] = ..., prominent_faces: _Optional[int] = ..., target_face: _Optional[_Union[Face, _Mapping]] = ..., signals: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ..., components: _Optional[_Mapping[str, float]] = ..., reasons: _Optional[_Iterable[str]] = ..., burst: _Optional[int] = ..., best_of_burst: _Optional[bool] = ..., width: _Optional[int] = ..., height: _Optional[int] = ..., captured_at: _Optional[float] = ...) -> None: ...
 
 class FileError(_message.Message):
     __slots__ = ("path", "error")
