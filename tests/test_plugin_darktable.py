@@ -51,6 +51,14 @@ def _photorank_ranking(photorank, env, reference, paths, list_file) -> dict:
     return json.loads(lines[-1])
 
 
+def _expected_tags(result: dict) -> list[str]:
+    """The tags photorank's result asks for (plugin_lua/README.md)."""
+    leaves = [f"rank {result['rank']:03d}", result["kind"]]
+    leaves += ["best of burst"] if result["burst"] is not None and result["best_of_burst"] else []
+    leaves += ["unsure"] if result["match"] == "unsure" else []
+    return sorted(f"photorank|{PERSON}|{leaf}" for leaf in leaves)
+
+
 def _sidecars(folder) -> dict[str, dict]:
     """exiftool's reading of every sidecar in the folder: {photo file name: {Rating, tags}}."""
     out = subprocess.run(["exiftool", "-j", "-charset", "filename=utf8", "-XMP-xmp:Rating",
@@ -124,8 +132,7 @@ def test_rank_for_this_person_in_darktable(tmp_path, people_dir, photorank_env):
         if result is None:  # not the person, or the reference: left alone
             assert (rating, tags) == before[name], name
             continue
-        prefix = f"photorank|{PERSON}|"
-        assert tags == sorted([f"{prefix}rank {result['rank']:03d}", f"{prefix}{result['kind']}"]), name
+        assert tags == _expected_tags(result), name
         if name in (USER_RATED, REJECTED):
             assert rating == before[name][0], f"{name}: the user's rating was replaced"
         else:
