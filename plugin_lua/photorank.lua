@@ -261,6 +261,19 @@ function core.progress_text(event)
   return fraction, text
 end
 
+--- A gate for progress shown in darktable: true when the whole percent or the phase changed
+-- since the last time it said true.  Every widget or job update is a round trip to darktable's
+-- GUI thread; thousands of photos must not make thousands of them.
+function core.progress_gate()
+  local shown_percent, shown_phase
+  return function(fraction, phase)
+    local percent = math.floor(fraction * 100)
+    if percent == shown_percent and phase == shown_phase then return false end
+    shown_percent, shown_phase = percent, phase
+    return true
+  end
+end
+
 --- The message a user reads when photorank failed: its own "photorank: ..." line, or why
 -- it could not run at all.
 function core.failure_message(exit_code, stderr_text)
@@ -650,6 +663,7 @@ local function run_photorank(options, job_label, paths)
   options.photorank = pref("command", "string", "photorank")
 
   local reader = core.new_output_reader()
+  local should_show = core.progress_gate()
   local cancelled = false
   local job = dt.gui.create_job(job_label, true, function(this_job)
     cancelled = true
@@ -664,8 +678,10 @@ local function run_photorank(options, job_label, paths)
     local event = reader:feed(line)
     if event then
       local fraction, text = core.progress_text(event)
-      if job.valid then job.percent = fraction end
-      show_status(text)
+      if should_show(fraction, event.phase) then
+        if job.valid then job.percent = fraction end
+        show_status(text)
+      end
     end
   end
   local _closed, _how, exit_code = pipe:close()
@@ -756,8 +772,11 @@ local function rank_for_person(acted_on)
 
     local memory = core.load_memory(state.memory_file)
     local job = dt.gui.create_job(_("photorank: applying stars and tags"), true)
+    local should_show = core.progress_gate()
     local counts = core.apply_document(document, person, by_path, memory, rating_policy(), dt_tags,
-      function(step, total) job.percent = step / total end)
+      function(step, total)
+        if should_show(step / total, "applying") then job.percent = step / total end
+      end)
     job.valid = false
     core.save_memory(state.memory_file, memory)
 

@@ -166,6 +166,17 @@ describe("progress output", function()
     assert.are.equal(0, (core.progress_text({ phase = "references" })))
   end)
 
+  it("lets through a progress update per whole percent or new phase only", function()
+    local should_show = core.progress_gate()
+    local shown = 0
+    for done = 1, 5000 do
+      if should_show(done / 5000, "indexing") then shown = shown + 1 end
+    end
+    assert.are.equal(101, shown) -- 0 % to 100 %
+    assert.is_true(should_show(1, "ranking"))
+    assert.is_false(should_show(1, "ranking"))
+  end)
+
   it("shows photorank's own error line, or why it did not run", function()
     assert.are.equal("photorank: no face found in the reference /r.jpg",
       core.failure_message(1, "warning\nphotorank: no face found in the reference /r.jpg\n"))
