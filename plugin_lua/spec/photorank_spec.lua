@@ -370,18 +370,25 @@ end)
 describe("choosing the reference", function()
   local a, b, c = { path = "/p", filename = "a" }, { path = "/p", filename = "b" }, { path = "/p", filename = "c" }
 
+  local function collection(images)
+    return function() return images end
+  end
+  local function not_listed()
+    error("the collection was listed although other images were selected")
+  end
+
   it("takes the hovered image, else the first selected, and ranks the others", function()
-    assert.are.same({ a, { b, c } }, { core.choose_images({ a, b, c }, nil, nil, {}) })
-    assert.are.same({ b, { a, c } }, { core.choose_images({ a, b, c }, b, nil, {}) })
+    assert.are.same({ a, { b, c } }, { core.choose_images({ a, b, c }, nil, nil, not_listed) })
+    assert.are.same({ b, { a, c } }, { core.choose_images({ a, b, c }, b, nil, not_listed) })
   end)
 
   it("ranks the whole collection when only the reference is selected", function()
-    assert.are.same({ a, { b, c } }, { core.choose_images({ a }, nil, nil, { a, b, c }) })
+    assert.are.same({ a, { b, c } }, { core.choose_images({ a }, nil, nil, collection({ a, b, c })) })
   end)
 
   it("prefers the reference set with 'set reference'", function()
-    assert.are.same({ c, { a, b } }, { core.choose_images({ a, b }, a, c, { a, b, c }) })
-    assert.is_nil((core.choose_images({}, nil, nil, { a })))
+    assert.are.same({ c, { a, b } }, { core.choose_images({ a, b }, a, c, not_listed) })
+    assert.is_nil((core.choose_images({}, nil, nil, collection({ a }))))
   end)
 end)
 

@@ -26,7 +26,7 @@ local function timed(phase, started)
 end
 
 local function snapshot(step)
-  for _i, image in ipairs(dt.collection) do
+  for _i, image in pairs(dt.collection) do
     local fields = { step, image.filename, tostring(image.rating) }
     for _j, tag in ipairs(dt.tags.get_tags(image)) do
       if tag.name:match("^photorank|") then fields[#fields + 1] = tag.name end
@@ -53,7 +53,7 @@ local function show_only(item, data)
 end
 
 local function has_our_tags()
-  for _i, image in ipairs(dt.collection) do
+  for _i, image in pairs(dt.collection) do
     for _j, tag in ipairs(dt.tags.get_tags(image)) do
       if tag.name:match("^photorank|") then return true end
     end
@@ -76,7 +76,7 @@ local ok, err = pcall(function()
   snapshot("imported")
 
   local reference
-  for _i, image in ipairs(dt.collection) do
+  for _i, image in pairs(dt.collection) do
     if image.filename == env("PR_REFERENCE") then reference = image end
     if image.filename == env("PR_USER_RATED") then image.rating = 3 end
     if image.filename == env("PR_REJECTED") then image.rating = -1 end
@@ -117,7 +117,7 @@ local ok, err = pcall(function()
   end
 
   local everything = {}
-  for _i, image in ipairs(dt.collection) do everything[#everything + 1] = image end
+  for _i, image in pairs(dt.collection) do everything[#everything + 1] = image end
   dt.gui.selection(everything)
   dt.control.execute(env("PR_POINTER_AWAY"))
   dt.control.sleep(500)
