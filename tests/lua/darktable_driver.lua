@@ -52,15 +52,6 @@ local function show_only(item, data)
   dt.gui.libs.collect.filter({ rule })
 end
 
-local function has_our_tags()
-  for _i, image in pairs(dt.collection) do
-    for _j, tag in ipairs(dt.tags.get_tags(image)) do
-      if tag.name:match("^photorank|") then return true end
-    end
-  end
-  return false
-end
-
 local ok, err = pcall(function()
   local folder
   local count = 0
@@ -123,7 +114,13 @@ local ok, err = pcall(function()
   dt.control.sleep(500)
   started = now()
   dt.gui.action("lua/photorank undo", 0, "", "", 1.0)
-  wait_for("undo", 600, function() return not has_our_tags() end)
+  -- undo empties the plugin's memory of ratings when it is done
+  wait_for("undo", 600, function()
+    local file = io.open(memory)
+    local text = file and file:read("a") or ""
+    if file then file:close() end
+    return not text:find("[", 1, true)
+  end)
   timed("undo", started)
   snapshot("undone")
 end)
