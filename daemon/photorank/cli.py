@@ -9,12 +9,13 @@ import sys
 from collections.abc import Sequence
 
 from . import __version__
-from .config import ConfigError, default_config_path, load_config
+from .config import ConfigError, default_config_path, load_config, load_defaults
 from .faces import EngineUnavailable
 from .models import ModelUnavailable
 from .index import index_paths
 from .ranking import RankingReport, RankRequest, ReferenceError, rank_collection
 from .records import DetectedFace
+from .scoring import star_bands
 
 EXIT_OK, EXIT_USAGE, EXIT_FAILED = 0, 2, 1
 
@@ -46,7 +47,11 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"photorank {__version__}")
     commands = parser.add_subparsers(dest="command", required=True)
 
-    rank = commands.add_parser("rank", help="rank the photos a person is in, best first")
+    rank = commands.add_parser(
+        "rank", help="rank the photos a person is in, best first",
+        epilog=f"Stars come from the score (0-100) alone, the same on every run: {star_bands(load_defaults()['stars'])} "
+        "(by default; [stars] score_thresholds in the configuration).",
+    )
     rank.add_argument("--ref", action="append", required=True, metavar="REF", help="reference photo of the person (repeatable)")
     rank.add_argument("--ref-face", type=positive_int, metavar="N", help="use face N (1 = leftmost) of the reference instead of the largest")
     add_collection_arguments(rank)

@@ -29,8 +29,8 @@ from .records import DetectedFace, ImageRecord
 # image: a signal added, removed or computed differently (face or image signals), a change in
 # detection, rescaling, orientation or thumbnail, or in what ImageRecord/DetectedFace hold.
 # Engine models and signal settings are in the key already; cache.SCHEMA_VERSION covers tables.
-# 2: the signals changed since version 1.
-ANALYSIS_VERSION = 2
+# 2: the signals changed since version 1. 3: blockiness; smile-aware eyes; edge_cut from the face's extent.
+ANALYSIS_VERSION = 3
 
 Progress = Callable[[int, int], None]  # (done, total)
 
@@ -82,7 +82,9 @@ def analyse(path: str, engine: FaceEngine, signal_settings: dict | None = None) 
         return ImageRecord(path=path, error=str(error))
     faces = engine.detect(image.pixels)
     for face in faces:
-        face.signals = {**signals.measure_face(image.pixels, face, signal_settings), "confidence": engine.confidence(face.detector_score)}
+        # A reduced decode shrinks the JPEG's 8 px blocks by the same scale.
+        measured = signals.measure_face(image.pixels, face, signal_settings, block_px=8.0 * image.scale)
+        face.signals = {**measured, "confidence": engine.confidence(face.detector_score)}
     to_full = 1.0 / image.scale
     return ImageRecord(
         path=path,

@@ -44,6 +44,11 @@ class Reference:
     face_number: int  # 1-based, left to right
     box: tuple[int, int, int, int]
     embedding: np.ndarray = field(repr=False)
+    exposure: float | None = None  # the reference face's exposure (EV): the person's well-exposed level
+
+    @classmethod
+    def of_face(cls, path: str, face_number: int, face: DetectedFace) -> Reference:
+        return cls(path, face_number, face.box, face.embedding, face.signals.get("exposure"))
 
 
 @dataclass
@@ -113,8 +118,7 @@ def pick_reference(record: ImageRecord, face_number: int | None) -> Reference:
         index = face_number - 1
     else:
         raise ReferenceError(f"reference {record.path}: has {len(faces)} face(s), no face number {face_number}")
-    face = faces[index]
-    return Reference(record.path, index + 1, face.box, face.embedding)
+    return Reference.of_face(record.path, index + 1, faces[index])
 
 
 def faces_left_to_right(faces: list[DetectedFace]) -> list[DetectedFace]:
@@ -130,10 +134,11 @@ def judge_records(
 ) -> dict[str, PhotoResult | None]:
     """path -> the photo's result, or None when the person is not in it.
 
-    Exposure is judged against the person's own photos among these records (person_exposure).
+    Each photo is judged on its own: exposure against the person's reference faces, never
+    against the other records, so a photo's score does not depend on what else is ranked.
     """
     matches = {record.path: find_person(record, references, threshold) for record in records}
-    exposure = person_exposure([match[0] for match in matches.values() if match])
+    exposure = scoring.person_exposure_level([reference.exposure for reference in references], config["scoring"])
     return {
         record.path: None if matches[record.path] is None else judge_photo(record, *matches[record.path], exposure, config)
         for record in records
@@ -149,12 +154,6 @@ def find_person(record: ImageRecord, references: list[Reference], threshold: flo
     if similarities[best] < threshold:
         return None
     return record.faces[best], similarities[best]
-
-
-def person_exposure(targets: list[DetectedFace]) -> float | None:
-    """The person's usual face exposure across their photos: their well-exposed level."""
-    values = [face.signals["exposure"] for face in targets if face.signals.get("exposure") is not None]
-    return float(np.median(values)) if values else None
 
 
 def judge_photo(
@@ -201,5 +200,5 @@ def order_results(results: list[PhotoResult], config: dict[str, dict], best_of_b
         results = [result for result in results if result.best_of_burst]
     for rank, result in enumerate(results, start=1):
         result.rank = rank
-        result.stars = scoring.stars(result.score, rank, len(results), config["stars"])
+        result.stars = scoring.stars(result.score, config["stars"])
     return results
