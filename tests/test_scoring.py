@@ -302,6 +302,28 @@ def test_frontal_beats_strong_profile(derived):
 
 
 
+def test_the_cases_of_the_issue_on_real_photos(people_dir, people_cache):
+    """obama_7_partial (face cut by the left edge) is named and loses its 4th star; biden_2 (a
+    laughing squint) is not 'eyes closed'; a group photo never says one fact twice."""
+    from photorank.ranking import RankRequest, rank_collection
+
+    def ranked(reference: str) -> dict:
+        report = rank_collection(RankRequest(references=[str(people_dir / reference)], paths=[str(people_dir)], cache_path=people_cache))
+        return {os.path.basename(result.path): result for result in report.results}
+
+    obama = ranked("obama_1.jpg")
+    partial = obama["obama_7_partial.jpg"]
+    assert "face cut by the frame" in partial.reasons and partial.stars <= 3
+    assert partial.score < obama["obama_1.jpg"].score - 10
+    biden = ranked("biden_1.jpg")
+    assert "eyes closed" not in biden["biden_2.jpg"].reasons and "smiling" in biden["biden_2.jpg"].reasons
+    # Biden laughing in a group, the others' eyes open: said once at most, never also counted.
+    group = biden["group_obama_biden_2.jpg"]
+    assert group.kind == "group" and sum(word.startswith("eyes closed") for word in group.reasons) <= 1, group.reasons
+    for result in [*obama.values(), *biden.values()]:
+        assert len(result.reasons) == len(set(result.reasons)), result.reasons
+
+
 def test_the_same_person_facing_the_camera_beats_their_turned_head(people_dir, people_cache):
     """Real photos of one person: the most frontal scores higher on facing than the most turned.
 
