@@ -159,9 +159,9 @@ def test_scores_and_stars_do_not_depend_on_what_else_is_ranked(people_dir, peopl
     from photorank.ranking import RankRequest, rank_collection
 
     def ranked(paths):
-        report = rank_collection(RankRequest(
-            references=[str(people_dir / "obama_1.jpg")], paths=[str(path) for path in paths], cache_path=people_cache
-        ))
+        report = rank_collection(
+            RankRequest(references=[str(people_dir / "obama_1.jpg")], paths=[str(path) for path in paths]), cache_path=people_cache
+        )
         return {result.path: (result.score, result.stars) for result in report.results}
 
     photos = sorted(people_dir.iterdir())
@@ -308,7 +308,7 @@ def test_the_cases_of_the_issue_on_real_photos(people_dir, people_cache):
     from photorank.ranking import RankRequest, rank_collection
 
     def ranked(reference: str) -> dict:
-        report = rank_collection(RankRequest(references=[str(people_dir / reference)], paths=[str(people_dir)], cache_path=people_cache))
+        report = rank_collection(RankRequest(references=[str(people_dir / reference)], paths=[str(people_dir)]), cache_path=people_cache)
         return {os.path.basename(result.path): result for result in report.results}
 
     obama = ranked("obama_1.jpg")
@@ -331,9 +331,7 @@ def test_the_same_person_facing_the_camera_beats_their_turned_head(people_dir, p
     profile at all); the strong-profile case is covered by the signal-level test above."""
     from photorank.ranking import RankRequest, rank_collection
 
-    report = rank_collection(
-        RankRequest(references=[str(people_dir / "obama_1.jpg")], paths=[str(people_dir)], cache_path=people_cache)
-    )
+    report = rank_collection(RankRequest(references=[str(people_dir / "obama_1.jpg")], paths=[str(people_dir)]), cache_path=people_cache)
     singles = [r for r in report.results if r.kind == "single"]
     frontal = min(singles, key=lambda r: abs(r.target_face.signals["yaw"]))
     turned = max(singles, key=lambda r: abs(r.target_face.signals["yaw"]))
