@@ -6,17 +6,25 @@ import argparse
 import json
 import os
 import sys
-from collections.abc import Sequence
+import tempfile
+from collections.abc import Iterable, Sequence
 
 from . import __version__
-from .config import ConfigError, default_config_path, load_config
-from .faces import EngineUnavailable
-from .models import ModelUnavailable
-from .index import index_paths
-from .ranking import RankingReport, RankRequest, ReferenceError, rank_collection
+from .collection import require_photos
+from .config import default_config_path, load_config
+from .errors import PhotorankError, UsageError
+from .index import collect_images, index_files
+from .ranking import RankingReport, RankRequest, Reference, rank_collection
 from .records import DetectedFace
 
 EXIT_OK, EXIT_USAGE, EXIT_FAILED = 0, 2, 1
+EXIT_CODES = """exit codes:
+  0    done: every file read (rank: the person found at least once)
+  1    done, but some files could not be read or nothing was found (no photos, the person in
+       none), or the run could not go on (a reference without a face, a model missing)
+  2    usage: a bad option, or a file, folder, reference or --config that does not exist
+  130  interrupted (what was analysed is cached: run again to resume)
+errors and the progress bar go to stderr; results to stdout (or -o FILE)."""
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -27,9 +35,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         return args.run(args)
-    except (ConfigError, EngineUnavailable, ModelUnavailable, ReferenceError) as error:
+    except PhotorankError as error:
         print(f"photorank: {error}", file=sys.stderr)
-        return EXIT_FAILED
+        return EXIT_USAGE if error.kind in ("usage", "not_found") else EXIT_FAILED
     except KeyboardInterrupt:
         print("photorank: interrupted; what was analysed is cached, run again to resume", file=sys.stderr)
         return 130
@@ -42,6 +50,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="photorank",
         description="Find every photo of a person from one reference photo and rank them as a photographer would.",
+        epilog=EXIT_CODES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--version", action="version", version=f"photorank {__version__}")
     commands = parser.add_subparsers(dest="command", required=True)
@@ -52,6 +62,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_collection_arguments(rank)
     rank.add_argument("--top", type=positive_int, metavar="N", help="keep only the N best photos")
     rank.add_argument("--best-of-burst", action="store_true", help="keep only the best photo of each burst or near-duplicate group")
+    rank.add_argument("--save-reference-crop", metavar="FILE", help="save the face used from each reference (side by side) as an image")
     rank.add_argument("--person", metavar="NAME", help="the person's name, for keywords and face regions (needed by --write-xmp)")
     rank.add_argument("--write-xmp", action="store_true", help="write stars, keywords and the face region into XMP sidecars")
     add_xmp_arguments(rank)
@@ -73,10 +84,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     analyze = commands.add_parser("analyze", help="show every face found and its signals")
     add_collection_arguments(analyze)
+    analyze.add_argument("-v", "--verbose", action="store_true", help="also print every face's raw signal values")
     analyze.set_defaults(run=run_analyze)
 
-    models = commands.add_parser("models", help="fetch the model files that do not come with the Python packages")
-    models.add_argument("action", choices=["fetch"])
+    models = commands.add_parser("models", help="list the models, where they are and whether present; fetch the missing ones")
+    models.add_argument("action", nargs="?", choices=["list", "fetch"], default="list", help="list (default) or fetch")
     models.add_argument("--insightface", metavar="PACK", help="also download an insightface model pack (buffalo_l, buffalo_s) into its model root")
     models.set_defaults(run=run_models)
 
@@ -152,10 +164,10 @@ def cache_path(args: argparse.Namespace) -> str | None:
 
 
 class ProgressBar:
-    """A tqdm bar on stderr, shown only while there is work to do."""
+    """A tqdm bar on stderr, shown only on a terminal and only while there is work to do."""
 
     def __init__(self, enabled: bool, label: str = "analysing"):
-        self.enabled = enabled
+        self.enabled = enabled and sys.stderr.isatty()  # never into logs or a caller's pipe
         self.label = label
         self.bar = None
 
@@ -163,6 +175,8 @@ class ProgressBar:
         if not self.enabled:
             return
         if self.bar is None:
+            if done >= total:  # all answered from the cache: no bar at all
+                return
             from tqdm import tqdm
 
             self.bar = tqdm(total=total, desc=self.label, unit="photo", file=sys.stderr, initial=done)
@@ -195,26 +209,40 @@ def run_rank(args: argparse.Namespace) -> int:
         report = rank_collection(request, progress)
     finally:
         progress.close()
+    if args.save_reference_crop:
+        save_reference_crop(report, args.save_reference_crop)
     written = None
     if args.write_xmp:
         from .writeback import write_back
 
         written = write_back(report, args.person.strip(), xmp_settings(args, config))
     emit(args, report_json(report, written) if args.json else report_text(report, written))
-    return EXIT_FAILED if written and written.errors else EXIT_OK
+    report_errors(report.errors + (written.errors if written else []))
+    return EXIT_FAILED if report.errors or not report.found or (written and written.errors) else EXIT_OK
+
+
+def save_reference_crop(report: RankingReport, path: str) -> None:
+    from .reference_view import reference_sheet
+
+    try:
+        reference_sheet(report.references).save(path)
+    except (OSError, ValueError) as error:  # an unwritable place or a name without an image extension
+        raise PhotorankError(f"cannot save the reference crop to {path}: {error}") from error
+    print(f"photorank: the face used from each reference is in {path}", file=sys.stderr)
 
 
 def run_undo(args: argparse.Namespace) -> int:
-    from .index import collect_images
     from .writeback import undo_paths
 
-    paths, _ = collect_images(args.paths, args.recursive)
+    paths, folders = collect_images(args.paths, args.recursive)
+    require_photos(paths, folders, args.recursive)
     person = args.person.strip() if args.person else None
     summary = undo_paths(paths, person, xmp_settings(args, load_config(args.config)))
     if args.json:
         print(json.dumps(summary.as_dict(), indent=2))
     else:
         print(writeback_text(summary))
+    report_errors(summary.errors)
     return EXIT_FAILED if summary.errors else EXIT_OK
 
 
@@ -222,22 +250,16 @@ def writeback_text(summary) -> str:
     counts = ", ".join(f"{count} {action}" for action, count in sorted(summary.actions.items())) or "nothing to do"
     lines = [f"sidecars: {counts}"]
     lines += [f"  {path}: {note}" for path, note in summary.notes]
-    lines += [f"error: {path}: {error}" for path, error in summary.errors]
     return "\n".join(lines)
 
 
 def run_analyze(args: argparse.Namespace) -> int:
+    config = load_config(args.config)
+    files, folders = collect_images(args.paths, args.recursive)
+    require_photos(files, folders, args.recursive)
     progress = ProgressBar(not args.quiet)
     try:
-        engine, records = index_paths(
-            args.paths,
-            recursive=args.recursive,
-            engine=args.engine,
-            cache_path=cache_path(args),
-            workers=args.workers,
-            config=load_config(args.config),
-            progress=progress,
-        )
+        engine, records = index_files(files, folders, args.engine, cache_path(args), args.workers, config, progress)
     finally:
         progress.close()
     from .ranking import faces_left_to_right
@@ -261,15 +283,30 @@ def run_analyze(args: argparse.Namespace) -> int:
     if args.json:
         emit(args, json.dumps(document, indent=2))
     else:
+        from .describe import describe_face
+
         lines = [f"engine: {engine.id}"]
         for result in document["results"]:
             lines.append(f"{result['path']}: {len(result['faces'])} face(s)")
             for number, face in enumerate(result["faces"], start=1):
-                shown = ", ".join(f"{k} {v:.2f}" for k, v in face["signals"].items() if isinstance(v, (int, float)))
-                lines.append(f"  face {number} at {face['box']}: {shown}")
-        lines += [f"error: {e['path']}: {e['error']}" for e in document["errors"]]
+                lines.append(f"  face {number} at {box_text(face['box'])}: {describe_face(face['signals'], config['scoring'])}")
+                if args.verbose:
+                    raw = ", ".join(f"{k} {v:.2f}" for k, v in face["signals"].items() if isinstance(v, (int, float)))
+                    lines.append(f"    {raw}")
         emit(args, "\n".join(lines))
-    return EXIT_OK
+    report_errors((e["path"], e["error"]) for e in document["errors"])
+    return EXIT_FAILED if document["errors"] or not document["results"] else EXIT_OK
+
+
+def box_text(box) -> str:
+    x, y, w, h = box
+    return f"x {x}, y {y}, {w}x{h} px"
+
+
+def report_errors(errors: Iterable[tuple[str, str]]) -> None:
+    """Per-file errors, on stderr whatever the output (the JSON document lists them too)."""
+    for path, error in errors:
+        print(f"photorank: {path}: {error}", file=sys.stderr)
 
 
 def face_json(face: DetectedFace) -> dict:
@@ -284,7 +321,9 @@ def report_json(report: RankingReport, written=None) -> str:
     document = {
         "engine": report.engine,
         "threshold": report.threshold,
-        "references": [{"path": ref.path, "face": ref.face_number, "box": list(ref.box)} for ref in report.references],
+        "references": [
+            {"path": ref.path, "face": ref.face_number, "faces": ref.faces, "box": list(ref.box)} for ref in report.references
+        ],
         "results": [
             {
                 "path": result.path,
@@ -317,8 +356,8 @@ def report_json(report: RankingReport, written=None) -> str:
 
 
 def report_text(report: RankingReport, written=None) -> str:
-    references = ", ".join(f"{os.path.basename(ref.path)} (face {ref.face_number})" for ref in report.references)
-    lines = [f"engine {report.engine}; reference {references}; match threshold {report.threshold:.3f}"]
+    lines = [f"engine {report.engine}; match threshold {report.threshold:.3f}"]
+    lines += [f"reference {reference_text(ref)}" for ref in report.references]
     if report.results:
         lines.append(f"{'rank':>4} {'score':>5} {'stars':<5} {'kind':<6} {'match':>5}  photo - reasons")
     for result in report.results:
@@ -329,10 +368,17 @@ def report_text(report: RankingReport, written=None) -> str:
         )
     shown = f" ({len(report.results)} shown)" if len(report.results) != report.found else ""
     lines.append(f"{report.found} photo(s) with the person{shown}, {report.not_found} without")
-    lines += [f"error: {path}: {error}" for path, error in report.errors]
+    if report.errors:
+        lines.append(f"{len(report.errors)} file(s) could not be read (listed on stderr)")
     if written is not None:
         lines.append(writeback_text(written))
     return "\n".join(lines)
+
+
+def reference_text(reference: Reference) -> str:
+    """'alice.jpg: face 2 of 3 (numbered from the left) at x 410, y 96, 180x180 px'."""
+    return (f"{reference.path}: face {reference.face_number} of {reference.faces} (numbered from the left) "
+            f"at {box_text(reference.box)}")
 
 
 def emit(args: argparse.Namespace, text: str) -> None:
@@ -344,8 +390,15 @@ def emit(args: argparse.Namespace, text: str) -> None:
 
 
 def run_models(args: argparse.Namespace) -> int:
-    from .models import fetch_models
+    from .models import fetch_models, model_inventory
 
+    if args.action == "list":
+        if args.insightface:
+            raise UsageError("--insightface PACK goes with `photorank models fetch`")
+        for model in model_inventory():
+            state = "present" if model.present else f"missing: {model.how_to_get}"
+            print(f"{model.name:<22} {state}\n  for {model.used_for}\n  at {model.path}")
+        return EXIT_OK
     for name, path in fetch_models().items():
         print(f"{name}: {path}")
     if args.insightface:
@@ -368,11 +421,20 @@ def run_config(args: argparse.Namespace) -> int:
 
 
 def run_demo(args: argparse.Namespace) -> int:
-    from .demo import make_demo_collection
+    if args.folder:
+        return rank_demo(args.folder, args.json)
+    with tempfile.TemporaryDirectory(prefix="photorank-demo-") as folder:
+        code = rank_demo(folder, args.json)
+    print("photorank demo: the example photos were removed again; `photorank demo --folder DIR` keeps them", file=sys.stderr)
+    return code
 
-    folder, reference = make_demo_collection(args.folder)
-    print(f"example collection in {folder}, reference {reference}", file=sys.stderr)
-    return main(["rank", "--ref", reference, folder, "--no-cache", *(["--json"] if args.json else [])])
+
+def rank_demo(folder: str, as_json: bool) -> int:
+    from .demo import explanation, make_demo_collection
+
+    collection, reference = make_demo_collection(folder)
+    print(explanation(collection, reference), file=sys.stderr)
+    return main(["rank", "--ref", reference, collection, "--no-cache", *(["--json"] if as_json else [])])
 
 
 if __name__ == "__main__":

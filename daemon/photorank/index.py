@@ -7,6 +7,7 @@ faces found and measured in a pool of worker processes (one engine per process, 
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import json
 import multiprocessing
@@ -18,6 +19,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .cache import FaceCache, fingerprint
+from .collection import check_paths, is_folder
 from .config import load_config
 from .faces import EngineUnavailable, FaceEngine, load_engine
 from .images import ImageError, is_image_path, load_image
@@ -47,7 +49,13 @@ class EngineChoice:
 
 
 def collect_images(paths: Iterable[str], recursive: bool = False) -> tuple[list[str], list[str]]:
-    """Image files named or found in folders (absolute paths, sorted), and the folders scanned."""
+    """Image files named or found in folders (absolute paths, sorted), and the folders scanned.
+
+    Raises PathNotFound for a named path that does not exist. A broken symbolic link with a
+    photo's name (dangling, or a loop) is listed, so that it is reported as that file's error.
+    """
+    paths = list(paths)
+    check_paths(paths)
     files: set[str] = set()
     folders: list[str] = []
     for path in paths:
@@ -60,7 +68,7 @@ def collect_images(paths: Iterable[str], recursive: bool = False) -> tuple[list[
                     files.update(os.path.join(root, name) for name in filenames if is_image_path(name))
             else:
                 with os.scandir(path) as entries:
-                    files.update(entry.path for entry in entries if entry.is_file() and is_image_path(entry.name))
+                    files.update(entry.path for entry in entries if is_image_path(entry.name) and not is_folder(entry))
         else:
             files.add(path)  # named explicitly: analysed whatever its extension, errors reported
     return sorted(files), folders
@@ -222,7 +230,11 @@ def _analyse_in_worker(path: str) -> tuple[ImageRecord, bool]:
 
 
 def _os_error_text(error: OSError) -> str:
+    if error.errno == errno.ELOOP:
+        return "symbolic link loop (too many levels of symbolic links)"
     if isinstance(error, FileNotFoundError):
+        if error.filename and os.path.islink(error.filename):
+            return f"broken symbolic link: it points to {os.readlink(error.filename)}, which does not exist"
         return "file not found"
     if isinstance(error, IsADirectoryError):
         return "not a file"

@@ -15,6 +15,7 @@ import numpy as np
 
 from . import scoring
 from .config import load_config
+from .collection import check_paths, require_photos
 from .errors import PhotorankError
 from .index import Progress, collect_images, index_files
 from .records import DetectedFace, ImageRecord
@@ -44,6 +45,7 @@ class Reference:
     face_number: int  # 1-based, left to right
     box: tuple[int, int, int, int]
     embedding: np.ndarray = field(repr=False)
+    faces: int = 1  # faces found in the reference photo
 
 
 @dataclass
@@ -84,11 +86,15 @@ class RankingReport:
 
 def rank_collection(request: RankRequest, progress: Progress | None = None) -> RankingReport:
     config = request.config or load_config()
+    check_paths(request.references, "reference photo")
     collection, folders = collect_images(request.paths, request.recursive)
-    engine, records = index_files(
-        collection, folders, request.engine, request.cache_path, request.workers, config, progress, request.references
+    require_photos(collection, folders, request.recursive)
+    # The references first: one that cannot serve stops the run before the collection is analysed.
+    _, reference_records = index_files(
+        [], [], request.engine, request.cache_path, request.workers, config, extra_files=request.references
     )
-    references = [pick_reference(records[os.path.abspath(path)], request.reference_face) for path in request.references]
+    references = [pick_reference(reference_records[os.path.abspath(path)], request.reference_face) for path in request.references]
+    engine, records = index_files(collection, folders, request.engine, request.cache_path, request.workers, config, progress)
     threshold = config["matching"]["threshold"] or engine.match_threshold
     errors = [(path, records[path].error) for path in collection if records[path].error]
     judged = judge_records([records[path] for path in collection if not records[path].error], references, threshold, config)
@@ -114,7 +120,7 @@ def pick_reference(record: ImageRecord, face_number: int | None) -> Reference:
     else:
         raise ReferenceError(f"reference {record.path}: has {len(faces)} face(s), no face number {face_number}")
     face = faces[index]
-    return Reference(record.path, index + 1, face.box, face.embedding)
+    return Reference(record.path, index + 1, face.box, face.embedding, len(faces))
 
 
 def faces_left_to_right(faces: list[DetectedFace]) -> list[DetectedFace]:
