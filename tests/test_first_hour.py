@@ -43,21 +43,12 @@ def shared_cache(tmp_path_factory) -> str:
     return str(tmp_path_factory.mktemp("first-hour-cache") / "faces.sqlite")
 
 
-@pytest.fixture
-def photos(demo_collection, tmp_path) -> tuple[str, str]:
-    """(a copy of the demo collection, the reference photo)."""
-    source, reference = demo_collection
-    folder = tmp_path / "photos"
-    shutil.copytree(source, folder)
-    return str(folder), reference
-
-
 # --- 0: a rating inside the photo is the user's ------------------------------------------------
 
 
 @needs_exiftool
-def test_0_a_rating_inside_the_photo_is_kept_and_its_keywords_reach_the_sidecar(photos, shared_cache):
-    folder, reference = photos
+def test_0_a_rating_inside_the_photo_is_kept_and_its_keywords_reach_the_sidecar(collection, shared_cache):
+    folder, reference = collection
     portrait = os.path.join(folder, "portrait.jpg")
     original = subprocess.run([EXIFTOOL, "-q", "-overwrite_original", "-XMP-xmp:Rating=3", "-XMP-dc:Subject=holiday",
                                "-XMP-dc:Title=At the harbour", portrait], capture_output=True, text=True)
@@ -98,17 +89,26 @@ def test_1_tests_that_need_system_programs_skip_when_they_are_hidden():
 
 
 @pytest.mark.parametrize("command", [["rank", "--ref", "{reference}"], ["analyze"], ["undo"]])
-def test_2_a_folder_that_does_not_exist_is_a_usage_error(command, photos, tmp_path):
-    _, reference = photos
+def test_2_a_folder_that_does_not_exist_is_a_usage_error(command, collection, tmp_path):
+    _, reference = collection
     missing = str(tmp_path / "nonexistent_dir")
     done = photorank(*[part.format(reference=reference) for part in command], missing)
     assert_one_line_error(done, 2, f"no such file or folder: {missing}")
 
 
-def test_2_a_reference_that_does_not_exist_is_a_usage_error(photos, tmp_path):
-    folder, _ = photos
+def test_2_a_reference_that_does_not_exist_is_a_usage_error(collection, tmp_path):
+    folder, _ = collection
     done = photorank("rank", "--ref", str(tmp_path / "me.jpg"), folder)
     assert_one_line_error(done, 2, "no such reference photo")
+
+
+@pytest.mark.parametrize("option", ["-o", "--save-reference-crop"])
+def test_2_an_output_file_that_cannot_be_written_is_said_before_any_work(option, collection, tmp_path):
+    folder, reference = collection
+    target = str(tmp_path / "no_such_folder" / "out.jpg")
+    done = photorank("rank", "--ref", reference, folder, option, target, "--cache", str(tmp_path / "c.sqlite"))
+    assert_one_line_error(done, 2, f"{option} {target}: cannot write there")
+    assert not os.path.exists(tmp_path / "c.sqlite")  # nothing analysed
 
 
 def test_2_exit_codes_are_in_the_help():
@@ -120,8 +120,8 @@ def test_2_exit_codes_are_in_the_help():
 # --- 3: references are checked before the collection is analysed --------------------------------
 
 
-def test_3_a_reference_without_a_face_stops_the_run_before_any_collection_photo_is_analysed(photos, tmp_path):
-    folder, _ = photos
+def test_3_a_reference_without_a_face_stops_the_run_before_any_collection_photo_is_analysed(collection, tmp_path):
+    folder, _ = collection
     flat = tmp_path / "flat.png"
     Image.new("RGB", (200, 200), (10, 200, 10)).save(flat)
     cache = str(tmp_path / "cache.sqlite")
@@ -141,8 +141,8 @@ def test_4_an_empty_folder_says_so(tmp_path):
     assert_one_line_error(photorank("analyze", str(empty)), 1, f"no photos in {empty}")
 
 
-def test_4_photos_only_in_sub_folders_ask_for_r(photos, tmp_path, shared_cache):
-    folder, reference = photos
+def test_4_photos_only_in_sub_folders_ask_for_r(collection, tmp_path, shared_cache):
+    folder, reference = collection
     top = tmp_path / "2024"
     for month in ("05", "06"):
         (top / month).mkdir(parents=True)
@@ -157,8 +157,8 @@ def test_4_photos_only_in_sub_folders_ask_for_r(photos, tmp_path, shared_cache):
 
 
 @pytest.mark.parametrize("recursive", [[], ["-r"]])
-def test_5_link_loops_dangling_links_and_broken_files_are_per_file_errors(photos, shared_cache, recursive):
-    folder, reference = photos
+def test_5_link_loops_dangling_links_and_broken_files_are_per_file_errors(collection, shared_cache, recursive):
+    folder, reference = collection
     os.symlink("loop_b.jpg", os.path.join(folder, "loop_a.jpg"))
     os.symlink("loop_a.jpg", os.path.join(folder, "loop_b.jpg"))
     os.symlink("gone.jpg", os.path.join(folder, "dangling.jpg"))
@@ -184,21 +184,21 @@ def test_5_link_loops_dangling_links_and_broken_files_are_per_file_errors(photos
 # --- 6: the progress bar -----------------------------------------------------------------------
 
 
-def test_6_no_progress_bar_when_stderr_is_not_a_terminal(photos, tmp_path):
-    folder, reference = photos
+def test_6_no_progress_bar_when_stderr_is_not_a_terminal(collection, tmp_path):
+    folder, reference = collection
     done = photorank("rank", "--ref", reference, folder, "--cache", str(tmp_path / "c.sqlite"), "--workers", "1")
     assert done.returncode == 0
     assert "analysing" not in done.stderr and "%|" not in done.stderr
 
 
 @pytest.mark.skipif(sys.platform == "win32", reason="needs a pseudo-terminal")
-def test_6_on_a_terminal_the_bar_shows_while_analysing_and_not_for_a_cached_run(photos, tmp_path):
+def test_6_on_a_terminal_the_bar_shows_while_analysing_and_not_for_a_cached_run(collection, tmp_path):
     import fcntl
     import pty
     import struct
     import termios
 
-    folder, reference = photos
+    folder, reference = collection
     cache = str(tmp_path / "c.sqlite")
 
     def stderr_on_a_terminal() -> str:
@@ -228,8 +228,8 @@ def test_6_on_a_terminal_the_bar_shows_while_analysing_and_not_for_a_cached_run(
 # --- 7: which face of the reference was used ----------------------------------------------------
 
 
-def test_7_the_reference_face_count_choice_and_box_are_shown_and_saved(photos, shared_cache, tmp_path):
-    folder, _ = photos
+def test_7_the_reference_face_count_choice_and_box_are_shown_and_saved(collection, shared_cache, tmp_path):
+    folder, _ = collection
     group = os.path.join(folder, "group_with_person.jpg")
     crop = str(tmp_path / "used.jpg")
     done = photorank("rank", "--ref", group, "--ref-face", "7", folder, "--cache", shared_cache, "--workers", "1",
@@ -245,8 +245,8 @@ def test_7_the_reference_face_count_choice_and_box_are_shown_and_saved(photos, s
 # --- 8: analyze in plain words ------------------------------------------------------------------
 
 
-def test_8_analyze_says_each_face_in_plain_words_and_raw_values_only_on_request(photos, shared_cache):
-    folder, _ = photos
+def test_8_analyze_says_each_face_in_plain_words_and_raw_values_only_on_request(collection, shared_cache):
+    folder, _ = collection
     portrait = os.path.join(folder, "portrait.jpg")
     done = photorank("analyze", portrait, "--cache", shared_cache)
     assert done.returncode == 0, done.stderr

@@ -10,7 +10,7 @@ import tempfile
 from collections.abc import Iterable, Sequence
 
 from . import __version__
-from .collection import require_photos
+from .collection import check_output_file, require_photos
 from .config import default_config_path, load_config
 from .errors import PhotorankError, UsageError
 from .index import collect_images, index_files
@@ -21,8 +21,10 @@ EXIT_OK, EXIT_USAGE, EXIT_FAILED = 0, 2, 1
 EXIT_CODES = """exit codes:
   0    done: every file read (rank: the person found at least once)
   1    done, but some files could not be read or nothing was found (no photos, the person in
-       none), or the run could not go on (a reference without a face, a model missing)
-  2    usage: a bad option, or a file, folder, reference or --config that does not exist
+       none), or the run could not go on (a reference without a face, a model missing, a wrong
+       configuration file)
+  2    usage: a bad option, or a photo, folder or reference that does not
+       exist, or an output file that cannot be written
   130  interrupted (what was analysed is cached: run again to resume)
 errors and the progress bar go to stderr; results to stdout (or -o FILE)."""
 
@@ -191,6 +193,8 @@ def run_rank(args: argparse.Namespace) -> int:
     if args.write_xmp and not (args.person and args.person.strip()):
         print("photorank: --write-xmp needs --person NAME (the name written into keywords and face regions)", file=sys.stderr)
         return EXIT_USAGE
+    check_output_file(args.output, "-o")
+    check_output_file(args.save_reference_crop, "--save-reference-crop")
     config = load_config(args.config)
     request = RankRequest(
         references=args.ref,
@@ -254,6 +258,7 @@ def writeback_text(summary) -> str:
 
 
 def run_analyze(args: argparse.Namespace) -> int:
+    check_output_file(args.output, "-o")
     config = load_config(args.config)
     files, folders = collect_images(args.paths, args.recursive)
     require_photos(files, folders, args.recursive)

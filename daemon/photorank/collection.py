@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 from collections.abc import Iterable
 
-from .errors import PathNotFound, PhotorankError
+from .errors import PathNotFound, PhotorankError, UsageError
 from .images import is_image_path
 
 
@@ -24,6 +24,15 @@ def check_paths(paths: Iterable[str], what: str = "file or folder") -> None:
             raise PathNotFound(f"no such {what}: {path}")
         if os.path.isdir(path) and not os.access(path, os.R_OK | os.X_OK):
             raise PathNotFound(f"cannot read the folder {path}: permission denied")
+
+
+def check_output_file(path: str | None, option: str) -> None:
+    """Raise UsageError when `path` (given with `option`) could not be written: said before the work."""
+    if path is None:
+        return
+    folder = os.path.dirname(os.path.abspath(path))
+    if os.path.isdir(path) or not os.path.isdir(folder) or not os.access(folder, os.W_OK):
+        raise UsageError(f"{option} {path}: cannot write there (not a file in an existing, writable folder)")
 
 
 def require_photos(files: list[str], folders: list[str], recursive: bool) -> None:
