@@ -26,9 +26,9 @@ EXIFTOOL = shutil.which("exiftool")
 needs_exiftool = pytest.mark.skipif(EXIFTOOL is None, reason="exiftool not installed (Debian: libimage-exiftool-perl)")
 
 
-def photorank(*args: str, env: dict | None = None, **kwargs) -> subprocess.CompletedProcess:
-    return subprocess.run([PHOTORANK, *args], capture_output=True, text=True, timeout=900,
-                          env={**os.environ, **(env or {})}, **kwargs)
+def photorank(*args: str, env: dict | None = None, timeout: float = 900) -> subprocess.CompletedProcess:
+    return subprocess.run([PHOTORANK, *args], capture_output=True, text=True, timeout=timeout,
+                          env={**os.environ, **(env or {})})
 
 
 def assert_one_line_error(done: subprocess.CompletedProcess, code: int, words: str) -> None:
@@ -168,17 +168,20 @@ def test_5_link_loops_dangling_links_and_broken_files_are_per_file_errors(collec
     with open(os.path.join(folder, "notes.jpg"), "w") as handle:
         handle.write("not a photo")
     open(os.path.join(folder, "empty.png"), "wb").close()
+    os.mkfifo(os.path.join(folder, "pipe.jpg"))  # reading it would wait forever
     done = photorank("rank", "--ref", reference, folder, *recursive, "--json", "--cache", shared_cache, "--workers", "1")
     assert done.returncode == 1, done.stderr
     assert "Traceback" not in done.stderr
     document = json.loads(done.stdout)
     errors = {os.path.basename(error["path"]): error["error"] for error in document["errors"]}
-    assert set(errors) == {"loop_a.jpg", "loop_b.jpg", "dangling.jpg", "truncated.jpg", "notes.jpg", "empty.png"}
+    assert set(errors) == {"loop_a.jpg", "loop_b.jpg", "dangling.jpg", "truncated.jpg", "notes.jpg", "empty.png", "pipe.jpg"}
     assert "symbolic link loop" in errors["loop_a.jpg"]
     assert "broken symbolic link" in errors["dangling.jpg"] and "gone.jpg" in errors["dangling.jpg"]
     assert len(document["results"]) == 4 and document["not_found"] == 1  # every valid photo ranked
     for name in errors:  # every broken one reported on stderr too
         assert f"{name}: " in done.stderr
+    undone = photorank("undo", folder, *recursive, "--embed", timeout=120)
+    assert undone.returncode == 0 and "Traceback" not in undone.stderr
 
 
 # --- 6: the progress bar -----------------------------------------------------------------------

@@ -67,6 +67,8 @@ def new_packet(jpeg_data: bytes) -> bytes:
 
 def photo_metadata(path: str) -> tuple[bytes | None, str | None]:
     """(the photo's XMP packet, its EXIF rating), each None when absent."""
+    if not os.path.isfile(path):  # a pipe named like a photo would block the read forever
+        return None, None
     with open(path, "rb") as handle:
         if os.fstat(handle.fileno()).st_size == 0:
             return None, None

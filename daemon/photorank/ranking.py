@@ -14,8 +14,8 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from . import scoring
-from .config import load_config
 from .collection import check_paths, require_photos
+from .config import load_config
 from .errors import PhotorankError
 from .index import Progress, collect_images, index_files
 from .records import DetectedFace, ImageRecord
