@@ -111,8 +111,9 @@ def test_2_an_output_file_that_cannot_be_written_is_said_before_any_work(option,
     assert not os.path.exists(tmp_path / "c.sqlite")  # nothing analysed
 
 
-def test_2_exit_codes_are_in_the_help():
-    done = photorank("--help")
+@pytest.mark.parametrize("command", [[], ["rank"], ["analyze"], ["undo"]])
+def test_2_exit_codes_are_in_the_help(command):
+    done = photorank(*command, "--help")
     assert done.returncode == 0
     assert "exit codes:" in done.stdout and "2    usage" in done.stdout
 

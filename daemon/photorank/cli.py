@@ -27,6 +27,7 @@ EXIT_CODES = """exit codes:
        exist, or an output file that cannot be written
   130  interrupted (what was analysed is cached: run again to resume)
 errors and the progress bar go to stderr; results to stdout (or -o FILE)."""
+WITH_EXIT_CODES = {"epilog": EXIT_CODES, "formatter_class": argparse.RawDescriptionHelpFormatter}
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -52,13 +53,12 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="photorank",
         description="Find every photo of a person from one reference photo and rank them as a photographer would.",
-        epilog=EXIT_CODES,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+        **WITH_EXIT_CODES,
     )
     parser.add_argument("--version", action="version", version=f"photorank {__version__}")
     commands = parser.add_subparsers(dest="command", required=True)
 
-    rank = commands.add_parser("rank", help="rank the photos a person is in, best first")
+    rank = commands.add_parser("rank", help="rank the photos a person is in, best first", **WITH_EXIT_CODES)
     rank.add_argument("--ref", action="append", required=True, metavar="REF", help="reference photo of the person (repeatable)")
     rank.add_argument("--ref-face", type=positive_int, metavar="N", help="use face N (1 = leftmost) of the reference instead of the largest")
     add_collection_arguments(rank)
@@ -75,7 +75,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     rank.set_defaults(run=run_rank)
 
-    undo = commands.add_parser("undo", help="take photorank's ratings, keywords and regions out of sidecars")
+    undo = commands.add_parser("undo", help="take photorank's ratings, keywords and regions out of sidecars", **WITH_EXIT_CODES)
     undo.add_argument("paths", nargs="+", metavar="PATH", help="photos and folders")
     undo.add_argument("-r", "--recursive", action="store_true", help="look through sub-folders too")
     undo.add_argument("--person", metavar="NAME", help="only this person's data (default: all of photorank's)")
@@ -84,7 +84,7 @@ def build_parser() -> argparse.ArgumentParser:
     undo.add_argument("--json", action="store_true", help="print one JSON document on stdout")
     undo.set_defaults(run=run_undo)
 
-    analyze = commands.add_parser("analyze", help="show every face found and its signals")
+    analyze = commands.add_parser("analyze", help="show every face found and its signals", **WITH_EXIT_CODES)
     add_collection_arguments(analyze)
     analyze.add_argument("-v", "--verbose", action="store_true", help="also print every face's raw signal values")
     analyze.set_defaults(run=run_analyze)
