@@ -140,7 +140,7 @@ def bench_warm(count: int) -> None:
     cache = os.path.join(folder, "faces.sqlite")
     cold = run_cli("rank", "--ref", reference, photos, "--json", "--quiet", "--cache", cache)
     warm = min(run_cli("rank", "--ref", reference, photos, "--json", "--quiet", "--cache", cache) for _ in range(3))
-    report = rank_collection(RankRequest(references=[reference], paths=[photos], cache_path=cache))
+    report = rank_collection(RankRequest(references=[reference], paths=[photos]), cache_path=cache)
     print(
         f"re-rank of {count} photos ({len(report.results)} with the person), end to end in a new process:"
         f" warm {warm:.2f} s | cold {cold:.1f} s | x{cold / warm:.0f}"

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import pathlib
 import shutil
+import sys
 
 import pytest
 
@@ -18,6 +20,15 @@ def shared_folder(name: str) -> pathlib.Path:
     if not folder.is_dir():
         pytest.skip(f"shared test data not found at {folder}")
     return folder
+
+
+def load_bench(name: str):
+    """A script of bench/ as a module (the tests share its derived copies, data splits and figures)."""
+    spec = importlib.util.spec_from_file_location(name, REPO / "bench" / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # its dataclasses look their module up while being built
+    spec.loader.exec_module(module)
+    return module
 
 
 @pytest.fixture(scope="session")

@@ -53,8 +53,8 @@ def burst_folder(tmp_path_factory):
 
 def test_the_best_frame_of_a_burst_is_marked_and_can_be_kept_alone(burst_folder):
     folder, reference = burst_folder
-    request = RankRequest(references=[str(reference)], paths=[str(folder)], cache_path=":memory:", workers=1)
-    report = rank_collection(request)
+    request = RankRequest(references=[str(reference)], paths=[str(folder)])
+    report = rank_collection(request, cache_path=":memory:", workers=1)
     by_name = {os.path.basename(r.path): r for r in report.results}
     bursts = {name: r.burst for name, r in by_name.items()}
     assert bursts["burst_0.jpg"] is not None
@@ -63,14 +63,12 @@ def test_the_best_frame_of_a_burst_is_marked_and_can_be_kept_alone(burst_folder)
     assert [name for name, r in by_name.items() if r.burst and r.best_of_burst] == ["burst_0.jpg"]
 
     request.best_of_burst = True
-    kept = sorted(os.path.basename(r.path) for r in rank_collection(request).results)
+    kept = sorted(os.path.basename(r.path) for r in rank_collection(request, cache_path=":memory:", workers=1).results)
     assert kept == ["burst_0.jpg", "group_same_second.jpg"]
 
 
 def test_same_frame_at_two_resolutions_is_a_near_duplicate(people_dir, people_cache):
-    report = rank_collection(
-        RankRequest(references=[str(people_dir / "obama_1.jpg")], paths=[str(people_dir)], cache_path=people_cache)
-    )
+    report = rank_collection(RankRequest(references=[str(people_dir / "obama_1.jpg")], paths=[str(people_dir)]), cache_path=people_cache)
     by_name = {os.path.basename(r.path): r for r in report.results}
     assert by_name["obama_6_240p.jpg"].burst is not None
     assert by_name["obama_6_240p.jpg"].burst == by_name["obama_6_720p.jpg"].burst

@@ -13,7 +13,7 @@ import textwrap
 import numpy as np
 import pytest
 from photorank import cache as cache_module
-from photorank import index as index_module
+from photorank import library as library_module
 from photorank.cache import SCHEMA_VERSION, FaceCache, fingerprint
 from photorank.index import index_paths
 from photorank.ranking import RankRequest, rank_collection
@@ -29,15 +29,15 @@ def copy_collection(demo_collection, tmp_path):
 
 
 def count_decodes(monkeypatch) -> list[str]:
-    """Record every image the analysis stage decodes."""
+    """Record every image sent to the workers for analysis (decoding happens only there)."""
     decoded: list[str] = []
-    real_load = index_module.load_image
+    real_submit = library_module.Analyser.submit
 
-    def counting_load(path, max_side=None):
+    def counting_submit(self, path, *args):
         decoded.append(path)
-        return real_load(path, max_side)
+        return real_submit(self, path, *args)
 
-    monkeypatch.setattr(index_module, "load_image", counting_load)
+    monkeypatch.setattr(library_module.Analyser, "submit", counting_submit)
     return decoded
 
 
@@ -64,12 +64,12 @@ def one_photo_folder(demo_collection, tmp_path, name: str | bytes = "portrait.jp
 
 def test_second_run_decodes_nothing(demo_collection, tmp_path, cache_file, monkeypatch):
     folder, reference = copy_collection(demo_collection, tmp_path)
-    request = RankRequest(references=[reference], paths=[folder], cache_path=cache_file, workers=1)
+    request = RankRequest(references=[reference], paths=[folder])
     decoded = count_decodes(monkeypatch)
-    first = rank_collection(request)
+    first = rank_collection(request, cache_path=cache_file, workers=1)
     assert len(decoded) == 6  # five photos and the reference
     decoded.clear()
-    second = rank_collection(request)
+    second = rank_collection(request, cache_path=cache_file, workers=1)
     assert decoded == []
     assert [(r.path, r.score) for r in second.results] == [(r.path, r.score) for r in first.results]
 
@@ -113,25 +113,28 @@ def test_deleted_files_are_pruned_with_their_faces(demo_collection, tmp_path, ca
 def test_interrupted_run_resumes_where_it_stopped(demo_collection, tmp_path, cache_file, monkeypatch):
     folder, _ = copy_collection(demo_collection, tmp_path)
 
-    def interrupt_after_two(done, total):
-        if done >= 2:
+    def interrupt_after_two(event):
+        if event.path and event.done >= 2:
             raise KeyboardInterrupt
 
     with pytest.raises(KeyboardInterrupt):
         index_paths([folder], cache_path=cache_file, workers=1, progress=interrupt_after_two)
+    with sqlite3.connect(cache_file) as db:
+        kept = db.execute("SELECT count(*) FROM files").fetchone()[0]
+    assert 2 <= kept < 5
     decoded = count_decodes(monkeypatch)
     index_paths([folder], cache_path=cache_file, workers=1)
-    assert len(decoded) == 3  # two of five were kept
+    assert len(decoded) == 5 - kept  # what was stored before the interruption is not analysed again
 
 
 def test_no_cache_gives_the_same_results(demo_collection, tmp_path, cache_file, monkeypatch):
     folder, reference = copy_collection(demo_collection, tmp_path)
-    request = RankRequest(references=[reference], paths=[folder], cache_path=cache_file, workers=1)
-    rank_collection(request)  # fills the cache
+    request = RankRequest(references=[reference], paths=[folder])
+    rank_collection(request, cache_path=cache_file, workers=1)  # fills the cache
     decoded = count_decodes(monkeypatch)
-    cached = rank_collection(request)
+    cached = rank_collection(request, cache_path=cache_file, workers=1)
     assert decoded == []  # every analysis below came out of the cache
-    uncached = rank_collection(RankRequest(references=[reference], paths=[folder], cache_path=":memory:", workers=1))
+    uncached = rank_collection(RankRequest(references=[reference], paths=[folder]), cache_path=":memory:", workers=1)
     assert len(decoded) == 6  # while this run decoded everything afresh
     assert [(r.path, r.score, r.kind) for r in cached.results] == [(r.path, r.score, r.kind) for r in uncached.results]
     assert not os.path.exists(os.path.join(folder, "faces.sqlite"))
@@ -196,7 +199,7 @@ def test_a_cache_of_another_layout_is_rebuilt(demo_collection, tmp_path, cache_f
     assert stored_paths(cache_file) == {os.path.join(folder, "portrait.jpg")}
 
 
-def test_a_file_that_is_no_database_is_moved_aside(demo_collection, tmp_path, cache_file, capsys):
+def test_a_file_that_is_no_database_is_moved_aside(demo_collection, tmp_path, cache_file, caplog):
     folder = one_photo_folder(demo_collection, tmp_path)
     os.makedirs(os.path.dirname(cache_file))
     garbage = b"this is not an SQLite database\n" * 200
@@ -205,8 +208,8 @@ def test_a_file_that_is_no_database_is_moved_aside(demo_collection, tmp_path, ca
             handle.write(garbage)
     _, records = index_paths([folder], cache_path=cache_file, workers=1)
     assert len(records[os.path.join(folder, "portrait.jpg")].faces) == 1
-    warning = capsys.readouterr().err.strip()
-    assert len(warning.splitlines()) == 1 and "broken" in warning
+    warnings = [record.getMessage() for record in caplog.records if record.name == "photorank.cache"]
+    assert len(warnings) == 1 and "broken" in warnings[0]
     moved = sorted(name for name in os.listdir(os.path.dirname(cache_file)) if ".broken-" in name)
     assert moved[0] + "-wal" in moved  # kept together, for inspection
     assert set(moved) <= {moved[0], moved[0] + "-wal", moved[0] + "-shm"}
@@ -285,3 +288,14 @@ def test_fingerprint_sees_the_middle_of_uncompressed_files(tmp_path):
     assert size == os.path.getsize(second) and size > 3 * cache_module.FINGERPRINT_CHUNK
     assert fingerprint(first, size) != fingerprint(second, size)
     assert fingerprint(first, size) == fingerprint(str(tmp_path / "a.bmp"), size)
+
+
+def test_copies_of_one_photo_are_analysed_once_and_all_ranked(demo_collection, tmp_path, cache_file, monkeypatch):
+    folder, reference = copy_collection(demo_collection, tmp_path)
+    shutil.copyfile(os.path.join(folder, "portrait.jpg"), os.path.join(folder, "portrait copy.jpg"))
+    decoded = count_decodes(monkeypatch)
+    report = rank_collection(RankRequest(references=[reference], paths=[folder]), cache_path=cache_file, workers=2)
+    assert len(decoded) == 6  # five distinct photos and the reference: the copy shares its analysis
+    found = {os.path.basename(result.path) for result in report.results}
+    assert {"portrait.jpg", "portrait copy.jpg"} <= found
+    assert os.path.join(folder, "portrait copy.jpg") in stored_paths(cache_file)

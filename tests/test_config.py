@@ -118,14 +118,18 @@ def test_bad_choice_rejected(tmp_path):
     ("[xmp]\nunrated = [-1]\n", "[xmp] unrated must be star ratings from 0 to 5 (got [-1])"),
     ("[analysis]\nmax_side = 0\n", "[analysis] max_side must be greater than 0 (got 0)"),
     ("[analysis]\nmin_face_px = -5\n", "[analysis] min_face_px must be greater than 0 (got -5)"),
+    ("[matching]\nthreshold = 1.5\n", "[matching] threshold must be from 0 (the engine's own) to below 1 (got 1.5)"),
+    ("[matching]\nneighbours = -1\n", "[matching] neighbours must be at least 0 (got -1)"),
+    ("[matching]\nmax_faces = 0\n", "[matching] max_faces must be greater than 0 (got 0)"),
     ("[stars]\nscore_thresholds = [40, 80, 65, 90]\n",
      "[stars] score_thresholds must be 4 scores in ascending order (got [40, 80, 65, 90])"),
     ("[stars]\nscore_thresholds = [40, 65, 80]\n",
      "[stars] score_thresholds must be 4 scores in ascending order (got [40, 65, 80])"),
     ("[scoring]\nsingle_weights = { eyes = -1 }\n", "[scoring] single_weights.eyes must be at least 0 (got -1)"),
-    ("[scoring]\ngroup_weights = { eyes = 0, sharpness = 0, exposure = 0, facing = 0, group = 0, overall_sharpness = 0 }\n",
+    ("[scoring]\ngroup_weights = { eyes = 0, sharpness = 0, exposure = 0, facing = 0, cut = 0, compression = 0, group = 0, "
+     "overall_sharpness = 0 }\n",
      "[scoring] group_weights must be weights not all 0 (got "
-     '{"eyes": 0, "sharpness": 0, "exposure": 0, "facing": 0, "group": 0, "overall_sharpness": 0})'),
+     '{"eyes": 0, "sharpness": 0, "exposure": 0, "facing": 0, "cut": 0, "compression": 0, "group": 0, "overall_sharpness": 0})'),
 ])
 def test_out_of_range_rejected(tmp_path, text, expected):
     assert rejected(tmp_path, text) == expected

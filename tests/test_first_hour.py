@@ -93,13 +93,13 @@ def test_2_a_folder_that_does_not_exist_is_a_usage_error(command, collection, tm
     _, reference = collection
     missing = str(tmp_path / "nonexistent_dir")
     done = photorank(*[part.format(reference=reference) for part in command], missing)
-    assert_one_line_error(done, 2, f"no such file or folder: {missing}")
+    assert_one_line_error(done, 2, f"{missing}: no such photo or folder")
 
 
 def test_2_a_reference_that_does_not_exist_is_a_usage_error(collection, tmp_path):
     folder, _ = collection
     done = photorank("rank", "--ref", str(tmp_path / "me.jpg"), folder)
-    assert_one_line_error(done, 2, "no such reference photo")
+    assert_one_line_error(done, 2, "me.jpg: no such reference")
 
 
 @pytest.mark.parametrize("option", ["-o", "--save-reference-crop"])
@@ -145,9 +145,9 @@ def test_4_an_empty_folder_says_so(tmp_path):
 def test_4_photos_only_in_sub_folders_ask_for_r(collection, tmp_path, shared_cache):
     folder, reference = collection
     top = tmp_path / "2024"
-    for month in ("05", "06"):
+    for month, photo in (("05", "portrait.jpg"), ("06", "portrait_dark.jpg")):
         (top / month).mkdir(parents=True)
-        shutil.copy(os.path.join(folder, "portrait.jpg"), top / month)
+        shutil.copy(os.path.join(folder, photo), top / month)
     done = photorank("rank", "--ref", reference, str(top))
     assert_one_line_error(done, 1, f"no photos in {top}; 2 sub-folder(s) hold photos: add -r")
     done = photorank("rank", "--ref", reference, str(top), "-r", "--cache", shared_cache, "--quiet")

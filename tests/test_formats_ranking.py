@@ -42,7 +42,7 @@ def formats_folder(tmp_path_factory):
 
 def test_every_format_and_orientation_is_found_at_the_same_place(formats_folder):
     folder, reference = formats_folder
-    report = rank_collection(RankRequest(references=[str(reference)], paths=[str(folder)], cache_path=":memory:", workers=2))
+    report = rank_collection(RankRequest(references=[str(reference)], paths=[str(folder)]), cache_path=":memory:", workers=2)
     assert report.errors == []
     found = {os.path.basename(r.path): r for r in report.results}
     assert set(found) == set(os.listdir(folder))

@@ -88,9 +88,7 @@ def degraded(people_dir, tmp_path_factory, dlib_engine):
 )
 def test_degraded_copies_are_found_and_strangers_are_not(degraded, people_dir, reference, person):
     folder, copies, cache = degraded
-    report = rank_collection(
-        RankRequest(references=[os.path.join(people_dir, reference)], paths=[folder], cache_path=cache, workers=1)
-    )
+    report = rank_collection(RankRequest(references=[os.path.join(people_dir, reference)], paths=[folder]), cache_path=cache, workers=1)
     found = {os.path.basename(r.path) for r in report.results}
     expected = {os.path.basename(p) for p in copies[person]}
     missed = sorted(expected - found)
@@ -106,12 +104,9 @@ def test_person_is_found_in_a_cast_photo_as_the_right_face(people_dir, tmp_path)
     if not os.path.exists(t1):
         pytest.skip("insightface wheel without its sample images")
     report = rank_collection(
-        RankRequest(
-            references=[os.path.join(people_dir, "jennifer_aniston_2.jpg")],
-            paths=[t1],
-            cache_path=str(tmp_path / "faces.sqlite"),
-            workers=1,
-        )
+        RankRequest(references=[os.path.join(people_dir, "jennifer_aniston_2.jpg")], paths=[t1]),
+        cache_path=str(tmp_path / "faces.sqlite"),
+        workers=1,
     )
     assert len(report.results) == 1
     result = report.results[0]

@@ -40,7 +40,7 @@ def test_every_reference_finds_exactly_its_person(people):
         if len(photos) < 2:
             continue
         reference = os.path.join(folder, next(f for f in photos if not f.startswith("group_")))
-        report = rank_collection(RankRequest(references=[reference], paths=[str(folder)], cache_path=cache))
+        report = rank_collection(RankRequest(references=[reference], paths=[str(folder)]), cache_path=cache)
         found = {os.path.basename(r.path) for r in report.results}
         if found != set(photos):
             failures.append(f"{name}: missed {sorted(set(photos) - found)}, wrongly found {sorted(found - set(photos))}")
@@ -49,9 +49,7 @@ def test_every_reference_finds_exactly_its_person(people):
 
 def test_group_photos_are_groups_and_portraits_single(people):
     folder, files, names, truth, cache = people
-    report = rank_collection(
-        RankRequest(references=[os.path.join(folder, "obama_1.jpg")], paths=[str(folder)], cache_path=cache)
-    )
+    report = rank_collection(RankRequest(references=[os.path.join(folder, "obama_1.jpg")], paths=[str(folder)]), cache_path=cache)
     kinds = {os.path.basename(r.path): r.kind for r in report.results}
     assert kinds["group_obama_biden_1.jpg"] == "group"
     assert kinds["group_obama_biden_2.jpg"] == "group"

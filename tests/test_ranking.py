@@ -8,7 +8,8 @@ import shutil
 import pytest
 
 from photorank.config import load_config
-from photorank.ranking import RankRequest, ReferenceError, prominent_faces, rank_collection
+from photorank.errors import UsageError
+from photorank.ranking import RankRequest, ReferenceError, ReferenceSpec, prominent_faces, rank_collection
 from photorank.records import DetectedFace
 
 import numpy as np
@@ -21,7 +22,7 @@ def by_name(report):
 @pytest.fixture(scope="module")
 def demo_report(demo_collection):
     collection, reference = demo_collection
-    return rank_collection(RankRequest(references=[reference], paths=[collection], cache_path=":memory:", workers=1))
+    return rank_collection(RankRequest(references=[reference], paths=[collection]), cache_path=":memory:", workers=1)
 
 
 def test_finds_the_person_alone_and_in_the_group_and_nowhere_else(demo_report):
@@ -52,7 +53,7 @@ def test_broken_files_are_reported_and_the_batch_goes_on(demo_collection, tmp_pa
     (folder / "notes.jpg").write_text("not a picture")
     good = (folder / "portrait.jpg").read_bytes()
     (folder / "cut.jpg").write_bytes(good[: len(good) // 2])
-    report = rank_collection(RankRequest(references=[reference], paths=[str(folder)], cache_path=":memory:", workers=2))
+    report = rank_collection(RankRequest(references=[reference], paths=[str(folder)]), cache_path=":memory:", workers=2)
     errors = {os.path.basename(path): error for path, error in report.errors}
     assert set(errors) == {"empty.jpg", "notes.jpg", "cut.jpg"}
     assert "empty" in errors["empty.jpg"]
@@ -66,20 +67,18 @@ def test_reference_without_a_face_is_a_clear_error(demo_collection, tmp_path):
 
     Image.new("RGB", (300, 300), (90, 90, 90)).save(blank)
     with pytest.raises(ReferenceError, match="no face"):
-        rank_collection(RankRequest(references=[str(blank)], paths=[collection], cache_path=":memory:", workers=1))
+        rank_collection(RankRequest(references=[str(blank)], paths=[collection]), cache_path=":memory:", workers=1)
 
 
 def test_reference_face_number_picks_a_face_of_a_group_reference(demo_collection):
     collection, _ = demo_collection
     group = os.path.join(collection, "group_with_person.jpg")
-    report = rank_collection(
-        RankRequest(references=[group], reference_face=6, paths=[collection], cache_path=":memory:", workers=1)
-    )
+    report = rank_collection(RankRequest(references=[ReferenceSpec(group, 6)], paths=[collection]), cache_path=":memory:", workers=1)
     assert report.references[0].face_number == 6
     # face 6 from the left is the person pasted into the group: found in the portraits too
     assert "portrait.jpg" in by_name(report)
-    with pytest.raises(ReferenceError, match="no face number 9"):
-        rank_collection(RankRequest(references=[group], reference_face=9, paths=[collection], cache_path=":memory:", workers=1))
+    with pytest.raises(UsageError, match="no face number 9"):
+        rank_collection(RankRequest(references=[ReferenceSpec(group, 9)], paths=[collection]), cache_path=":memory:", workers=1)
 
 
 def face(width: int) -> DetectedFace:

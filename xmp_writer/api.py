@@ -13,8 +13,12 @@ RETRIES = 3
 Change = Callable[[bytes | None], tuple[bytes | None, list[str]]]
 
 
-def _update_file(path: str, change: Change, *, create: bool, missing: str = "no sidecar") -> FileResult:
-    """Read, change and atomically replace one file; retry if it changes meanwhile."""
+def _update_file(path: str, change: Change, *, create: bool, missing: str = "no sidecar",
+                 dry_run: bool = False) -> FileResult:
+    """Read, change and atomically replace one file; retry if it changes meanwhile.
+
+    dry_run: work out the change and report what would happen, touching nothing.
+    """
     for _ in range(RETRIES):
         before = atomic.read(path)
         if before.data is None and not create:
@@ -23,18 +27,21 @@ def _update_file(path: str, change: Change, *, create: bool, missing: str = "no 
             new, notes = change(before.data)
         except XmpError as exc:
             return FileResult(path, "error", (f"left untouched: {exc}",))
+        if new == before.data:
+            return FileResult(path, "unchanged", tuple(notes))
+        action = "removed" if new is None else "created" if before.data is None else "updated"
+        if dry_run:
+            return FileResult(path, action, tuple(notes))
         try:
             if new is None:
                 atomic.remove(path, before)
-                return FileResult(path, "removed", tuple(notes))
-            if new == before.data:
-                return FileResult(path, "unchanged", tuple(notes))
-            atomic.replace(path, new, before)
+            else:
+                atomic.replace(path, new, before)
         except atomic.ChangedUnderUs:
             continue
         except OSError as exc:
             return FileResult(path, "error", (f"could not write: {exc.strerror or exc}",))
-        return FileResult(path, "created" if before.data is None else "updated", tuple(notes))
+        return FileResult(path, action, tuple(notes))
     return FileResult(path, "error", ("left untouched: it kept changing while we wrote",))
 
 
@@ -70,7 +77,7 @@ def _embed_change(merge_packet: Callable[[bytes | None], tuple[bytes | None, lis
 
 
 def _embed_write(image_path: str, ratings: list[PersonRating], overwrite_ratings: bool,
-                 unrated: Collection[int]) -> FileResult:
+                 unrated: Collection[int], dry_run: bool) -> FileResult:
     def change(data: bytes | None) -> tuple[bytes | None, list[str]]:
         def merge_packet(packet):
             return merge.apply(packet, ratings, overwrite_ratings=overwrite_ratings, unrated=unrated,
@@ -78,10 +85,10 @@ def _embed_write(image_path: str, ratings: list[PersonRating], overwrite_ratings
 
         return _embed_change(merge_packet)(data)
 
-    return _update_file(image_path, change, create=False, missing="no such file")
+    return _update_file(image_path, change, create=False, missing="no such file", dry_run=dry_run)
 
 
-def _embed_undo(image_path: str, person: str | None) -> FileResult:
+def _embed_undo(image_path: str, person: str | None, dry_run: bool) -> FileResult:
     def change(data: bytes | None) -> tuple[bytes | None, list[str]]:
         def merge_packet(packet):
             if packet is None:
@@ -91,7 +98,7 @@ def _embed_undo(image_path: str, person: str | None) -> FileResult:
         # no packet: None, None puts "no segment" where there was none, i.e. no change
         return _embed_change(merge_packet)(data)
 
-    return _update_file(image_path, change, create=False, missing="no such file")
+    return _update_file(image_path, change, create=False, missing="no such file", dry_run=dry_run)
 
 
 # ---- public API ----------------------------------------------------------
@@ -99,7 +106,8 @@ def _embed_undo(image_path: str, person: str | None) -> FileResult:
 
 def write_ratings(image_path: str | os.PathLike, ratings: Iterable[PersonRating], *,
                   naming: str = "auto", overwrite_ratings: bool = False,
-                  unrated: Collection[int] = (0,), embed: bool = False) -> WriteOutcome:
+                  unrated: Collection[int] = (0,), embed: bool = False,
+                  dry_run: bool = False) -> WriteOutcome:
     """Merge one or more persons' results for one image into its sidecar(s).
 
     unrated: the xmp:Rating values that count as 'not rated by the user' and
@@ -111,6 +119,7 @@ def write_ratings(image_path: str | os.PathLike, ratings: Iterable[PersonRating]
     A sidecar created here starts from the image's own rating, label, title,
     description, keywords and face regions (embedded XMP, EXIF rating), so a
     rating set in the camera or by another program counts as the user's.
+    dry_run: report what would be written (each file's action and notes), write nothing.
     """
     ratings = list(ratings)
     unrated = merge.check_unrated(unrated)
@@ -120,22 +129,22 @@ def write_ratings(image_path: str | os.PathLike, ratings: Iterable[PersonRating]
             path, lambda data: merge.apply(
                 data, ratings, overwrite_ratings=overwrite_ratings, unrated=unrated,
                 empty=embedded.new_sidecar(image_path) if data is None else rdf.EMPTY_SIDECAR),
-            create=True))
+            create=True, dry_run=dry_run))
     if embed:
-        outcome.files.append(_embed_write(os.fspath(image_path), ratings, overwrite_ratings, unrated))
+        outcome.files.append(_embed_write(os.fspath(image_path), ratings, overwrite_ratings, unrated, dry_run))
     return outcome
 
 
 def write_rating(image_path: str | os.PathLike, rating: PersonRating, *, naming: str = "auto",
                  overwrite_ratings: bool = False, unrated: Collection[int] = (0,),
-                 embed: bool = False) -> WriteOutcome:
+                 embed: bool = False, dry_run: bool = False) -> WriteOutcome:
     """Merge one person's result for one image into its sidecar(s)."""
     return write_ratings(image_path, [rating], naming=naming, overwrite_ratings=overwrite_ratings,
-                         unrated=unrated, embed=embed)
+                         unrated=unrated, embed=embed, dry_run=dry_run)
 
 
 def undo(image_path: str | os.PathLike, person: str | None = None, *,
-         naming: str = "auto", embed: bool = False) -> WriteOutcome:
+         naming: str = "auto", embed: bool = False, dry_run: bool = False) -> WriteOutcome:
     """Take photorank's data (for one person, or all) out of the image's sidecar(s).
 
     embed: also out of the XMP packet embedded in a JPEG (the XMP segment is
@@ -145,7 +154,7 @@ def undo(image_path: str | os.PathLike, person: str | None = None, *,
     for path in sidecar_paths(image_path, naming):
         outcome.files.append(_update_file(
             path, lambda data: merge.remove(data, person, created_from=embedded.new_sidecar(image_path)),
-            create=False))
+            create=False, dry_run=dry_run))
     if embed:
-        outcome.files.append(_embed_undo(os.fspath(image_path), person))
+        outcome.files.append(_embed_undo(os.fspath(image_path), person, dry_run))
     return outcome

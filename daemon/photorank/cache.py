@@ -17,15 +17,19 @@ import contextlib
 import hashlib
 import json
 import os
+import logging
 import sqlite3
-import sys
+import threading
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
 
 import numpy as np
 import platformdirs
 
 from .records import DetectedFace, ImageRecord
+
+log = logging.getLogger(__name__)
 
 # Bump when the tables change: a cache of another version is dropped and rebuilt, never migrated.
 SCHEMA_VERSION = 2
@@ -34,6 +38,9 @@ FINGERPRINT_CHUNK = 65536
 BUSY_TIMEOUT_MS = 30_000
 # SQLite result codes that mean the file is not a usable database (SQLITE_CORRUPT, SQLITE_NOTADB).
 _BROKEN_CODES = {11, 26}
+# Bound parameters in one `IN (...)` query: far below SQLite's limit, large enough that 10 000
+# paths take ten queries, not ten thousand.
+BULK_CHUNK = 999
 
 # `files.path` is the file name's bytes (os.fsencode), so any name the file system allows fits,
 # including names that are not valid UTF-8; the public API takes and returns str.
@@ -69,6 +76,36 @@ CREATE TABLE faces (
 )
 """
 TABLES = {"files", "analyses", "faces"}
+
+
+@dataclass(frozen=True)
+class FileState:
+    """What the cache remembers of a file: where it was seen, and whether its content is analysed."""
+
+    size: int
+    mtime_ns: int
+    fingerprint: str
+    analysed: bool  # an analysis exists for this fingerprint under the asked analysis key
+
+
+@dataclass
+class StoredFaces:
+    """Every face of one analysis key, for the in-memory index: a bulk read of the whole cache."""
+
+    fingerprints: list[str]  # every analysed content, faces or not
+    owners: np.ndarray  # (faces,) int32: index into `fingerprints` of each face's image
+    face_numbers: np.ndarray  # (faces,) int32: the face's index within its image
+    embeddings: np.ndarray  # (faces, d) float32
+    errors: dict[str, str]  # fingerprint -> why the image could not be read (stored analyses only)
+
+
+def _chunks(items: list, size: int = BULK_CHUNK) -> Iterator[list]:
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
+
+
+def _placeholders(count: int) -> str:
+    return ",".join("?" * count)
 
 
 def default_cache_path() -> str:
@@ -122,14 +159,17 @@ class FaceCache:
     """Persistent store of analyses. Use `FaceCache(":memory:")` for a run that keeps nothing.
 
     Several runs may share one cache file: every write is one short transaction, and a run
-    waits up to BUSY_TIMEOUT_MS for another to finish its write instead of failing.
+    waits up to BUSY_TIMEOUT_MS for another to finish its write instead of failing. Within one
+    process the object may be shared by threads (the daemon's requests and its indexing): every
+    call holds the object's lock for the duration of its statements.
     """
 
     def __init__(self, path: str | None = None):
+        self._lock = threading.RLock()
         self.path = path or default_cache_path()
         if self.path != ":memory:":
             os.makedirs(os.path.dirname(os.path.abspath(self.path)), exist_ok=True)
-        db = sqlite3.connect(self.path, isolation_level=None)  # each write opens its own transaction
+        db = self._connect()
         try:
             self._prepare(db)
         except sqlite3.DatabaseError as error:
@@ -145,9 +185,8 @@ class FaceCache:
                 moved = _move_aside(self.path)
             finally:
                 db.close()
-            print(f"photorank: warning: the face cache {self.path} is broken ({error}); moved it to {moved} "
-                  f"and starting a new one", file=sys.stderr)
-            db = sqlite3.connect(self.path, isolation_level=None)
+            log.warning("the face cache %s is broken (%s); moved it to %s and starting a new one", self.path, error, moved)
+            db = self._connect()
             try:
                 self._prepare(db)
             except BaseException:
@@ -157,6 +196,10 @@ class FaceCache:
             db.close()
             raise
         self._db = db
+
+    def _connect(self) -> sqlite3.Connection:
+        # Each write opens its own transaction; the lock, not SQLite's thread check, serialises threads.
+        return sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
 
     def _prepare(self, db: sqlite3.Connection) -> None:
         db.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
@@ -192,74 +235,180 @@ class FaceCache:
         db.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
 
     def close(self) -> None:
-        self._db.close()
+        with self._lock:
+            self._db.close()
 
     # --- files -----------------------------------------------------------------------------
 
     def known_fingerprint(self, path: str, size: int, mtime_ns: int) -> str | None:
         """The stored fingerprint when the file is unchanged since it was last seen."""
-        row = self._db.execute(
-            "SELECT fingerprint FROM files WHERE path=? AND size=? AND mtime_ns=?",
-            (os.fsencode(path), size, mtime_ns),
-        ).fetchone()
+        with self._lock:
+            row = self._db.execute(
+                "SELECT fingerprint FROM files WHERE path=? AND size=? AND mtime_ns=?",
+                (os.fsencode(path), size, mtime_ns),
+            ).fetchone()
         return row[0] if row else None
 
-    def prune(self, folders: Iterable[str], present: set[str]) -> int:
-        """Forget files under `folders` that no longer exist, and analyses no file refers to."""
+    def file_states(self, paths: list[str], analysis_key: str) -> dict[str, FileState]:
+        """What is remembered of each of `paths` (those never seen are absent): a few bulk queries."""
+        states: dict[str, FileState] = {}
+        with self._lock, _transaction(self._db, "BEGIN"):
+            for chunk in _chunks([os.fsencode(path) for path in paths]):
+                rows = self._db.execute(
+                    "SELECT f.path, f.size, f.mtime_ns, f.fingerprint, a.fingerprint IS NOT NULL FROM files f "
+                    "LEFT JOIN analyses a ON a.fingerprint = f.fingerprint AND a.analysis_key = ? "
+                    f"WHERE f.path IN ({_placeholders(len(chunk))})",
+                    (analysis_key, *chunk),
+                )
+                for path, size, mtime_ns, file_fingerprint, analysed in rows:
+                    states[os.fsdecode(path)] = FileState(size, mtime_ns, file_fingerprint, bool(analysed))
+        return states
+
+    def analysed(self, fingerprints: list[str], analysis_key: str) -> set[str]:
+        """Those of `fingerprints` that have an analysis under `analysis_key`."""
+        found: set[str] = set()
+        with self._lock:
+            for chunk in _chunks(fingerprints):
+                found.update(
+                    row[0]
+                    for row in self._db.execute(
+                        f"SELECT fingerprint FROM analyses WHERE analysis_key = ? AND fingerprint IN ({_placeholders(len(chunk))})",
+                        (analysis_key, *chunk),
+                    )
+                )
+        return found
+
+    def remember_file(self, path: str, size: int, mtime_ns: int, file_fingerprint: str) -> bool:
+        """Note where a known content is now (a moved, renamed or touched file). False when its
+        analysis has gone meanwhile (another run pruned it): the caller analyses it again."""
+        with self._lock, _transaction(self._db):
+            if self._db.execute("SELECT 1 FROM analyses WHERE fingerprint=? LIMIT 1", (file_fingerprint,)).fetchone() is None:
+                return False
+            self._db.execute(
+                "INSERT OR REPLACE INTO files(path, size, mtime_ns, fingerprint) VALUES (?,?,?,?)",
+                (os.fsencode(path), size, mtime_ns, file_fingerprint),
+            )
+        return True
+
+    def prune(self, folders: Iterable[str], present: set[str]) -> set[str]:
+        """Forget files under `folders` that no longer exist, and analyses no file refers to.
+        Returns the fingerprints whose analyses were dropped."""
         present_keys = {os.fsencode(path) for path in present}
         gone: list[tuple[bytes]] = []
-        for folder in folders:
-            # Bytewise prefix match: every key from `prefix` up to, not including, the prefix
-            # with its last byte (the separator) raised by one.
-            prefix = os.fsencode(os.path.join(folder, ""))
-            after = prefix[:-1] + bytes([prefix[-1] + 1])
-            rows = self._db.execute("SELECT path FROM files WHERE path >= ? AND path < ?", (prefix, after))
-            gone += [(key,) for (key,) in rows if key not in present_keys and not os.path.exists(key)]
-        with _transaction(self._db):
-            self._db.executemany("DELETE FROM files WHERE path=?", gone)
-            self._db.execute("DELETE FROM analyses WHERE fingerprint NOT IN (SELECT fingerprint FROM files)")
-        return len(gone)
+        with self._lock:
+            for folder in folders:
+                # Bytewise prefix match: every key from `prefix` up to, not including, the prefix
+                # with its last byte (the separator) raised by one.
+                prefix = os.fsencode(os.path.join(folder, ""))
+                after = prefix[:-1] + bytes([prefix[-1] + 1])
+                rows = self._db.execute("SELECT path FROM files WHERE path >= ? AND path < ?", (prefix, after))
+                gone += [(key,) for (key,) in rows if key not in present_keys and not os.path.exists(key)]
+            if not gone:
+                return set()
+            with _transaction(self._db):
+                self._db.executemany("DELETE FROM files WHERE path=?", gone)
+                orphans = "SELECT fingerprint FROM analyses WHERE fingerprint NOT IN (SELECT fingerprint FROM files)"
+                dropped = {row[0] for row in self._db.execute(orphans)}
+                self._db.execute(f"DELETE FROM analyses WHERE fingerprint IN ({orphans})")
+        return dropped
 
     # --- analyses ------------------------------------------------------------------------------
 
     def load(self, file_fingerprint: str, analysis_key: str, path: str) -> ImageRecord | None:
-        with _transaction(self._db, "BEGIN"):  # one snapshot: another run may prune or store meanwhile
-            return self._load(file_fingerprint, analysis_key, path)
+        return self.load_many({path: file_fingerprint}, analysis_key).get(path)
 
-    def _load(self, file_fingerprint: str, analysis_key: str, path: str) -> ImageRecord | None:
-        row = self._db.execute(
-            "SELECT width, height, orientation, captured_at, image_signals, thumbnail, error FROM analyses "
-            "WHERE fingerprint=? AND analysis_key=?",
-            (file_fingerprint, analysis_key),
-        ).fetchone()
-        if row is None:
-            return None
-        width, height, orientation, captured_at, image_signals, thumbnail, error = row
-        faces = [
-            DetectedFace(
-                box=(x, y, w, h),
-                detector_score=score,
-                embedding=np.frombuffer(embedding, dtype=np.float32).copy(),
-                landmarks=None if landmarks is None else np.frombuffer(landmarks, dtype=np.float32).reshape(-1, 2).copy(),
-                signals=json.loads(signals),
+    def load_many(self, fingerprints: dict[str, str], analysis_key: str) -> dict[str, ImageRecord]:
+        """path -> its whole record, for every path of `fingerprints` (path -> fingerprint) whose
+        content is analysed; in bulk, from one snapshot (another run may prune or store meanwhile)."""
+        wanted = sorted(set(fingerprints.values()))
+        images: dict[str, tuple] = {}
+        faces: dict[str, list[DetectedFace]] = {}
+        with self._lock, _transaction(self._db, "BEGIN"):
+            for chunk in _chunks(wanted):
+                marks = _placeholders(len(chunk))
+                for row in self._db.execute(
+                    "SELECT fingerprint, width, height, orientation, captured_at, image_signals, thumbnail, error "
+                    f"FROM analyses WHERE analysis_key = ? AND fingerprint IN ({marks})",
+                    (analysis_key, *chunk),
+                ):
+                    images[row[0]] = row[1:]
+                for file_fingerprint, x, y, w, h, score, embedding, landmarks, signals in self._db.execute(
+                    "SELECT fingerprint, x, y, w, h, detector_score, embedding, landmarks, signals FROM faces "
+                    f"WHERE analysis_key = ? AND fingerprint IN ({marks}) ORDER BY fingerprint, face_index",
+                    (analysis_key, *chunk),
+                ):
+                    faces.setdefault(file_fingerprint, []).append(
+                        DetectedFace(
+                            box=(x, y, w, h),
+                            detector_score=score,
+                            embedding=np.frombuffer(embedding, dtype=np.float32).copy(),
+                            landmarks=None if landmarks is None else np.frombuffer(landmarks, dtype=np.float32).reshape(-1, 2).copy(),
+                            signals=json.loads(signals),
+                        )
+                    )
+        records = {}
+        for path, file_fingerprint in fingerprints.items():
+            if file_fingerprint not in images:
+                continue
+            width, height, orientation, captured_at, image_signals, thumbnail, error = images[file_fingerprint]
+            records[path] = ImageRecord(
+                path=path,
+                width=width,
+                height=height,
+                orientation=orientation,
+                captured_at=captured_at,
+                faces=faces.get(file_fingerprint, []),
+                image_signals=json.loads(image_signals) if image_signals else {},
+                thumbnail=thumbnail,
+                error=error,
             )
-            for x, y, w, h, score, embedding, landmarks, signals in self._db.execute(
-                "SELECT x, y, w, h, detector_score, embedding, landmarks, signals FROM faces "
-                "WHERE fingerprint=? AND analysis_key=? ORDER BY face_index",
-                (file_fingerprint, analysis_key),
-            )
-        ]
-        return ImageRecord(
-            path=path,
-            width=width,
-            height=height,
-            orientation=orientation,
-            captured_at=captured_at,
-            faces=faces,
-            image_signals=json.loads(image_signals) if image_signals else {},
-            thumbnail=thumbnail,
-            error=error,
+        return records
+
+    def stored_faces(self, analysis_key: str, fingerprints: list[str] | None = None) -> StoredFaces:
+        """The embeddings of every analysed image (or of `fingerprints`) under `analysis_key`,
+        as one matrix: what the daemon keeps in memory to find a person with one product."""
+        with self._lock, _transaction(self._db, "BEGIN"):
+            if fingerprints is None:
+                analyses = self._db.execute(
+                    "SELECT fingerprint, error FROM analyses WHERE analysis_key = ? ORDER BY fingerprint", (analysis_key,)
+                ).fetchall()
+                face_rows = list(self._db.execute(
+                    "SELECT fingerprint, face_index, embedding FROM faces WHERE analysis_key = ? ORDER BY fingerprint, face_index",
+                    (analysis_key,),
+                ))
+            else:
+                analyses = []
+                for chunk in _chunks(sorted(set(fingerprints))):
+                    analyses += self._db.execute(
+                        f"SELECT fingerprint, error FROM analyses WHERE analysis_key = ? AND fingerprint IN ({_placeholders(len(chunk))})",
+                        (analysis_key, *chunk),
+                    ).fetchall()
+                face_rows = []
+                for chunk in _chunks([row[0] for row in analyses]):
+                    face_rows += self._db.execute(
+                        "SELECT fingerprint, face_index, embedding FROM faces WHERE analysis_key = ? "
+                        f"AND fingerprint IN ({_placeholders(len(chunk))}) ORDER BY fingerprint, face_index",
+                        (analysis_key, *chunk),
+                    ).fetchall()
+        analysed = [row[0] for row in analyses]
+        position = {file_fingerprint: index for index, file_fingerprint in enumerate(analysed)}
+        embeddings = np.frombuffer(b"".join(row[2] for row in face_rows), dtype=np.float32)
+        dimensions = len(face_rows[0][2]) // 4 if face_rows else 0
+        return StoredFaces(
+            fingerprints=analysed,
+            owners=np.fromiter((position[row[0]] for row in face_rows), dtype=np.int32, count=len(face_rows)),
+            face_numbers=np.fromiter((row[1] for row in face_rows), dtype=np.int32, count=len(face_rows)),
+            embeddings=embeddings.reshape(len(face_rows), dimensions) if face_rows else np.zeros((0, 0), np.float32),
+            errors={file_fingerprint: error for file_fingerprint, error in analyses if error},
         )
+
+    def counts(self, analysis_key: str) -> tuple[int, int, int]:
+        """(files known, images analysed under the key, faces stored under the key)."""
+        with self._lock:
+            files = self._db.execute("SELECT COUNT(*) FROM files").fetchone()[0]
+            images = self._db.execute("SELECT COUNT(*) FROM analyses WHERE analysis_key = ?", (analysis_key,)).fetchone()[0]
+            faces = self._db.execute("SELECT COUNT(*) FROM faces WHERE analysis_key = ?", (analysis_key,)).fetchone()[0]
+        return files, images, faces
 
     def store(
         self, path: str, size: int, mtime_ns: int, file_fingerprint: str, analysis_key: str, record: ImageRecord
@@ -270,7 +419,7 @@ class FaceCache:
         that refers to it (and delete it as orphaned). Each call commits: an interrupted run
         keeps everything stored so far.
         """
-        with _transaction(self._db):
+        with self._lock, _transaction(self._db):
             self._db.execute(
                 "DELETE FROM analyses WHERE fingerprint=? AND analysis_key=?", (file_fingerprint, analysis_key)
             )

@@ -1,21 +1,29 @@
-"""The `photorank` command line: a thin layer over the library API in ranking.py."""
+"""The `photorank` command line: a thin layer over the library, in-process or through photorankd.
+
+With a daemon running on the default socket (or named by --daemon), rank, index, analyze and
+undo ask it; otherwise, or with --no-daemon, they run a Library in this process. Either way
+they print the same documents (docs/output.md).
+"""
 
 from __future__ import annotations
 
 import argparse
 import json
+import logging
 import os
 import sys
 import tempfile
+import textwrap
 from collections.abc import Iterable, Sequence
 
 from . import __version__
-from .collection import check_output_file, require_photos
-from .config import default_config_path, load_config
+from .collection import check_output_file
+from .config import default_config_path, load_config, load_defaults
+from .document import progress_document
 from .errors import PhotorankError, UsageError
-from .index import collect_images, index_files
-from .ranking import RankingReport, RankRequest, Reference, rank_collection
-from .records import DetectedFace
+from .ranking import RankRequest, ReferenceSpec
+from .records import ProgressEvent, XmpOptions
+from .scoring import star_bands
 
 EXIT_OK, EXIT_USAGE, EXIT_FAILED = 0, 2, 1
 EXIT_CODES = """exit codes:
@@ -34,6 +42,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     for stream in (sys.stdout, sys.stderr):
         if hasattr(stream, "reconfigure"):  # file names that are not UTF-8 print as their own bytes
             stream.reconfigure(errors="surrogateescape")
+    # The library logs (a cache set aside, a model fetched); a command line shows those as its own lines.
+    logging.basicConfig(level=logging.WARNING, format="photorank: %(message)s")
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
@@ -58,15 +68,27 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"photorank {__version__}")
     commands = parser.add_subparsers(dest="command", required=True)
 
-    rank = commands.add_parser("rank", help="rank the photos a person is in, best first", **WITH_EXIT_CODES)
+    rank = commands.add_parser(
+        "rank", help="rank the photos a person is in, best first",
+        epilog=textwrap.fill(
+            f"Stars come from the score (0-100) alone, the same on every run: {star_bands(load_defaults()['stars'])} "
+            "(by default; [stars] score_thresholds in the configuration).", 92,
+        ) + "\n\n" + EXIT_CODES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     rank.add_argument("--ref", action="append", required=True, metavar="REF", help="reference photo of the person (repeatable)")
     rank.add_argument("--ref-face", type=positive_int, metavar="N", help="use face N (1 = leftmost) of the reference instead of the largest")
     add_collection_arguments(rank)
     rank.add_argument("--top", type=positive_int, metavar="N", help="keep only the N best photos")
     rank.add_argument("--best-of-burst", action="store_true", help="keep only the best photo of each burst or near-duplicate group")
     rank.add_argument("--save-reference-crop", metavar="FILE", help="save the face used from each reference (side by side) as an image")
+    rank.add_argument(
+        "--include-unsure", action="store_true",
+        help="rank and rate photos where the match is unsure with the sure ones (default: listed after them, 0 stars)",
+    )
     rank.add_argument("--person", metavar="NAME", help="the person's name, for keywords and face regions (needed by --write-xmp)")
     rank.add_argument("--write-xmp", action="store_true", help="write stars, keywords and the face region into XMP sidecars")
+    rank.add_argument("--dry-run", action="store_true", help="with --write-xmp: say which sidecars would change, write nothing")
     add_xmp_arguments(rank)
     rank.add_argument("--overwrite-ratings", action="store_true", default=None, help="replace ratings the user set (default: keep them; rejects are always kept)")
     rank.add_argument(
@@ -76,18 +98,27 @@ def build_parser() -> argparse.ArgumentParser:
     rank.set_defaults(run=run_rank)
 
     undo = commands.add_parser("undo", help="take photorank's ratings, keywords and regions out of sidecars", **WITH_EXIT_CODES)
-    undo.add_argument("paths", nargs="+", metavar="PATH", help="photos and folders")
-    undo.add_argument("-r", "--recursive", action="store_true", help="look through sub-folders too")
+    add_paths_arguments(undo)
     undo.add_argument("--person", metavar="NAME", help="only this person's data (default: all of photorank's)")
+    undo.add_argument("--dry-run", action="store_true", help="say which sidecars would change, write nothing")
     add_xmp_arguments(undo)
-    undo.add_argument("--config", metavar="FILE", help="configuration file (default: the user's config.toml, if any)")
-    undo.add_argument("--json", action="store_true", help="print one JSON document on stdout")
+    add_backend_arguments(undo)
     undo.set_defaults(run=run_undo)
 
     analyze = commands.add_parser("analyze", help="show every face found and its signals", **WITH_EXIT_CODES)
     add_collection_arguments(analyze)
     analyze.add_argument("-v", "--verbose", action="store_true", help="also print every face's raw signal values")
     analyze.set_defaults(run=run_analyze)
+
+    index = commands.add_parser("index", help="analyse photos ahead of time (after an import), so ranking them later is instant", **WITH_EXIT_CODES)
+    add_collection_arguments(index)
+    index.set_defaults(run=run_index)
+
+    status = commands.add_parser("status", help="is photorankd running; what it holds")
+    status.add_argument("--daemon", metavar="ADDRESS", help="the daemon's socket path, or HOST:PORT (default: its usual socket)")
+    status.add_argument("--token-file", metavar="FILE", help="the token for a daemon on TCP (default: photorankd's)")
+    status.add_argument("--json", action="store_true", help="print one JSON document on stdout")
+    status.set_defaults(run=run_status)
 
     models = commands.add_parser("models", help="list the models, where they are and whether present; fetch the missing ones")
     models.add_argument("action", nargs="?", choices=["list", "fetch"], default="list", help="list (default) or fetch")
@@ -106,17 +137,34 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def add_collection_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("paths", nargs="+", metavar="PATH", help="photos and folders to look through")
+def add_paths_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("paths", nargs="*", metavar="PATH", help="photos and folders")
+    parser.add_argument("--paths-from", metavar="FILE", help="read more photos and folders from FILE, one per line ('-' = stdin)")
     parser.add_argument("-r", "--recursive", action="store_true", help="look through sub-folders too")
     parser.add_argument("--json", action="store_true", help="print one JSON document on stdout")
+
+
+def add_collection_arguments(parser: argparse.ArgumentParser) -> None:
+    add_paths_arguments(parser)
     parser.add_argument("-o", "--output", metavar="FILE", help="write the output to FILE instead of stdout")
-    parser.add_argument("--engine", choices=["auto", "dlib", "insightface"], default="auto", help="face engine (default: auto)")
-    parser.add_argument("--no-cache", action="store_true", help="analyse everything afresh and keep nothing")
-    parser.add_argument("--cache", metavar="FILE", help="face cache file (default: in the user cache dir)")
-    parser.add_argument("--workers", type=positive_int, metavar="N", help="worker processes for analysis (default: all cores)")
-    parser.add_argument("--config", metavar="FILE", help="configuration file (default: the user's config.toml, if any)")
-    parser.add_argument("--quiet", action="store_true", help="no progress bar")
+    parser.add_argument(
+        "--progress", choices=["auto", "jsonl", "none"], default="auto",
+        help="auto: a bar on a terminal; jsonl: one JSON object per event on stdout, then the JSON document on the last line",
+    )
+    parser.add_argument("--quiet", action="store_true", help="no progress bar (--progress none)")
+    add_backend_arguments(parser)
+
+
+def add_backend_arguments(parser: argparse.ArgumentParser) -> None:
+    """Where the work runs. The library options choose a Library of this process's own."""
+    parser.add_argument("--daemon", metavar="ADDRESS", help="ask the photorankd at this socket path or HOST:PORT (default: the usual socket, when one answers)")
+    parser.add_argument("--no-daemon", action="store_true", help="run in this process even when photorankd is running")
+    parser.add_argument("--token-file", metavar="FILE", help="the token for a daemon on TCP (default: photorankd's)")
+    parser.add_argument("--engine", choices=["auto", "dlib", "insightface"], help="face engine (default: auto; runs in-process)")
+    parser.add_argument("--no-cache", action="store_true", help="analyse everything afresh and keep nothing (runs in-process)")
+    parser.add_argument("--cache", metavar="FILE", help="face cache file (default: in the user cache dir; runs in-process)")
+    parser.add_argument("--workers", type=positive_int, metavar="N", help="worker processes for analysis (default: all cores; runs in-process)")
+    parser.add_argument("--config", metavar="FILE", help="configuration file (default: the user's config.toml, if any; runs in-process)")
 
 
 def add_xmp_arguments(parser: argparse.ArgumentParser) -> None:
@@ -127,18 +175,51 @@ def add_xmp_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--embed", action="store_true", default=None, help="also write into (or undo in) the JPEG files themselves")
 
 
-def xmp_settings(args: argparse.Namespace, config: dict[str, dict]) -> dict:
-    """The [xmp] config section with the command line's choices on top."""
-    settings = dict(config["xmp"])
-    if args.xmp_naming:
-        settings["naming"] = args.xmp_naming
-    if getattr(args, "overwrite_ratings", None):
-        settings["overwrite_ratings"] = True
-    if getattr(args, "unrated", None) is not None:
-        settings["unrated"] = args.unrated
-    if args.embed:
-        settings["embed"] = True
-    return settings
+def xmp_options(args: argparse.Namespace) -> XmpOptions:
+    """The command line's write-back choices (what is not given keeps the [xmp] setting)."""
+    return XmpOptions(
+        naming=args.xmp_naming,
+        overwrite_ratings=getattr(args, "overwrite_ratings", None),
+        unrated=getattr(args, "unrated", None),
+        embed=args.embed,
+        dry_run=args.dry_run,
+    )
+
+
+def collection_paths(args: argparse.Namespace) -> list[str]:
+    """PATH arguments and the lines of --paths-from (a list from a program: spaces, quotes and
+    any characters but newlines stay part of a name)."""
+    paths = list(args.paths)
+    if args.paths_from:
+        try:
+            if args.paths_from == "-":
+                lines = sys.stdin.read().splitlines()
+            else:
+                with open(args.paths_from, encoding="utf-8", errors="surrogateescape") as handle:
+                    lines = handle.read().splitlines()
+        except OSError as error:
+            raise PhotorankError(f"--paths-from {args.paths_from}: {error.strerror or error}") from error
+        paths += [line for line in lines if line.strip()]
+    if not paths:
+        raise UsageError("no photos or folders given (PATH arguments or --paths-from FILE)")
+    return paths
+
+
+def open_backend(args: argparse.Namespace):
+    """photorankd when it runs (and no option asks for a Library of our own), else in-process."""
+    from .client import LocalBackend, find_daemon
+
+    own_library = args.engine or args.no_cache or args.cache or args.workers or args.config
+    if not (args.no_daemon or own_library):
+        client = find_daemon(args.daemon, args.token_file)
+        if client is not None:
+            return client
+    elif args.daemon:
+        raise UsageError("--daemon goes with neither --no-daemon nor --engine, --cache, --no-cache, --workers, --config (those are the daemon's own)")
+    from .library import Library
+
+    cache = ":memory:" if args.no_cache else args.cache
+    return LocalBackend(Library(load_config(args.config), engine=args.engine or "auto", cache_path=cache, workers=args.workers))
 
 
 def positive_int(text: str) -> int:
@@ -161,146 +242,180 @@ def star_list(text: str) -> list[int]:
     return stars
 
 
-def cache_path(args: argparse.Namespace) -> str | None:
-    return ":memory:" if args.no_cache else args.cache
-
-
 class ProgressBar:
-    """A tqdm bar on stderr, shown only on a terminal and only while there is work to do."""
+    """A tqdm bar on stderr for the analysis, shown only on a terminal while there is work to do."""
 
     def __init__(self, enabled: bool, label: str = "analysing"):
-        self.enabled = enabled and sys.stderr.isatty()  # never into logs or a caller's pipe
+        self.enabled = enabled
         self.label = label
         self.bar = None
 
-    def __call__(self, done: int, total: int) -> None:
-        if not self.enabled:
+    def __call__(self, event: ProgressEvent) -> None:
+        if not self.enabled or event.phase not in ("indexing", "references"):
             return
         if self.bar is None:
-            if done >= total:  # all answered from the cache: no bar at all
-                return
+            if event.done == event.total:
+                return  # all cached: nothing to show
             from tqdm import tqdm
 
-            self.bar = tqdm(total=total, desc=self.label, unit="photo", file=sys.stderr, initial=done)
-        self.bar.update(done - self.bar.n)
+            self.bar = tqdm(total=event.total, desc=self.label, unit="photo", file=sys.stderr, initial=event.done)
+        elif self.bar.total != event.total:
+            self.bar.reset(event.total)
+        self.bar.update(event.done - self.bar.n)
 
     def close(self) -> None:
         if self.bar is not None:
             self.bar.close()
 
 
+def jsonl_progress(event: ProgressEvent) -> None:
+    print(json.dumps(progress_document(event), ensure_ascii=False), flush=True)
+
+
+def run_with_progress(args: argparse.Namespace, work) -> dict:
+    """`work(backend, progress)` with the progress the user asked for; the backend closed after."""
+    mode = "none" if args.quiet else args.progress
+    bar = ProgressBar(mode == "auto" and sys.stderr.isatty())
+    progress = jsonl_progress if mode == "jsonl" else bar
+    backend = open_backend(args)
+    try:
+        return work(backend, progress)
+    finally:
+        bar.close()
+        backend.close()
+
+
+def print_document(args: argparse.Namespace, document: dict, text) -> None:
+    """The final document: one line after --progress jsonl's events, indented with --json, else text."""
+    if getattr(args, "progress", None) == "jsonl" and not args.quiet:
+        emit(args, json.dumps(document, ensure_ascii=False))
+    elif args.json:
+        emit(args, json.dumps(document, indent=2))
+    else:
+        emit(args, text(document))
+
+
 def run_rank(args: argparse.Namespace) -> int:
     if args.write_xmp and not (args.person and args.person.strip()):
-        print("photorank: --write-xmp needs --person NAME (the name written into keywords and face regions)", file=sys.stderr)
-        return EXIT_USAGE
+        raise UsageError("--write-xmp needs --person NAME (the name written into keywords and face regions)")
+    request = RankRequest(
+        references=[ReferenceSpec(path, args.ref_face) for path in args.ref],
+        paths=collection_paths(args),
+        recursive=args.recursive,
+        top=args.top,
+        best_of_burst=args.best_of_burst,
+        include_unsure=args.include_unsure,
+        person=args.person.strip() if args.person else None,
+        write_xmp=args.write_xmp,
+        xmp=xmp_options(args),
+    )
     check_output_file(args.output, "-o")
     check_output_file(args.save_reference_crop, "--save-reference-crop")
-    config = load_config(args.config)
-    request = RankRequest(
-        references=args.ref,
-        paths=args.paths,
-        recursive=args.recursive,
-        reference_face=args.ref_face,
-        engine=args.engine,
-        cache_path=cache_path(args),
-        workers=args.workers,
-        best_of_burst=args.best_of_burst,
-        top=args.top,
-        config=config,
-    )
-    progress = ProgressBar(not args.quiet)
-    try:
-        report = rank_collection(request, progress)
-    finally:
-        progress.close()
+    document = run_with_progress(args, lambda backend, progress: backend.rank(request, progress))
     if args.save_reference_crop:
-        save_reference_crop(report, args.save_reference_crop)
-    written = None
-    if args.write_xmp:
-        from .writeback import write_back
-
-        written = write_back(report, args.person.strip(), xmp_settings(args, config))
-    emit(args, report_json(report, written) if args.json else report_text(report, written))
-    report_errors(report.errors + (written.errors if written else []))
-    return EXIT_FAILED if report.errors or not report.found or (written and written.errors) else EXIT_OK
+        save_reference_crop(document["references"], args.save_reference_crop)
+    print_document(args, document, rank_text)
+    written_errors = document.get("xmp", {}).get("errors", [])
+    report_errors(document["errors"] + written_errors)
+    return EXIT_FAILED if document["errors"] or written_errors or not document["found"] else EXIT_OK
 
 
-def save_reference_crop(report: RankingReport, path: str) -> None:
+def save_reference_crop(references: list[dict], path: str) -> None:
     from .reference_view import reference_sheet
 
     try:
-        reference_sheet(report.references).save(path)
+        reference_sheet([(reference["path"], reference["box"]) for reference in references]).save(path)
     except (OSError, ValueError) as error:  # an unwritable place or a name without an image extension
         raise PhotorankError(f"cannot save the reference crop to {path}: {error}") from error
     print(f"photorank: the face used from each reference is in {path}", file=sys.stderr)
 
 
+def report_errors(errors: Iterable[dict]) -> None:
+    """Per-file errors, on stderr whatever the output (the JSON document lists them too)."""
+    for error in errors:
+        print(f"photorank: {error['path']}: {error['error']}", file=sys.stderr)
+
+
 def run_undo(args: argparse.Namespace) -> int:
-    from .writeback import undo_paths
-
-    paths, folders = collect_images(args.paths, args.recursive)
-    require_photos(paths, folders, args.recursive)
     person = args.person.strip() if args.person else None
-    summary = undo_paths(paths, person, xmp_settings(args, load_config(args.config)))
-    if args.json:
-        print(json.dumps(summary.as_dict(), indent=2))
+    paths = collection_paths(args)
+    backend = open_backend(args)
+    try:
+        document = backend.undo(paths, args.recursive, person, xmp_options(args))
+    finally:
+        backend.close()
+    emit(args, json.dumps(document, indent=2) if args.json else writeback_text(document))
+    report_errors(document["errors"])
+    return EXIT_FAILED if document["errors"] else EXIT_OK
+
+
+def run_index(args: argparse.Namespace) -> int:
+    paths = collection_paths(args)
+    document = run_with_progress(args, lambda backend, progress: backend.index(paths, args.recursive, progress))
+    print_document(args, document, index_text)
+    report_errors(document["errors"])
+    return EXIT_FAILED if document["errors"] else EXIT_OK
+
+
+def index_text(document: dict) -> str:
+    return f"{document['photos']} photo(s): {document['analysed']} analysed now, {document['cached']} already known"
+
+
+def run_status(args: argparse.Namespace) -> int:
+    from .client import find_daemon
+    from .rpc import default_socket
+
+    client = find_daemon(args.daemon, args.token_file)
+    if client is None:
+        document = {"running": False, "address": default_socket()}
+        text = f"photorankd is not running (its socket would be {default_socket()}); start it with: photorankd"
     else:
-        print(writeback_text(summary))
-    report_errors(summary.errors)
-    return EXIT_FAILED if summary.errors else EXIT_OK
+        try:
+            document = {"running": True, **client.status()}
+        finally:
+            client.close()
+        text = "\n".join(
+            [f"photorankd {document['version']} at {document['address']}, pid {document['pid']}, up {document['uptime_seconds']:.0f} s",
+             f"engine {document['engine']}; {document['workers']} workers, {document['queued']} photos being analysed",
+             f"cache {document['cache_path']}: {document['images']} images, {document['faces']} faces; "
+             f"in memory {document['index_faces']} faces ({document['index_bytes'] / 1e6:.1f} MB)"]
+        )
+    emit(args, json.dumps(document, indent=2) if args.json else text)
+    return EXIT_OK if document["running"] else EXIT_FAILED
 
 
-def writeback_text(summary) -> str:
-    counts = ", ".join(f"{count} {action}" for action, count in sorted(summary.actions.items())) or "nothing to do"
-    lines = [f"sidecars: {counts}"]
-    lines += [f"  {path}: {note}" for path, note in summary.notes]
+def writeback_text(written: dict) -> str:
+    counts = ", ".join(f"{count} {action}" for action, count in sorted(written["files"].items())) or "nothing to do"
+    lines = [f"sidecars{' (dry run, nothing written)' if written['dry_run'] else ''}: {counts}"]
+    lines += [f"  {note['path']}: {note['note']}" for note in written["notes"]]
+    if written["errors"]:
+        lines.append(f"{len(written['errors'])} file(s) could not be written (listed on stderr)")
     return "\n".join(lines)
 
 
 def run_analyze(args: argparse.Namespace) -> int:
+    paths = collection_paths(args)
     check_output_file(args.output, "-o")
-    config = load_config(args.config)
-    files, folders = collect_images(args.paths, args.recursive)
-    require_photos(files, folders, args.recursive)
-    progress = ProgressBar(not args.quiet)
-    try:
-        engine, records = index_files(files, folders, args.engine, cache_path(args), args.workers, config, progress)
-    finally:
-        progress.close()
-    from .ranking import faces_left_to_right
-
-    document = {
-        "engine": engine.id,
-        "results": [
-            {
-                "path": path,
-                "width": record.width,
-                "height": record.height,
-                "captured_at": record.captured_at,
-                "image_signals": record.image_signals,
-                "faces": [face_json(face) for face in faces_left_to_right(record.faces)],
-            }
-            for path, record in sorted(records.items())
-            if not record.error
-        ],
-        "errors": [{"path": path, "error": record.error} for path, record in sorted(records.items()) if record.error],
-    }
-    if args.json:
-        emit(args, json.dumps(document, indent=2))
-    else:
-        from .describe import describe_face
-
-        lines = [f"engine: {engine.id}"]
-        for result in document["results"]:
-            lines.append(f"{result['path']}: {len(result['faces'])} face(s)")
-            for number, face in enumerate(result["faces"], start=1):
-                lines.append(f"  face {number} at {box_text(face['box'])}: {describe_face(face['signals'], config['scoring'])}")
-                if args.verbose:
-                    raw = ", ".join(f"{k} {v:.2f}" for k, v in face["signals"].items() if isinstance(v, (int, float)))
-                    lines.append(f"    {raw}")
-        emit(args, "\n".join(lines))
-    report_errors((e["path"], e["error"]) for e in document["errors"])
+    scoring_settings = load_config(args.config)["scoring"]
+    document = run_with_progress(args, lambda backend, progress: backend.analyze(paths, args.recursive, progress))
+    print_document(args, document, lambda document: analyze_text(document, scoring_settings, args.verbose))
+    report_errors(document["errors"])
     return EXIT_FAILED if document["errors"] or not document["results"] else EXIT_OK
+
+
+def analyze_text(document: dict, scoring_settings: dict, verbose: bool = False) -> str:
+    """One plain-language line per face; with `verbose`, its raw signal values under it."""
+    from .describe import describe_face
+
+    lines = [f"engine: {document['engine']}"]
+    for result in document["results"]:
+        lines.append(f"{result['path']}: {len(result['faces'])} face(s)")
+        for number, face in enumerate(result["faces"], start=1):
+            lines.append(f"  face {number} at {box_text(face['box'])}: {describe_face(face['signals'], scoring_settings)}")
+            if verbose:
+                raw = ", ".join(f"{k} {v:.2f}" for k, v in face["signals"].items() if isinstance(v, (int, float)))
+                lines.append(f"    {raw}")
+    return "\n".join(lines)
 
 
 def box_text(box) -> str:
@@ -308,82 +423,33 @@ def box_text(box) -> str:
     return f"x {x}, y {y}, {w}x{h} px"
 
 
-def report_errors(errors: Iterable[tuple[str, str]]) -> None:
-    """Per-file errors, on stderr whatever the output (the JSON document lists them too)."""
-    for path, error in errors:
-        print(f"photorank: {path}: {error}", file=sys.stderr)
+def reference_text(reference: dict) -> str:
+    """'/photos/team.jpg: face 2 of 5 (numbered from the left) at x 410, y 96, 180x180 px'."""
+    return (f"{reference['path']}: face {reference['face']} of {reference['faces']} (numbered from the left) "
+            f"at {box_text(reference['box'])}")
 
 
-def face_json(face: DetectedFace) -> dict:
-    return {
-        "box": list(face.box),
-        "detector_score": round(face.detector_score, 3),
-        "signals": {name: (round(value, 4) if isinstance(value, float) else value) for name, value in face.signals.items()},
-    }
-
-
-def report_json(report: RankingReport, written=None) -> str:
-    document = {
-        "engine": report.engine,
-        "threshold": report.threshold,
-        "references": [
-            {"path": ref.path, "face": ref.face_number, "faces": ref.faces, "box": list(ref.box)} for ref in report.references
-        ],
-        "results": [
-            {
-                "path": result.path,
-                "rank": result.rank,
-                "score": result.score,
-                "stars": result.stars,
-                "kind": result.kind,
-                "similarity": result.similarity,
-                "faces": result.faces,
-                "prominent_faces": result.prominent_faces,
-                "target_face": face_json(result.target_face),
-                "signals": face_json(result.target_face)["signals"],
-                "components": result.components,
-                "reasons": result.reasons,
-                "burst": result.burst,
-                "best_of_burst": result.best_of_burst,
-                "width": result.width,
-                "height": result.height,
-                "captured_at": result.captured_at,
-            }
-            for result in report.results
-        ],
-        "found": report.found,
-        "not_found": report.not_found,
-        "errors": [{"path": path, "error": error} for path, error in report.errors],
-    }
-    if written is not None:
-        document["xmp"] = written.as_dict()
-    return json.dumps(document, indent=2)
-
-
-def report_text(report: RankingReport, written=None) -> str:
-    lines = [f"engine {report.engine}; match threshold {report.threshold:.3f}"]
-    lines += [f"reference {reference_text(ref)}" for ref in report.references]
-    if report.results:
-        lines.append(f"{'rank':>4} {'score':>5} {'stars':<5} {'kind':<6} {'match':>5}  photo - reasons")
-    for result in report.results:
-        burst = f" [burst {result.burst}{', best' if result.best_of_burst else ''}]" if result.burst else ""
+def rank_text(document: dict) -> str:
+    lines = [f"engine {document['engine']}; match threshold {document['threshold']:.3f}"]
+    lines += [f"reference {reference_text(reference)}" for reference in document["references"]]
+    if document["results"]:
+        lines.append(f"{'rank':>4} {'score':>5} {'stars':<5} {'kind':<6} {'match':>6}  photo - reasons ('?': unsure match)")
+    for result in document["results"]:
+        burst = f" [burst {result['burst']}{', best' if result['best_of_burst'] else ''}]" if result["burst"] else ""
         lines.append(
-            f"{result.rank:>4} {result.score:>5.1f} {'*' * result.stars:<5} {result.kind:<6} {result.similarity:>5.2f}  "
-            f"{result.path}{burst} - {', '.join(result.reasons)}"
+            f"{result['rank']:>4} {result['score']:>5.1f} {'*' * result['stars']:<5} {result['kind']:<6} "
+            f"{result['similarity']:>5.2f}{'?' if result['match'] == 'unsure' else ' '}  "
+            f"{result['path']}{burst} - {', '.join(result['reasons'])}"
         )
-    shown = f" ({len(report.results)} shown)" if len(report.results) != report.found else ""
-    lines.append(f"{report.found} photo(s) with the person{shown}, {report.not_found} without")
-    if report.errors:
-        lines.append(f"{len(report.errors)} file(s) could not be read (listed on stderr)")
-    if written is not None:
-        lines.append(writeback_text(written))
+    shown = f" ({len(document['results'])} shown)" if len(document["results"]) != document["found"] else ""
+    unsure = sum(result["match"] == "unsure" for result in document["results"])
+    unsure_note = f"; {unsure} shown unsure (?), to confirm" if unsure else ""
+    lines.append(f"{document['found']} photo(s) with the person{shown}, {document['not_found']} without{unsure_note}")
+    if document["errors"]:
+        lines.append(f"{len(document['errors'])} file(s) could not be read (listed on stderr)")
+    if "xmp" in document:
+        lines.append(writeback_text(document["xmp"]))
     return "\n".join(lines)
-
-
-def reference_text(reference: Reference) -> str:
-    """'alice.jpg: face 2 of 3 (numbered from the left) at x 410, y 96, 180x180 px'."""
-    return (f"{reference.path}: face {reference.face_number} of {reference.faces} (numbered from the left) "
-            f"at {box_text(reference.box)}")
 
 
 def emit(args: argparse.Namespace, text: str) -> None:
@@ -439,7 +505,7 @@ def rank_demo(folder: str, as_json: bool) -> int:
 
     collection, reference = make_demo_collection(folder)
     print(explanation(collection, reference), file=sys.stderr)
-    return main(["rank", "--ref", reference, collection, "--no-cache", *(["--json"] if as_json else [])])
+    return main(["rank", "--ref", reference, collection, "--no-cache", "--quiet", *(["--json"] if as_json else [])])
 
 
 if __name__ == "__main__":

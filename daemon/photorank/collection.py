@@ -7,7 +7,6 @@ sentence at once, instead of after an analysis or as a silent "0 photos".
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable
 
 from .errors import PathNotFound, PhotorankError, UsageError
 from .images import is_image_path
@@ -17,13 +16,15 @@ class NoPhotos(PhotorankError):
     """Nothing to work on: the folders named hold no photo (where to look instead is in the message)."""
 
 
-def check_paths(paths: Iterable[str], what: str = "file or folder") -> None:
-    """Raise PathNotFound for the first path that does not exist or cannot be listed."""
+def check_paths(paths: list[str], what: str = "photo or folder") -> None:
+    """A named path that does not exist is the user's mistake: say so before any work."""
+    if not paths:
+        raise UsageError(f"no {what} given")
     for path in paths:
-        if not os.path.exists(path):
-            raise PathNotFound(f"no such {what}: {path}")
-        if os.path.isdir(path) and not os.access(path, os.R_OK | os.X_OK):
-            raise PathNotFound(f"cannot read the folder {path}: permission denied")
+        if not os.path.lexists(path):
+            raise PathNotFound(f"{path}: no such {what}")
+        if not os.access(path, os.R_OK):
+            raise PathNotFound(f"{path}: cannot read this {what} (permission denied)")
 
 
 def check_output_file(path: str | None, option: str) -> None:

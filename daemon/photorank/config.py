@@ -38,6 +38,13 @@ CHOICES: dict[tuple[str, ...], tuple[str, ...]] = {
 RANGES: dict[tuple[str, ...], tuple[Callable[[Any], bool], str]] = {
     ("analysis", "max_side"): (lambda v: v > 0, "greater than 0"),
     ("analysis", "min_face_px"): (lambda v: v > 0, "greater than 0"),
+    ("matching", "threshold"): (lambda v: 0 <= v < 1, "from 0 (the engine's own) to below 1"),
+    ("matching", "candidate_margin"): (lambda v: 0 <= v < 1, "from 0 to below 1"),
+    ("matching", "cluster_margin"): (lambda v: -1 < v < 1, "between -1 and 1"),
+    ("matching", "neighbours"): (lambda v: v >= 0, "at least 0"),
+    ("matching", "sure_margin"): (lambda v: -1 < v < 1, "between -1 and 1"),
+    ("matching", "max_candidates"): (lambda v: v > 0, "greater than 0"),
+    ("matching", "max_faces"): (lambda v: v > 0, "greater than 0"),
     ("xmp", "unrated"): (lambda v: all(0 <= r <= 5 for r in v), "star ratings from 0 to 5"),
     ("stars", "score_thresholds"): (lambda v: len(v) == 4 and v == sorted(v), "4 scores in ascending order"),
     ("scoring", "single_weights", "*"): (lambda v: v >= 0, "at least 0"),

@@ -1,24 +1,26 @@
-"""Stage 5, and the library API the CLI and the daemon share: find the person, judge, rank.
+"""Stage 5: find the person, judge each photo they are in, rank.
 
-    report = rank_collection(RankRequest(references=["alice.jpg"], paths=["~/Pictures/2024-wedding"]))
+    report = rank_collection(RankRequest(references=[ReferenceSpec("alice.jpg")], paths=["~/Pictures/2024-wedding"]))
 
-Everything below works on cached ImageRecords: once a folder is indexed, ranking it again
-for the same or another person decodes nothing.
+The request and report records, and pure functions over faces and records: the Library
+(library.py) feeds them from its in-memory face index, so ranking a cached folder again for
+the same or another person decodes nothing.
 """
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import numpy as np
 
-from . import scoring
-from .collection import check_paths, require_photos
-from .config import load_config
-from .errors import PhotorankError
-from .index import Progress, collect_images, index_files
-from .records import DetectedFace, ImageRecord
+from . import identity, scoring
+from .errors import PhotorankError, UsageError
+from .index import Progress
+from .records import Box, DetectedFace, ImageRecord, XmpOptions
+
+if TYPE_CHECKING:
+    from .writeback import WriteBackSummary
 
 
 class ReferenceError(PhotorankError):
@@ -26,17 +28,30 @@ class ReferenceError(PhotorankError):
 
 
 @dataclass
+class ReferenceSpec:
+    """A reference photo, and which of its faces is the person (by default the largest)."""
+
+    path: str
+    face: int | None = None  # 1-based, faces numbered left to right
+    box: Box | None = None  # or: the face that overlaps this box most
+
+
+@dataclass
 class RankRequest:
-    references: list[str]
+    """The question only: engine, cache, workers and settings belong to the Library."""
+
+    references: list[ReferenceSpec]  # a plain path stands for ReferenceSpec(path)
     paths: list[str]
     recursive: bool = False
-    reference_face: int | None = None  # 1-based, faces numbered left to right; None = the largest
-    engine: str = "auto"
-    cache_path: str | None = None  # None = the user cache dir; ":memory:" = keep nothing
-    workers: int | None = None
-    best_of_burst: bool = False
     top: int | None = None
-    config: dict[str, dict] | None = None
+    best_of_burst: bool = False
+    include_unsure: bool = False  # rank and rate unsure matches with the sure ones
+    person: str | None = None  # the name written with --write-xmp
+    write_xmp: bool = False
+    xmp: XmpOptions = field(default_factory=XmpOptions)  # write-back choices over the [xmp] settings
+
+    def __post_init__(self) -> None:
+        self.references = [ReferenceSpec(ref) if isinstance(ref, str) else ref for ref in self.references]
 
 
 @dataclass
@@ -45,7 +60,12 @@ class Reference:
     face_number: int  # 1-based, left to right
     box: tuple[int, int, int, int]
     embedding: np.ndarray = field(repr=False)
+    exposure: float | None = None  # the reference face's exposure (EV): the person's well-exposed level
     faces: int = 1  # faces found in the reference photo
+
+    @classmethod
+    def of_face(cls, path: str, face_number: int, face: DetectedFace, faces: int = 1) -> Reference:
+        return cls(path, face_number, face.box, face.embedding, face.signals.get("exposure"), faces)
 
 
 @dataclass
@@ -67,6 +87,7 @@ class PhotoResult:
     burst: int | None = None  # id of the burst/near-duplicate group, when the photo has siblings
     best_of_burst: bool = True
     thumbnail: bytes | None = field(default=None, repr=False)
+    match: str = "sure"  # "sure" | "unsure": the collection did not confirm it is the person
 
 
 @dataclass
@@ -78,93 +99,113 @@ class RankingReport:
     errors: list[tuple[str, str]]
     threshold: float
     found: int  # photos the person is in, before --top and --best-of-burst shortened `results`
+    written: WriteBackSummary | None = None  # what write-back did, when it was asked for
 
     @property
     def not_found(self) -> int:
         return len(self.not_found_paths)
 
 
-def rank_collection(request: RankRequest, progress: Progress | None = None) -> RankingReport:
-    config = request.config or load_config()
-    check_paths(request.references, "reference photo")
-    collection, folders = collect_images(request.paths, request.recursive)
-    require_photos(collection, folders, request.recursive)
-    # The references first: one that cannot serve stops the run before the collection is analysed.
-    _, reference_records = index_files(
-        [], [], request.engine, request.cache_path, request.workers, config, extra_files=request.references
-    )
-    references = [pick_reference(reference_records[os.path.abspath(path)], request.reference_face) for path in request.references]
-    engine, records = index_files(collection, folders, request.engine, request.cache_path, request.workers, config, progress)
-    threshold = config["matching"]["threshold"] or engine.match_threshold
-    errors = [(path, records[path].error) for path in collection if records[path].error]
-    judged = judge_records([records[path] for path in collection if not records[path].error], references, threshold, config)
-    results = [result for result in judged.values() if result is not None]
-    not_found_paths = [path for path, result in judged.items() if result is None]
-    found = len(results)
-    results = order_results(results, config, request.best_of_burst)
-    if request.top:
-        results = results[: request.top]
-    return RankingReport(engine.id, references, results, not_found_paths, errors, threshold, found)
+def rank_collection(request: RankRequest, progress: Progress | None = None, **library_options) -> RankingReport:
+    """One-shot: rank with a Library made for this call (engine, cache_path, workers, config)."""
+    from .library import Library
+
+    with Library(library_options.pop("config", None), **library_options) as library:
+        return library.rank(request, progress)
 
 
-def pick_reference(record: ImageRecord, face_number: int | None) -> Reference:
+def pick_reference(record: ImageRecord, spec: ReferenceSpec) -> Reference:
     if record.error:
         raise ReferenceError(f"reference {record.path}: {record.error}")
     faces = faces_left_to_right(record.faces)
     if not faces:
         raise ReferenceError(f"reference {record.path}: no face found")
-    if face_number is None:
+    if spec.box is not None:
+        overlaps = [overlap(face.box, spec.box) for face in faces]
+        index = max(range(len(faces)), key=overlaps.__getitem__)
+        if overlaps[index] <= 0:
+            raise UsageError(f"reference {record.path}: no face inside the box {list(spec.box)}")
+    elif spec.face is None:
         index = max(range(len(faces)), key=lambda i: faces[i].box[2] * faces[i].box[3])
-    elif 1 <= face_number <= len(faces):
-        index = face_number - 1
+    elif 1 <= spec.face <= len(faces):
+        index = spec.face - 1
     else:
-        raise ReferenceError(f"reference {record.path}: has {len(faces)} face(s), no face number {face_number}")
-    face = faces[index]
-    return Reference(record.path, index + 1, face.box, face.embedding, len(faces))
+        raise UsageError(f"reference {record.path}: has {len(faces)} face(s), no face number {spec.face}")
+    return Reference.of_face(record.path, index + 1, faces[index], len(faces))
+
+
+def overlap(a: Box, b: Box) -> float:
+    """Intersection over union of two boxes."""
+    width = min(a[0] + a[2], b[0] + b[2]) - max(a[0], b[0])
+    height = min(a[1] + a[3], b[1] + b[3]) - max(a[1], b[1])
+    if width <= 0 or height <= 0:
+        return 0.0
+    shared = width * height
+    return shared / (a[2] * a[3] + b[2] * b[3] - shared)
 
 
 def faces_left_to_right(faces: list[DetectedFace]) -> list[DetectedFace]:
     return sorted(faces, key=lambda face: (face.box[0], face.box[1]))
 
 
-def similarity_to_references(face: DetectedFace, references: list[Reference]) -> float:
-    return max(float(np.dot(face.embedding, reference.embedding)) for reference in references)
+@dataclass(frozen=True)
+class Match:
+    """The person's face in one photo: the photo (an owner number), the face's row, its
+    similarity to the references, and whether the collection makes it sure (identity.py)."""
+
+    owner: int
+    row: int
+    similarity: float
+    sure: bool
+
+
+def find_person(
+    references: list[Reference], embeddings: np.ndarray, owners: np.ndarray, threshold: float, settings: dict
+) -> list[Match]:
+    """In each photo, the face that is the person, if any, sure or unsure.
+
+    `embeddings` (faces x d) holds every face of the photos looked at, `owners` the photo each
+    row belongs to; identity.py decides from the collection's structure, not one cut.
+    """
+    if not len(owners):
+        return []
+    matches = identity.find_person(
+        np.stack([reference.embedding for reference in references]), embeddings, owners, settings, threshold
+    )
+    return [Match(int(photo), int(match.face), float(match.similarity), bool(match.sure)) for photo, match in sorted(matches.items())]
 
 
 def judge_records(
     records: list[ImageRecord], references: list[Reference], threshold: float, config: dict[str, dict]
 ) -> dict[str, PhotoResult | None]:
-    """path -> the photo's result, or None when the person is not in it.
+    """path -> the photo's result, or None when the person is not in it (records in memory)."""
+    faces = [(number, face) for number, record in enumerate(records) for face in record.faces]
+    embeddings = np.stack([face.embedding for _, face in faces]) if faces else np.zeros((0, 0), np.float32)
+    owners = np.array([number for number, _ in faces], dtype=np.int32)
+    matches = {
+        match.owner: (faces[match.row][1], match.similarity, match.sure)
+        for match in find_person(references, embeddings, owners, threshold, config["matching"])
+    }
+    return judge_matches(records, matches, references, config)
 
-    Exposure is judged against the person's own photos among these records (person_exposure).
-    """
-    matches = {record.path: find_person(record, references, threshold) for record in records}
-    exposure = person_exposure([match[0] for match in matches.values() if match])
+
+def judge_matches(
+    records: list[ImageRecord], matches: dict[int, tuple[DetectedFace, float, bool]], references: list[Reference],
+    config: dict[str, dict],
+) -> dict[str, PhotoResult | None]:
+    """path -> the photo's result, given the person's face, similarity and sureness in each
+    photo they are in (`matches`, by position in `records`). Each photo is judged on its own:
+    exposure against the person's reference faces, never against the other photos, so a photo's
+    score does not depend on what else is ranked."""
+    exposure = scoring.person_exposure_level([reference.exposure for reference in references], config["scoring"])
     return {
-        record.path: None if matches[record.path] is None else judge_photo(record, *matches[record.path], exposure, config)
-        for record in records
+        record.path: judge_photo(record, *matches[number], exposure, config) if number in matches else None
+        for number, record in enumerate(records)
     }
 
 
-def find_person(record: ImageRecord, references: list[Reference], threshold: float) -> tuple[DetectedFace, float] | None:
-    """The person's face in the photo and its similarity, or None when they are not in it."""
-    if not record.faces:
-        return None
-    similarities = [similarity_to_references(face, references) for face in record.faces]
-    best = int(np.argmax(similarities))
-    if similarities[best] < threshold:
-        return None
-    return record.faces[best], similarities[best]
-
-
-def person_exposure(targets: list[DetectedFace]) -> float | None:
-    """The person's usual face exposure across their photos: their well-exposed level."""
-    values = [face.signals["exposure"] for face in targets if face.signals.get("exposure") is not None]
-    return float(np.median(values)) if values else None
-
-
 def judge_photo(
-    record: ImageRecord, target: DetectedFace, similarity: float, exposure: float | None, config: dict[str, dict]
+    record: ImageRecord, target: DetectedFace, similarity: float, sure: bool, exposure: float | None, config: dict[str, dict]
 ) -> PhotoResult:
     prominent = prominent_faces(record.faces, target, config["group"]["prominent_ratio"])
     others = [face for face in prominent if face is not target]
@@ -184,6 +225,7 @@ def judge_photo(
         reasons=judgement.reasons,
         components=judgement.components,
         thumbnail=record.thumbnail,
+        match="sure" if sure else "unsure",
     )
 
 
@@ -197,15 +239,20 @@ def prominent_faces(faces: list[DetectedFace], target: DetectedFace, ratio: floa
     return [face for face in faces if face is target or face.box[2] >= ratio * largest]
 
 
-def order_results(results: list[PhotoResult], config: dict[str, dict], best_of_burst_only: bool) -> list[PhotoResult]:
-    """Best first; bursts marked; ranks and stars assigned."""
+def order_results(
+    results: list[PhotoResult], config: dict[str, dict], best_of_burst_only: bool, include_unsure: bool = False
+) -> list[PhotoResult]:
+    """Best first; bursts marked; ranks and stars assigned. Unsure matches come after the sure
+    ones with 0 stars, unless `include_unsure` ranks and rates them with the sure ones."""
     from .bursts import mark_bursts
 
     results = sorted(results, key=lambda result: (-result.score, result.path))
     mark_bursts(results, config["burst"])
     if best_of_burst_only:
         results = [result for result in results if result.best_of_burst]
-    for rank, result in enumerate(results, start=1):
+    rated = [result for result in results if include_unsure or result.match == "sure"]
+    apart = [result for result in results if not (include_unsure or result.match == "sure")]
+    for rank, result in enumerate(rated + apart, start=1):
         result.rank = rank
-        result.stars = scoring.stars(result.score, rank, len(results), config["stars"])
-    return results
+        result.stars = scoring.stars(result.score, config["stars"]) if rank <= len(rated) else 0
+    return rated + apart

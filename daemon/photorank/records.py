@@ -33,3 +33,29 @@ class ImageRecord:
     image_signals: dict[str, float | None] = field(default_factory=dict)  # whole-image measurements
     thumbnail: bytes | None = None  # tiny grey version of the picture, to recognise bursts and duplicates
     error: str | None = None
+
+
+@dataclass(frozen=True)
+class ProgressEvent:
+    """Where a long request stands: streamed to the daemon's clients, drawn as the CLI's bar."""
+
+    phase: str  # "references" | "indexing" | "ranking" | "writing"
+    done: int
+    total: int
+    path: str = ""  # the file just finished, when there is one
+
+
+@dataclass
+class XmpOptions:
+    """A request's write-back choices; None leaves the [xmp] setting of the config in force."""
+
+    naming: str | None = None  # "auto" | "name.ext.xmp" | "name.xmp"
+    overwrite_ratings: bool | None = None
+    unrated: list[int] | None = None
+    embed: bool | None = None
+    dry_run: bool = False  # say what would be written, write nothing
+
+    def over(self, settings: dict) -> dict:
+        """The [xmp] config section with these choices on top."""
+        chosen = {key: value for key, value in vars(self).items() if value is not None}
+        return {**settings, **chosen}

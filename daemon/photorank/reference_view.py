@@ -10,7 +10,6 @@ import numpy as np
 from PIL import Image
 
 from .images import load_image
-from .ranking import Reference
 
 CROP_MARGIN = 0.4  # of the face box's size, on each side: hair, chin and who is next to the face
 CROP_HEIGHT = 320  # pixels; every crop is scaled to it so they line up
@@ -25,12 +24,13 @@ def face_crop(pixels: np.ndarray, box: tuple[int, int, int, int], margin: float 
     return Image.fromarray(pixels[top:bottom, left:right])
 
 
-def reference_sheet(references: list[Reference]) -> Image.Image:
-    """Every reference's chosen face, in the order given, scaled to one height and put side by side."""
+def reference_sheet(references: list[tuple[str, list[int]]]) -> Image.Image:
+    """Every reference's chosen face ((path, box) pairs, in the order given), scaled to one
+    height and put side by side."""
     crops = []
-    for reference in references:
-        image = load_image(reference.path)  # full size: the box is in the original's pixels
-        crop = face_crop(image.pixels, reference.box)
+    for path, box in references:
+        image = load_image(path)  # full size: the box is in the original's pixels
+        crop = face_crop(image.pixels, tuple(box))
         crops.append(crop.resize((max(1, round(crop.width * CROP_HEIGHT / crop.height)), CROP_HEIGHT)))
     sheet = Image.new("RGB", (sum(crop.width for crop in crops), CROP_HEIGHT))
     left = 0

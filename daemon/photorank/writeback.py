@@ -18,6 +18,7 @@ from . import __version__
 from .ranking import PhotoResult, RankingReport
 
 BEST_OF_BURST = "best of burst"
+UNSURE = "unsure"  # keyword leaf of a match the collection did not confirm (photorank|<Person>|unsure)
 # A JPEG's XMP packet is in an APP1 segment near the start: at most 64 KiB after a 64 KiB Exif block.
 EMBEDDED_XMP_SPAN = 256 * 1024
 
@@ -36,8 +37,11 @@ class WriteBackSummary:
                 self.actions[result.action] += 1
                 self.notes.extend((result.path, note) for note in result.notes if note.startswith("rating kept"))
 
+    dry_run: bool = False  # nothing was written: `actions` say what would have been
+
     def as_dict(self) -> dict:
         return {
+            "dry_run": self.dry_run,
             "files": dict(sorted(self.actions.items())),
             "notes": [{"path": path, "note": note} for path, note in self.notes],
             "errors": [{"path": path, "error": error} for path, error in self.errors],
@@ -67,7 +71,7 @@ def person_rating(result: PhotoResult, person: str, engine: str, run_time: str) 
         score=result.score,
         stars=result.stars,
         kind=result.kind,
-        tags=(BEST_OF_BURST,) if result.burst and result.best_of_burst else (),
+        tags=((BEST_OF_BURST,) if result.burst and result.best_of_burst else ()) + ((UNSURE,) if result.match == "unsure" else ()),
         region=face_region(result),
         engine=engine,
         version=__version__,
@@ -85,7 +89,7 @@ def write_back(report: RankingReport, person: str, settings: dict) -> WriteBackS
     """
     run_time = datetime.now(timezone.utc).replace(microsecond=0).isoformat()
     options = write_options(settings)
-    summary = WriteBackSummary()
+    summary = WriteBackSummary(dry_run=options["dry_run"])
     written: set[str] = set()
     for result in report.results:  # best first
         sidecars = set(xmp_writer.sidecar_paths(result.path, options["naming"]))
@@ -97,7 +101,7 @@ def write_back(report: RankingReport, person: str, settings: dict) -> WriteBackS
     for path in report.not_found_paths:
         sidecars = set(xmp_writer.sidecar_paths(path, options["naming"]))
         if not sidecars & written and carries_photorank_data(path, options["naming"], options["embed"]):
-            summary.add(xmp_writer.undo(path, person, naming=options["naming"], embed=options["embed"]))
+            summary.add(xmp_writer.undo(path, person, naming=options["naming"], embed=options["embed"], dry_run=options["dry_run"]))
     return summary
 
 
@@ -124,10 +128,11 @@ def carries_photorank_data(image_path: str, naming: str, embed: bool = False) ->
 
 def undo_paths(paths: list[str], person: str | None, settings: dict) -> WriteBackSummary:
     """Take photorank's data (one person's, or all) off the photos that carry any."""
-    summary = WriteBackSummary()
+    dry_run = settings.get("dry_run", False)
+    summary = WriteBackSummary(dry_run=dry_run)
     for path in paths:
         if carries_photorank_data(path, settings["naming"], settings["embed"]):
-            summary.add(xmp_writer.undo(path, person, naming=settings["naming"], embed=settings["embed"]))
+            summary.add(xmp_writer.undo(path, person, naming=settings["naming"], embed=settings["embed"], dry_run=dry_run))
     return summary
 
 
@@ -138,4 +143,5 @@ def write_options(settings: dict) -> dict:
         "overwrite_ratings": settings["overwrite_ratings"],
         "unrated": tuple(settings["unrated"]),
         "embed": settings["embed"],
+        "dry_run": settings.get("dry_run", False),
     }

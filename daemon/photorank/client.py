@@ -1,0 +1,150 @@
+"""How the CLI gets its answers: from a running photorankd, or from a Library of its own.
+
+Both backends take the same requests and return the same JSON documents (document.py), so
+`photorank rank --json` prints the same document either way.
+"""
+
+from __future__ import annotations
+
+import os
+
+import grpc
+
+from . import rpc
+from .document import analyze_document, rank_document
+from .errors import PathNotFound, PhotorankError, UsageError
+from .index import Progress
+from .library import Library
+from .ranking import RankRequest
+from .records import ProgressEvent, XmpOptions
+from .v1 import photorank_pb2 as pb
+from .v1 import photorank_pb2_grpc as pb_grpc
+
+# How long the CLI waits for a daemon whose socket exists before running in-process.
+CONNECT_SECONDS = 2.0
+ERRORS = {
+    grpc.StatusCode.INVALID_ARGUMENT: UsageError,
+    grpc.StatusCode.NOT_FOUND: PathNotFound,
+}
+
+
+class LocalBackend:
+    """A Library in this process, for one command."""
+
+    name = "in-process"
+
+    def __init__(self, library: Library):
+        self.library = library
+
+    def rank(self, request: RankRequest, progress: Progress | None = None) -> dict:
+        return rank_document(self.library.rank(request, progress))
+
+    def index(self, paths: list[str], recursive: bool, progress: Progress | None = None) -> dict:
+        return self.library.index(paths, recursive, progress).as_dict()
+
+    def analyze(self, paths: list[str], recursive: bool, progress: Progress | None = None) -> dict:
+        return analyze_document(self.library.engine.id, self.library.analyze(paths, recursive, progress))
+
+    def undo(self, paths: list[str], recursive: bool, person: str | None, options: XmpOptions) -> dict:
+        return self.library.undo(paths, recursive, person, options).as_dict()
+
+    def close(self) -> None:
+        self.library.close()
+
+
+class DaemonClient:
+    """photorankd over gRPC. Paths are sent absolute: the daemon's working folder is not ours."""
+
+    def __init__(self, address: str, token: str | None = None):
+        self.address = address
+        self.channel = grpc.insecure_channel(
+            rpc.client_target(address),
+            options=[
+                ("grpc.max_receive_message_length", rpc.MAX_MESSAGE_BYTES),
+                ("grpc.max_send_message_length", rpc.MAX_MESSAGE_BYTES),
+            ],
+        )
+        self.stub = pb_grpc.PhotorankStub(self.channel)
+        self.metadata = ((rpc.TOKEN_HEADER, f"Bearer {token}"),) if token else ()
+        self.name = f"photorankd at {address}"
+
+    def ready(self, seconds: float = CONNECT_SECONDS) -> bool:
+        try:
+            grpc.channel_ready_future(self.channel).result(timeout=seconds)
+            return True
+        except grpc.FutureTimeoutError:
+            return False
+
+    def rank(self, request: RankRequest, progress: Progress | None = None) -> dict:
+        calls = self.stub.Rank(rpc.rank_message(request), metadata=self.metadata)
+        return rpc.without_absent(self._streamed(calls, progress), ("xmp",))
+
+    def index(self, paths: list[str], recursive: bool, progress: Progress | None = None) -> dict:
+        request = pb.IndexRequest(paths=absolute(paths), recursive=recursive)
+        return self._streamed(self.stub.Index(request, metadata=self.metadata), progress)
+
+    def analyze(self, paths: list[str], recursive: bool, progress: Progress | None = None) -> dict:
+        request = pb.AnalyzeRequest(paths=absolute(paths), recursive=recursive)
+        return rpc.to_document(self._call(self.stub.Analyze, request))
+
+    def undo(self, paths: list[str], recursive: bool, person: str | None, options: XmpOptions) -> dict:
+        request = pb.UndoRequest(paths=absolute(paths), recursive=recursive, person=person or "", xmp=rpc.xmp_message(options))
+        return rpc.to_document(self._call(self.stub.Undo, request))
+
+    def status(self) -> dict:
+        return rpc.to_document(self._call(self.stub.Status, pb.StatusRequest()))
+
+    def close(self) -> None:
+        self.channel.close()
+
+    def _call(self, method, request):
+        try:
+            return method(request, metadata=self.metadata)
+        except grpc.RpcError as error:
+            raise self._error(error) from None
+
+    def _streamed(self, calls, progress: Progress | None) -> dict:
+        """Progress events to `progress`, the final report as its document. Ctrl-C cancels the call."""
+        try:
+            for event in calls:
+                if event.HasField("progress"):
+                    if progress:
+                        document = rpc.to_document(event.progress)
+                        progress(ProgressEvent(document["phase"], document["done"], document["total"], document["path"]))
+                else:
+                    return rpc.to_document(event.report)
+        except grpc.RpcError as error:
+            raise self._error(error) from None
+        except KeyboardInterrupt:
+            calls.cancel()
+            raise
+        raise PhotorankError(f"{self.name} ended the call without a report")
+
+    def _error(self, error: grpc.RpcError) -> PhotorankError:
+        if error.code() == grpc.StatusCode.UNAVAILABLE:
+            return PhotorankError(f"{self.name} is not answering ({error.details()}); start it with photorankd, or use --no-daemon")
+        return ERRORS.get(error.code(), PhotorankError)(error.details())
+
+
+def absolute(paths: list[str]) -> list[str]:
+    return [os.path.abspath(path) for path in paths]
+
+
+def find_daemon(address: str | None = None, token_file: str | None = None) -> DaemonClient | None:
+    """The daemon at `address` (which must answer), else the one on the default socket if it answers."""
+    if address:
+        token = rpc.read_token(token_file or rpc.default_token_file()) if not rpc.client_target(address).startswith("unix:") else None
+        client = DaemonClient(address, token)
+        if not client.ready():
+            client.close()
+            raise PhotorankError(f"no photorankd answers at {address}")
+        return client
+    socket_path = rpc.default_socket()
+    if not os.path.exists(socket_path):
+        return None
+    client = DaemonClient(socket_path)
+    if client.ready():
+        return client
+    client.close()
+    return None
+

@@ -1,0 +1,554 @@
+"""The library: one object that owns what lives longer than a request.
+
+    with Library() as library:
+        report = library.rank(RankRequest([ReferenceSpec("alice.jpg")], ["~/Pictures/2024"]))
+
+A `Library` holds the settings (read once), the face engine, the face cache, one pool of
+worker processes for analysis (shared by every request, so concurrent requests never run more
+analyses than there are workers, and a photo two requests want is analysed once), and an
+in-memory index of every cached face. The CLI makes one for a single command; the daemon keeps
+one for its lifetime, which is what makes a second ranking of a folder near-instant.
+
+Verbs: `rank`, `index`, `analyze`, `write_back`, `undo`, `status`. Every request is checked
+before any long work; a user's mistake raises a PhotorankError with a sentence to show.
+"""
+
+from __future__ import annotations
+
+import logging
+import multiprocessing
+import os
+import threading
+import time
+from concurrent.futures import FIRST_COMPLETED, Future, wait
+from dataclasses import dataclass, field
+from stat import S_ISREG
+
+import numpy as np
+
+from . import __version__
+from .cache import FaceCache, StoredFaces, fingerprint
+from .collection import check_paths, require_photos
+from .config import load_config
+from .errors import PhotorankError, UsageError
+from .index import (
+    EngineChoice,
+    Progress,
+    analyse_in_worker,
+    analysis_key,
+    collect_images,
+    engine_choice,
+    os_error_text,
+    start_worker,
+)
+from .ranking import (
+    Match,
+    PhotoResult,
+    RankingReport,
+    RankRequest,
+    Reference,
+    ReferenceSpec,
+    find_person,
+    judge_matches,
+    order_results,
+    pick_reference,
+)
+from .records import ImageRecord, ProgressEvent, XmpOptions
+from .writeback import WriteBackSummary, undo_paths, write_back
+
+log = logging.getLogger(__name__)
+
+# Analyses one request keeps queued per worker: enough to keep every core busy, few enough that a
+# cancelled request stops within a photo or two and other requests' photos are not stuck behind it.
+QUEUED_PER_WORKER = 2
+# How often a waiting request looks at whether its client has gone.
+CANCEL_POLL_SECONDS = 0.2
+
+
+class Cancelled(PhotorankError):
+    """The client cancelled the request or went away; what was analysed so far is kept."""
+
+
+@dataclass
+class IndexSummary:
+    """What `index` did: photos looked at, analysed now, answered from the cache, unreadable."""
+
+    photos: int
+    analysed: int
+    cached: int
+    errors: list[tuple[str, str]]
+
+    def as_dict(self) -> dict:
+        return {
+            "photos": self.photos,
+            "analysed": self.analysed,
+            "cached": self.cached,
+            "errors": [{"path": path, "error": error} for path, error in self.errors],
+        }
+
+
+@dataclass
+class LibraryStatus:
+    version: str
+    engine: str
+    analysis_key: str
+    smile_model: str
+    cache_path: str
+    files: int  # files the cache knows
+    images: int  # analysed images under the current analysis key
+    faces: int
+    index_faces: int  # faces in the in-memory index
+    index_bytes: int
+    queued: int  # analyses running or waiting
+    analyses_started: int  # photos handed to the workers since start-up (each at most once at a time)
+    workers: int
+
+
+@dataclass
+class Synced:
+    """A collection in step with the cache: each readable file's content, and each error."""
+
+    fingerprints: dict[str, str] = field(default_factory=dict)  # path -> fingerprint
+    errors: dict[str, str] = field(default_factory=dict)  # path -> why it cannot be used
+    analysed: int = 0  # photos analysed by this request
+
+
+class FaceIndex:
+    """Every cached face of one analysis key in memory: one float32 matrix and its owners.
+
+    Built from one bulk read of the cache; kept current as images are analysed. A request asks
+    for the rows of the images it looks at and finds the person with one matrix product.
+    """
+
+    def __init__(self, stored: StoredFaces):
+        self._lock = threading.Lock()
+        self._ids: dict[str, int] = {}
+        self._next_id = 0
+        self._errors: dict[int, str] = {}
+        self._embeddings = np.zeros((0, 0), np.float32)
+        self._owners = np.zeros(0, np.int32)
+        self._face_numbers = np.zeros(0, np.int32)
+        self._pending: list[StoredFaces] = []
+        self.add(stored)
+
+    def add(self, stored: StoredFaces) -> None:
+        with self._lock:
+            self._pending.append(stored)
+
+    def _id_of(self, fingerprint: str) -> int:
+        """The image's number; a fingerprint analysed again (another process) keeps only its new rows."""
+        old = self._ids.get(fingerprint)
+        if old is not None:
+            self._owners[self._owners == old] = -1
+            self._errors.pop(old, None)
+        self._ids[fingerprint] = self._next_id
+        self._next_id += 1
+        return self._ids[fingerprint]
+
+    def _consolidate(self) -> None:
+        """Fold the images added since the last query into the matrix (called under the lock)."""
+        if not self._pending:
+            return
+        embeddings, owners, numbers = [self._embeddings], [self._owners], [self._face_numbers]
+        for stored in self._pending:
+            ids = np.array([self._id_of(fp) for fp in stored.fingerprints], dtype=np.int32)
+            self._errors.update((self._ids[fp], error) for fp, error in stored.errors.items())
+            if len(stored.owners):
+                embeddings.append(stored.embeddings)
+                owners.append(ids[stored.owners])
+                numbers.append(stored.face_numbers)
+        embeddings = [matrix for matrix in embeddings if matrix.size]
+        self._embeddings = np.concatenate(embeddings) if embeddings else self._embeddings
+        self._owners = np.concatenate(owners)
+        self._face_numbers = np.concatenate(numbers)
+        self._pending.clear()
+
+    def forget(self, fingerprints: set[str]) -> None:
+        """Drop pruned images: their rows stay in the matrix but no longer belong to any image."""
+        with self._lock:
+            self._consolidate()
+            for fp in fingerprints:
+                number = self._ids.pop(fp, None)
+                if number is not None:
+                    self._errors.pop(number, None)
+                    self._owners[self._owners == number] = -1
+
+    def missing(self, fingerprints: set[str]) -> set[str]:
+        with self._lock:
+            self._consolidate()
+            return {fp for fp in fingerprints if fp not in self._ids}
+
+    def lookup(self, fingerprints: list[str]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """The faces of these images: embeddings, owners (position in `fingerprints`), face numbers."""
+        with self._lock:
+            self._consolidate()
+            ids = np.array([self._ids.get(fp, -1) for fp in fingerprints], dtype=np.int64)
+            known = ids >= 0
+            # Image id -> position in `fingerprints`; the extra last slot catches pruned rows (-1).
+            position = np.full(self._next_id + 1, -1, dtype=np.int64)
+            position[ids[known]] = np.nonzero(known)[0]
+            rows = np.nonzero(position[self._owners] >= 0)[0]
+            return self._embeddings[rows], position[self._owners[rows]].astype(np.int32), self._face_numbers[rows]
+
+    def errors_of(self, fingerprints: set[str]) -> dict[str, str]:
+        """fingerprint -> why that image could not be read, for those of `fingerprints` that could not."""
+        with self._lock:
+            self._consolidate()
+            return {fp: self._errors[self._ids[fp]] for fp in fingerprints if self._ids.get(fp) in self._errors}
+
+    def size(self) -> tuple[int, int]:
+        """(faces, bytes) held in memory."""
+        with self._lock:
+            self._consolidate()
+            return len(self._owners), self._embeddings.nbytes + self._owners.nbytes + self._face_numbers.nbytes
+
+
+class Analyser:
+    """The worker processes, shared by all requests; each photo in flight is analysed once.
+
+    Results are stored in the cache (and the index) as each photo finishes, by the pool's result
+    thread, so what a cancelled or killed request had analysed is never lost.
+    """
+
+    def __init__(self, choice: EngineChoice, signal_settings: dict, workers: int, store):
+        self.workers = workers
+        self._start = (choice, signal_settings)
+        self._store = store  # (path, size, mtime_ns, fingerprint, record, lasting) -> None
+        self._pool = None
+        self._lock = threading.Lock()
+        self._in_flight: dict[str, Future] = {}
+        self.started = 0  # analyses handed to the workers since the library was made
+
+    def submit(self, path: str, size: int, mtime_ns: int, file_fingerprint: str) -> Future:
+        """A future of the photo's ImageRecord; joins the analysis already running for `path`."""
+        with self._lock:
+            if path in self._in_flight:
+                return self._in_flight[path]
+            if self._pool is None:
+                # forkserver: workers never inherit the request threads or the open cache.
+                self._pool = multiprocessing.get_context("forkserver").Pool(self.workers, start_worker, self._start)
+            future: Future = Future()
+            self._in_flight[path] = future
+            self.started += 1
+
+        def done(outcome: tuple[ImageRecord, bool]) -> None:
+            record, lasting = outcome
+            try:
+                self._store(path, size, mtime_ns, file_fingerprint, record, lasting)
+                future.set_result(record)
+            except BaseException as error:  # noqa: BLE001 - handed to the waiting request
+                future.set_exception(error)
+            finally:
+                self._forget(path)
+
+        def failed(error: BaseException) -> None:
+            self._forget(path)
+            future.set_exception(error)
+
+        self._pool.apply_async(analyse_in_worker, (path,), callback=done, error_callback=failed)
+        return future
+
+    def _forget(self, path: str) -> None:
+        with self._lock:
+            self._in_flight.pop(path, None)
+
+    @property
+    def queued(self) -> int:
+        with self._lock:
+            return len(self._in_flight)
+
+    def close(self) -> None:
+        with self._lock:
+            pool, self._pool = self._pool, None
+            abandoned, self._in_flight = list(self._in_flight.values()), {}
+        if pool is not None:
+            pool.terminate()  # photos in flight are lost, everything finished is stored
+            pool.join()
+        for future in abandoned:  # a request still waiting on one learns why, instead of waiting forever
+            if not future.done():
+                future.set_exception(Cancelled("photorank is shutting down; what was analysed so far is kept"))
+
+
+class Library:
+    """Settings, engine, face cache, workers and the in-memory face index, for many requests."""
+
+    def __init__(
+        self,
+        config: dict[str, dict] | None = None,
+        *,
+        engine: str = "auto",
+        cache_path: str | None = None,
+        workers: int | None = None,
+        preload: bool = False,
+    ):
+        """`preload`: read every cached face into memory now (the daemon, which serves many
+        requests); otherwise each request reads the faces of its own photos (one command)."""
+        self.config = config or load_config()
+        choice = engine_choice(engine, self.config)
+        self.engine = choice.build()  # cheap: models load in the workers, on first use
+        self.signal_settings = {"signals": self.config["signals"], "expression": self.config["expression"]}
+        self.key = analysis_key(self.engine, self.signal_settings)
+        self.threshold = self.config["matching"]["threshold"] or self.engine.match_threshold
+        self.cache = FaceCache(cache_path)
+        try:
+            self.faces = FaceIndex(self.cache.stored_faces(self.key) if preload else self.cache.stored_faces(self.key, []))
+        except BaseException:
+            self.cache.close()
+            raise
+        self.analyser = Analyser(choice, self.signal_settings, workers or os.cpu_count() or 1, self._store)
+        self._prepared = False
+
+    def __enter__(self) -> Library:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def close(self) -> None:
+        self.analyser.close()
+        self.cache.close()
+
+    # --- verbs ---------------------------------------------------------------------------------
+
+    def rank(self, request: RankRequest, progress: Progress | None = None, cancel: threading.Event | None = None) -> RankingReport:
+        """Find the person of the references in the photos of `request.paths`, judge, rank, and
+        write back when asked. The references are checked before the collection is looked at."""
+        began = time.perf_counter()
+        check_paths([spec.path for spec in request.references], "reference")
+        check_paths(request.paths)
+        if request.write_xmp and not (request.person or "").strip():
+            raise UsageError("writing XMP needs the person's name (--person NAME): it goes into keywords and face regions")
+        references = self.references(request.references, progress, cancel)
+        files, synced = self.sync_collection(request.paths, request.recursive, progress, cancel)
+        if progress:
+            progress(ProgressEvent("ranking", 0, len(synced.fingerprints)))
+        errors = self.unreadable(synced)
+        paths = [path for path in files if path in synced.fingerprints and path not in errors]
+        # One content may sit at several paths (a copy, an export): it is one image to the decision.
+        contents = list(dict.fromkeys(synced.fingerprints[path] for path in paths))
+        embeddings, owners, face_numbers = self.faces.lookup(contents)
+        matches = find_person(references, embeddings, owners, self.threshold, self.config["matching"])
+        judged = self.judge(paths, synced.fingerprints, contents, matches, face_numbers, references)
+        results = [result for result in judged.values() if result is not None]
+        report = RankingReport(
+            engine=self.engine.id,
+            references=references,
+            results=order_results(results, self.config, request.best_of_burst, request.include_unsure)[: request.top or None],
+            not_found_paths=[path for path in paths if judged[path] is None],
+            errors=[(path, errors[path]) for path in files if path in errors],
+            threshold=self.threshold,
+            found=len(results),
+        )
+        if progress:
+            progress(ProgressEvent("ranking", len(paths), len(paths)))
+        log.info("rank: %d photos, the person in %d, in %.0f ms", len(files), report.found, (time.perf_counter() - began) * 1000)
+        if request.write_xmp:
+            report.written = self.write_back(report, request.person.strip(), request.xmp, progress)
+        return report
+
+    def references(self, specs: list[ReferenceSpec], progress: Progress | None = None, cancel: threading.Event | None = None):
+        """The person's face in each reference photo (analysed first if need be)."""
+        paths = [os.path.abspath(spec.path) for spec in specs]
+        records = self.records(paths, progress, cancel, phase="references")
+        return [pick_reference(records[path], spec) for path, spec in zip(paths, specs)]
+
+    def index(self, paths: list[str], recursive: bool = False, progress: Progress | None = None,
+              cancel: threading.Event | None = None) -> IndexSummary:
+        """Bring the cache up to date with the photos of `paths`, ahead of any ranking."""
+        check_paths(paths)
+        # No photos is no mistake here: a watched folder may be empty for now.
+        files, synced = self.sync_collection(paths, recursive, progress, cancel, photos_required=False)
+        return IndexSummary(
+            photos=len(files),
+            analysed=synced.analysed,
+            cached=len(files) - synced.analysed - len(synced.errors),
+            errors=sorted(self.unreadable(synced).items()),
+        )
+
+    def analyze(self, paths: list[str], recursive: bool = False, progress: Progress | None = None,
+                cancel: threading.Event | None = None) -> dict[str, ImageRecord]:
+        """Every photo's record: faces, signals, or the reason it could not be read."""
+        check_paths(paths)
+        _, synced = self.sync_collection(paths, recursive, progress, cancel)
+        return self.records_of(synced)
+
+    def write_back(self, report: RankingReport, person: str, options: XmpOptions | None = None,
+                   progress: Progress | None = None) -> WriteBackSummary:
+        if progress:
+            progress(ProgressEvent("writing", 0, len(report.results)))
+        summary = write_back(report, person, (options or XmpOptions()).over(self.config["xmp"]))
+        if progress:
+            progress(ProgressEvent("writing", len(report.results), len(report.results)))
+        return summary
+
+    def undo(self, paths: list[str], recursive: bool = False, person: str | None = None,
+             options: XmpOptions | None = None) -> WriteBackSummary:
+        """Take photorank's data (one person's, or all) out of the sidecars of these photos."""
+        check_paths(paths)
+        files, folders = collect_images(paths, recursive)
+        require_photos(files, folders, recursive)
+        return undo_paths(files, person, (options or XmpOptions()).over(self.config["xmp"]))
+
+    def status(self) -> LibraryStatus:
+        files, images, faces = self.cache.counts(self.key)
+        index_faces, index_bytes = self.faces.size()
+        return LibraryStatus(
+            version=__version__,
+            engine=self.engine.id,
+            analysis_key=self.key,
+            smile_model=self.config["expression"]["backend"],
+            cache_path=self.cache.path,
+            files=files,
+            images=images,
+            faces=faces,
+            index_faces=index_faces,
+            index_bytes=index_bytes,
+            queued=self.analyser.queued,
+            analyses_started=self.analyser.started,
+            workers=self.analyser.workers,
+        )
+
+    # --- the steps -----------------------------------------------------------------------------
+
+    def unreadable(self, synced: Synced) -> dict[str, str]:
+        """path -> error, for files that could not be read now or when they were analysed."""
+        stored = self.faces.errors_of(set(synced.fingerprints.values()))
+        return {**synced.errors, **{path: stored[fp] for path, fp in synced.fingerprints.items() if fp in stored}}
+
+    def records(self, paths: list[str], progress: Progress | None = None, cancel: threading.Event | None = None,
+                phase: str = "indexing") -> dict[str, ImageRecord]:
+        """Whole records of `paths`, analysing what is not cached; unreadable files as error records."""
+        return self.records_of(self.sync(paths, progress, cancel, phase))
+
+    def records_of(self, synced: Synced) -> dict[str, ImageRecord]:
+        records = self.cache.load_many(synced.fingerprints, self.key)
+        records.update((path, ImageRecord(path=path, error=error)) for path, error in synced.errors.items())
+        return records
+
+    def sync_collection(self, paths: list[str], recursive: bool, progress: Progress | None = None,
+                        cancel: threading.Event | None = None, photos_required: bool = True) -> tuple[list[str], Synced]:
+        """The image files of `paths`, in step with the cache; files gone from their folders forgotten.
+        With `photos_required`, finding none raises NoPhotos saying where photos are."""
+        files, folders = collect_images(paths, recursive)
+        if photos_required:
+            require_photos(files, folders, recursive)
+        synced = self.sync(files, progress, cancel)
+        self.faces.forget(self.cache.prune(folders, set(files)))
+        return files, synced
+
+    def judge(self, paths: list[str], fingerprints: dict[str, str], contents: list[str], matches: list[Match],
+              face_numbers: np.ndarray, references: list[Reference]) -> dict[str, PhotoResult | None]:
+        """path -> result, or None where the person is not; only the photos they are in are read.
+        `matches` name their photo by its position in `contents` (fingerprints)."""
+        by_content = {contents[match.owner]: match for match in matches}
+        found = {path: by_content[fingerprints[path]] for path in paths if fingerprints[path] in by_content}
+        records = self.cache.load_many({path: fingerprints[path] for path in found}, self.key)
+        matched = [records[path] for path in found if path in records]  # a photo pruned meanwhile is skipped
+        targets = {
+            number: (record.faces[face_numbers[found[record.path].row]], found[record.path].similarity, found[record.path].sure)
+            for number, record in enumerate(matched)
+        }
+        judged = judge_matches(matched, targets, references, self.config)
+        return {path: judged.get(path) for path in paths}
+
+    def sync(self, paths: list[str], progress: Progress | None = None, cancel: threading.Event | None = None,
+             phase: str = "indexing") -> Synced:
+        """Bring the cache and the index in step with `paths`: unchanged files are answered from
+        a bulk read of the cache, moved ones by their fingerprint, new ones by the workers."""
+        synced = Synced()
+        states = self.cache.file_states(paths, self.key)
+        pending: list[tuple[str, int, int, str]] = []
+        for path in paths:
+            try:
+                stat = os.stat(path)
+                if not S_ISREG(stat.st_mode):
+                    raise IsADirectoryError(path)
+                state = states.get(path)
+                if state and state.analysed and (state.size, state.mtime_ns) == (stat.st_size, stat.st_mtime_ns):
+                    synced.fingerprints[path] = state.fingerprint
+                    continue
+                pending.append((path, stat.st_size, stat.st_mtime_ns, fingerprint(path, stat.st_size)))
+            except OSError as error:
+                synced.errors[path] = os_error_text(error)
+        if pending:  # moved, renamed or touched files whose content is known need no analysis
+            known = self.cache.analysed([item[3] for item in pending], self.key)
+            still = []
+            for path, size, mtime_ns, file_fingerprint in pending:
+                if file_fingerprint in known and self.cache.remember_file(path, size, mtime_ns, file_fingerprint):
+                    synced.fingerprints[path] = file_fingerprint
+                else:
+                    still.append((path, size, mtime_ns, file_fingerprint))
+            pending = still
+        self._load_into_index(set(synced.fingerprints.values()))
+        done = len(paths) - len(pending)
+        if progress:
+            progress(ProgressEvent(phase, done, len(paths)))
+        if pending:
+            self._prepare_models()
+            first: dict[str, tuple[str, int, int, str]] = {}  # one analysis per content
+            for item in pending:
+                first.setdefault(item[3], item)
+            copies = [item for item in pending if first[item[3]] is not item]
+            for (path, _, _, file_fingerprint), record in self._analyse(list(first.values()), cancel):
+                for item in [first[file_fingerprint]] + [copy for copy in copies if copy[3] == file_fingerprint]:
+                    analysed_now = item is first[file_fingerprint]
+                    if record.error:
+                        synced.errors[item[0]] = record.error
+                    else:
+                        synced.fingerprints[item[0]] = file_fingerprint
+                        if not analysed_now:
+                            self.cache.remember_file(*item)
+                    synced.analysed += analysed_now
+                    done += 1
+                    if progress:
+                        progress(ProgressEvent(phase, done, len(paths), item[0]))
+        return synced
+
+    def _analyse(self, pending: list[tuple[str, int, int, str]], cancel: threading.Event | None):
+        """(pending item, record) as each photo is analysed, keeping a few per worker queued."""
+        waiting = list(reversed(pending))
+        running: dict[Future, tuple[str, int, int, str]] = {}
+        window = self.analyser.workers * QUEUED_PER_WORKER
+        while waiting or running:
+            if cancel is not None and cancel.is_set():
+                raise Cancelled("cancelled; what was analysed so far is kept")
+            while waiting and len(running) < window:
+                item = waiting.pop()
+                running[self.analyser.submit(*item)] = item
+            finished, _ = wait(running, timeout=CANCEL_POLL_SECONDS, return_when=FIRST_COMPLETED)
+            for future in finished:
+                yield running.pop(future), future.result()
+
+    def _prepare_models(self) -> None:
+        """Fetch the smile model once, in this process, before work spreads over the workers."""
+        if not self._prepared:
+            from . import signals
+
+            signals.prepare(self.signal_settings)
+            self._prepared = True
+
+    def _store(self, path: str, size: int, mtime_ns: int, file_fingerprint: str, record: ImageRecord, lasting: bool) -> None:
+        """Called as each analysis finishes: into the cache (file row and analysis in one
+        transaction) and the in-memory index. A failure that may pass is not stored."""
+        if not lasting:
+            return
+        self.cache.store(path, size, mtime_ns, file_fingerprint, self.key, record)
+        self.faces.add(stored_faces_of(file_fingerprint, record))
+
+    def _load_into_index(self, fingerprints: set[str]) -> None:
+        """Images another process (a CLI run beside the daemon) analysed since the index was built."""
+        missing = self.faces.missing(fingerprints)
+        if missing:
+            self.faces.add(self.cache.stored_faces(self.key, sorted(missing)))
+
+
+def stored_faces_of(file_fingerprint: str, record: ImageRecord) -> StoredFaces:
+    """One freshly analysed image in the shape of a bulk read, for the index."""
+    embeddings = np.stack([face.embedding for face in record.faces]).astype(np.float32) if record.faces else np.zeros((0, 0), np.float32)
+    return StoredFaces(
+        fingerprints=[file_fingerprint],
+        owners=np.zeros(len(record.faces), np.int32),
+        face_numbers=np.arange(len(record.faces), dtype=np.int32),
+        embeddings=embeddings,
+        errors={file_fingerprint: record.error} if record.error else {},
+    )

@@ -1,0 +1,302 @@
+"""photorankd: the sidecar daemon. One Library, kept for the daemon's life, served over gRPC.
+
+    photorankd                      # foreground, on $XDG_RUNTIME_DIR/photorank/photorankd.sock
+    photorankd --tcp 127.0.0.1:50551 --watch ~/Pictures
+
+The servicer only turns messages into library calls and documents back into messages; every
+decision lives in the library. The Unix socket is made 0600 in a 0700 folder: only the user who
+runs the daemon can ask it to read or write their files. TCP is opt-in, loopback only, and every
+call on it must carry the token of a 0600 file.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hmac
+import logging
+import os
+import queue
+import signal
+import socket
+import sys
+import threading
+import time
+from collections.abc import Callable, Iterator
+from concurrent import futures
+
+import grpc
+from grpc_health.v1 import health, health_pb2, health_pb2_grpc
+from grpc_reflection.v1alpha import reflection
+
+from . import __version__, rpc
+from .config import load_config
+from .document import analyze_document, progress_document, rank_document
+from .errors import PhotorankError
+from .library import Cancelled, Library
+from .records import ProgressEvent
+from .v1 import photorank_pb2 as pb
+from .v1 import photorank_pb2_grpc as pb_grpc
+
+log = logging.getLogger("photorankd")
+
+SERVICE = pb.DESCRIPTOR.services_by_name["Photorank"].full_name
+STATUS_CODES = {"usage": grpc.StatusCode.INVALID_ARGUMENT, "not_found": grpc.StatusCode.NOT_FOUND}
+# Seconds SIGTERM leaves running requests to finish before they are cut (what they analysed is kept).
+STOP_GRACE_SECONDS = 5.0
+REQUEST_THREADS = 16
+
+
+class PhotorankServicer(pb_grpc.PhotorankServicer):
+    def __init__(self, library: Library, address: str):
+        self.library = library
+        self.address = address
+        self.started = time.monotonic()
+
+    def Rank(self, request: pb.RankRequest, context: grpc.ServicerContext) -> Iterator[pb.RankEvent]:
+        work = lambda progress, cancel: rank_document(self.library.rank(rpc.rank_request(request), progress, cancel))  # noqa: E731
+        for kind, document in streamed(work, context):
+            yield pb.RankEvent(**{kind: rpc.to_message(document, pb.Progress if kind == "progress" else pb.RankReport)})
+
+    def Index(self, request: pb.IndexRequest, context: grpc.ServicerContext) -> Iterator[pb.IndexEvent]:
+        def work(progress, cancel):
+            rpc.check_request_paths(list(request.paths))
+            return self.library.index(list(request.paths), request.recursive, progress, cancel).as_dict()
+
+        for kind, document in streamed(work, context):
+            yield pb.IndexEvent(**{kind: rpc.to_message(document, pb.Progress if kind == "progress" else pb.IndexReport)})
+
+    def Analyze(self, request: pb.AnalyzeRequest, context: grpc.ServicerContext) -> pb.AnalyzeReport:
+        with answering(context):
+            rpc.check_request_paths(list(request.paths))
+            records = self.library.analyze(list(request.paths), request.recursive, cancel=cancel_event(context))
+            return rpc.to_message(analyze_document(self.library.engine.id, records), pb.AnalyzeReport)
+
+    def Undo(self, request: pb.UndoRequest, context: grpc.ServicerContext) -> pb.WriteBack:
+        with answering(context):
+            rpc.check_request_paths(list(request.paths))
+            summary = self.library.undo(list(request.paths), request.recursive, request.person.strip() or None, rpc.xmp_options(request.xmp))
+            return rpc.to_message(summary.as_dict(), pb.WriteBack)
+
+    def Status(self, request: pb.StatusRequest, context: grpc.ServicerContext) -> pb.StatusReport:
+        status = self.library.status()
+        return pb.StatusReport(
+            **vars(status), uptime_seconds=round(time.monotonic() - self.started, 1), pid=os.getpid(), address=self.address
+        )
+
+
+def cancel_event(context: grpc.ServicerContext) -> threading.Event:
+    """Set when the call ends for any reason: the client cancelled, went away, or it timed out."""
+    cancel = threading.Event()
+    context.add_callback(cancel.set)
+    return cancel
+
+
+class answering:
+    """Turns the library's errors into gRPC statuses carrying the user's sentence."""
+
+    def __init__(self, context: grpc.ServicerContext):
+        self.context = context
+
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, kind, error, traceback) -> bool:
+        if error is None or isinstance(error, (GeneratorExit, grpc.RpcError)) or not isinstance(error, Exception):
+            return False
+        if isinstance(error, Cancelled):
+            self.context.abort(grpc.StatusCode.CANCELLED, str(error))
+        if isinstance(error, PhotorankError):
+            self.context.abort(STATUS_CODES.get(error.kind, grpc.StatusCode.FAILED_PRECONDITION), str(error))
+        log.exception("request failed")
+        self.context.abort(grpc.StatusCode.INTERNAL, f"photorankd failed: {type(error).__name__}: {error} (see its log)")
+        return False
+
+
+def streamed(work: Callable, context: grpc.ServicerContext) -> Iterator[tuple[str, dict]]:
+    """Run `work(progress, cancel)` beside the call, yielding ("progress", event) documents as
+    they come and ("report", document) at the end."""
+    events: queue.Queue = queue.Queue()
+    cancel = cancel_event(context)
+    outcome: dict = {}
+
+    def run() -> None:
+        try:
+            outcome["report"] = work(lambda event: events.put(progress_document(event)), cancel)
+        except BaseException as error:  # noqa: BLE001 - re-raised in the call's thread below
+            outcome["error"] = error
+        finally:
+            events.put(None)
+
+    threading.Thread(target=run, name="photorank-request", daemon=True).start()
+    with answering(context):
+        while (event := events.get()) is not None:
+            yield "progress", event
+        if "error" in outcome:
+            raise outcome["error"]
+        yield "report", outcome["report"]
+
+
+class TokenCheck(grpc.ServerInterceptor):
+    """On TCP every call but the health check must carry `authorization: Bearer <token>`."""
+
+    def __init__(self, token: str):
+        self.expected = f"Bearer {token}".encode()
+
+        def refuse(request, context):
+            context.abort(grpc.StatusCode.UNAUTHENTICATED, "a valid token is needed on TCP (see photorankd --token-file)")
+
+        self.refusals = {False: grpc.unary_unary_rpc_method_handler(refuse), True: grpc.unary_stream_rpc_method_handler(refuse)}
+
+    def intercept_service(self, continuation, details):
+        if details.method.startswith("/grpc.health.v1.Health/"):
+            return continuation(details)
+        presented = dict(details.invocation_metadata or ()).get(rpc.TOKEN_HEADER, "")
+        handler = continuation(details)
+        if hmac.compare_digest(presented.encode(), self.expected) or handler is None:
+            return handler
+        return self.refusals[handler.response_streaming]
+
+
+def build_server(servicer: PhotorankServicer, health_servicer: health.HealthServicer, interceptors=()) -> grpc.Server:
+    server = grpc.server(
+        futures.ThreadPoolExecutor(max_workers=REQUEST_THREADS, thread_name_prefix="photorank-call"),
+        interceptors=list(interceptors),
+        options=[
+            ("grpc.max_receive_message_length", rpc.MAX_MESSAGE_BYTES),
+            ("grpc.max_send_message_length", rpc.MAX_MESSAGE_BYTES),
+        ],
+    )
+    pb_grpc.add_PhotorankServicer_to_server(servicer, server)
+    health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
+    reflection.enable_server_reflection((SERVICE, health.SERVICE_NAME, reflection.SERVICE_NAME), server)
+    return server
+
+
+def prepare_socket(path: str) -> None:
+    """A private folder for the socket, and no stale socket in the way; refuse if a daemon answers."""
+    folder = os.path.dirname(os.path.abspath(path))
+    if not os.path.isdir(folder):
+        os.makedirs(folder, mode=0o700)
+    if folder == rpc.runtime_dir():
+        os.chmod(folder, 0o700)
+    if os.path.lexists(path):
+        probe = socket.socket(socket.AF_UNIX)
+        try:
+            probe.connect(path)
+        except OSError:
+            os.unlink(path)  # left by a daemon that was killed
+        else:
+            raise PhotorankError(f"another photorankd is already serving on {path}")
+        finally:
+            probe.close()
+
+
+def bind_unix(server: grpc.Server, path: str) -> None:
+    previous = os.umask(0o177)  # the socket is born 0600: no moment when others could connect
+    try:
+        if not server.add_insecure_port(rpc.unix_target(path)):
+            raise PhotorankError(f"cannot listen on {path}")
+    finally:
+        os.umask(previous)
+    os.chmod(path, 0o600)
+
+
+def watch(library: Library, folders: list[str], stop: threading.Event) -> None:
+    """Keep the index current as photos arrive or change in `folders` (after one full pass)."""
+    import watchfiles
+
+    from .images import is_image_path
+
+    for folder in folders:
+        summary = library.index([folder], recursive=True)
+        log.info("watching %s: %d photos (%d analysed now)", folder, summary.photos, summary.analysed)
+    for changes in watchfiles.watch(*folders, stop_event=stop, recursive=True):
+        changed = sorted({path for change, path in changes if change != watchfiles.Change.deleted and is_image_path(path) and os.path.isfile(path)})
+        if changed:
+            try:
+                summary = library.index(changed)
+                log.info("watch: %d new or changed photos analysed", summary.analysed)
+            except PhotorankError as error:  # a file gone between the event and now
+                log.warning("watch: %s", error)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="photorankd",
+        description="photorank's daemon: keeps the face models and every cached face in memory and answers "
+        "photorank (the CLI) and the darktable plugin over gRPC. Runs in the foreground; logs to stderr.",
+    )
+    parser.add_argument("--version", action="version", version=f"photorankd {__version__}")
+    parser.add_argument("--socket", metavar="PATH", help=f"Unix socket to listen on (default: {rpc.default_socket()})")
+    parser.add_argument("--tcp", metavar="HOST:PORT", help="also listen on TCP, loopback only (127.0.0.1:PORT or [::1]:PORT); calls need the token")
+    parser.add_argument("--token-file", metavar="FILE", help=f"the TCP token, made on first use with mode 0600 (default: {rpc.default_token_file()})")
+    parser.add_argument("--log-level", default="info", choices=["debug", "info", "warning", "error"])
+    parser.add_argument("--cache", metavar="FILE", help="face cache file (default: in the user cache dir)")
+    parser.add_argument("--workers", type=int, metavar="N", help="analysis processes (default: all cores)")
+    parser.add_argument("--engine", choices=["auto", "dlib", "insightface"], default="auto", help="face engine (default: auto)")
+    parser.add_argument("--config", metavar="FILE", help="configuration file (default: the user's config.toml, if any)")
+    parser.add_argument("--watch", action="append", metavar="FOLDER", default=[], help="keep the index of FOLDER (and sub-folders) current as photos arrive (repeatable)")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(stream=sys.stderr, level=args.log_level.upper(), format="%(levelname)s %(name)s: %(message)s")
+    try:
+        return serve(args)
+    except PhotorankError as error:
+        log.error("%s", error)
+        return 1
+    except KeyboardInterrupt:
+        return 130
+
+
+def serve(args: argparse.Namespace) -> int:
+    socket_path = os.path.abspath(args.socket or rpc.default_socket())
+    tcp = rpc.loopback_address(args.tcp) if args.tcp else None
+    for folder in args.watch:
+        if not os.path.isdir(folder):
+            raise PhotorankError(f"--watch {folder}: no such folder")
+    if args.workers is not None and args.workers < 1:
+        raise PhotorankError("--workers must be at least 1")
+    prepare_socket(socket_path)
+    began = time.monotonic()
+    library = Library(load_config(args.config), engine=args.engine, cache_path=args.cache, workers=args.workers, preload=True)
+    health_servicer = health.HealthServicer()
+    servicer = PhotorankServicer(library, rpc.unix_target(socket_path))
+    servers = [build_server(servicer, health_servicer)]
+    bind_unix(servers[0], socket_path)
+    if tcp:
+        token = rpc.read_or_create_token(args.token_file or rpc.default_token_file())
+        servers.append(build_server(servicer, health_servicer, [TokenCheck(token)]))
+        if not servers[1].add_insecure_port(tcp):
+            raise PhotorankError(f"cannot listen on {tcp}")
+    stop = threading.Event()
+    for signal_number in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signal_number, lambda number, frame: stop.set())
+    for server in servers:
+        server.start()
+    for name in ("", SERVICE):
+        health_servicer.set(name, health_pb2.HealthCheckResponse.SERVING)
+    status = library.status()
+    log.info(
+        "serving on %s%s: engine %s, %d faces of %d images in memory (%.1f MB), ready in %.2f s",
+        socket_path, f" and {tcp}" if tcp else "", status.engine, status.index_faces, status.images,
+        status.index_bytes / 1e6, time.monotonic() - began,
+    )
+    if args.watch:
+        threading.Thread(target=watch, args=(library, args.watch, stop), name="photorank-watch", daemon=True).start()
+    stop.wait()
+    log.info("stopping: no new calls; running ones have %.0f s to finish", STOP_GRACE_SECONDS)
+    health_servicer.enter_graceful_shutdown()
+    for done in [server.stop(STOP_GRACE_SECONDS) for server in servers]:
+        done.wait()
+    library.close()
+    if os.path.exists(socket_path):
+        os.unlink(socket_path)
+    log.info("stopped")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,207 @@
+"""The decision "which face in each photo is the person, and is that sure" (photorank.identity).
+
+Synthetic embeddings with dlib's geometry: everyone shares a large common direction, so strangers
+score about 0.80, one person's photos about 0.95, and a lookalike about 0.925 against the person:
+above the same-person threshold (0.915), where one cut on the similarity cannot tell them apart.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from photorank.config import load_defaults
+from photorank.identity import CANNOT_LINK, average_linkage, clusters_at, find_person, with_neighbours
+
+THRESHOLD = 0.915
+DIM = 128
+
+
+def unit(vector: np.ndarray) -> np.ndarray:
+    return (vector / np.linalg.norm(vector, axis=-1, keepdims=True)).astype(np.float32)
+
+
+class People:
+    """Identities and their photos: common + identity + per-photo noise components."""
+
+    def __init__(self, seed: int = 0):
+        self.rng = np.random.default_rng(seed)
+        self.common = unit(self.rng.normal(size=DIM))
+
+    def identity(self, like: np.ndarray | None = None, closeness: float = 0.0) -> np.ndarray:
+        """A new identity direction; `closeness` is its cosine with `like` (a lookalike)."""
+        own = self._orthogonal(self.rng.normal(size=DIM), [self.common] + ([like] if like is not None else []))
+        return unit(closeness * like + np.sqrt(1 - closeness**2) * own) if like is not None else own
+
+    def photos(self, identity: np.ndarray, count: int) -> np.ndarray:
+        noise = self.rng.normal(size=(count, DIM)) / np.sqrt(DIM)
+        return unit(np.sqrt(0.80) * self.common + np.sqrt(0.15) * identity + np.sqrt(0.05) * noise)
+
+    def _orthogonal(self, vector: np.ndarray, others: list[np.ndarray]) -> np.ndarray:
+        for other in others:
+            vector = vector - (vector @ other) * other
+        return unit(vector)
+
+
+@pytest.fixture
+def settings() -> dict:
+    return load_defaults()["matching"]
+
+
+def collection(*groups: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """One photo per face: (faces, photo_of_face)."""
+    faces = np.vstack(groups)
+    return faces, np.arange(len(faces))
+
+
+def found(matches: dict, photos: range | list[int]) -> set[int]:
+    return {photo for photo in matches if photo in photos}
+
+
+def lookalike_collection(seed: int, closeness: float):
+    """The person's reference and 6 photos, 6 photos of a lookalike, 80 strangers; one face each."""
+    people = People(seed)
+    person = people.identity()
+    lookalike = people.identity(like=person, closeness=closeness)
+    reference = people.photos(person, 1)
+    theirs = people.photos(lookalike, 6)
+    strangers = np.vstack([people.photos(people.identity(), 2) for _ in range(40)])
+    faces, photos = collection(people.photos(person, 6), theirs, strangers)
+    return reference, faces, photos, (theirs @ reference.T).ravel()
+
+
+def test_a_lookalikes_photos_are_told_apart_from_the_persons(settings):
+    """Their photos score around the threshold against the reference (two of them above it),
+    and resemble each other more than the person: not the person."""
+    reference, faces, photos, to_reference = lookalike_collection(0, closeness=0.75)
+    assert (to_reference >= THRESHOLD).sum() >= 2, "the lookalike must beat the threshold for this test to mean anything"
+
+    matches = find_person(reference, faces, photos, settings, THRESHOLD)
+
+    assert set(matches) == set(range(6)), f"found {sorted(matches)}"
+    assert all(match.sure for match in matches.values())
+
+
+def test_a_lookalike_as_close_as_the_persons_own_photos_is_never_sure(settings):
+    """All six score above the threshold, as the person's photos in other light or years would:
+    the collection cannot tell, so they are unsure (reported apart), and the person's are sure."""
+    reference, faces, photos, to_reference = lookalike_collection(0, closeness=0.83)
+    assert (to_reference >= THRESHOLD).sum() >= 5
+
+    matches = find_person(reference, faces, photos, settings, THRESHOLD)
+
+    assert {photo for photo, match in matches.items() if match.sure} == set(range(6))
+    assert not any(match.sure for photo, match in matches.items() if photo >= 6)
+
+
+def test_a_degraded_copy_joins_through_the_persons_confident_photos(settings):
+    """A blurred copy of one frame of a burst scores below the threshold against the reference,
+    but the burst's frames are confident matches: through them it is surely the person."""
+    people = People(1)
+    person = people.identity()
+    reference = people.photos(person, 1)[0]
+    own = people.photos(person, 5)
+    burst = unit(own[2] + 0.08 * people.rng.normal(size=(2, DIM)) / np.sqrt(DIM))  # two more frames
+    away = unit(-reference - (-reference @ own[2]) * own[2])  # turned away from the reference
+    copy = unit(np.cos(0.14) * own[2] + np.sin(0.14) * away)
+    assert copy @ reference < THRESHOLD - 0.005 and copy @ own[2] > 0.98
+    strangers = np.vstack([people.photos(people.identity(), 2) for _ in range(30)])
+    faces, photos = collection(own, burst, copy[None], strangers)
+
+    matches = find_person(reference[None], faces, photos, settings, THRESHOLD)
+
+    assert set(matches) == set(range(8)) and all(match.sure for match in matches.values())
+    assert matches[7].similarity == pytest.approx(float(copy @ reference), abs=1e-5)
+    alone = find_person(reference[None], *collection(copy[None], strangers), settings, THRESHOLD)
+    assert 0 not in alone, "without the person's photos the copy has nothing to join through"
+
+
+def test_a_lone_face_only_the_reference_accepts_is_unsure(settings):
+    people = People(2)
+    person = people.identity()
+    reference = people.photos(person, 1)
+    own = people.photos(person, 6)
+    lookalike = people.identity(like=person, closeness=0.83)
+    candidates = people.photos(lookalike, 40)
+    lone = candidates[np.argmin(np.abs(candidates @ reference[0] - 0.925))][None]  # one photo of them
+    assert THRESHOLD <= (lone @ reference.T).item() < 0.93
+    faces, photos = collection(own, lone)
+
+    matches = find_person(reference, faces, photos, settings, THRESHOLD)
+
+    assert all(matches[photo].sure for photo in range(6))
+    assert 6 in matches and not matches[6].sure
+
+
+def test_in_a_group_photo_the_persons_face_is_chosen_over_a_lookalikes(settings):
+    people = People(3)
+    person = people.identity()
+    lookalike = people.identity(like=person, closeness=0.83)
+    reference = people.photos(person, 1)
+    own, theirs = people.photos(person, 5), people.photos(lookalike, 5)
+    group = np.vstack([people.photos(lookalike, 1), people.photos(person, 1)])
+    faces = np.vstack([own, theirs, group])
+    photos = np.concatenate([np.arange(10), [10, 10]])
+
+    matches = find_person(reference, faces, photos, settings, THRESHOLD)
+
+    assert matches[10].face == 11 and matches[10].sure
+    assert found(matches, range(5, 10)) == set()
+
+
+def test_two_references_find_what_one_finds_and_more(settings):
+    people = People(4)
+    person = people.identity()
+    references = people.photos(person, 2)
+    own = people.photos(person, 8)
+    strangers = np.vstack([people.photos(people.identity(), 3) for _ in range(30)])
+    faces, photos = collection(own, strangers)
+
+    one = find_person(references[:1], faces, photos, settings, THRESHOLD)
+    two = find_person(references, faces, photos, settings, THRESHOLD)
+
+    assert set(one) <= set(two) == set(range(8))
+
+
+def test_nobody_near_the_reference_means_no_match(settings):
+    people = People(5)
+    reference = people.photos(people.identity(), 1)
+    faces, photos = collection(*[people.photos(people.identity(), 2) for _ in range(20)])
+    assert find_person(reference, faces, photos, settings, THRESHOLD) == {}
+    assert find_person(reference, np.zeros((0, DIM), np.float32), np.zeros(0, int), settings, THRESHOLD) == {}
+
+
+def test_the_clustered_faces_are_bounded_whatever_the_collection_size():
+    people = People(6)
+    faces = np.vstack([people.photos(people.identity(), 5) for _ in range(400)])
+    photos = np.arange(len(faces))
+    candidates = np.arange(50)
+    members = with_neighbours(candidates, faces, photos, THRESHOLD, neighbours=10, limit=300)
+    assert len(members) <= 300 and list(members[:50]) == list(candidates)
+    assert len(set(members.tolist())) == len(members)
+    assert set((members[50:] // 5).tolist()) <= set(range(10)), "neighbours are the candidates' own people's photos"
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_the_clustering_is_average_linkage(seed):
+    """The same clusters as scipy's average linkage, on faces of people and of one photo each pair."""
+    hierarchy = pytest.importorskip("scipy.cluster.hierarchy")
+    people = People(seed)
+    identities = [people.identity() for _ in range(6)]
+    faces = np.vstack([people.photos(identities[i % 6], 1) for i in range(60)])
+    photo = np.arange(60) // 2  # two faces a photo: never one person
+    similarity = np.clip(faces @ faces.T, -1.0, 1.0).astype(np.float64)
+    usable = photo[:, None] != photo[None, :]
+    merges = average_linkage(similarity, usable)
+    distance = np.where(usable, 1.0 - similarity, CANNOT_LINK)
+    np.fill_diagonal(distance, 0.0)
+    tree = hierarchy.linkage(distance[np.triu_indices(60, k=1)], method="average")
+    for cut in (0.85, 0.915, 0.93):
+        ours = clusters_at(merges, 60, cut)
+        theirs = hierarchy.fcluster(tree, t=1.0 - cut, criterion="distance")
+        assert same_partition(ours, theirs), f"cut {cut}"
+    assert len(set(clusters_at(merges, 60, 0.915).tolist())) >= 6
+
+
+def same_partition(a: np.ndarray, b: np.ndarray) -> bool:
+    return len(set(zip(a.tolist(), b.tolist()))) == len(set(a.tolist())) == len(set(b.tolist()))
