@@ -5,6 +5,7 @@ from __future__ import annotations
 import importlib.util
 import os
 import pathlib
+import shutil
 import sys
 
 import pytest
@@ -41,6 +42,15 @@ def demo_collection(tmp_path_factory) -> tuple[str, str]:
     from photorank.demo import make_demo_collection
 
     return make_demo_collection(str(tmp_path_factory.mktemp("demo")))
+
+
+@pytest.fixture
+def collection(demo_collection, tmp_path) -> tuple[str, str]:
+    """(a copy of the demo collection that a test may change, the reference photo)."""
+    source, reference = demo_collection
+    folder = tmp_path / "photos"
+    shutil.copytree(source, folder)
+    return str(folder), reference
 
 
 @pytest.fixture(scope="session")

@@ -7,6 +7,7 @@ faces and measures them (run in worker processes, one engine per process, loaded
 """
 from __future__ import annotations
 
+import errno
 import hashlib
 import json
 import os
@@ -15,6 +16,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .collection import is_folder
 from .faces import EngineUnavailable, FaceEngine, load_engine
 from .images import ImageError, is_image_path, load_image
 from .models import ModelUnavailable
@@ -43,7 +45,11 @@ class EngineChoice:
 
 
 def collect_images(paths: Iterable[str], recursive: bool = False) -> tuple[list[str], list[str]]:
-    """Image files named or found in folders (absolute paths, sorted), and the folders scanned."""
+    """Image files named or found in folders (absolute paths, sorted), and the folders scanned.
+
+    A broken symbolic link with a photo's name (dangling, or a loop) is listed, so that it is
+    reported as that file's error instead of being skipped.
+    """
     files: set[str] = set()
     folders: list[str] = []
     for path in paths:
@@ -56,7 +62,7 @@ def collect_images(paths: Iterable[str], recursive: bool = False) -> tuple[list[
                     files.update(os.path.join(root, name) for name in filenames if is_image_path(name))
             else:
                 with os.scandir(path) as entries:
-                    files.update(entry.path for entry in entries if entry.is_file() and is_image_path(entry.name))
+                    files.update(entry.path for entry in entries if is_image_path(entry.name) and not is_folder(entry))
         else:
             files.add(path)  # named explicitly: analysed whatever its extension, errors reported
     return sorted(files), folders
@@ -156,7 +162,11 @@ def analyse_in_worker(path: str) -> tuple[ImageRecord, bool]:
 
 
 def os_error_text(error: OSError) -> str:
+    if error.errno == errno.ELOOP:
+        return "symbolic link loop (too many levels of symbolic links)"
     if isinstance(error, FileNotFoundError):
+        if error.filename and os.path.islink(error.filename):
+            return f"broken symbolic link: it points to {os.readlink(error.filename)}, which does not exist"
         return "file not found"
     if isinstance(error, IsADirectoryError):
         return "not a file"

@@ -28,8 +28,9 @@ import numpy as np
 
 from . import __version__
 from .cache import FaceCache, StoredFaces, fingerprint
+from .collection import check_paths, require_photos
 from .config import load_config
-from .errors import PathNotFound, PhotorankError, UsageError
+from .errors import PhotorankError, UsageError
 from .index import (
     EngineChoice,
     Progress,
@@ -355,7 +356,8 @@ class Library:
               cancel: threading.Event | None = None) -> IndexSummary:
         """Bring the cache up to date with the photos of `paths`, ahead of any ranking."""
         check_paths(paths)
-        files, synced = self.sync_collection(paths, recursive, progress, cancel)
+        # No photos is no mistake here: a watched folder may be empty for now.
+        files, synced = self.sync_collection(paths, recursive, progress, cancel, photos_required=False)
         return IndexSummary(
             photos=len(files),
             analysed=synced.analysed,
@@ -383,7 +385,8 @@ class Library:
              options: XmpOptions | None = None) -> WriteBackSummary:
         """Take photorank's data (one person's, or all) out of the sidecars of these photos."""
         check_paths(paths)
-        files, _ = collect_images(paths, recursive)
+        files, folders = collect_images(paths, recursive)
+        require_photos(files, folders, recursive)
         return undo_paths(files, person, (options or XmpOptions()).over(self.config["xmp"]))
 
     def status(self) -> LibraryStatus:
@@ -423,9 +426,12 @@ class Library:
         return records
 
     def sync_collection(self, paths: list[str], recursive: bool, progress: Progress | None = None,
-                        cancel: threading.Event | None = None) -> tuple[list[str], Synced]:
-        """The image files of `paths`, in step with the cache; files gone from their folders forgotten."""
+                        cancel: threading.Event | None = None, photos_required: bool = True) -> tuple[list[str], Synced]:
+        """The image files of `paths`, in step with the cache; files gone from their folders forgotten.
+        With `photos_required`, finding none raises NoPhotos saying where photos are."""
         files, folders = collect_images(paths, recursive)
+        if photos_required:
+            require_photos(files, folders, recursive)
         synced = self.sync(files, progress, cancel)
         self.faces.forget(self.cache.prune(folders, set(files)))
         return files, synced
@@ -546,14 +552,3 @@ def stored_faces_of(file_fingerprint: str, record: ImageRecord) -> StoredFaces:
         embeddings=embeddings,
         errors={file_fingerprint: record.error} if record.error else {},
     )
-
-
-def check_paths(paths: list[str], what: str = "photo or folder") -> None:
-    """A named path that does not exist is the user's mistake: say so before any work."""
-    if not paths:
-        raise UsageError(f"no {what} given")
-    for path in paths:
-        if not os.path.lexists(path):
-            raise PathNotFound(f"{path}: no such {what}")
-        if not os.access(path, os.R_OK):
-            raise PathNotFound(f"{path}: cannot read this {what} (permission denied)")

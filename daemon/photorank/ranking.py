@@ -61,10 +61,11 @@ class Reference:
     box: tuple[int, int, int, int]
     embedding: np.ndarray = field(repr=False)
     exposure: float | None = None  # the reference face's exposure (EV): the person's well-exposed level
+    faces: int = 1  # faces found in the reference photo
 
     @classmethod
-    def of_face(cls, path: str, face_number: int, face: DetectedFace) -> Reference:
-        return cls(path, face_number, face.box, face.embedding, face.signals.get("exposure"))
+    def of_face(cls, path: str, face_number: int, face: DetectedFace, faces: int = 1) -> Reference:
+        return cls(path, face_number, face.box, face.embedding, face.signals.get("exposure"), faces)
 
 
 @dataclass
@@ -130,7 +131,7 @@ def pick_reference(record: ImageRecord, spec: ReferenceSpec) -> Reference:
         index = spec.face - 1
     else:
         raise UsageError(f"reference {record.path}: has {len(faces)} face(s), no face number {spec.face}")
-    return Reference.of_face(record.path, index + 1, faces[index])
+    return Reference.of_face(record.path, index + 1, faces[index], len(faces))
 
 
 def overlap(a: Box, b: Box) -> float:

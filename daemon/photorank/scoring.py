@@ -178,6 +178,29 @@ def face_soft(signals: dict, s: dict) -> bool:
     return sharpness is not None and sharpness < s["soft_face_below"]
 
 
+def face_sharp(signals: dict, s: dict) -> bool:
+    return (signals.get("sharpness") or 0.0) >= s["sharp_reason_above"]
+
+
+def face_underexposed(signals: dict, s: dict) -> bool:
+    exposure = signals.get("exposure")
+    return exposure is not None and exposure < s["exposure_low_ev"] - s["exposure_reason_margin_ev"]
+
+
+def face_overexposed(signals: dict, s: dict) -> bool:
+    exposure = signals.get("exposure")
+    return exposure is not None and exposure > s["exposure_high_ev"] + s["exposure_reason_margin_ev"]
+
+
+def highlights_clipped(signals: dict, s: dict) -> bool:
+    return (signals.get("highlights_clipped") or 0.0) >= s["clipped_reason_fraction"]
+
+
+def smiling(signals: dict, s: dict) -> bool:
+    smile = signals.get("smile")
+    return smile is not None and smile >= s["smiling_threshold"]
+
+
 # --- whole photos ---------------------------------------------------------------------------
 
 
@@ -271,14 +294,13 @@ def reasons(target: dict, others: list[dict], s: dict) -> list[str]:
         bad.append("eyes closed")
     if face_soft(target, s):
         bad.append("face soft")
-    elif (target.get("sharpness") or 0.0) >= s["sharp_reason_above"]:
+    elif face_sharp(target, s):
         good.append("sharp face")
-    exposure = target.get("exposure")
-    if exposure is not None and exposure < s["exposure_low_ev"] - s["exposure_reason_margin_ev"]:
+    if face_underexposed(target, s):
         bad.append("face underexposed")
-    elif exposure is not None and exposure > s["exposure_high_ev"] + s["exposure_reason_margin_ev"]:
+    elif face_overexposed(target, s):
         bad.append("face overexposed")
-    if (target.get("highlights_clipped") or 0.0) >= s["clipped_reason_fraction"]:
+    if highlights_clipped(target, s):
         bad.append("highlights clipped on face")
     if looking_away(target, s):
         bad.append("looking away")
@@ -290,8 +312,7 @@ def reasons(target: dict, others: list[dict], s: dict) -> list[str]:
         bad.append("face small in frame")
     if not others and resolution_quality(target, s) < 0.5:
         bad.append("low resolution")
-    smile = target.get("smile")
-    if smile is not None and smile >= s["smiling_threshold"]:
+    if smiling(target, s):
         good.append("smiling")
     if others:
         bad.extend(group_reasons(target, others, s))
