@@ -2,34 +2,12 @@
 
 from __future__ import annotations
 
-import importlib.util
 import os
 import pathlib
 import shutil
-import sys
 
 import pytest
-
-REPO = pathlib.Path(__file__).resolve().parent.parent
-SHARED_DATA = REPO.parent / "shared" / "data"
-
-
-def shared_folder(name: str) -> pathlib.Path:
-    """A folder of ../shared/data, or a clean skip when the shared data is not beside the checkout."""
-    folder = SHARED_DATA / name
-    if not folder.is_dir():
-        pytest.skip(f"shared test data not found at {folder}")
-    return folder
-
-
-def load_bench(name: str):
-    """A script of bench/ as a module (the tests share its derived copies, data splits and figures)."""
-    spec = importlib.util.spec_from_file_location(name, REPO / "bench" / f"{name}.py")
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # its dataclasses look their module up while being built
-    spec.loader.exec_module(module)
-    return module
-
+from shared_data import shared_folder
 
 @pytest.fixture(scope="session")
 def people_dir() -> pathlib.Path:

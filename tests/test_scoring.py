@@ -20,7 +20,7 @@ from photorank.index import index_paths
 from photorank.ranking import Reference, judge_records
 from photorank.records import DetectedFace, ImageRecord
 
-from conftest import SHARED_DATA, load_bench
+from shared_data import SHARED_DATA, load_bench
 
 SETTINGS = load_defaults()["scoring"]
 STARS = load_defaults()["stars"]

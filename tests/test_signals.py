@@ -19,7 +19,7 @@ from photorank import models
 from photorank.records import DetectedFace
 from photorank.signals import FACE_SIGNALS, IMAGE_SIGNALS, expression, measure_face, measure_image
 
-from conftest import load_bench
+from shared_data import load_bench
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SHARED = os.path.join(os.path.dirname(REPO), "shared", "data")
