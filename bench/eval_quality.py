@@ -16,7 +16,8 @@ said otherwise:
 | `bright_1.5` | 1.5 stops over, in linear light (highlights clip) |
 | `blur` | the whole image blurred, sigma 2.5 % of the face width |
 | `motion` | the whole image smeared along a line of 8 % of the face width (camera shake) |
-| `jpeg_10` | JPEG quality 10 |
+| `jpeg_10`, `jpeg_20` | JPEG quality 10 and 20 (blocky) |
+| `cut` | the frame's left edge moved into the face: a quarter of the face's width outside |
 | `small` | downscaled so the face is 64 px wide (only for faces wider than 128 px) |
 
 Every family is judged with `photorank.ranking.judge_records`, the reference being the target face
@@ -24,6 +25,11 @@ of the original, with the configuration in force (defaults plus the user's file)
 each ordering the share of families ordered right (ties count as wrong), the score distribution
 of each copy, the median quality of each aspect, and the star histogram of the originals ranked
 together. Analyses are cached in `<work>/faces.sqlite`, so a second run only re-scores.
+
+Then the eyes: the eyes-closed ROC AUC on the held-out half of ../shared/data/eyes (HELD_OUT_EYES:
+the crops of odd position in each label's sorted file list; the even half was used for tuning),
+the smile AUC on ../shared/data/smiles, and every smiling face of ../shared/data/people (all of
+whose eyes are open) with its eyes_open: none may read closed.
 """
 
 from __future__ import annotations
@@ -45,7 +51,8 @@ from photorank.images import load_image
 from photorank.index import index_paths
 from photorank.ranking import Reference, judge_records, order_results, prominent_faces
 
-SHARED_PEOPLE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "shared", "data", "people")
+SHARED_DATA = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "shared", "data")
+SHARED_PEOPLE = os.path.join(SHARED_DATA, "people")
 ANALYSIS_SIDE = 2048
 SKIPPED_SOURCES = ("obama_2_rgba",)  # the same picture as obama_2.jpg
 
@@ -59,12 +66,14 @@ ORDERINGS = [
     ("blur", "original", True),
     ("motion", "original", True),
     ("face_blur_2", "original", False),
-    ("jpeg_10", "original", False),
+    ("jpeg_10", "original", True),
+    ("jpeg_20", "original", True),
+    ("cut", "original", True),
     ("bright_1.5", "original", False),
     ("small", "original", False),
 ]
 VARIANTS = ["original", "face_blur_1", "face_blur_2", "face_blur_4", "background_blur", "dark_1", "dark_2",
-            "bright_1.5", "blur", "motion", "jpeg_10", "small"]
+            "bright_1.5", "blur", "motion", "jpeg_10", "jpeg_20", "cut", "small"]
 
 
 # --- pixel operations ---------------------------------------------------------------------------
@@ -130,11 +139,18 @@ def derive(pixels: np.ndarray, box: tuple[int, int, int, int]) -> dict[str, tupl
     copies["blur"] = (gaussian(pixels, 0.025 * face_width), 95)
     copies["motion"] = (motion_blurred(pixels, 0.08 * face_width), 95)
     copies["jpeg_10"] = (pixels, 10)
+    copies["jpeg_20"] = (pixels, 20)
+    copies["cut"] = (cut_by_the_frame(pixels, box, 0.25), 95)
     if face_width > 128:
         factor = 64 / face_width
         size = (max(1, round(pixels.shape[1] * factor)), max(1, round(pixels.shape[0] * factor)))
         copies["small"] = (np.asarray(Image.fromarray(pixels).resize(size, Image.Resampling.LANCZOS)), 95)
     return copies
+
+
+def cut_by_the_frame(pixels: np.ndarray, box: tuple[int, int, int, int], outside: float) -> np.ndarray:
+    """The picture with its left edge moved into the face, so `outside` of the face's width is cut off."""
+    return np.ascontiguousarray(pixels[:, int(box[0] + outside * box[2]):])
 
 
 def save(pixels: np.ndarray, path: str, quality: int) -> None:
@@ -207,7 +223,7 @@ def build_families(sources: list[str], work: str, config: dict, workers: int | N
                 if name != "original":
                     save(copy, paths[name], quality)
         paths = {name: path for name, path in paths.items() if os.path.exists(path)}
-        families.append(Family(stem, Reference(original, 1, target.box, target.embedding), paths))
+        families.append(Family(stem, Reference.of_face(original, 1, target), paths))
     engine, copy_records = index_paths([copies_dir], cache_path=cache_path, workers=workers, config=config)
     records.update(copy_records)
     return families, records, config["matching"]["threshold"] or engine.match_threshold
@@ -280,6 +296,68 @@ def print_report(judged: dict[str, dict], config: dict) -> None:
         print(f"  {result.stars}* {result.score:5.1f} {name:<22} {', '.join(result.reasons)}")
 
 
+# --- eyes and smile ------------------------------------------------------------------------------
+
+
+def eye_crops(part: str) -> dict[str, list[str]]:
+    """label -> crops of ../shared/data/eyes in `part`: "tuning" (even positions of each label's
+    sorted file list, used to set the eyes signal) or "held_out" (odd positions, never looked at
+    while tuning)."""
+    start = {"tuning": 0, "held_out": 1}[part]
+    return {label: sorted(glob.glob(os.path.join(SHARED_DATA, "eyes", label, "*.jpg")))[start::2]
+            for label in ("open", "closed")}
+
+
+def crop_signals(path: str) -> dict:
+    """The face signals of a face crop (the whole crop is the face, 68 points placed in it)."""
+    import cv2
+
+    from photorank.faces.dlib_engine import landmarks_in_box
+    from photorank.records import DetectedFace
+    from photorank.signals import measure_face
+
+    grey = cv2.imread(path, cv2.IMREAD_GRAYSCALE)
+    height, width = grey.shape
+    landmarks = landmarks_in_box(np.dstack([grey] * 3), (0, 0, width, height))
+    face = DetectedFace((0, 0, width, height), 1.0, np.zeros(128, np.float32), landmarks)
+    return measure_face(grey, face)
+
+
+def roc_auc(positives: list, negatives: list) -> float:
+    """The probability that a positive outranks a negative (ties count half); None values left out."""
+    pos = np.asarray([value for value in positives if value is not None], dtype=np.float64)
+    neg = np.asarray([value for value in negatives if value is not None], dtype=np.float64)
+    greater = (pos[:, None] > neg[None, :]).sum() + 0.5 * (pos[:, None] == neg[None, :]).sum()
+    return float(greater / (len(pos) * len(neg)))
+
+
+def laughing_faces(work: str, config: dict, workers: int | None) -> list[tuple[str, float, float | None]]:
+    """(photo, smile, eyes_open) of every smiling face in ../shared/data/people (all eyes open there)."""
+    _, records = index_paths([SHARED_PEOPLE], cache_path=os.path.join(work, "faces.sqlite"), workers=workers, config=config)
+    threshold = config["scoring"]["smiling_threshold"]
+    return [(os.path.basename(path), face.signals["smile"], face.signals.get("eyes_open"))
+            for path, record in sorted(records.items()) for face in record.faces
+            if (face.signals.get("smile") or 0.0) >= threshold]
+
+
+def print_eyes_report(work: str, config: dict, workers: int | None) -> None:
+    if not os.path.isdir(os.path.join(SHARED_DATA, "eyes")):
+        print("\n(../shared/data absent: no eyes and smile figures)")
+        return
+    print("\neyes closed, ROC AUC of eyes_open (open vs closed crops):")
+    for part in ("tuning", "held_out"):
+        crops = {label: [crop_signals(path)["eyes_open"] for path in paths] for label, paths in eye_crops(part).items()}
+        print(f"  {part:>8}: {roc_auc(crops['open'], crops['closed']):.3f}  ({len(crops['open'])} open, {len(crops['closed'])} closed)")
+    smiles = {label: [crop_signals(path)["smile"] for path in sorted(glob.glob(os.path.join(SHARED_DATA, "smiles", label, "*.jpg")))]
+              for label in ("smile", "neutral")}
+    print(f"smile ROC AUC on shared/data/smiles: {roc_auc(smiles['smile'], smiles['neutral']):.3f}")
+    laughing = laughing_faces(work, config, workers)
+    closed = [(name, smile, eyes) for name, smile, eyes in laughing if eyes is not None and eyes < config["scoring"]["eyes_open_threshold"]]
+    print(f"smiling faces of shared/data/people read as closed: {len(closed)} of {len(laughing)}")
+    for name, smile, eyes in closed:
+        print(f"      closed: {name} (smile {smile:.2f}, eyes_open {eyes:.2f})")
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--work", default=os.path.join(tempfile.gettempdir(), "photorank-eval-quality"),
@@ -292,6 +370,7 @@ def main(argv: list[str] | None = None) -> None:
     families, records, threshold = build_families(source_photos(args.limit), args.work, config, args.workers)
     judged = judge_families(families, records, config, threshold)
     print_report(judged, config)
+    print_eyes_report(args.work, config, args.workers)
 
 
 if __name__ == "__main__":

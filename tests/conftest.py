@@ -4,20 +4,10 @@ from __future__ import annotations
 
 import os
 import pathlib
+import shutil
 
 import pytest
-
-REPO = pathlib.Path(__file__).resolve().parent.parent
-SHARED_DATA = REPO.parent / "shared" / "data"
-
-
-def shared_folder(name: str) -> pathlib.Path:
-    """A folder of ../shared/data, or a clean skip when the shared data is not beside the checkout."""
-    folder = SHARED_DATA / name
-    if not folder.is_dir():
-        pytest.skip(f"shared test data not found at {folder}")
-    return folder
-
+from shared_data import shared_folder
 
 @pytest.fixture(scope="session")
 def people_dir() -> pathlib.Path:
@@ -30,6 +20,15 @@ def demo_collection(tmp_path_factory) -> tuple[str, str]:
     from photorank.demo import make_demo_collection
 
     return make_demo_collection(str(tmp_path_factory.mktemp("demo")))
+
+
+@pytest.fixture
+def collection(demo_collection, tmp_path) -> tuple[str, str]:
+    """(a copy of the demo collection that a test may change, the reference photo)."""
+    source, reference = demo_collection
+    folder = tmp_path / "photos"
+    shutil.copytree(source, folder)
+    return str(folder), reference
 
 
 @pytest.fixture(scope="session")

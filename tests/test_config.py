@@ -126,9 +126,10 @@ def test_bad_choice_rejected(tmp_path):
     ("[stars]\nscore_thresholds = [40, 65, 80]\n",
      "[stars] score_thresholds must be 4 scores in ascending order (got [40, 65, 80])"),
     ("[scoring]\nsingle_weights = { eyes = -1 }\n", "[scoring] single_weights.eyes must be at least 0 (got -1)"),
-    ("[scoring]\ngroup_weights = { eyes = 0, sharpness = 0, exposure = 0, facing = 0, group = 0, overall_sharpness = 0 }\n",
+    ("[scoring]\ngroup_weights = { eyes = 0, sharpness = 0, exposure = 0, facing = 0, cut = 0, compression = 0, group = 0, "
+     "overall_sharpness = 0 }\n",
      "[scoring] group_weights must be weights not all 0 (got "
-     '{"eyes": 0, "sharpness": 0, "exposure": 0, "facing": 0, "group": 0, "overall_sharpness": 0})'),
+     '{"eyes": 0, "sharpness": 0, "exposure": 0, "facing": 0, "cut": 0, "compression": 0, "group": 0, "overall_sharpness": 0})'),
 ])
 def test_out_of_range_rejected(tmp_path, text, expected):
     assert rejected(tmp_path, text) == expected

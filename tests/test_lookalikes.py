@@ -15,7 +15,7 @@ import sys
 
 import pytest
 
-from conftest import shared_folder
+from shared_data import shared_folder
 from photorank.index import index_paths
 from photorank.ranking import RankRequest, rank_collection
 

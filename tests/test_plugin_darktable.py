@@ -15,7 +15,7 @@ import subprocess
 import time
 
 import pytest
-from conftest import REPO
+from shared_data import REPO
 from darktable_session import private_env, run_darktable
 
 pytestmark = pytest.mark.skipif(

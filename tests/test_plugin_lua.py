@@ -7,7 +7,7 @@ import shutil
 import subprocess
 
 import pytest
-from conftest import REPO
+from shared_data import REPO
 
 pytestmark = pytest.mark.skipif(
     shutil.which("busted") is None or shutil.which("lua5.4") is None,

@@ -26,14 +26,6 @@ def read_back(sidecar: str) -> dict:
     return json.loads(done.stdout)[0]
 
 
-@pytest.fixture
-def collection(demo_collection, tmp_path):
-    source, reference = demo_collection
-    folder = tmp_path / "photos"
-    shutil.copytree(source, folder)
-    return str(folder), reference
-
-
 @needs_exiftool
 def test_ranking_is_written_into_sidecars_and_undone(collection, cache_file):
     folder, reference = collection

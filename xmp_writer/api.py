@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from typing import Callable, Collection, Iterable
 
-from . import atomic, jpeg, merge
+from . import atomic, embedded, jpeg, merge, rdf
 from .model import FileResult, PersonRating, WriteOutcome, XmpError
 from .sidecar import sidecar_paths
 
@@ -78,23 +78,27 @@ def _embed_change(merge_packet: Callable[[bytes | None], tuple[bytes | None, lis
 
 def _embed_write(image_path: str, ratings: list[PersonRating], overwrite_ratings: bool,
                  unrated: Collection[int], dry_run: bool) -> FileResult:
-    def merge_packet(packet):
-        return merge.apply(packet, ratings, overwrite_ratings=overwrite_ratings, unrated=unrated,
-                           empty=jpeg.EMPTY_PACKET)
+    def change(data: bytes | None) -> tuple[bytes | None, list[str]]:
+        def merge_packet(packet):
+            return merge.apply(packet, ratings, overwrite_ratings=overwrite_ratings, unrated=unrated,
+                               empty=embedded.new_packet(data) if packet is None else jpeg.EMPTY_PACKET)
 
-    return _update_file(image_path, _embed_change(merge_packet), create=False, missing="no such file",
-                        dry_run=dry_run)
+        return _embed_change(merge_packet)(data)
+
+    return _update_file(image_path, change, create=False, missing="no such file", dry_run=dry_run)
 
 
 def _embed_undo(image_path: str, person: str | None, dry_run: bool) -> FileResult:
-    def merge_packet(packet):
-        if packet is None:
-            return None, ["no embedded XMP"]
-        return merge.remove(packet, person)
+    def change(data: bytes | None) -> tuple[bytes | None, list[str]]:
+        def merge_packet(packet):
+            if packet is None:
+                return None, ["no embedded XMP"]
+            return merge.remove(packet, person, created_from=embedded.new_packet(data))
 
-    # no packet: None, None puts "no segment" where there was none, i.e. no change
-    return _update_file(image_path, _embed_change(merge_packet), create=False, missing="no such file",
-                        dry_run=dry_run)
+        # no packet: None, None puts "no segment" where there was none, i.e. no change
+        return _embed_change(merge_packet)(data)
+
+    return _update_file(image_path, change, create=False, missing="no such file", dry_run=dry_run)
 
 
 # ---- public API ----------------------------------------------------------
@@ -112,6 +116,9 @@ def write_ratings(image_path: str | os.PathLike, ratings: Iterable[PersonRating]
     never replaced, not even with overwrite_ratings.
     embed: also merge into the XMP packet embedded in the image, if it is a
     JPEG file.
+    A sidecar created here starts from the image's own rating, label, title,
+    description, keywords and face regions (embedded XMP, EXIF rating), so a
+    rating set in the camera or by another program counts as the user's.
     dry_run: report what would be written (each file's action and notes), write nothing.
     """
     ratings = list(ratings)
@@ -119,8 +126,9 @@ def write_ratings(image_path: str | os.PathLike, ratings: Iterable[PersonRating]
     outcome = WriteOutcome()
     for path in sidecar_paths(image_path, naming):
         outcome.files.append(_update_file(
-            path, lambda data: merge.apply(data, ratings, overwrite_ratings=overwrite_ratings,
-                                           unrated=unrated),
+            path, lambda data: merge.apply(
+                data, ratings, overwrite_ratings=overwrite_ratings, unrated=unrated,
+                empty=embedded.new_sidecar(image_path) if data is None else rdf.EMPTY_SIDECAR),
             create=True, dry_run=dry_run))
     if embed:
         outcome.files.append(_embed_write(os.fspath(image_path), ratings, overwrite_ratings, unrated, dry_run))
@@ -144,8 +152,9 @@ def undo(image_path: str | os.PathLike, person: str | None = None, *,
     """
     outcome = WriteOutcome()
     for path in sidecar_paths(image_path, naming):
-        outcome.files.append(_update_file(path, lambda data: merge.remove(data, person), create=False,
-                                          dry_run=dry_run))
+        outcome.files.append(_update_file(
+            path, lambda data: merge.remove(data, person, created_from=embedded.new_sidecar(image_path)),
+            create=False, dry_run=dry_run))
     if embed:
         outcome.files.append(_embed_undo(os.fspath(image_path), person, dry_run))
     return outcome

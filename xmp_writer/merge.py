@@ -576,8 +576,12 @@ def apply(data: bytes | None, ratings: list[PersonRating], *, overwrite_ratings:
     return doc.serialize(), notes
 
 
-def remove(data: bytes, person: str | None) -> tuple[bytes | None, list[str]]:
-    """Take photorank data out. Returns (bytes, notes); bytes None = delete the sidecar."""
+def remove(data: bytes, person: str | None, created_from: bytes | None = None) -> tuple[bytes | None, list[str]]:
+    """Take photorank data out. Returns (bytes, notes); bytes None = delete the sidecar.
+
+    created_from: what a sidecar we created started as (the photo's own metadata); when it
+    holds nothing more than that, it is deleted like an empty one.
+    """
     doc = Document(data)
     old = read_state(doc)
     notes: list[str] = []
@@ -598,7 +602,10 @@ def remove(data: bytes, person: str | None) -> tuple[bytes | None, list[str]]:
     if new.persons:
         write_state(doc, new)
     drop_block_if_empty(doc)
-    if not new.persons and old.sidecar_created and not doc.has_any_property():
+    if not new.persons and old.sidecar_created and (
+        not doc.has_any_property()
+        or (created_from is not None and doc.property_signature() == Document(created_from).property_signature())
+    ):
         return None, notes
     if not new.persons and old.sidecar_created:
         notes.append("sidecar kept: other programs added data to it")

@@ -144,6 +144,15 @@ class Document:
                     found.append((desc, child, etree.QName(child).localname))
         return found
 
+    def property_signature(self) -> list:
+        """Every property and its value, independent of layout, attribute/element form and
+        description: equal for two documents that say the same."""
+        found = []
+        for desc in self.descriptions():
+            found += [(key, value) for key, value in desc.attrib.items() if key not in _SYNTAX_ATTRS]
+            found += [(child.tag, _value_signature(child)) for child in desc if isinstance(child.tag, str)]
+        return sorted(found, key=repr)
+
     def has_any_property(self) -> bool:
         for desc in self.descriptions():
             if any(k not in _SYNTAX_ATTRS and not k.startswith("{http://www.w3.org/2000/xmlns/}")
@@ -152,6 +161,19 @@ class Document:
             if any(isinstance(c.tag, str) for c in desc):
                 return True
         return False
+
+
+def _value_signature(elem: etree._Element):
+    """A simple value's text; a structure's attributes and children, recursively."""
+    children = tuple(_value_signature_of(child) for child in elem if isinstance(child.tag, str))
+    attributes = tuple(sorted((k, v) for k, v in elem.attrib.items() if k != PARSE_TYPE))
+    if not children and not attributes:
+        return (elem.text or "").strip()
+    return attributes, children
+
+
+def _value_signature_of(elem: etree._Element):
+    return elem.tag, _value_signature(elem)
 
 
 # ---- values --------------------------------------------------------------

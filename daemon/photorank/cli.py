@@ -12,16 +12,30 @@ import json
 import logging
 import os
 import sys
-from collections.abc import Sequence
+import tempfile
+import textwrap
+from collections.abc import Iterable, Sequence
 
 from . import __version__
-from .config import default_config_path, load_config
+from .collection import check_output_file
+from .config import default_config_path, load_config, load_defaults
 from .document import progress_document
 from .errors import PhotorankError, UsageError
 from .ranking import RankRequest, ReferenceSpec
 from .records import ProgressEvent, XmpOptions
+from .scoring import star_bands
 
 EXIT_OK, EXIT_USAGE, EXIT_FAILED = 0, 2, 1
+EXIT_CODES = """exit codes:
+  0    done: every file read (rank: the person found at least once)
+  1    done, but some files could not be read or nothing was found (no photos, the person in
+       none), or the run could not go on (a reference without a face, a model missing, a wrong
+       configuration file)
+  2    usage: a bad option, or a photo, folder or reference that does not
+       exist, or an output file that cannot be written
+  130  interrupted (what was analysed is cached: run again to resume)
+errors and the progress bar go to stderr; results to stdout (or -o FILE)."""
+WITH_EXIT_CODES = {"epilog": EXIT_CODES, "formatter_class": argparse.RawDescriptionHelpFormatter}
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -36,7 +50,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return args.run(args)
     except PhotorankError as error:
         print(f"photorank: {error}", file=sys.stderr)
-        return EXIT_USAGE if error.kind == "usage" else EXIT_FAILED
+        return EXIT_USAGE if error.kind in ("usage", "not_found") else EXIT_FAILED
     except KeyboardInterrupt:
         print("photorank: interrupted; what was analysed is cached, run again to resume", file=sys.stderr)
         return 130
@@ -49,16 +63,25 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="photorank",
         description="Find every photo of a person from one reference photo and rank them as a photographer would.",
+        **WITH_EXIT_CODES,
     )
     parser.add_argument("--version", action="version", version=f"photorank {__version__}")
     commands = parser.add_subparsers(dest="command", required=True)
 
-    rank = commands.add_parser("rank", help="rank the photos a person is in, best first")
+    rank = commands.add_parser(
+        "rank", help="rank the photos a person is in, best first",
+        epilog=textwrap.fill(
+            f"Stars come from the score (0-100) alone, the same on every run: {star_bands(load_defaults()['stars'])} "
+            "(by default; [stars] score_thresholds in the configuration).", 92,
+        ) + "\n\n" + EXIT_CODES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     rank.add_argument("--ref", action="append", required=True, metavar="REF", help="reference photo of the person (repeatable)")
     rank.add_argument("--ref-face", type=positive_int, metavar="N", help="use face N (1 = leftmost) of the reference instead of the largest")
     add_collection_arguments(rank)
     rank.add_argument("--top", type=positive_int, metavar="N", help="keep only the N best photos")
     rank.add_argument("--best-of-burst", action="store_true", help="keep only the best photo of each burst or near-duplicate group")
+    rank.add_argument("--save-reference-crop", metavar="FILE", help="save the face used from each reference (side by side) as an image")
     rank.add_argument(
         "--include-unsure", action="store_true",
         help="rank and rate photos where the match is unsure with the sure ones (default: listed after them, 0 stars)",
@@ -74,7 +97,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     rank.set_defaults(run=run_rank)
 
-    undo = commands.add_parser("undo", help="take photorank's ratings, keywords and regions out of sidecars")
+    undo = commands.add_parser("undo", help="take photorank's ratings, keywords and regions out of sidecars", **WITH_EXIT_CODES)
     add_paths_arguments(undo)
     undo.add_argument("--person", metavar="NAME", help="only this person's data (default: all of photorank's)")
     undo.add_argument("--dry-run", action="store_true", help="say which sidecars would change, write nothing")
@@ -82,11 +105,12 @@ def build_parser() -> argparse.ArgumentParser:
     add_backend_arguments(undo)
     undo.set_defaults(run=run_undo)
 
-    analyze = commands.add_parser("analyze", help="show every face found and its signals")
+    analyze = commands.add_parser("analyze", help="show every face found and its signals", **WITH_EXIT_CODES)
     add_collection_arguments(analyze)
+    analyze.add_argument("-v", "--verbose", action="store_true", help="also print every face's raw signal values")
     analyze.set_defaults(run=run_analyze)
 
-    index = commands.add_parser("index", help="analyse photos ahead of time (after an import), so ranking them later is instant")
+    index = commands.add_parser("index", help="analyse photos ahead of time (after an import), so ranking them later is instant", **WITH_EXIT_CODES)
     add_collection_arguments(index)
     index.set_defaults(run=run_index)
 
@@ -96,8 +120,8 @@ def build_parser() -> argparse.ArgumentParser:
     status.add_argument("--json", action="store_true", help="print one JSON document on stdout")
     status.set_defaults(run=run_status)
 
-    models = commands.add_parser("models", help="fetch the model files that do not come with the Python packages")
-    models.add_argument("action", choices=["fetch"])
+    models = commands.add_parser("models", help="list the models, where they are and whether present; fetch the missing ones")
+    models.add_argument("action", nargs="?", choices=["list", "fetch"], default="list", help="list (default) or fetch")
     models.add_argument("--insightface", metavar="PACK", help="also download an insightface model pack (buffalo_l, buffalo_s) into its model root")
     models.set_defaults(run=run_models)
 
@@ -219,7 +243,7 @@ def star_list(text: str) -> list[int]:
 
 
 class ProgressBar:
-    """A tqdm bar on stderr for the analysis, shown only while there is work to do."""
+    """A tqdm bar on stderr for the analysis, shown only on a terminal while there is work to do."""
 
     def __init__(self, enabled: bool, label: str = "analysing"):
         self.enabled = enabled
@@ -285,9 +309,31 @@ def run_rank(args: argparse.Namespace) -> int:
         write_xmp=args.write_xmp,
         xmp=xmp_options(args),
     )
+    check_output_file(args.output, "-o")
+    check_output_file(args.save_reference_crop, "--save-reference-crop")
     document = run_with_progress(args, lambda backend, progress: backend.rank(request, progress))
+    if args.save_reference_crop:
+        save_reference_crop(document["references"], args.save_reference_crop)
     print_document(args, document, rank_text)
-    return EXIT_FAILED if document.get("xmp", {}).get("errors") else EXIT_OK
+    written_errors = document.get("xmp", {}).get("errors", [])
+    report_errors(document["errors"] + written_errors)
+    return EXIT_FAILED if document["errors"] or written_errors or not document["found"] else EXIT_OK
+
+
+def save_reference_crop(references: list[dict], path: str) -> None:
+    from .reference_view import reference_sheet
+
+    try:
+        reference_sheet([(reference["path"], reference["box"]) for reference in references]).save(path)
+    except (OSError, ValueError) as error:  # an unwritable place or a name without an image extension
+        raise PhotorankError(f"cannot save the reference crop to {path}: {error}") from error
+    print(f"photorank: the face used from each reference is in {path}", file=sys.stderr)
+
+
+def report_errors(errors: Iterable[dict]) -> None:
+    """Per-file errors, on stderr whatever the output (the JSON document lists them too)."""
+    for error in errors:
+        print(f"photorank: {error['path']}: {error['error']}", file=sys.stderr)
 
 
 def run_undo(args: argparse.Namespace) -> int:
@@ -299,6 +345,7 @@ def run_undo(args: argparse.Namespace) -> int:
     finally:
         backend.close()
     emit(args, json.dumps(document, indent=2) if args.json else writeback_text(document))
+    report_errors(document["errors"])
     return EXIT_FAILED if document["errors"] else EXIT_OK
 
 
@@ -306,12 +353,12 @@ def run_index(args: argparse.Namespace) -> int:
     paths = collection_paths(args)
     document = run_with_progress(args, lambda backend, progress: backend.index(paths, args.recursive, progress))
     print_document(args, document, index_text)
-    return EXIT_OK
+    report_errors(document["errors"])
+    return EXIT_FAILED if document["errors"] else EXIT_OK
 
 
 def index_text(document: dict) -> str:
-    lines = [f"{document['photos']} photo(s): {document['analysed']} analysed now, {document['cached']} already known"]
-    return "\n".join(lines + [f"error: {e['path']}: {e['error']}" for e in document["errors"]])
+    return f"{document['photos']} photo(s): {document['analysed']} analysed now, {document['cached']} already known"
 
 
 def run_status(args: argparse.Namespace) -> int:
@@ -341,31 +388,50 @@ def writeback_text(written: dict) -> str:
     counts = ", ".join(f"{count} {action}" for action, count in sorted(written["files"].items())) or "nothing to do"
     lines = [f"sidecars{' (dry run, nothing written)' if written['dry_run'] else ''}: {counts}"]
     lines += [f"  {note['path']}: {note['note']}" for note in written["notes"]]
-    lines += [f"error: {error['path']}: {error['error']}" for error in written["errors"]]
+    if written["errors"]:
+        lines.append(f"{len(written['errors'])} file(s) could not be written (listed on stderr)")
     return "\n".join(lines)
 
 
 def run_analyze(args: argparse.Namespace) -> int:
     paths = collection_paths(args)
+    check_output_file(args.output, "-o")
+    scoring_settings = load_config(args.config)["scoring"]
     document = run_with_progress(args, lambda backend, progress: backend.analyze(paths, args.recursive, progress))
-    print_document(args, document, analyze_text)
-    return EXIT_OK
+    print_document(args, document, lambda document: analyze_text(document, scoring_settings, args.verbose))
+    report_errors(document["errors"])
+    return EXIT_FAILED if document["errors"] or not document["results"] else EXIT_OK
 
 
-def analyze_text(document: dict) -> str:
+def analyze_text(document: dict, scoring_settings: dict, verbose: bool = False) -> str:
+    """One plain-language line per face; with `verbose`, its raw signal values under it."""
+    from .describe import describe_face
+
     lines = [f"engine: {document['engine']}"]
     for result in document["results"]:
         lines.append(f"{result['path']}: {len(result['faces'])} face(s)")
         for number, face in enumerate(result["faces"], start=1):
-            shown = ", ".join(f"{k} {v:.2f}" for k, v in face["signals"].items() if isinstance(v, (int, float)))
-            lines.append(f"  face {number} at {face['box']}: {shown}")
-    lines += [f"error: {e['path']}: {e['error']}" for e in document["errors"]]
+            lines.append(f"  face {number} at {box_text(face['box'])}: {describe_face(face['signals'], scoring_settings)}")
+            if verbose:
+                raw = ", ".join(f"{k} {v:.2f}" for k, v in face["signals"].items() if isinstance(v, (int, float)))
+                lines.append(f"    {raw}")
     return "\n".join(lines)
 
 
+def box_text(box) -> str:
+    x, y, w, h = box
+    return f"x {x}, y {y}, {w}x{h} px"
+
+
+def reference_text(reference: dict) -> str:
+    """'/photos/team.jpg: face 2 of 5 (numbered from the left) at x 410, y 96, 180x180 px'."""
+    return (f"{reference['path']}: face {reference['face']} of {reference['faces']} (numbered from the left) "
+            f"at {box_text(reference['box'])}")
+
+
 def rank_text(document: dict) -> str:
-    references = ", ".join(f"{os.path.basename(ref['path'])} (face {ref['face']})" for ref in document["references"])
-    lines = [f"engine {document['engine']}; reference {references}; match threshold {document['threshold']:.3f}"]
+    lines = [f"engine {document['engine']}; match threshold {document['threshold']:.3f}"]
+    lines += [f"reference {reference_text(reference)}" for reference in document["references"]]
     if document["results"]:
         lines.append(f"{'rank':>4} {'score':>5} {'stars':<5} {'kind':<6} {'match':>6}  photo - reasons ('?': unsure match)")
     for result in document["results"]:
@@ -379,7 +445,8 @@ def rank_text(document: dict) -> str:
     unsure = sum(result["match"] == "unsure" for result in document["results"])
     unsure_note = f"; {unsure} shown unsure (?), to confirm" if unsure else ""
     lines.append(f"{document['found']} photo(s) with the person{shown}, {document['not_found']} without{unsure_note}")
-    lines += [f"error: {e['path']}: {e['error']}" for e in document["errors"]]
+    if document["errors"]:
+        lines.append(f"{len(document['errors'])} file(s) could not be read (listed on stderr)")
     if "xmp" in document:
         lines.append(writeback_text(document["xmp"]))
     return "\n".join(lines)
@@ -394,8 +461,15 @@ def emit(args: argparse.Namespace, text: str) -> None:
 
 
 def run_models(args: argparse.Namespace) -> int:
-    from .models import fetch_models
+    from .models import fetch_models, model_inventory
 
+    if args.action == "list":
+        if args.insightface:
+            raise UsageError("--insightface PACK goes with `photorank models fetch`")
+        for model in model_inventory():
+            state = "present" if model.present else f"missing: {model.how_to_get}"
+            print(f"{model.name:<22} {state}\n  for {model.used_for}\n  at {model.path}")
+        return EXIT_OK
     for name, path in fetch_models().items():
         print(f"{name}: {path}")
     if args.insightface:
@@ -418,11 +492,20 @@ def run_config(args: argparse.Namespace) -> int:
 
 
 def run_demo(args: argparse.Namespace) -> int:
-    from .demo import make_demo_collection
+    if args.folder:
+        return rank_demo(args.folder, args.json)
+    with tempfile.TemporaryDirectory(prefix="photorank-demo-") as folder:
+        code = rank_demo(folder, args.json)
+    print("photorank demo: the example photos were removed again; `photorank demo --folder DIR` keeps them", file=sys.stderr)
+    return code
 
-    folder, reference = make_demo_collection(args.folder)
-    print(f"example collection in {folder}, reference {reference}", file=sys.stderr)
-    return main(["rank", "--ref", reference, folder, "--no-cache", "--quiet", *(["--json"] if args.json else [])])
+
+def rank_demo(folder: str, as_json: bool) -> int:
+    from .demo import explanation, make_demo_collection
+
+    collection, reference = make_demo_collection(folder)
+    print(explanation(collection, reference), file=sys.stderr)
+    return main(["rank", "--ref", reference, collection, "--no-cache", "--quiet", *(["--json"] if as_json else [])])
 
 
 if __name__ == "__main__":

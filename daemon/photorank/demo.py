@@ -53,3 +53,14 @@ def make_demo_collection(folder: str | None = None) -> tuple[str, str]:
     with_person.save(os.path.join(collection, "group_with_person.jpg"), quality=92)
     group.save(os.path.join(collection, "group_without_person.jpg"), quality=92)
     return collection, reference
+
+
+def explanation(collection: str, reference: str) -> str:
+    """What the demo shows, said before its result."""
+    return (
+        f"photorank demo: the reference {reference} is one person's face; the collection {collection} holds\n"
+        "  portrait.jpg (that person, sharp), portrait_soft.jpg (out of focus), portrait_dark.jpg (underexposed),\n"
+        "  group_with_person.jpg (the person among six others) and group_without_person.jpg (six other people).\n"
+        "Expect the four photos with the person, best first, with the reasons for each score, and the group\n"
+        "without them counted as 'without'. The same command on your photos: photorank rank --ref YOU.jpg FOLDER"
+    )

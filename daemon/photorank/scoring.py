@@ -10,6 +10,7 @@ model and the figures behind the defaults are in docs/scoring.md.
 from __future__ import annotations
 
 import math
+import statistics
 from dataclasses import dataclass
 
 from .records import DetectedFace, ImageRecord
@@ -32,20 +33,13 @@ def logistic(value: float, center: float, width: float) -> float:
 # --- aspects of one face ---------------------------------------------------------------------
 
 
-def closed_eyes_threshold(signals: dict, s: dict) -> float:
-    """eyes_open below which the eyes count as closed. A laughing face narrows the eyes (the
-    squints the eyes signal reads about 0.35-0.45), so a broad smile lowers the threshold; a real
-    blink reads far lower (< 0.15) and stays closed."""
-    return s["eyes_open_threshold"] - s["squint_allowance"] * (signals.get("smile") or 0.0)
-
-
 def eyes_quality(signals: dict, s: dict) -> float:
     """Open or closed is what counts: 0.7 and 0.95 are both open eyes (the signal is noisy in
     between), so the quality saturates on both sides of the threshold instead of following it."""
     eyes_open = signals.get("eyes_open")
     if eyes_open is None:  # tiny face, strong profile or sunglasses: neither credit nor blame
         return s["eyes_unknown_quality"]
-    return logistic(eyes_open, closed_eyes_threshold(signals, s), s["eyes_width"])
+    return logistic(eyes_open, s["eyes_open_threshold"], s["eyes_width"])
 
 
 def sharpness_quality(signals: dict, s: dict) -> float:
@@ -82,14 +76,24 @@ def facing_quality(signals: dict, s: dict) -> float:
     return s["facing_floor"] + (1.0 - s["facing_floor"]) * math.exp(-0.5 * turn)
 
 
+def person_exposure_level(reference_exposures: list[float | None], s: dict) -> float | None:
+    """The person's well-exposed face level: the median exposure of their reference faces, held
+    within the well-exposed range (a reference that is itself badly exposed still tells the skin
+    tone, but must not make every good photo look dark or bright beside it). None without one."""
+    values = [value for value in reference_exposures if value is not None]
+    if not values:
+        return None
+    return min(s["exposure_high_ev"], max(s["exposure_low_ev"], statistics.median(values)))
+
+
 def exposure_quality(signals: dict, s: dict, person_exposure: float | None = None) -> float:
     """Face exposure in EV, 0 = a middle skin tone. Within [exposure_low_ev, exposure_high_ev]
     every skin tone is well exposed (dark skin reads about -1 EV, light skin +0.5 EV), so there is
     no absolute penalty there; outside it the quality falls fast. What tells a darkened frame from
-    a well-exposed darker face is the person's own photos: `person_exposure`, the median exposure
-    of their face across the ranking, is their well-exposed level, and a face darker than that
-    costs. This judges every skin tone alike. Clipped skin is lost detail and costs on top,
-    beyond the few percent of specular highlights."""
+    a well-exposed darker face is the person's own face: `person_exposure`, their reference faces'
+    level (person_exposure_level), and a face darker than that costs. This judges every skin tone
+    alike and depends on nothing but this photo and the references. Clipped skin is lost detail
+    and costs on top, beyond the few percent of specular highlights."""
     exposure = signals.get("exposure")
     quality = 1.0
     if exposure is not None:
@@ -105,12 +109,24 @@ def exposure_quality(signals: dict, s: dict, person_exposure: float | None = Non
     return quality * math.exp(-max(0.0, clipped - s["clipped_allowance"]) / s["clipped_scale"])
 
 
+def cut_quality(signals: dict, s: dict) -> float:
+    """A face cut by the frame (forehead, chin, an eye or a cheek outside) is a framing fault a
+    photographer rejects: past `face_cut_fraction` of the face outside, the quality falls as
+    steeply as for closed eyes; a face that only touches the edge keeps nearly all of it."""
+    return logistic(-(signals.get("edge_cut") or 0.0), -s["face_cut_fraction"], s["face_cut_width"])
+
+
 def framing_quality(signals: dict, s: dict) -> float:
-    """A face cut by the frame edge, or lost small in the frame, is a weaker portrait."""
-    cut = signals.get("edge_cut") or 0.0
+    """A face lost small in the frame is a weaker portrait."""
     size = signals.get("face_size")
-    size_quality = 1.0 if size is None else logistic(size, s["small_face_center"], s["small_face_width"])
-    return max(0.0, 1.0 - cut * s["edge_cut_penalty"]) * size_quality
+    return 1.0 if size is None else logistic(size, s["small_face_center"], s["small_face_width"])
+
+
+def compression_quality(signals: dict, s: dict) -> float:
+    """JPEG blocking on the face (blockiness: about 0 clean, 0.1-0.5 visibly blocky): a source
+    file's light compression costs little, a visibly blocky face a lot."""
+    blockiness = signals.get("blockiness")
+    return 1.0 if blockiness is None else logistic(-blockiness, -s["blocky_face_above"], s["blocky_face_width"])
 
 
 def resolution_quality(signals: dict, s: dict) -> float:
@@ -144,7 +160,11 @@ def face_looks_good(signals: dict, s: dict) -> float:
 
 def eyes_closed(signals: dict, s: dict) -> bool:
     eyes_open = signals.get("eyes_open")
-    return eyes_open is not None and eyes_open < closed_eyes_threshold(signals, s)
+    return eyes_open is not None and eyes_open < s["eyes_open_threshold"]
+
+
+def face_cut(signals: dict, s: dict) -> bool:
+    return (signals.get("edge_cut") or 0.0) >= s["face_cut_fraction"]
 
 
 def looking_away(signals: dict, s: dict) -> bool:
@@ -158,6 +178,29 @@ def face_soft(signals: dict, s: dict) -> bool:
     return sharpness is not None and sharpness < s["soft_face_below"]
 
 
+def face_sharp(signals: dict, s: dict) -> bool:
+    return (signals.get("sharpness") or 0.0) >= s["sharp_reason_above"]
+
+
+def face_underexposed(signals: dict, s: dict) -> bool:
+    exposure = signals.get("exposure")
+    return exposure is not None and exposure < s["exposure_low_ev"] - s["exposure_reason_margin_ev"]
+
+
+def face_overexposed(signals: dict, s: dict) -> bool:
+    exposure = signals.get("exposure")
+    return exposure is not None and exposure > s["exposure_high_ev"] + s["exposure_reason_margin_ev"]
+
+
+def highlights_clipped(signals: dict, s: dict) -> bool:
+    return (signals.get("highlights_clipped") or 0.0) >= s["clipped_reason_fraction"]
+
+
+def smiling(signals: dict, s: dict) -> bool:
+    smile = signals.get("smile")
+    return smile is not None and smile >= s["smiling_threshold"]
+
+
 # --- whole photos ---------------------------------------------------------------------------
 
 
@@ -169,7 +212,9 @@ def single_components(signals: dict, s: dict, person_exposure: float | None = No
         "exposure": exposure_quality(signals, s, person_exposure),
         "facing": facing_quality(signals, s),
         "framing": framing_quality(signals, s),
+        "cut": cut_quality(signals, s),
         "resolution": resolution_quality(signals, s),
+        "compression": compression_quality(signals, s),
         "confidence": confidence_quality(signals, s),
     }
 
@@ -189,6 +234,8 @@ def group_components(
         "sharpness": sharpness_quality(target, s),
         "exposure": exposure_quality(target, s, person_exposure),
         "facing": facing_quality(target, s),
+        "cut": cut_quality(target, s),  # (a small face is normal in a group: no framing aspect)
+        "compression": compression_quality(target, s),
         "group": group_quality(people, s),
         "overall_sharpness": 0.5 if image_sharpness is None
         else logistic(image_sharpness, s["image_sharpness_center"], s["image_sharpness_width"]),
@@ -247,59 +294,65 @@ def reasons(target: dict, others: list[dict], s: dict) -> list[str]:
         bad.append("eyes closed")
     if face_soft(target, s):
         bad.append("face soft")
-    elif (target.get("sharpness") or 0.0) >= s["sharp_reason_above"]:
+    elif face_sharp(target, s):
         good.append("sharp face")
-    exposure = target.get("exposure")
-    if exposure is not None and exposure < s["exposure_low_ev"] - s["exposure_reason_margin_ev"]:
+    if face_underexposed(target, s):
         bad.append("face underexposed")
-    elif exposure is not None and exposure > s["exposure_high_ev"] + s["exposure_reason_margin_ev"]:
+    elif face_overexposed(target, s):
         bad.append("face overexposed")
-    if (target.get("highlights_clipped") or 0.0) >= s["clipped_reason_fraction"]:
+    if highlights_clipped(target, s):
         bad.append("highlights clipped on face")
     if looking_away(target, s):
         bad.append("looking away")
-    if (target.get("edge_cut") or 0.0) >= s["edge_cut_reason_fraction"]:
+    if face_cut(target, s):
         bad.append("face cut by the frame")
+    if compression_quality(target, s) < 0.5:
+        bad.append("blocky JPEG")
     if not others and (target.get("face_size") or 1.0) < s["small_face_center"]:
         bad.append("face small in frame")
     if not others and resolution_quality(target, s) < 0.5:
         bad.append("low resolution")
-    smile = target.get("smile")
-    if smile is not None and smile >= s["smiling_threshold"]:
+    if smiling(target, s):
         good.append("smiling")
     if others:
-        bad.extend(group_reasons([target, *others], s))
+        bad.extend(group_reasons(target, others, s))
     elif eyes_open is not None and not eyes_closed(target, s):
         good.append("eyes open")
     return bad + good
 
 
-def group_reasons(people: list[dict], s: dict) -> list[str]:
-    """'eyes closed: 1 of 6 people' and the like, or 'all 6 people look good'."""
-    count = len(people)
+def group_reasons(target: dict, others: list[dict], s: dict) -> list[str]:
+    """'eyes closed: 1 of 5 others' and the like, or 'all 6 people look good'.
+
+    The target's own faults are said plainly by `reasons`; these count only the other people, so
+    one fact is never said twice."""
     said = []
     for test, words in ((eyes_closed, "eyes closed"), (looking_away, "looking away"), (face_soft, "face soft")):
-        number = sum(1 for signals in people if test(signals, s))
+        number = sum(1 for signals in others if test(signals, s))
         if number:
-            said.append(f"{words}: {number} of {count} people")
-    if not said:
-        said.append(f"all {count} people look good")
+            said.append(f"{words}: {number} of {len(others)} {'other' if len(others) == 1 else 'others'}")
+    target_fine = not any(test(target, s) for test in (eyes_closed, looking_away, face_soft))
+    if not said and target_fine:
+        said.append(f"all {len(others) + 1} people look good")
     return said
 
 
 # --- stars ----------------------------------------------------------------------------------
 
 
-def stars(score: float, rank: int, total: int, s: dict) -> int:
-    """1-5 stars from the score, with 5 kept for the very best shots of this ranking.
+def stars(score: float, s: dict) -> int:
+    """1-5 stars from the score alone, in fixed bands: the same photo gets the same stars in every
+    ranking, whatever else was ranked (the rank is what is relative).
 
-    A found photo earns 1 star, plus one for each of `score_thresholds` its score reaches; 5 stars
-    also need a place in the top `five_star_top_fraction` of the ranking (at least the first
-    photo), so a folder of good photos does not become a folder of 5-star photos. Every photo the
-    person is in gets at least 1 star: 0 means 'not rated' in every host application.
+    A found photo earns 1 star, plus one for each of `score_thresholds` its score reaches. Every
+    photo the person is in gets at least 1 star: 0 means 'not rated' in every host application.
     """
-    earned = 1 + sum(score >= threshold for threshold in s["score_thresholds"])
-    five_star_places = max(1, math.floor(total * s["five_star_top_fraction"]))
-    if earned == 5 and rank > five_star_places:
-        return 4
-    return earned
+    return 1 + sum(score >= threshold for threshold in s["score_thresholds"])
+
+
+def star_bands(s: dict) -> str:
+    """The bands in words, for --help and the docs: '1 star below 40, 2 from 40, ...'."""
+    thresholds = s["score_thresholds"]
+    bands = [f"1 star below {thresholds[0]:g}"]
+    bands += [f"{count} from {threshold:g}" for count, threshold in enumerate(thresholds, start=2)]
+    return ", ".join(bands)

@@ -7,6 +7,7 @@ lose that person's earlier photorank data, so a re-run leaves the collection con
 
 from __future__ import annotations
 
+import os
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -114,6 +115,8 @@ def carries_photorank_data(image_path: str, naming: str, embed: bool = False) ->
     if embed:
         places.append((image_path, EMBEDDED_XMP_SPAN))
     for place, span in places:
+        if not os.path.isfile(place):  # a pipe named like a photo would block the read forever
+            continue
         try:
             with open(place, "rb") as handle:
                 if marker in handle.read(span):

@@ -9,7 +9,7 @@ import shutil
 import subprocess
 
 import pytest
-from xmp_helpers import make_rating
+from xmp_helpers import camera_packet, jpeg_with_packet, make_rating
 from lxml import etree
 
 import xmp_writer as xw
@@ -103,3 +103,16 @@ def test_darktable_round_trip(tmp_path):
     assert "photorank|" not in text and "<photorank:" not in text and "photorank:Rating" not in text
     assert 'xmp:Rating="0"' in text
     assert _history(sidecar) == history
+
+
+def test_darktable_shows_the_rating_and_keywords_the_photo_carried(tmp_path):
+    """A camera JPEG with its own rating (3) and keyword, no sidecar: darktable reads the sidecar
+    we create instead of the file, so the sidecar must say what the file said."""
+    image = tmp_path / "camera.jpg"
+    jpeg_with_packet(image, camera_packet(rating="3", keywords=("holiday",)))
+    outcome = xw.write_rating(image, make_rating("Alice", rank=7, stars=5))
+    assert outcome.paths("created") == [str(image) + ".xmp"]
+    lines = _run_darktable(tmp_path, image, "check")
+    assert "rating=3" in lines
+    tags = {line[4:] for line in lines if line.startswith("tag=")}
+    assert {"holiday", "photorank|Alice|rank 007"} <= tags

@@ -117,6 +117,7 @@ def test_rating_changed_by_user_after_us_is_theirs(image):
     assert "<xmp:Rating>1</xmp:Rating>" in sidecar.read_text()
 
 
+@needs_exiv2
 def test_undo_restores_semantics_and_keeps_user_keywords(image):
     sidecar = image.with_name(image.name + ".xmp")
     original = darktable_sidecar(history=3, rating="0", keywords=("photorank", "people|Alice"))

@@ -102,3 +102,44 @@ def exiv2_types(path) -> dict[str, str]:
         if len(parts) >= 2:
             types[parts[0]] = parts[1]
     return types
+
+
+def camera_packet(rating: str = "3", keywords: tuple[str, ...] = ("holiday", "sea"), title: str = "Harbour at dawn",
+                  extra: str = "") -> bytes:
+    """An XMP packet as a camera or another program embeds it: attribute-form rating, a title,
+    a description and keywords; `extra` goes into the description as is."""
+    subject = "".join(f"<rdf:li>{keyword}</rdf:li>" for keyword in keywords)
+    return (
+        '<?xpacket begin="\ufeff" id="W5M0MpCehiHzreSzNTczkc9d"?>\n'
+        '<x:xmpmeta xmlns:x="adobe:ns:meta/" x:xmptk="Camera firmware 1.0">\n'
+        ' <rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">\n'
+        '  <rdf:Description rdf:about="" xmlns:xmp="http://ns.adobe.com/xap/1.0/"\n'
+        '    xmlns:dc="http://purl.org/dc/elements/1.1/" xmlns:darktable="http://darktable.sf.net/"\n'
+        f'    xmp:Rating="{rating}" xmp:CreatorTool="Camera firmware 1.0">\n'
+        f'   <dc:title><rdf:Alt><rdf:li xml:lang="x-default">{title}</rdf:li></rdf:Alt></dc:title>\n'
+        '   <dc:description><rdf:Alt><rdf:li xml:lang="x-default">Boats leaving</rdf:li></rdf:Alt></dc:description>\n'
+        f'   <dc:subject><rdf:Bag>{subject}</rdf:Bag></dc:subject>\n'
+        f'{extra}'
+        '  </rdf:Description>\n'
+        ' </rdf:RDF>\n'
+        '</x:xmpmeta>\n'
+        '<?xpacket end="w"?>'
+    ).encode("utf-8")
+
+
+def jpeg_with_packet(path, packet: bytes | None, exif_rating: int | None = None, size=(96, 64)) -> bytes:
+    """Write a real JPEG at `path` carrying `packet` as its embedded XMP (and an EXIF Rating);
+    returns its bytes."""
+    from PIL import Image
+
+    from xmp_writer import jpeg
+
+    exif = Image.Exif()
+    if exif_rating is not None:
+        exif[0x4746] = exif_rating
+    Image.new("RGB", size, (150, 100, 60)).save(path, quality=90, exif=exif)
+    data = open(path, "rb").read()
+    if packet is not None:
+        data = jpeg.with_packet(jpeg.locate(data), packet)
+        open(path, "wb").write(data)
+    return data

@@ -23,7 +23,7 @@ from . import expression, eyes, pose, quality
 FACE_SIGNALS = (
     "smile", "eyes_open", "eyes_judgeable", "eyes_reason", "eyes_ear", "eyes_iris", "eyes_haar",
     "yaw", "pitch", "roll", "sharpness", "exposure", "highlights_clipped", "shadows_crushed",
-    "edge_cut", "face_size",
+    "edge_cut", "face_size", "blockiness",
 )
 IMAGE_SIGNALS = ("image_sharpness", "image_exposure", "image_highlights_clipped")
 
@@ -125,11 +125,14 @@ def _finite(value) -> float | None:
     return value if math.isfinite(value) else None
 
 
-def measure_face(pixels: np.ndarray, face: DetectedFace, settings: dict | None = None) -> dict[str, float | None]:
+def measure_face(
+    pixels: np.ndarray, face: DetectedFace, settings: dict | None = None, block_px: float = 8.0
+) -> dict[str, float | None]:
     """All per-face signals of FACE_SIGNALS for one detected face.
 
     pixels: the RGB uint8 analysis image (or a grey one) the face was detected in; face.box and
-    face.landmarks are in its coordinates.
+    face.landmarks are in its coordinates. block_px: the size of the file's 8x8 JPEG blocks in
+    `pixels` (8 x the decode scale when the image was decoded reduced).
     """
     config = _settings(settings)
     out: dict[str, float | None] = dict.fromkeys(FACE_SIGNALS)
@@ -155,12 +158,13 @@ def measure_face(pixels: np.ndarray, face: DetectedFace, settings: dict | None =
     grey = quality.luma(local)
 
     out["smile"] = expression.smile(grey, box, config["expression_backend"], config["expression_model"])
-    out.update(eyes.measure_eyes(grey, local_landmarks, yaw, pitch))
+    out.update(eyes.measure_eyes(grey, local_landmarks, yaw, pitch, out["smile"]))
     if not config["eye_components"]:
         for key in ("eyes_ear", "eyes_iris", "eyes_haar"):
             out[key] = None
     out["sharpness"] = quality.face_sharpness(local, box, local_landmarks)
     out.update(quality.face_exposure(local, box, local_landmarks))
+    out["blockiness"] = quality.face_blockiness(local, box, local_landmarks, block_px)
     return {key: _finite(value) for key, value in out.items()}
 
 

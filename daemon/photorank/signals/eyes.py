@@ -30,6 +30,9 @@ MAX_YAW_DEG = 50.0
 CROP_PX = 128
 
 EAR_CENTRE, EAR_SCALE = 0.20, 0.05
+# Share of an open eye's lid gap above the line through its corners: the upper lid opens about
+# twice as far as the lower one drops (median 0.67 over the neutral open eyes of the tuning crops).
+UPPER_LID_SHARE = 0.67
 IRIS_CENTRE, IRIS_SCALE = 0.30, 0.5  # log ratio scale
 HAAR_CENTRE, HAAR_SCALE = 15.0, 0.8  # raw window count, log scale
 WEIGHTS = {"ear": 1.0, "iris": 0.2, "haar": 0.2}
@@ -53,10 +56,33 @@ def _eye_aspect(points: np.ndarray) -> tuple[float, float]:
     return float(gap / max(width, 1e-6)), width
 
 
-def ear_score(landmarks: np.ndarray, yaw: float | None, pitch: float | None) -> float:
-    """Pose-corrected EAR of both eyes, weighted by eye width."""
-    (a1, w1), (a2, w2) = _eye_aspect(landmarks[36:42]), _eye_aspect(landmarks[42:48])
-    ear = (a1 * w1 + a2 * w2) / max(w1 + w2, 1e-6)  # width-weighted: the nearer eye counts more
+def _lid_heights(points: np.ndarray) -> tuple[float, float, float]:
+    """(upper lid above the corner line, lower lid below it, both / eye width; eye width) of one
+    eye's six points (0 and 3 the corners, 1-2 the upper lid, 4-5 the lower lid)."""
+    axis = points[3] - points[0]
+    width = max(float(np.linalg.norm(axis)), 1e-6)
+    up_normal = np.array([axis[1], -axis[0]]) / width  # image y grows downwards
+    upper = float(np.mean((points[1:3] - points[0]) @ up_normal)) / width
+    lower = -float(np.mean((points[4:6] - points[0]) @ up_normal)) / width
+    return upper, lower, width
+
+
+def ear_score(landmarks: np.ndarray, yaw: float | None, pitch: float | None, smile: float | None = None) -> float:
+    """Pose-corrected eye aspect ratio of both eyes, weighted by eye width, read from the lids
+    that tell open from closed for this expression.
+
+    The upper lid closes a blink; a Duchenne smile instead pushes the lower lid up (the cheeks
+    rise), which narrows an open eye without closing it. So the lower lid's share counts only as
+    much as the face is not smiling: the opening is upper + (1 - smile) x lower, put back on the
+    scale of the whole aspect ratio by dividing by the share of the opening those lids make on
+    an open eye (UPPER_LID_SHARE above the corner line). A neutral face reads its plain aspect
+    ratio, a laughing face its upper lid.
+    """
+    (up1, low1, w1), (up2, low2, w2) = _lid_heights(landmarks[36:42]), _lid_heights(landmarks[42:48])
+    upper = (up1 * w1 + up2 * w2) / max(w1 + w2, 1e-6)  # width-weighted: the nearer eye counts more
+    lower = (low1 * w1 + low2 * w2) / max(w1 + w2, 1e-6)
+    lower_weight = 1.0 - min(1.0, max(0.0, smile or 0.0))
+    ear = (upper + lower_weight * lower) / (UPPER_LID_SHARE + lower_weight * (1.0 - UPPER_LID_SHARE))
     yaw_r = math.radians(min(abs(yaw or 0.0), 60.0))
     pitch_r = math.radians(min(abs(pitch or 0.0), 45.0))
     # Seen at yaw the eye's width shrinks by about cos(yaw) while its height stays; seen at pitch
@@ -153,7 +179,7 @@ def evidence(name: str, value: float | None) -> float:
 
 
 def measure_eyes(grey: np.ndarray, landmarks: np.ndarray | None, yaw: float | None,
-                 pitch: float | None) -> dict[str, float | None]:
+                 pitch: float | None, smile: float | None = None) -> dict[str, float | None]:
     """eyes_open (0-1 or None), eyes_judgeable (1/0), eyes_reason (code of REASONS), and the components."""
     out: dict[str, float | None] = {"eyes_open": None, "eyes_judgeable": 0.0, "eyes_reason": 4.0,
                                     "eyes_ear": None, "eyes_iris": None, "eyes_haar": None}
@@ -171,7 +197,7 @@ def measure_eyes(grey: np.ndarray, landmarks: np.ndarray | None, yaw: float | No
     if sunglasses(face, mapped):
         out["eyes_reason"] = 3.0
         return out
-    values = {"ear": ear_score(landmarks, yaw, pitch), "iris": iris_score(face, mapped), "haar": haar_score(face, mapped)}
+    values = {"ear": ear_score(landmarks, yaw, pitch, smile), "iris": iris_score(face, mapped), "haar": haar_score(face, mapped)}
     total = sum(WEIGHTS[name] * evidence(name, value) for name, value in values.items())
     out.update(
         eyes_open=1.0 / (1.0 + math.exp(-max(-30.0, min(30.0, total)))),

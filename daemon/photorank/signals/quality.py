@@ -16,6 +16,11 @@ SHARPNESS_PX = 128  # faces are resampled to this square before the band energie
 # Well-exposed skin: linear luminance (0-1) of the face's median. Skin reflects roughly 15-45 %
 # (darker to lighter complexions); 0.25 is a middle value, so 0 EV means "a typical skin tone".
 SKIN_TARGET_LINEAR = 0.25
+# JPEG blocks smaller than this (px, after a reduced decode) are not measured: at 2 px a grid
+# cannot be told from fine texture, and blocking that small is not visible at that size either.
+MIN_BLOCK_PX = 3.0
+# Frequencies, in multiples of the grid's, where no blocking lies: the texture's own level.
+OFF_GRID_FACTORS = (0.7, 0.8, 0.9, 1.1, 1.2, 1.3)
 
 
 def _face_square(box, landmarks, shape, scale: float = 1.0) -> tuple[int, int, int, int]:
@@ -74,6 +79,43 @@ def face_sharpness(pixels: np.ndarray, box, landmarks) -> float | None:
     if w < 8 or h < 8:
         return None
     return band_sharpness(luma(pixels[top:top + h, left:left + w]))
+
+
+def _grid_share(profile: np.ndarray, period: float) -> float:
+    """How much of a gradient profile follows a grid of `period` px (any phase, any real period):
+    the magnitude of its Fourier component at 1/period over its sum, less the same measure at
+    frequencies off the grid (what texture alone gives)."""
+    x = np.arange(len(profile), dtype=np.float64)
+    total = max(float(profile.sum()), 1e-6)
+
+    def share(frequency: float) -> float:
+        return float(abs(np.sum(profile * np.exp(-2j * np.pi * frequency * x)))) / total
+
+    on_grid = share(1.0 / period)
+    off_grid = [share(factor / period) for factor in OFF_GRID_FACTORS]
+    return max(0.0, on_grid - float(np.median(off_grid)))
+
+
+def face_blockiness(pixels: np.ndarray, box, landmarks, block_px: float = 8.0) -> float | None:
+    """JPEG blocking on the face: how much of the skin's small steps line up on the 8x8 grid.
+
+    `block_px` is the size of the file's 8 px blocks in `pixels` (a reduced decode shrinks them:
+    8 x the decode scale). Each column's (row's) step is the median over the face's rows (columns)
+    of the absolute difference to the next one, so smooth skin speaks and the few strong edges do
+    not; the score is the share of that profile at the grid frequency (phase-free, so a grid
+    shifted by cropping or orientation, or resampled to a fractional size, is still seen), from
+    both directions. About 0 for a clean face; 0.1-0.5 for visibly blocky ones. None when the
+    blocks are too fine to see at this size (under MIN_BLOCK_PX) or the face is too small.
+    """
+    if block_px < MIN_BLOCK_PX:
+        return None
+    left, top, w, h = _face_square(box, landmarks, pixels.shape, scale=0.9)
+    if min(w, h) < 4 * block_px:
+        return None
+    grey = luma(pixels[top:top + h, left:left + w]).astype(np.float32)
+    columns = np.median(np.abs(np.diff(grey, axis=1)), axis=0)
+    rows = np.median(np.abs(np.diff(grey, axis=0)), axis=1)
+    return (_grid_share(columns, block_px) + _grid_share(rows, block_px)) / 2
 
 
 def image_sharpness(pixels: np.ndarray) -> float | None:
@@ -138,35 +180,59 @@ def face_exposure(pixels: np.ndarray, box, landmarks) -> dict[str, float | None]
     }
 
 
+# Where a face's outline lies relative to its eyes and mouth, in eye distances (the eye centres'
+# separation): a face is about 2.2 eye distances wide (cheekbones), its forehead rises about 0.9
+# above the eyes and its chin lies about 0.7 below the mouth. A face cut by the frame still
+# shows where these parts should be from the features that are in (or just past) the frame.
+FACE_SIDE_PAST_EYE = 0.6
+FOREHEAD_ABOVE_EYES = 0.9
+CHIN_BELOW_MOUTH = 0.7
+
+
+def five_points(landmarks: np.ndarray) -> np.ndarray:
+    """Eye centres, nose tip and mouth corners, from 68 points or as a 5-point engine gives them."""
+    pts = np.asarray(landmarks, dtype=np.float64)
+    if len(pts) == 5:
+        return pts
+    return np.array([pts[36:42].mean(axis=0), pts[42:48].mean(axis=0), pts[30], pts[48], pts[54]])
+
+
+def face_extent(landmarks: np.ndarray) -> tuple[float, float, float, float]:
+    """(left, top, right, bottom) of the whole face, forehead to chin and cheek to cheek, from its
+    landmarks; for 68 points also no smaller than the points themselves."""
+    five = five_points(landmarks)
+    eyes, mouth = five[:2], five[3:]
+    eye_distance = max(float(np.linalg.norm(eyes[1] - eyes[0])), 1.0)
+    left = five[:, 0].min() - FACE_SIDE_PAST_EYE * eye_distance
+    right = five[:, 0].max() + FACE_SIDE_PAST_EYE * eye_distance
+    top = eyes[:, 1].min() - FOREHEAD_ABOVE_EYES * eye_distance
+    bottom = mouth[:, 1].max() + CHIN_BELOW_MOUTH * eye_distance
+    if len(landmarks) == 68:
+        pts = np.asarray(landmarks, dtype=np.float64)
+        left, right = min(left, pts[:, 0].min()), max(right, pts[:, 0].max())
+        bottom = max(bottom, pts[:, 1].max())
+    return float(left), float(top), float(right), float(bottom)
+
+
 def framing(shape, box, landmarks, margin_px: float = 2.0) -> dict[str, float | None]:
-    """edge_cut: share of the face outside the frame or touching its edge; face_size: face width / short side."""
+    """edge_cut: share of the face outside the frame (0.01 when it only touches the edge);
+    face_size: face width / the image's short side.
+
+    The face's extent comes from its landmarks (face_extent), which the engines place past the
+    frame for a cut face (dlib predicts them there; insightface's keypoints are regressed beyond
+    its box, which it clips to the frame)."""
     height, width = shape[:2]
     x, y, w, h = box
     face_size = float(w) / float(min(height, width))
-    if landmarks is not None and len(landmarks) == 68:
-        pts = np.asarray(landmarks, dtype=np.float64)
-        outside = ((pts[:, 0] < margin_px) | (pts[:, 1] < margin_px)
-                   | (pts[:, 0] > width - 1 - margin_px) | (pts[:, 1] > height - 1 - margin_px))
-        cut = float(np.mean(outside))
-        # Landmark ellipse of the whole head is bigger: add the share of the face box beyond the frame.
-        x0, y0 = pts[:, 0].min(), pts[17:27, 1].min() - 0.25 * (pts[:, 1].max() - pts[17:27, 1].min())
-        x1, y1 = pts[:, 0].max(), pts[:, 1].max()
-    elif landmarks is not None and len(landmarks) == 5:
-        # A 5-point engine clips its box to the frame, but its keypoints (eyes, nose, mouth
-        # corners) are regressed and may lie outside: the face's extent follows from them.
-        pts = np.asarray(landmarks, dtype=np.float64)
-        eye_distance = max(float(np.linalg.norm(pts[1] - pts[0])), 1.0)
-        cut = 0.0
-        x0, x1 = pts[:, 0].min() - 0.6 * eye_distance, pts[:, 0].max() + 0.6 * eye_distance
-        y0, y1 = pts[:2, 1].min() - 0.9 * eye_distance, pts[3:, 1].max() + 0.7 * eye_distance
+    if landmarks is not None and len(landmarks) in (5, 68):
+        x0, y0, x1, y1 = face_extent(landmarks)
     else:
-        cut = 0.0
         x0, y0, x1, y1 = x, y, x + w, y + h
-    area = max((x1 - x0) * (y1 - y0), 1e-6)
-    inside = max(0.0, min(x1, width) - max(x0, 0)) * max(0.0, min(y1, height) - max(y0, 0))
-    box_cut = 1.0 - inside / area
+    # Cut along each axis, not by area: a face missing a third of its width is a third cut.
+    cut_x = (max(0.0, -x0) + max(0.0, x1 - width)) / max(x1 - x0, 1e-6)
+    cut_y = (max(0.0, -y0) + max(0.0, y1 - height)) / max(y1 - y0, 1e-6)
+    edge_cut = max(cut_x, cut_y)
     touching = (x0 <= margin_px or y0 <= margin_px or x1 >= width - 1 - margin_px or y1 >= height - 1 - margin_px)
-    edge_cut = max(cut, box_cut)
     if touching and edge_cut == 0.0:
         edge_cut = 0.01  # touching the edge, nothing missing yet
     return {"edge_cut": float(min(1.0, edge_cut)), "face_size": face_size}

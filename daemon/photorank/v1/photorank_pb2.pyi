@@ -126,14 +126,16 @@ class Face(_message.Message):
     def __init__(self, box: _Optional[_Iterable[int]] = ..., detector_score: _Optional[float] = ..., signals: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ...) -> None: ...
 
 class Reference(_message.Message):
-    __slots__ = ("path", "face", "box")
+    __slots__ = ("path", "face", "box", "faces")
     PATH_FIELD_NUMBER: _ClassVar[int]
     FACE_FIELD_NUMBER: _ClassVar[int]
     BOX_FIELD_NUMBER: _ClassVar[int]
+    FACES_FIELD_NUMBER: _ClassVar[int]
     path: str
     face: int
     box: _containers.RepeatedScalarFieldContainer[int]
-    def __init__(self, path: _Optional[str] = ..., face: _Optional[int] = ..., box: _Optional[_Iterable[int]] = ...) -> None: ...
+    faces: int
+    def __init__(self, path: _Optional[str] = ..., face: _Optional[int] = ..., box: _Optional[_Iterable[int]] = ..., faces: _Optional[int] = ...) -> None: ...
 
 class PhotoResult(_message.Message):
     __slots__ = ("path", "rank", "score", "stars", "kind", "similarity", "match", "faces", "prominent_faces", "target_face", "signals", "components", "reasons", "burst", "best_of_burst", "width", "height", "captured_at")
