@@ -295,6 +295,18 @@ function core.daemon_command(command)
 end
 
 --- What `photorank status --json` says: "running", "stopped", or "missing" (not installed).
+--- The document of a finished photorank run, or nil and the message to show.  Exit 1 with a
+-- document is a run that went through but could not read some files (they are in its
+-- `errors`) or found nothing: its results still apply.
+function core.finished(exit_code, reader, stderr_text)
+  if exit_code == 0 then return reader:document() end
+  if exit_code == 1 then
+    local document = reader:document()
+    if document then return document end
+  end
+  return nil, core.failure_message(exit_code, stderr_text)
+end
+
 function core.daemon_state(exit_code, stdout_text)
   if exit_code == 127 then return "missing" end
   local ok, status = pcall(core.json_decode, stdout_text or "")
@@ -697,8 +709,7 @@ local function run_photorank(options, job_label, paths)
   os.remove(paths_file)
   os.remove(stderr_file)
   if cancelled then return nil, _("photorank: cancelled") end
-  if exit_code ~= 0 then return nil, core.failure_message(exit_code, stderr_text) end
-  return reader:document()
+  return core.finished(exit_code, reader, stderr_text)
 end
 
 --- Makes sure photorank is there and says whether its daemon serves the ranking; starts
