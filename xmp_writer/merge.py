@@ -18,7 +18,7 @@ from typing import Collection
 from lxml import etree
 
 from . import rdf
-from .model import PersonRating
+from .model import KINDS, PersonRating
 from .rdf import RDF, Document
 
 NS = "http://ns.photorank.org/xmp/1.0/"
@@ -254,8 +254,8 @@ def keyword_paths(person: dict) -> list[list[str]]:
     name = _clean_component(person["Person"]) or "unnamed"
     rank = int(person.get("Rank") or 0)
     leaves = [f"rank {rank:03d}"]
-    if person.get("Kind") == "group":
-        leaves.append("group")
+    if person.get("Kind") in KINDS:  # "single" / "group": filter a person's portraits or group photos
+        leaves.append(person["Kind"])
     leaves += person.get("Tags") or []
     paths = []
     for leaf in leaves:

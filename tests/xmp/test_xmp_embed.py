@@ -121,7 +121,7 @@ def test_packet_written_by_exiftool_keeps_its_data(photo):
     assert "rating kept: set by user (2)" in outcome.files[-1].notes
     data = exiftool_json(photo)
     assert data["XMP-xmp:Rating"] == 2
-    assert data["XMP-dc:Subject"] == ["foo", "photorank", "Alice", "rank 007"]
+    assert data["XMP-dc:Subject"] == ["foo", "photorank", "Alice", "rank 007", "single"]
     assert data["XMP-dc:Title"] == "Holiday"
     assert data["XMP-iptcExt:PersonInImage"] == ["Carol"]
     assert _other_segments(photo.read_bytes()) == _other_segments(original)
