@@ -203,13 +203,27 @@ class FaceCache:
 
     def _prepare(self, db: sqlite3.Connection) -> None:
         db.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
-        db.execute("PRAGMA journal_mode=WAL")  # the first read: a file that is no database fails here
+        self._use_wal(db)  # the first read: a file that is no database fails here
         db.execute("PRAGMA synchronous=NORMAL")
         if not self._schema_is_current(db):
             with _transaction(db):
                 if not self._schema_is_current(db):  # another run may have rebuilt it meanwhile
                     self._rebuild(db)
         db.execute("PRAGMA foreign_keys=ON")
+
+    @staticmethod
+    def _use_wal(db: sqlite3.Connection) -> None:
+        """Switch to WAL, waiting for another run that opens the same new file at this moment:
+        SQLite answers 'locked' here without calling its busy handler."""
+        deadline = time.monotonic() + BUSY_TIMEOUT_MS / 1000
+        while True:
+            try:
+                db.execute("PRAGMA journal_mode=WAL")
+                return
+            except sqlite3.OperationalError as error:
+                if "locked" not in str(error) or time.monotonic() > deadline:
+                    raise
+                time.sleep(0.05)
 
     @staticmethod
     def _schema_is_current(db: sqlite3.Connection) -> bool:
