@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import signal
 import sqlite3
 import subprocess
 import sys
@@ -299,3 +300,43 @@ def test_copies_of_one_photo_are_analysed_once_and_all_ranked(demo_collection, t
     found = {os.path.basename(result.path) for result in report.results}
     assert {"portrait.jpg", "portrait copy.jpg"} <= found
     assert os.path.join(folder, "portrait copy.jpg") in stored_paths(cache_file)
+
+
+def descendants(pid: int) -> list[int]:
+    """Processes below `pid`, read from /proc (the analysis workers sit below the forkserver)."""
+    children: dict[int, list[int]] = {}
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                with open(f"/proc/{entry}/stat") as handle:
+                    parent = int(handle.read().rsplit(")", 1)[1].split()[1])
+            except (OSError, IndexError, ValueError):
+                continue
+            children.setdefault(parent, []).append(int(entry))
+    found, todo = [], [pid]
+    while todo:
+        below = children.get(todo.pop(), [])
+        found += below
+        todo += below
+    return found
+
+
+def test_a_worker_that_dies_fails_only_its_photos_and_the_run_goes_on(demo_collection, tmp_path, cache_file):
+    from photorank.library import WORKER_DIED, Library
+
+    folder, _ = copy_collection(demo_collection, tmp_path)
+    with Library(cache_path=cache_file, workers=1) as library:
+        def kill_the_worker(event):  # after the first photo: the worker is busy with the next
+            if event.path and not killed:
+                workers = [pid for pid in descendants(os.getpid()) if "forkserver" in open(f"/proc/{pid}/cmdline").read()]
+                os.kill(max(workers), signal.SIGKILL)  # the newest: a worker, not the forkserver itself
+                killed.append(event.path)
+
+        killed: list[str] = []
+        summary = library.index([folder], progress=kill_the_worker)
+        assert killed
+        failed = [path for path, error in summary.errors if error == WORKER_DIED]
+        assert failed and summary.analysed == 5  # every photo was tried; the run did not hang or stop
+        assert len(summary.errors) == len(failed)
+        again = library.index([folder])
+        assert again.analysed == len(failed) and again.errors == []  # failed ones were not cached

@@ -20,7 +20,8 @@ import multiprocessing
 import os
 import threading
 import time
-from concurrent.futures import FIRST_COMPLETED, Future, wait
+from concurrent.futures import FIRST_COMPLETED, Future, InvalidStateError, ProcessPoolExecutor, wait
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from stat import S_ISREG
 
@@ -61,8 +62,12 @@ log = logging.getLogger(__name__)
 # Analyses one request keeps queued per worker: enough to keep every core busy, few enough that a
 # cancelled request stops within a photo or two and other requests' photos are not stuck behind it.
 QUEUED_PER_WORKER = 2
-# How often a waiting request looks at whether its client has gone.
+# How often a waiting request looks at whether its client has gone; and how many files it
+# stats and fingerprints between two looks.
 CANCEL_POLL_SECONDS = 0.2
+CANCEL_CHECK_FILES = 500
+SHUTTING_DOWN = "photorank is shutting down; what was analysed so far is kept"
+WORKER_DIED = "analysis interrupted: a worker process died (out of memory?); run again to retry this photo"
 
 
 class Cancelled(PhotorankError):
@@ -111,6 +116,7 @@ class Synced:
     fingerprints: dict[str, str] = field(default_factory=dict)  # path -> fingerprint
     errors: dict[str, str] = field(default_factory=dict)  # path -> why it cannot be used
     analysed: int = 0  # photos analysed by this request
+    cached: int = 0  # photos answered from the cache (unchanged, moved, or a copy of one analysed now)
 
 
 class FaceIndex:
@@ -206,51 +212,70 @@ class FaceIndex:
 class Analyser:
     """The worker processes, shared by all requests; each photo in flight is analysed once.
 
-    Results are stored in the cache (and the index) as each photo finishes, by the pool's result
-    thread, so what a cancelled or killed request had analysed is never lost.
+    Results are stored in the cache (and the index) as each photo finishes, by the pool's
+    callback thread, so what a cancelled or killed request had analysed is never lost. A worker
+    that dies (out of memory, a crash in a decoder) fails only the photos it had in hand, as
+    per-file errors that are not cached; the next photo gets a new pool.
     """
 
     def __init__(self, choice: EngineChoice, signal_settings: dict, workers: int, store):
         self.workers = workers
         self._start = (choice, signal_settings)
         self._store = store  # (path, size, mtime_ns, fingerprint, record, lasting) -> None
-        self._pool = None
+        self._pool: ProcessPoolExecutor | None = None
+        self._closed = False
         self._lock = threading.Lock()
-        self._in_flight: dict[str, Future] = {}
+        # By path and content: a request that sees a newer version of a file never joins the
+        # analysis of the older one.
+        self._in_flight: dict[tuple[str, str], Future] = {}
         self.started = 0  # analyses handed to the workers since the library was made
 
     def submit(self, path: str, size: int, mtime_ns: int, file_fingerprint: str) -> Future:
-        """A future of the photo's ImageRecord; joins the analysis already running for `path`."""
+        """A future of the photo's ImageRecord; joins the analysis already running for it."""
+        key = (path, file_fingerprint)
         with self._lock:
-            if path in self._in_flight:
-                return self._in_flight[path]
+            if self._closed:
+                raise Cancelled(SHUTTING_DOWN)
+            if key in self._in_flight:
+                return self._in_flight[key]
             if self._pool is None:
                 # forkserver: workers never inherit the request threads or the open cache.
-                self._pool = multiprocessing.get_context("forkserver").Pool(self.workers, start_worker, self._start)
-            future: Future = Future()
-            self._in_flight[path] = future
+                self._pool = ProcessPoolExecutor(
+                    self.workers, mp_context=multiprocessing.get_context("forkserver"),
+                    initializer=start_worker, initargs=self._start,
+                )
+            pool = self._pool
+            outcome: Future = Future()
+            self._in_flight[key] = outcome
             self.started += 1
+            task = pool.submit(analyse_in_worker, path)
+        task.add_done_callback(lambda task: self._finish(key, size, mtime_ns, task, outcome, pool))
+        return outcome
 
-        def done(outcome: tuple[ImageRecord, bool]) -> None:
-            record, lasting = outcome
+    def _finish(self, key, size: int, mtime_ns: int, task: Future, outcome: Future, pool: ProcessPoolExecutor) -> None:
+        path, file_fingerprint = key
+        try:
             try:
-                self._store(path, size, mtime_ns, file_fingerprint, record, lasting)
-                future.set_result(record)
-            except BaseException as error:  # noqa: BLE001 - handed to the waiting request
-                future.set_exception(error)
-            finally:
-                self._forget(path)
-
-        def failed(error: BaseException) -> None:
-            self._forget(path)
-            future.set_exception(error)
-
-        self._pool.apply_async(analyse_in_worker, (path,), callback=done, error_callback=failed)
-        return future
-
-    def _forget(self, path: str) -> None:
+                record, lasting = task.result()
+            except BrokenProcessPool:
+                self._retire(pool)
+                record, lasting = ImageRecord(path=path, error=WORKER_DIED), False
+            self._store(path, size, mtime_ns, file_fingerprint, record, lasting)
+            settle = lambda: outcome.set_result(record)  # noqa: E731
+        except BaseException as error:  # noqa: BLE001 - handed to the waiting request
+            settle = lambda: outcome.set_exception(error)  # noqa: E731
         with self._lock:
-            self._in_flight.pop(path, None)
+            self._in_flight.pop(key, None)
+        try:
+            settle()
+        except InvalidStateError:
+            pass  # close() failed it already
+
+    def _retire(self, pool: ProcessPoolExecutor) -> None:
+        with self._lock:
+            if self._pool is pool:
+                self._pool = None
+        pool.shutdown(wait=False)
 
     @property
     def queued(self) -> int:
@@ -258,15 +283,18 @@ class Analyser:
             return len(self._in_flight)
 
     def close(self) -> None:
+        """No new analyses; those queued are dropped, those running finish and are stored."""
         with self._lock:
+            self._closed = True
             pool, self._pool = self._pool, None
             abandoned, self._in_flight = list(self._in_flight.values()), {}
         if pool is not None:
-            pool.terminate()  # photos in flight are lost, everything finished is stored
-            pool.join()
-        for future in abandoned:  # a request still waiting on one learns why, instead of waiting forever
-            if not future.done():
-                future.set_exception(Cancelled("photorank is shutting down; what was analysed so far is kept"))
+            pool.shutdown(wait=True, cancel_futures=True)
+        for outcome in abandoned:  # a request still waiting on one learns why, instead of waiting forever
+            try:
+                outcome.set_exception(Cancelled(SHUTTING_DOWN))
+            except InvalidStateError:
+                pass
 
 
 class Library:
@@ -343,6 +371,7 @@ class Library:
             progress(ProgressEvent("ranking", len(paths), len(paths)))
         log.info("rank: %d photos, the person in %d, in %.0f ms", len(files), report.found, (time.perf_counter() - began) * 1000)
         if request.write_xmp:
+            stop_if_cancelled(cancel)  # a client that went away must not have its sidecars changed
             report.written = self.write_back(report, request.person.strip(), request.xmp, progress)
         return report
 
@@ -361,7 +390,7 @@ class Library:
         return IndexSummary(
             photos=len(files),
             analysed=synced.analysed,
-            cached=len(files) - synced.analysed - len(synced.errors),
+            cached=synced.cached,
             errors=sorted(self.unreadable(synced).items()),
         )
 
@@ -433,7 +462,9 @@ class Library:
         if photos_required:
             require_photos(files, folders, recursive)
         synced = self.sync(files, progress, cancel)
-        self.faces.forget(self.cache.prune(folders, set(files)))
+        # A folder where no photo was found is not pruned: an unmounted drive must not cost its cache.
+        holding = [folder for folder in folders if any(path.startswith(os.path.join(folder, "")) for path in files)]
+        self.faces.forget(self.cache.prune(holding, set(files)))
         return files, synced
 
     def judge(self, paths: list[str], fingerprints: dict[str, str], contents: list[str], matches: list[Match],
@@ -458,7 +489,9 @@ class Library:
         synced = Synced()
         states = self.cache.file_states(paths, self.key)
         pending: list[tuple[str, int, int, str]] = []
-        for path in paths:
+        for number, path in enumerate(paths):
+            if number % CANCEL_CHECK_FILES == 0:
+                stop_if_cancelled(cancel)
             try:
                 stat = os.stat(path)
                 if not S_ISREG(stat.st_mode):
@@ -466,6 +499,7 @@ class Library:
                 state = states.get(path)
                 if state and state.analysed and (state.size, state.mtime_ns) == (stat.st_size, stat.st_mtime_ns):
                     synced.fingerprints[path] = state.fingerprint
+                    synced.cached += 1
                     continue
                 pending.append((path, stat.st_size, stat.st_mtime_ns, fingerprint(path, stat.st_size)))
             except OSError as error:
@@ -476,6 +510,7 @@ class Library:
             for path, size, mtime_ns, file_fingerprint in pending:
                 if file_fingerprint in known and self.cache.remember_file(path, size, mtime_ns, file_fingerprint):
                     synced.fingerprints[path] = file_fingerprint
+                    synced.cached += 1
                 else:
                     still.append((path, size, mtime_ns, file_fingerprint))
             pending = still
@@ -499,6 +534,7 @@ class Library:
                         if not analysed_now:
                             self.cache.remember_file(*item)
                     synced.analysed += analysed_now
+                    synced.cached += not analysed_now and not record.error
                     done += 1
                     if progress:
                         progress(ProgressEvent(phase, done, len(paths), item[0]))
@@ -510,8 +546,7 @@ class Library:
         running: dict[Future, tuple[str, int, int, str]] = {}
         window = self.analyser.workers * QUEUED_PER_WORKER
         while waiting or running:
-            if cancel is not None and cancel.is_set():
-                raise Cancelled("cancelled; what was analysed so far is kept")
+            stop_if_cancelled(cancel)
             while waiting and len(running) < window:
                 item = waiting.pop()
                 running[self.analyser.submit(*item)] = item
@@ -552,3 +587,8 @@ def stored_faces_of(file_fingerprint: str, record: ImageRecord) -> StoredFaces:
         embeddings=embeddings,
         errors={file_fingerprint: record.error} if record.error else {},
     )
+
+
+def stop_if_cancelled(cancel: threading.Event | None) -> None:
+    if cancel is not None and cancel.is_set():
+        raise Cancelled("cancelled; what was analysed so far is kept")
