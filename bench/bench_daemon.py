@@ -35,7 +35,7 @@ import numpy as np
 from photorank.cache import FaceCache
 from photorank.demo import make_demo_collection
 from photorank.library import Library
-from photorank.ranking import RankRequest, find_person, pick_reference, ReferenceSpec
+from photorank.ranking import RankRequest, ReferenceSpec
 from photorank.rpc import unix_target
 
 PERSON_PHOTOS = 300

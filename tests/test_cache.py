@@ -340,3 +340,17 @@ def test_a_worker_that_dies_fails_only_its_photos_and_the_run_goes_on(demo_colle
         assert len(summary.errors) == len(failed)
         again = library.index([folder])
         assert again.analysed == len(failed) and again.errors == []  # failed ones were not cached
+
+
+def test_a_store_that_fails_reaches_the_waiting_request(demo_collection, tmp_path, cache_file):
+    """An analysis whose result cannot be stored (a full disk) fails its request; nobody waits forever."""
+    from photorank.library import Library
+
+    folder, _ = copy_collection(demo_collection, tmp_path)
+    with Library(cache_path=cache_file, workers=1) as library:
+        def store_fails(*args):
+            raise sqlite3.OperationalError("database or disk is full")
+
+        library.analyser._store = store_fails
+        with pytest.raises(sqlite3.OperationalError, match="disk is full"):
+            library.index([folder])

@@ -254,6 +254,8 @@ class Analyser:
 
     def _finish(self, key, size: int, mtime_ns: int, task: Future, outcome: Future, pool: ProcessPoolExecutor) -> None:
         path, file_fingerprint = key
+        record: ImageRecord | None = None
+        failure: BaseException | None = None
         try:
             try:
                 record, lasting = task.result()
@@ -261,13 +263,15 @@ class Analyser:
                 self._retire(pool)
                 record, lasting = ImageRecord(path=path, error=WORKER_DIED), False
             self._store(path, size, mtime_ns, file_fingerprint, record, lasting)
-            settle = lambda: outcome.set_result(record)  # noqa: E731
         except BaseException as error:  # noqa: BLE001 - handed to the waiting request
-            settle = lambda: outcome.set_exception(error)  # noqa: E731
+            failure = error
         with self._lock:
             self._in_flight.pop(key, None)
         try:
-            settle()
+            if failure is None:
+                outcome.set_result(record)
+            else:
+                outcome.set_exception(failure)
         except InvalidStateError:
             pass  # close() failed it already
 

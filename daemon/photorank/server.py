@@ -33,7 +33,6 @@ from .config import load_config
 from .document import analyze_document, progress_document, rank_document
 from .errors import PhotorankError
 from .library import Cancelled, Library
-from .records import ProgressEvent
 from .v1 import photorank_pb2 as pb
 from .v1 import photorank_pb2_grpc as pb_grpc
 
