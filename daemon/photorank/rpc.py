@@ -20,8 +20,7 @@ from google.protobuf.message import Message
 
 from .config import APP_NAME
 from .errors import UsageError
-from .ranking import RankRequest, ReferenceSpec
-from .records import XmpOptions
+from .records import RankRequest, ReferenceSpec, XmpOptions
 from .v1 import photorank_pb2 as pb
 
 SOCKET_NAME = "photorankd.sock"
