@@ -16,7 +16,6 @@ before any long work; a user's mistake raises a PhotorankError with a sentence t
 from __future__ import annotations
 
 import logging
-import multiprocessing
 import os
 import threading
 import time
@@ -27,7 +26,7 @@ from stat import S_ISREG
 
 import numpy as np
 
-from . import __version__
+from . import __version__, lifeline
 from .cache import FaceCache, StoredFaces, fingerprint
 from .collection import check_paths, require_photos
 from .config import load_config
@@ -240,9 +239,10 @@ class Analyser:
                 return self._in_flight[key]
             if self._pool is None:
                 # forkserver: workers never inherit the request threads or the open cache.
+                # Tied to this process (lifeline): no worker outlives it, even after kill -9.
                 self._pool = ProcessPoolExecutor(
-                    self.workers, mp_context=multiprocessing.get_context("forkserver"),
-                    initializer=start_worker, initargs=self._start,
+                    self.workers, mp_context=lifeline.forkserver_context(),
+                    initializer=lifeline.start_child, initargs=(start_worker, *self._start),
                 )
             pool = self._pool
             outcome: Future = Future()
