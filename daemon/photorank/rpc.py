@@ -115,8 +115,11 @@ def read_or_create_token(path: str) -> str:
 
 
 def read_token(path: str) -> str:
-    with open(path, encoding="utf-8") as handle:
-        return handle.read().strip()
+    try:
+        with open(path, encoding="utf-8") as handle:
+            return handle.read().strip()
+    except OSError as error:
+        raise PhotorankError(f"cannot read the token file {path}: {error.strerror}; pass --token-file FILE") from None
 
 
 # --- paths and sentences on the wire -------------------------------------------------------------
