@@ -24,7 +24,7 @@ from google.protobuf import json_format
 from google.protobuf.descriptor import FieldDescriptor
 from google.protobuf.message import Message
 
-from .config import APP_NAME
+from .config import APP_NAME, ConfigError, load_defaults, validate
 from .errors import PhotorankError, UsageError
 from .records import RankRequest, ReferenceSpec, XmpOptions
 from .v1 import photorank_pb2 as pb
@@ -200,14 +200,21 @@ def xmp_message(options: XmpOptions) -> pb.XmpOptions:
 
 
 def xmp_options(message: pb.XmpOptions) -> XmpOptions:
+    """A request's write-back choices, checked as the [xmp] settings are (before any work)."""
     present = lambda name: getattr(message, name) if message.HasField(name) else None  # noqa: E731
-    return XmpOptions(
+    options = XmpOptions(
         naming=present("naming"),
         overwrite_ratings=present("overwrite_ratings"),
         unrated=list(message.unrated) or None,
         embed=present("embed"),
         dry_run=message.dry_run,
     )
+    chosen = {key: value for key, value in vars(options).items() if value is not None and key != "dry_run"}
+    try:
+        validate({"xmp": chosen}, load_defaults(), "the request's xmp options")
+    except ConfigError as error:
+        raise UsageError(str(error)) from None
+    return options
 
 
 def rank_message(request: RankRequest) -> pb.RankRequest:
