@@ -18,7 +18,6 @@ import time
 import grpc
 import pytest
 from daemon_process import Daemon, descendants
-from grpc_health.v1 import health_pb2, health_pb2_grpc
 from PIL import Image
 
 from photorank.v1 import photorank_pb2 as pb
@@ -60,6 +59,15 @@ def shared_daemon(tmp_path_factory):
     running.stop()
 
 
+def reencoded(photo: str, folder, qualities: range):
+    """`folder` holding `photo` saved at each of `qualities`: distinct files, the same faces."""
+    folder.mkdir()
+    image = Image.open(photo)
+    for quality in qualities:
+        image.save(folder / f"q{quality}.jpg", quality=quality)
+    return folder
+
+
 def rank_report(daemon: Daemon, request: pb.RankRequest) -> tuple[list[pb.Progress], pb.RankReport]:
     events = list(daemon.stub.Rank(request))
     return [event.progress for event in events[:-1]], events[-1].report
@@ -89,27 +97,6 @@ def test_a_name_that_is_not_utf8_travels_both_ways_unchanged(shared_daemon, odd_
     assert through_daemon.returncode == in_process.returncode == 0, through_daemon.stderr + in_process.stderr
     assert through_daemon.stdout == in_process.stdout
     assert "caf\\udce9.jpg" in through_daemon.stdout
-
-
-@pytest.mark.slow
-def test_watch_goes_on_after_a_name_that_is_not_utf8(tmp_path, demo_collection):
-    source, _ = demo_collection
-    watched = tmp_path / "incoming"
-    watched.mkdir()
-    running = Daemon(tmp_path, "--watch", str(watched))
-    try:
-        with open(os.path.join(os.fsencode(watched), b"notes-\xe9.txt"), "wb") as handle:
-            handle.write(b"not a photo")
-        time.sleep(1.5)
-        shutil.copy(os.path.join(source, "portrait.jpg"), watched / "new.jpg")
-        deadline = time.monotonic() + 120
-        while running.status().images < 1:
-            assert time.monotonic() < deadline, running.text_log()
-            time.sleep(0.2)
-        health = health_pb2_grpc.HealthStub(running.channel)
-        assert health.Check(health_pb2.HealthCheckRequest()).status == health_pb2.HealthCheckResponse.SERVING
-    finally:
-        running.stop()
 
 
 # 2 ----------------------------------------------------------------------------------------------
@@ -345,11 +332,7 @@ def test_status_messages_are_sentences(shared_daemon, demo_collection, tmp_path)
 @pytest.mark.slow
 def test_sigterm_tells_running_calls_why_in_a_sentence(tmp_path, demo_collection):
     source, _ = demo_collection
-    folder = tmp_path / "many"
-    folder.mkdir()
-    portrait = Image.open(os.path.join(source, "group_with_person.jpg"))
-    for quality in range(50, 95):  # enough photos that the index outlasts the grace period
-        portrait.save(folder / f"q{quality}.jpg", quality=quality)
+    folder = reencoded(os.path.join(source, "group_with_person.jpg"), tmp_path / "many", range(50, 95))  # outlasts the grace
     running = Daemon(tmp_path, "--workers", "1")
     calls = running.stub.Index(pb.IndexRequest(paths=[str(folder)]))
     next(event for event in calls if event.progress.path)
@@ -367,11 +350,7 @@ def test_sigterm_tells_running_calls_why_in_a_sentence(tmp_path, demo_collection
 @pytest.mark.slow
 def test_a_photo_finished_by_another_request_is_not_analysed_again(tmp_path, demo_collection):
     source, _ = demo_collection
-    folder = tmp_path / "twelve"
-    folder.mkdir()
-    group = Image.open(os.path.join(source, "group_with_person.jpg"))
-    for quality in range(60, 72):
-        group.save(folder / f"q{quality}.jpg", quality=quality)
+    folder = reencoded(os.path.join(source, "group_with_person.jpg"), tmp_path / "twelve", range(60, 72))
     last = str(folder / "q71.jpg")
     running = Daemon(tmp_path, "--workers", "1")
     try:

@@ -204,12 +204,7 @@ class FaceCache:
         self._lock = threading.RLock()
         self._generation = 0  # how many damaged files this object has replaced
         self.path = path or default_cache_path()
-        try:
-            if self.path != ":memory:":
-                _private_file(self.path)
-            db = self._connect()
-        except (OSError, sqlite3.OperationalError) as error:
-            raise self._unusable(error) from None
+        db = self._connect()
         try:
             self._prepare(db)
         except sqlite3.DatabaseError as error:
@@ -240,11 +235,7 @@ class FaceCache:
         finally:
             db.close()
         log.warning("the face cache %s is damaged (%s); moved it to %s and starting a new one", self.path, error, moved)
-        try:
-            _private_file(self.path)
-            fresh = self._connect()
-        except (OSError, sqlite3.OperationalError) as failure:
-            raise self._unusable(failure) from None
+        fresh = self._connect()
         try:
             self._prepare(fresh)
         except BaseException:
@@ -254,8 +245,13 @@ class FaceCache:
         return fresh
 
     def _connect(self) -> sqlite3.Connection:
-        # Each write opens its own transaction; the lock, not SQLite's thread check, serialises threads.
-        return sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
+        try:
+            if self.path != ":memory:":
+                _private_file(self.path)
+            # Each write opens its own transaction; the lock, not SQLite's thread check, serialises threads.
+            return sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
+        except (OSError, sqlite3.OperationalError) as error:
+            raise self._unusable(error) from None
 
     def _prepare(self, db: sqlite3.Connection) -> None:
         db.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
