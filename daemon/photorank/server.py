@@ -115,7 +115,7 @@ class PhotorankServicer(pb_grpc.PhotorankServicer):
             return rpc.to_message(analyze_document(self.library.engine.id, records), pb.AnalyzeReport)
 
     def Undo(self, request: pb.UndoRequest, context: grpc.ServicerContext) -> pb.WriteBack:
-        self.calls.begin(context)
+        self.calls.begin(context)  # counted as running: a shutdown gives it the grace period
         with answering(context, self.calls):
             person = rpc.from_wire(request.person).strip() or None
             summary = self.library.undo(rpc.request_paths(request.paths), request.recursive, person, rpc.xmp_options(request.xmp))
