@@ -287,18 +287,27 @@ def test_watch_indexes_photos_as_they_arrive(tmp_path, photos):
     watched = tmp_path / "incoming"
     watched.mkdir()
     running = Daemon(tmp_path, "--watch", str(watched))
+
+    def arrives(name: str, images: int) -> None:
+        shutil.copy(folder / name, watched / name)
+        deadline = time.monotonic() + 120
+        while running.status().images < images:
+            assert time.monotonic() < deadline, running.text_log()
+            time.sleep(0.2)
+
     try:
+        deadline = time.monotonic() + 120
+        while "watching" not in running.text_log():  # the watcher runs, and the folder was looked through
+            assert time.monotonic() < deadline, running.text_log()
+            time.sleep(0.2)
+        arrives("q80_portrait.jpg", 1)
+        report = list(running.stub.Index(pb.IndexRequest(paths=[str(watched)])))[-1].report
+        assert report.cached == 1 and report.analysed == 0  # already analysed when it arrived
         # A name the watcher cannot report (not UTF-8, even of no photo) must not end the watching.
         with open(os.path.join(os.fsencode(watched), b"notes-\xe9.txt"), "wb") as handle:
             handle.write(b"not a photo")
         time.sleep(1.5)
-        shutil.copy(folder / "q80_portrait.jpg", watched / "new.jpg")
-        deadline = time.monotonic() + 120
-        while running.status().images < 1:
-            assert time.monotonic() < deadline, running.text_log()
-            time.sleep(0.2)
-        report = list(running.stub.Index(pb.IndexRequest(paths=[str(watched)])))[-1].report
-        assert report.cached == 1 and report.analysed == 0  # already analysed when it arrived
+        arrives("q70_portrait.jpg", 2)
         assert "indexing the watched folders again" in running.text_log()
     finally:
         running.stop()

@@ -47,6 +47,8 @@ REQUEST_THREADS = 16
 STOPPING = "photorankd is stopping; what was analysed so far is kept: run again once it is back"
 # After a name the file watcher cannot report, how long before the folders are indexed again.
 WATCH_RETRY_SECONDS = 1.0
+# How often the watcher yields with no change (its first yield starts the full pass).
+WATCH_POLL_MS = 1000
 
 
 class Calls:
@@ -263,21 +265,26 @@ def bind_tcp(server: grpc.Server, address: str) -> str:
 
 
 def watch(library: Library, folders: list[str], stop: threading.Event) -> None:
-    """Keep the index current as photos arrive or change in `folders` (after one full pass).
+    """Keep the index current as photos arrive or change in `folders`.
 
-    The watcher cannot report a name that is not UTF-8 (it fails the whole batch): then the
-    folders are indexed again, which finds such photos too (cached ones cost a stat each), and
-    watching goes on. Nothing ends this loop but `stop`."""
+    The full pass over the folders runs once the watcher runs (its first yield), so a photo
+    that arrives at any moment is either seen by the pass or reported by the watcher. The
+    watcher cannot report a name that is not UTF-8 (it fails the whole batch): then it starts
+    again with a new full pass, which finds such photos too (cached ones cost a stat each).
+    Nothing ends this loop but `stop`."""
     import watchfiles
 
     from .images import is_image_path
 
     while not stop.is_set():
         try:
-            for folder in folders:
-                summary = library.index([folder], recursive=True)
-                log.info("watching %s: %d photos (%d analysed now)", folder, summary.photos, summary.analysed)
-            for changes in watchfiles.watch(*folders, stop_event=stop, recursive=True):
+            pending_pass = True
+            for changes in watchfiles.watch(*folders, stop_event=stop, recursive=True, yield_on_timeout=True, rust_timeout=WATCH_POLL_MS):
+                if pending_pass:
+                    for folder in folders:
+                        summary = library.index([folder], recursive=True)
+                        log.info("watching %s: %d photos (%d analysed now)", folder, summary.photos, summary.analysed)
+                    pending_pass = False
                 changed = sorted({path for change, path in changes if change != watchfiles.Change.deleted and is_image_path(path) and os.path.isfile(path)})
                 if changed:
                     try:
