@@ -19,50 +19,12 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
 from PIL import Image
 
+from daemon_process import Daemon
+
 from photorank.client import DaemonClient
 from photorank.ranking import RankRequest, ReferenceSpec
 from photorank.v1 import photorank_pb2 as pb
 from photorank.v1 import photorank_pb2_grpc as pb_grpc
-
-START_SECONDS = 60
-
-
-class Daemon:
-    """A photorankd process with its own socket and cache, stopped at the end."""
-
-    def __init__(self, folder, *extra: str):
-        self.folder = folder
-        self.socket = str(folder / "run" / "photorankd.sock")
-        self.cache = str(folder / "faces.sqlite")
-        self.log = open(folder / "photorankd.log", "a+")
-        self.process = subprocess.Popen(
-            [sys.executable, "-m", "photorank.server", "--socket", self.socket, "--cache", self.cache, "--workers", "2", *extra],
-            stderr=self.log,
-        )
-        self.channel = grpc.insecure_channel(f"unix:{self.socket}")
-        self.stub = pb_grpc.PhotorankStub(self.channel)
-        deadline = time.monotonic() + START_SECONDS
-        while not os.path.exists(self.socket):
-            assert self.process.poll() is None, self.text_log()
-            assert time.monotonic() < deadline, "photorankd did not start"
-            time.sleep(0.05)
-        grpc.channel_ready_future(self.channel).result(timeout=START_SECONDS)
-
-    def text_log(self) -> str:
-        self.log.flush()
-        self.log.seek(0)
-        return self.log.read()
-
-    def status(self) -> pb.StatusReport:
-        return self.stub.Status(pb.StatusRequest())
-
-    def stop(self, how: int = signal.SIGTERM) -> int:
-        self.channel.close()
-        if self.process.poll() is None:
-            self.process.send_signal(how)
-        code = self.process.wait(timeout=60)
-        self.log.close()
-        return code
 
 
 @pytest.fixture
@@ -325,13 +287,27 @@ def test_watch_indexes_photos_as_they_arrive(tmp_path, photos):
     watched = tmp_path / "incoming"
     watched.mkdir()
     running = Daemon(tmp_path, "--watch", str(watched))
-    try:
-        shutil.copy(folder / "q80_portrait.jpg", watched / "new.jpg")
+
+    def arrives(name: str, images: int) -> None:
+        shutil.copy(folder / name, watched / name)
         deadline = time.monotonic() + 120
-        while running.status().images < 1:
+        while running.status().images < images:
             assert time.monotonic() < deadline, running.text_log()
             time.sleep(0.2)
+
+    try:
+        deadline = time.monotonic() + 120
+        while "watching" not in running.text_log():  # the watcher runs, and the folder was looked through
+            assert time.monotonic() < deadline, running.text_log()
+            time.sleep(0.2)
+        arrives("q80_portrait.jpg", 1)
         report = list(running.stub.Index(pb.IndexRequest(paths=[str(watched)])))[-1].report
         assert report.cached == 1 and report.analysed == 0  # already analysed when it arrived
+        # A name the watcher cannot report (not UTF-8, even of no photo) must not end the watching.
+        with open(os.path.join(os.fsencode(watched), b"notes-\xe9.txt"), "wb") as handle:
+            handle.write(b"not a photo")
+        time.sleep(1.5)
+        arrives("q70_portrait.jpg", 2)
+        assert "indexing the watched folders again" in running.text_log()
     finally:
         running.stop()

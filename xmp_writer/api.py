@@ -20,7 +20,10 @@ def _update_file(path: str, change: Change, *, create: bool, missing: str = "no 
     dry_run: work out the change and report what would happen, touching nothing.
     """
     for _ in range(RETRIES):
-        before = atomic.read(path)
+        try:
+            before = atomic.read(path)
+        except OSError as exc:  # a folder named like the sidecar, a file we may not read
+            return FileResult(path, "error", (f"left untouched: cannot read it: {exc.strerror or exc}",))
         if before.data is None and not create:
             return FileResult(path, "unchanged", (missing,))
         try:

@@ -4,17 +4,24 @@ A new version is written to a hidden temp file in the same folder, fsynced,
 then renamed over the old one and the folder is fsynced: after a crash at any
 moment the file is either the old or the new version.  The temp file's name
 does not end in .xmp, so host apps never pick it up; temp files left by a
-writer that was killed are removed on the next write to the same folder.
+writer that was killed are removed on the next write to the same folder (only
+names of exactly our temp form, `.NAME.photorank-tmp-PID-8HEX`, whose PID no
+longer runs).  A path that is a symbolic link keeps being one: the file it
+points to is replaced.
 """
 
 from __future__ import annotations
 
 import os
+import re
 import secrets
 import stat
 from dataclasses import dataclass
 
 TEMP_MARK = ".photorank-tmp-"
+TOKEN_BYTES = 4
+# The whole name of a temp file of ours: a user's file that merely contains the mark is never touched.
+TEMP_NAME = re.compile(rf"\..+{re.escape(TEMP_MARK)}(\d+)-[0-9a-f]{{{2 * TOKEN_BYTES}}}", re.DOTALL)
 
 
 class ChangedUnderUs(Exception):
@@ -76,13 +83,11 @@ def clean_stale_temps(folder: str) -> None:
     except FileNotFoundError:
         return
     for name in names:
-        if TEMP_MARK not in name:
+        ours = TEMP_NAME.fullmatch(name)
+        if ours is None:
             continue
-        try:
-            pid = int(name.split(TEMP_MARK, 1)[1].split("-", 1)[0])
-        except ValueError:
-            continue
-        if pid != os.getpid() and not _pid_alive(pid):
+        pid = int(ours.group(1))
+        if pid != os.getpid() and not _pid_alive(pid) and os.path.isfile(os.path.join(folder, name)):
             try:
                 os.unlink(os.path.join(folder, name))
             except FileNotFoundError:
@@ -113,11 +118,12 @@ def replace(path: str, data: bytes, before: Snapshot) -> None:
     """Atomically make path contain data, if it still is as in before.
 
     Raises ChangedUnderUs when another program changed (or created) the file
-    since it was read.
+    since it was read. A symbolic link stays a link: its target is replaced.
     """
+    path = os.path.realpath(path) if os.path.islink(path) else path
     folder = os.path.dirname(os.path.abspath(path))
     clean_stale_temps(folder)
-    temp = os.path.join(folder, f".{os.path.basename(path)}{TEMP_MARK}{os.getpid()}-{secrets.token_hex(4)}")
+    temp = os.path.join(folder, f".{os.path.basename(path)}{TEMP_MARK}{os.getpid()}-{secrets.token_hex(TOKEN_BYTES)}")
     fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     try:
         try:

@@ -8,12 +8,15 @@ Two tables separate *where* a file is from *what* it contains:
   switching engine or settings never mixes incompatible embeddings.
 Each analysed image is committed on its own (file row and analysis together), so an interrupted
 run resumes where it stopped and concurrent runs never see an analysis without its file.
-The cache is only a cache: a stale layout is rebuilt, an unreadable file moved aside.
+The cache is only a cache: a stale layout is rebuilt; a damaged file (found at open or by any
+later read) is moved aside with one log line and a new one started. It holds face embeddings
+and photo paths, so it is made 0600, and its default folder 0700.
 """
 
 from __future__ import annotations
 
 import contextlib
+import functools
 import hashlib
 import json
 import os
@@ -27,6 +30,7 @@ from dataclasses import dataclass
 import numpy as np
 import platformdirs
 
+from .errors import PhotorankError
 from .records import DetectedFace, ImageRecord
 
 log = logging.getLogger(__name__)
@@ -155,6 +159,38 @@ def _move_aside(path: str) -> str:
     return target
 
 
+def _recovering(method):
+    """A cache method that, finding the file damaged, moves it aside, starts a new one and runs
+    again (once): the caller gets an answer from the new, empty cache instead of an error."""
+
+    @functools.wraps(method)
+    def recovering(self: FaceCache, *args, **kwargs):
+        generation = self._generation
+        try:
+            return method(self, *args, **kwargs)
+        except sqlite3.DatabaseError as error:
+            if self.path == ":memory:" or not _is_broken(error):
+                raise
+            with self._lock:
+                if self._generation == generation:  # not yet replaced by another thread
+                    self._db = self._replace_broken(self._db, error)
+        return method(self, *args, **kwargs)
+
+    return recovering
+
+
+def _private_file(path: str) -> None:
+    """Create the cache file 0600 (SQLite gives its -wal and -shm the same mode), or make an
+    existing one of ours so: it holds face embeddings and photo paths."""
+    folder = os.path.dirname(os.path.abspath(path))
+    os.makedirs(folder, mode=0o700, exist_ok=True)
+    if folder == os.path.dirname(default_cache_path()):
+        os.chmod(folder, 0o700)
+    os.close(os.open(path, os.O_RDWR | os.O_CREAT, 0o600))
+    if os.stat(path).st_uid == os.getuid():
+        os.chmod(path, 0o600)
+
+
 class FaceCache:
     """Persistent store of analyses. Use `FaceCache(":memory:")` for a run that keeps nothing.
 
@@ -166,40 +202,56 @@ class FaceCache:
 
     def __init__(self, path: str | None = None):
         self._lock = threading.RLock()
+        self._generation = 0  # how many damaged files this object has replaced
         self.path = path or default_cache_path()
-        if self.path != ":memory:":
-            os.makedirs(os.path.dirname(os.path.abspath(self.path)), exist_ok=True)
         db = self._connect()
         try:
             self._prepare(db)
         except sqlite3.DatabaseError as error:
             if self.path == ":memory:" or not _is_broken(error):
                 db.close()
-                raise
-            # The cache is only a cache: keep the damaged file for inspection and start afresh.
-            # Moved while still open, as closing deletes a -wal that SQLite could not use.
-            try:
-                moved = _move_aside(self.path)
-            except OSError:  # an open file cannot be renamed everywhere
-                db.close()
-                moved = _move_aside(self.path)
-            finally:
-                db.close()
-            log.warning("the face cache %s is broken (%s); moved it to %s and starting a new one", self.path, error, moved)
-            db = self._connect()
-            try:
-                self._prepare(db)
-            except BaseException:
-                db.close()
-                raise
+                raise self._unusable(error) from None
+            db = self._replace_broken(db, error)
         except BaseException:
             db.close()
             raise
         self._db = db
 
+    def _unusable(self, error: Exception) -> Exception:
+        """A cache that cannot be opened or written (a read-only folder, a full disk) as a sentence."""
+        if isinstance(error, sqlite3.DatabaseError) and "locked" in str(error):
+            return error
+        reason = getattr(error, "strerror", None) or str(error)
+        return PhotorankError(f"cannot use the face cache {self.path}: {reason}; make its folder writable, or name another file with --cache FILE")
+
+    def _replace_broken(self, db: sqlite3.Connection, error: sqlite3.DatabaseError) -> sqlite3.Connection:
+        """The cache is only a cache: keep the damaged file for inspection and start afresh.
+        Moved while still open, as closing deletes a -wal that SQLite could not use."""
+        try:
+            moved = _move_aside(self.path)
+        except OSError:  # an open file cannot be renamed everywhere
+            db.close()
+            moved = _move_aside(self.path)
+        finally:
+            db.close()
+        log.warning("the face cache %s is damaged (%s); moved it to %s and starting a new one", self.path, error, moved)
+        fresh = self._connect()
+        try:
+            self._prepare(fresh)
+        except BaseException:
+            fresh.close()
+            raise
+        self._generation += 1
+        return fresh
+
     def _connect(self) -> sqlite3.Connection:
-        # Each write opens its own transaction; the lock, not SQLite's thread check, serialises threads.
-        return sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
+        try:
+            if self.path != ":memory:":
+                _private_file(self.path)
+            # Each write opens its own transaction; the lock, not SQLite's thread check, serialises threads.
+            return sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
+        except (OSError, sqlite3.OperationalError) as error:
+            raise self._unusable(error) from None
 
     def _prepare(self, db: sqlite3.Connection) -> None:
         db.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
@@ -254,6 +306,7 @@ class FaceCache:
 
     # --- files -----------------------------------------------------------------------------
 
+    @_recovering
     def known_fingerprint(self, path: str, size: int, mtime_ns: int) -> str | None:
         """The stored fingerprint when the file is unchanged since it was last seen."""
         with self._lock:
@@ -263,6 +316,7 @@ class FaceCache:
             ).fetchone()
         return row[0] if row else None
 
+    @_recovering
     def file_states(self, paths: list[str], analysis_key: str) -> dict[str, FileState]:
         """What is remembered of each of `paths` (those never seen are absent): a few bulk queries."""
         states: dict[str, FileState] = {}
@@ -278,6 +332,7 @@ class FaceCache:
                     states[os.fsdecode(path)] = FileState(size, mtime_ns, file_fingerprint, bool(analysed))
         return states
 
+    @_recovering
     def analysed(self, fingerprints: list[str], analysis_key: str) -> set[str]:
         """Those of `fingerprints` that have an analysis under `analysis_key`."""
         found: set[str] = set()
@@ -292,6 +347,7 @@ class FaceCache:
                 )
         return found
 
+    @_recovering
     def remember_file(self, path: str, size: int, mtime_ns: int, file_fingerprint: str) -> bool:
         """Note where a known content is now (a moved, renamed or touched file). False when its
         analysis has gone meanwhile (another run pruned it): the caller analyses it again."""
@@ -304,6 +360,7 @@ class FaceCache:
             )
         return True
 
+    @_recovering
     def prune(self, folders: Iterable[str], present: set[str]) -> set[str]:
         """Forget files under `folders` that no longer exist, and analyses no file refers to.
         Returns the fingerprints whose analyses were dropped."""
@@ -331,6 +388,7 @@ class FaceCache:
     def load(self, file_fingerprint: str, analysis_key: str, path: str) -> ImageRecord | None:
         return self.load_many({path: file_fingerprint}, analysis_key).get(path)
 
+    @_recovering
     def load_many(self, fingerprints: dict[str, str], analysis_key: str) -> dict[str, ImageRecord]:
         """path -> its whole record, for every path of `fingerprints` (path -> fingerprint) whose
         content is analysed; in bulk, from one snapshot (another run may prune or store meanwhile)."""
@@ -378,6 +436,7 @@ class FaceCache:
             )
         return records
 
+    @_recovering
     def stored_faces(self, analysis_key: str, fingerprints: list[str] | None = None) -> StoredFaces:
         """The embeddings of every analysed image (or of `fingerprints`) under `analysis_key`,
         as one matrix: what the daemon keeps in memory to find a person with one product."""
@@ -416,6 +475,7 @@ class FaceCache:
             errors={file_fingerprint: error for file_fingerprint, error in analyses if error},
         )
 
+    @_recovering
     def counts(self, analysis_key: str) -> tuple[int, int, int]:
         """(files known, images analysed under the key, faces stored under the key)."""
         with self._lock:
@@ -424,6 +484,7 @@ class FaceCache:
             faces = self._db.execute("SELECT COUNT(*) FROM faces WHERE analysis_key = ?", (analysis_key,)).fetchone()[0]
         return files, images, faces
 
+    @_recovering
     def store(
         self, path: str, size: int, mtime_ns: int, file_fingerprint: str, analysis_key: str, record: ImageRecord
     ) -> None:

@@ -21,8 +21,7 @@ from .collection import check_output_file
 from .config import default_config_path, load_config, load_defaults
 from .document import progress_document
 from .errors import PhotorankError, UsageError
-from .ranking import RankRequest, ReferenceSpec
-from .records import ProgressEvent, XmpOptions
+from .records import ProgressEvent, RankRequest, ReferenceSpec, XmpOptions
 from .scoring import star_bands
 
 EXIT_OK, EXIT_USAGE, EXIT_FAILED = 0, 2, 1

@@ -9,7 +9,6 @@ from __future__ import annotations
 import os
 
 from .errors import PathNotFound, PhotorankError, UsageError
-from .images import is_image_path
 
 
 class NoPhotos(PhotorankError):
@@ -56,6 +55,8 @@ def sub_folders(folder: str) -> list[str]:
 
 def holds_photos(folder: str) -> bool:
     """Whether the folder or any folder below it holds a photo (stops at the first one)."""
+    from .images import is_image_path  # here: checking paths needs no image decoder
+
     for _, dirnames, filenames in os.walk(folder):
         dirnames[:] = [name for name in dirnames if not name.startswith(".")]
         if any(is_image_path(name) for name in filenames):

@@ -8,8 +8,12 @@ name), and a client turns those messages back into the very same documents. Name
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from .records import DetectedFace, ImageRecord
-from .ranking import RankingReport, faces_left_to_right
+
+if TYPE_CHECKING:  # the CLI talking to photorankd imports this module, never the ranking stage
+    from .ranking import RankingReport
 
 
 def face_json(face: DetectedFace) -> dict:
@@ -60,6 +64,8 @@ def rank_document(report: RankingReport) -> dict:
 
 
 def analyze_document(engine: str, records: dict[str, ImageRecord]) -> dict:
+    from .ranking import faces_left_to_right
+
     return {
         "engine": engine,
         "results": [
@@ -81,3 +87,4 @@ def analyze_document(engine: str, records: dict[str, ImageRecord]) -> dict:
 def progress_document(event) -> dict:
     """One line of `--progress jsonl`: a ProgressEvent."""
     return {"event": "progress", "phase": event.phase, "done": event.done, "total": event.total, "path": event.path}
+

@@ -16,7 +16,6 @@ before any long work; a user's mistake raises a PhotorankError with a sentence t
 from __future__ import annotations
 
 import logging
-import multiprocessing
 import os
 import threading
 import time
@@ -27,7 +26,7 @@ from stat import S_ISREG
 
 import numpy as np
 
-from . import __version__
+from . import __version__, lifeline
 from .cache import FaceCache, StoredFaces, fingerprint
 from .collection import check_paths, require_photos
 from .config import load_config
@@ -218,10 +217,11 @@ class Analyser:
     per-file errors that are not cached; the next photo gets a new pool.
     """
 
-    def __init__(self, choice: EngineChoice, signal_settings: dict, workers: int, store):
+    def __init__(self, choice: EngineChoice, signal_settings: dict, workers: int, store, recall):
         self.workers = workers
         self._start = (choice, signal_settings)
         self._store = store  # (path, size, mtime_ns, fingerprint, record, lasting) -> None
+        self._recall = recall  # (path, fingerprint) -> the stored ImageRecord, or None
         self._pool: ProcessPoolExecutor | None = None
         self._closed = False
         self._lock = threading.Lock()
@@ -238,11 +238,19 @@ class Analyser:
                 raise Cancelled(SHUTTING_DOWN)
             if key in self._in_flight:
                 return self._in_flight[key]
+            # Finished by another request since this one looked at the cache (stored before it
+            # left _in_flight): answered from the cache, not analysed twice.
+            stored = self._recall(path, file_fingerprint)
+            if stored is not None:
+                done: Future = Future()
+                done.set_result(stored)
+                return done
             if self._pool is None:
                 # forkserver: workers never inherit the request threads or the open cache.
+                # Tied to this process (lifeline): no worker outlives it, even after kill -9.
                 self._pool = ProcessPoolExecutor(
-                    self.workers, mp_context=multiprocessing.get_context("forkserver"),
-                    initializer=start_worker, initargs=self._start,
+                    self.workers, mp_context=lifeline.forkserver_context(),
+                    initializer=lifeline.start_child, initargs=(start_worker, *self._start),
                 )
             pool = self._pool
             outcome: Future = Future()
@@ -327,7 +335,7 @@ class Library:
         except BaseException:
             self.cache.close()
             raise
-        self.analyser = Analyser(choice, self.signal_settings, workers or os.cpu_count() or 1, self._store)
+        self.analyser = Analyser(choice, self.signal_settings, workers or os.cpu_count() or 1, self._store, self._recall)
         self._prepared = False
 
     def __enter__(self) -> Library:
@@ -573,6 +581,12 @@ class Library:
             return
         self.cache.store(path, size, mtime_ns, file_fingerprint, self.key, record)
         self.faces.add(stored_faces_of(file_fingerprint, record))
+
+    def _recall(self, path: str, file_fingerprint: str) -> ImageRecord | None:
+        """The record of a content this process has analysed and stored, else None."""
+        if self.faces.missing({file_fingerprint}):
+            return None
+        return self.cache.load(file_fingerprint, self.key, path)
 
     def _load_into_index(self, fingerprints: set[str]) -> None:
         """Images another process (a CLI run beside the daemon) analysed since the index was built."""

@@ -17,7 +17,7 @@ import numpy as np
 from . import identity, scoring
 from .errors import PhotorankError, UsageError
 from .index import Progress
-from .records import Box, DetectedFace, ImageRecord, XmpOptions
+from .records import Box, DetectedFace, ImageRecord, RankRequest, ReferenceSpec, XmpOptions  # noqa: F401 - the requests live in records (light for the CLI); named here too
 
 if TYPE_CHECKING:
     from .writeback import WriteBackSummary
@@ -25,33 +25,6 @@ if TYPE_CHECKING:
 
 class ReferenceError(PhotorankError):
     """A reference photo that cannot serve: unreadable, no face, or no such face number."""
-
-
-@dataclass
-class ReferenceSpec:
-    """A reference photo, and which of its faces is the person (by default the largest)."""
-
-    path: str
-    face: int | None = None  # 1-based, faces numbered left to right
-    box: Box | None = None  # or: the face that overlaps this box most
-
-
-@dataclass
-class RankRequest:
-    """The question only: engine, cache, workers and settings belong to the Library."""
-
-    references: list[ReferenceSpec]  # a plain path stands for ReferenceSpec(path)
-    paths: list[str]
-    recursive: bool = False
-    top: int | None = None
-    best_of_burst: bool = False
-    include_unsure: bool = False  # rank and rate unsure matches with the sure ones
-    person: str | None = None  # the name written with --write-xmp
-    write_xmp: bool = False
-    xmp: XmpOptions = field(default_factory=XmpOptions)  # write-back choices over the [xmp] settings
-
-    def __post_init__(self) -> None:
-        self.references = [ReferenceSpec(ref) if isinstance(ref, str) else ref for ref in self.references]
 
 
 @dataclass

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
-import numpy as np
+if TYPE_CHECKING:  # annotations only: the CLI talking to photorankd never loads numpy
+    import numpy as np
 
 Box = tuple[int, int, int, int]  # x, y, width, height in pixels of the oriented full-size image
 
@@ -59,3 +61,30 @@ class XmpOptions:
         """The [xmp] config section with these choices on top."""
         chosen = {key: value for key, value in vars(self).items() if value is not None}
         return {**settings, **chosen}
+
+
+@dataclass
+class ReferenceSpec:
+    """A reference photo, and which of its faces is the person (by default the largest)."""
+
+    path: str
+    face: int | None = None  # 1-based, faces numbered left to right
+    box: Box | None = None  # or: the face that overlaps this box most
+
+
+@dataclass
+class RankRequest:
+    """The question only: engine, cache, workers and settings belong to the Library."""
+
+    references: list[ReferenceSpec]  # a plain path stands for ReferenceSpec(path)
+    paths: list[str]
+    recursive: bool = False
+    top: int | None = None
+    best_of_burst: bool = False
+    include_unsure: bool = False  # rank and rate unsure matches with the sure ones
+    person: str | None = None  # the name written with --write-xmp
+    write_xmp: bool = False
+    xmp: XmpOptions = field(default_factory=XmpOptions)  # write-back choices over the [xmp] settings
+
+    def __post_init__(self) -> None:
+        self.references = [ReferenceSpec(ref) if isinstance(ref, str) else ref for ref in self.references]

@@ -4,12 +4,18 @@ of library requests and JSON documents to and from the protobuf messages of phot
 The messages mirror the documents of document.py name for name, so one generic conversion
 serves every report, and the CLI prints the same document whether it ran in-process or asked
 the daemon.
+
+A file name need not be UTF-8 (an old Windows archive in Latin-1); Python gives its bytes as
+lone surrogates (os.fsdecode), which a protobuf string cannot carry. On the wire each such byte
+is NUL and two hex digits: NUL never occurs in a path, so the escape is lossless, and names
+that are UTF-8 travel as they are.
 """
 
 from __future__ import annotations
 
 import ipaddress
 import os
+import re
 import secrets
 import warnings
 
@@ -18,10 +24,9 @@ from google.protobuf import json_format
 from google.protobuf.descriptor import FieldDescriptor
 from google.protobuf.message import Message
 
-from .config import APP_NAME
-from .errors import UsageError
-from .ranking import RankRequest, ReferenceSpec
-from .records import XmpOptions
+from .config import APP_NAME, ConfigError, load_defaults, validate
+from .errors import PhotorankError, UsageError
+from .records import RankRequest, ReferenceSpec, XmpOptions
 from .v1 import photorank_pb2 as pb
 
 SOCKET_NAME = "photorankd.sock"
@@ -31,13 +36,24 @@ TOKEN_HEADER = "authorization"
 MAX_MESSAGE_BYTES = 256 * 1024 * 1024
 # Paths one request may name (photos and folders): a folder counts once, whatever it holds.
 MAX_PATHS = 200_000
+# Longest status message: a sentence, never a whole request echoed back (gRPC caps metadata).
+MAX_DETAILS_CHARS = 1000
+WIRE_ESCAPE = "\0"
+_UNDECODED_BYTE = re.compile("[\udc80-\udcff]")
+_ESCAPED_BYTE = re.compile("\0([0-9a-f]{2})")
 
 
 def runtime_dir() -> str:
-    """$XDG_RUNTIME_DIR/photorank (a private per-user folder), or platformdirs' fallback."""
+    """$XDG_RUNTIME_DIR/photorank (a private per-user folder), or platformdirs' fallback
+    (/tmp/runtime-$UID), which it refuses when that folder is not the user's own."""
     with warnings.catch_warnings():  # no XDG_RUNTIME_DIR (a container, a cron job): the fallback is fine
         warnings.simplefilter("ignore")
-        return platformdirs.user_runtime_dir(APP_NAME)
+        try:
+            return platformdirs.user_runtime_dir(APP_NAME)
+        except PermissionError as error:
+            raise PhotorankError(
+                f"no private folder for photorankd's socket ({error}); set XDG_RUNTIME_DIR to a folder of yours, or name one with --socket PATH"
+            ) from None
 
 
 def default_socket() -> str:
@@ -70,16 +86,22 @@ def loopback_address(address: str) -> str:
         loopback = host == "localhost" or ipaddress.ip_address(host).is_loopback
     except ValueError:
         loopback = False
-    if not loopback or not port.isdigit():
+    if not loopback or not port.isdigit() or not 0 < int(port) < 65536:
         raise UsageError(f"--tcp {address}: give a loopback address and port, such as 127.0.0.1:50551 or [::1]:50551")
     return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
 
 
 def read_or_create_token(path: str) -> str:
-    """The shared secret of TCP clients, in a file only the user can read (made on first use)."""
+    """The shared secret of TCP clients, in a file only the user can read (made on first use).
+    A token that others could read is refused: anyone who read it could use the daemon as us."""
     try:
         with open(path, encoding="utf-8") as handle:
+            mode = os.fstat(handle.fileno()).st_mode & 0o777
             token = handle.read().strip()
+        if mode & 0o077:
+            raise PhotorankError(
+                f"the token file {path} can be read by other users (mode {mode:04o}); make a new one: rm {path} (photorankd writes it 0600)"
+            )
         if token:
             return token
     except FileNotFoundError:
@@ -93,8 +115,44 @@ def read_or_create_token(path: str) -> str:
 
 
 def read_token(path: str) -> str:
-    with open(path, encoding="utf-8") as handle:
-        return handle.read().strip()
+    try:
+        with open(path, encoding="utf-8") as handle:
+            return handle.read().strip()
+    except OSError as error:
+        raise PhotorankError(f"cannot read the token file {path}: {error.strerror}; pass --token-file FILE") from None
+
+
+# --- paths and sentences on the wire -------------------------------------------------------------
+
+
+def to_wire(text: str) -> str:
+    """A str as a protobuf string: each undecodable byte of a file name as NUL + two hex digits."""
+    return _UNDECODED_BYTE.sub(lambda byte: f"{WIRE_ESCAPE}{ord(byte.group()) - 0xDC00:02x}", text)
+
+
+def from_wire(text: str) -> str:
+    """The str that `to_wire` was given: the same name, the same bytes on disk."""
+    return _ESCAPED_BYTE.sub(lambda byte: chr(0xDC00 + int(byte.group(1), 16)), text) if WIRE_ESCAPE in text else text
+
+
+def readable(message: str) -> str:
+    """A status message for people: undecodable bytes shown as \\xNN, at most MAX_DETAILS_CHARS."""
+    text = message.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+    if len(text) <= MAX_DETAILS_CHARS:
+        return text
+    half = MAX_DETAILS_CHARS // 2
+    return f"{text[:half]} ... ({len(text) - 2 * half} characters left out) ... {text[-half:]}"
+
+
+def _mapped(value, convert):
+    """`value` with `convert` applied to every string in it (documents are dicts, lists, scalars)."""
+    if isinstance(value, str):
+        return convert(value)
+    if isinstance(value, dict):
+        return {key: _mapped(item, convert) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_mapped(item, convert) for item in value]
+    return value
 
 
 # --- documents <-> messages ---------------------------------------------------------------------
@@ -102,7 +160,7 @@ def read_token(path: str) -> str:
 
 def to_message(document: dict, message_type: type[Message]) -> Message:
     """A JSON document (document.py) as its message; a key the message lacks is a bug, not ignored."""
-    return json_format.ParseDict(document, message_type())
+    return json_format.ParseDict(_mapped(document, to_wire), message_type())
 
 
 def to_document(message: Message) -> dict:
@@ -115,13 +173,13 @@ def to_document(message: Message) -> dict:
         elif field.message_type is not None and field.message_type.GetOptions().map_entry:
             document[field.name] = dict(sorted(value.items()))
         elif field.is_repeated:
-            document[field.name] = [to_document(item) if isinstance(item, Message) else item for item in value]
+            document[field.name] = [to_document(item) if isinstance(item, Message) else _mapped(item, from_wire) for item in value]
         elif field.has_presence and not message.HasField(field.name):
             document[field.name] = None
         elif field.type == FieldDescriptor.TYPE_MESSAGE:
             document[field.name] = to_document(value)
         else:
-            document[field.name] = value
+            document[field.name] = _mapped(value, from_wire)
     return document
 
 
@@ -142,28 +200,35 @@ def xmp_message(options: XmpOptions) -> pb.XmpOptions:
 
 
 def xmp_options(message: pb.XmpOptions) -> XmpOptions:
+    """A request's write-back choices, checked as the [xmp] settings are (before any work)."""
     present = lambda name: getattr(message, name) if message.HasField(name) else None  # noqa: E731
-    return XmpOptions(
+    options = XmpOptions(
         naming=present("naming"),
         overwrite_ratings=present("overwrite_ratings"),
         unrated=list(message.unrated) or None,
         embed=present("embed"),
         dry_run=message.dry_run,
     )
+    chosen = {key: value for key, value in vars(options).items() if value is not None and key != "dry_run"}
+    try:
+        validate({"xmp": chosen}, load_defaults(), "the request's xmp options")
+    except ConfigError as error:
+        raise UsageError(str(error)) from None
+    return options
 
 
 def rank_message(request: RankRequest) -> pb.RankRequest:
     return pb.RankRequest(
         references=[
-            pb.ReferencePhoto(path=os.path.abspath(spec.path), box=list(spec.box or ()), **({"face": spec.face} if spec.face else {}))
+            pb.ReferencePhoto(path=to_wire(os.path.abspath(spec.path)), box=list(spec.box or ()), **({"face": spec.face} if spec.face else {}))
             for spec in request.references
         ],
-        paths=[os.path.abspath(path) for path in request.paths],
+        paths=wire_paths(request.paths),
         recursive=request.recursive,
         top=request.top or 0,
         best_of_burst=request.best_of_burst,
         include_unsure=request.include_unsure,
-        person=request.person or "",
+        person=to_wire(request.person or ""),
         write_xmp=request.write_xmp,
         xmp=xmp_message(request.xmp),
     )
@@ -171,15 +236,15 @@ def rank_message(request: RankRequest) -> pb.RankRequest:
 
 def rank_request(message: pb.RankRequest) -> RankRequest:
     """The library's request from a message, checked for what the message type cannot say."""
-    check_request_paths([reference.path for reference in message.references] + list(message.paths))
+    paths = request_paths(message.paths)
     references = []
-    for reference in message.references:
+    for reference, path in zip(message.references, request_paths([reference.path for reference in message.references])):
         if reference.box and len(reference.box) != 4:
-            raise UsageError(f"reference {reference.path}: a box is [x, y, width, height], got {list(reference.box)}")
+            raise UsageError(f"reference {path}: a box is [x, y, width, height], got {list(reference.box)}")
         if reference.HasField("face") and reference.face < 1:
-            raise UsageError(f"reference {reference.path}: faces are numbered from 1")
+            raise UsageError(f"reference {path}: faces are numbered from 1")
         references.append(ReferenceSpec(
-            reference.path,
+            path,
             reference.face if reference.HasField("face") else None,
             tuple(reference.box) if reference.box else None,
         ))
@@ -187,22 +252,29 @@ def rank_request(message: pb.RankRequest) -> RankRequest:
         raise UsageError("no reference photo given")
     return RankRequest(
         references=references,
-        paths=list(message.paths),
+        paths=paths,
         recursive=message.recursive,
         top=message.top or None,
         best_of_burst=message.best_of_burst,
         include_unsure=message.include_unsure,
-        person=message.person or None,
+        person=from_wire(message.person) or None,
         write_xmp=message.write_xmp,
         xmp=xmp_options(message.xmp),
     )
 
 
-def check_request_paths(paths: list[str]) -> None:
-    """What the daemon asks of every path before any work: absolute (its working folder is not
-    the client's), and not more than it will take."""
+def wire_paths(paths: list[str]) -> list[str]:
+    """Paths as a client sends them: absolute (the daemon's working folder is not the client's), escaped."""
+    return [to_wire(os.path.abspath(path)) for path in paths]
+
+
+def request_paths(paths) -> list[str]:
+    """A request's paths as the daemon uses them, checked before any work: absolute, and not
+    more than it will take."""
     if len(paths) > MAX_PATHS:
         raise UsageError(f"{len(paths)} paths in one request; at most {MAX_PATHS} (name folders instead of their photos)")
+    paths = [from_wire(path) for path in paths]
     for path in paths:
         if not os.path.isabs(path):
             raise UsageError(f"{path}: paths sent to the daemon must be absolute")
+    return paths

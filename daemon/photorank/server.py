@@ -18,6 +18,7 @@ import os
 import queue
 import signal
 import socket
+import stat
 import sys
 import threading
 import time
@@ -28,7 +29,7 @@ import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
-from . import __version__, rpc
+from . import __version__, lifeline, rpc
 from .config import load_config
 from .document import analyze_document, progress_document, rank_document
 from .errors import PhotorankError
@@ -43,6 +44,51 @@ STATUS_CODES = {"usage": grpc.StatusCode.INVALID_ARGUMENT, "not_found": grpc.Sta
 # Seconds SIGTERM leaves running requests to finish before they are cut (what they analysed is kept).
 STOP_GRACE_SECONDS = 5.0
 REQUEST_THREADS = 16
+STOPPING = "photorankd is stopping; what was analysed so far is kept: run again once it is back"
+# After a name the file watcher cannot report, how long before the folders are indexed again.
+WATCH_RETRY_SECONDS = 1.0
+# How often the watcher yields with no change (its first yield starts the full pass).
+WATCH_POLL_MS = 1000
+
+
+class Calls:
+    """The calls running now, each with the event that stops its work: at shutdown those still
+    running after the grace period are told so in a sentence, not cut by gRPC."""
+
+    def __init__(self):
+        self._lock = threading.Lock()
+        self._running: set[threading.Event] = set()
+        self.stopping = threading.Event()
+
+    def begin(self, context: grpc.ServicerContext) -> threading.Event:
+        """The call's cancel event: set when the call ends for any reason (the client cancelled,
+        went away, timed out) or the daemon stops."""
+        cancel = threading.Event()
+        with self._lock:
+            self._running.add(cancel)
+        context.add_callback(lambda: self.end(cancel))
+        if self.stopping.is_set():
+            cancel.set()
+        return cancel
+
+    def end(self, cancel: threading.Event) -> None:
+        cancel.set()
+        with self._lock:
+            self._running.discard(cancel)
+
+    def wait_idle(self, seconds: float) -> None:
+        deadline = time.monotonic() + seconds
+        while time.monotonic() < deadline:
+            with self._lock:
+                if not self._running:
+                    return
+            time.sleep(0.05)
+
+    def stop_all(self) -> None:
+        self.stopping.set()
+        with self._lock:
+            for cancel in self._running:
+                cancel.set()
 
 
 class PhotorankServicer(pb_grpc.PhotorankServicer):
@@ -50,30 +96,31 @@ class PhotorankServicer(pb_grpc.PhotorankServicer):
         self.library = library
         self.address = address
         self.started = time.monotonic()
+        self.calls = Calls()
 
     def Rank(self, request: pb.RankRequest, context: grpc.ServicerContext) -> Iterator[pb.RankEvent]:
         work = lambda progress, cancel: rank_document(self.library.rank(rpc.rank_request(request), progress, cancel))  # noqa: E731
-        for kind, document in streamed(work, context):
+        for kind, document in streamed(work, context, self.calls):
             yield pb.RankEvent(**{kind: rpc.to_message(document, pb.Progress if kind == "progress" else pb.RankReport)})
 
     def Index(self, request: pb.IndexRequest, context: grpc.ServicerContext) -> Iterator[pb.IndexEvent]:
         def work(progress, cancel):
-            rpc.check_request_paths(list(request.paths))
-            return self.library.index(list(request.paths), request.recursive, progress, cancel).as_dict()
+            return self.library.index(rpc.request_paths(request.paths), request.recursive, progress, cancel).as_dict()
 
-        for kind, document in streamed(work, context):
+        for kind, document in streamed(work, context, self.calls):
             yield pb.IndexEvent(**{kind: rpc.to_message(document, pb.Progress if kind == "progress" else pb.IndexReport)})
 
     def Analyze(self, request: pb.AnalyzeRequest, context: grpc.ServicerContext) -> pb.AnalyzeReport:
-        with answering(context):
-            rpc.check_request_paths(list(request.paths))
-            records = self.library.analyze(list(request.paths), request.recursive, cancel=cancel_event(context))
+        cancel = self.calls.begin(context)
+        with answering(context, self.calls):
+            records = self.library.analyze(rpc.request_paths(request.paths), request.recursive, cancel=cancel)
             return rpc.to_message(analyze_document(self.library.engine.id, records), pb.AnalyzeReport)
 
     def Undo(self, request: pb.UndoRequest, context: grpc.ServicerContext) -> pb.WriteBack:
-        with answering(context):
-            rpc.check_request_paths(list(request.paths))
-            summary = self.library.undo(list(request.paths), request.recursive, request.person.strip() or None, rpc.xmp_options(request.xmp))
+        self.calls.begin(context)  # counted as running: a shutdown gives it the grace period
+        with answering(context, self.calls):
+            person = rpc.from_wire(request.person).strip() or None
+            summary = self.library.undo(rpc.request_paths(request.paths), request.recursive, person, rpc.xmp_options(request.xmp))
             return rpc.to_message(summary.as_dict(), pb.WriteBack)
 
     def Status(self, request: pb.StatusRequest, context: grpc.ServicerContext) -> pb.StatusReport:
@@ -83,18 +130,13 @@ class PhotorankServicer(pb_grpc.PhotorankServicer):
         )
 
 
-def cancel_event(context: grpc.ServicerContext) -> threading.Event:
-    """Set when the call ends for any reason: the client cancelled, went away, or it timed out."""
-    cancel = threading.Event()
-    context.add_callback(cancel.set)
-    return cancel
-
-
 class answering:
-    """Turns the library's errors into gRPC statuses carrying the user's sentence."""
+    """Turns the library's errors into gRPC statuses carrying the user's sentence (undecodable
+    bytes of a name shown as \\xNN, a long one shortened)."""
 
-    def __init__(self, context: grpc.ServicerContext):
+    def __init__(self, context: grpc.ServicerContext, calls: Calls):
         self.context = context
+        self.calls = calls
 
     def __enter__(self) -> None:
         return None
@@ -103,19 +145,21 @@ class answering:
         if error is None or isinstance(error, (GeneratorExit, grpc.RpcError)) or not isinstance(error, Exception):
             return False
         if isinstance(error, Cancelled):
-            self.context.abort(grpc.StatusCode.CANCELLED, str(error))
+            if self.calls.stopping.is_set():
+                self.context.abort(grpc.StatusCode.UNAVAILABLE, STOPPING)
+            self.context.abort(grpc.StatusCode.CANCELLED, rpc.readable(str(error)))
         if isinstance(error, PhotorankError):
-            self.context.abort(STATUS_CODES.get(error.kind, grpc.StatusCode.FAILED_PRECONDITION), str(error))
+            self.context.abort(STATUS_CODES.get(error.kind, grpc.StatusCode.FAILED_PRECONDITION), rpc.readable(str(error)))
         log.exception("request failed")
-        self.context.abort(grpc.StatusCode.INTERNAL, f"photorankd failed: {type(error).__name__}: {error} (see its log)")
+        self.context.abort(grpc.StatusCode.INTERNAL, rpc.readable(f"photorankd failed: {type(error).__name__}: {error} (see its log)"))
         return False
 
 
-def streamed(work: Callable, context: grpc.ServicerContext) -> Iterator[tuple[str, dict]]:
+def streamed(work: Callable, context: grpc.ServicerContext, calls: Calls) -> Iterator[tuple[str, dict]]:
     """Run `work(progress, cancel)` beside the call, yielding ("progress", event) documents as
     they come and ("report", document) at the end."""
     events: queue.Queue = queue.Queue()
-    cancel = cancel_event(context)
+    cancel = calls.begin(context)
     outcome: dict = {}
 
     def run() -> None:
@@ -127,7 +171,7 @@ def streamed(work: Callable, context: grpc.ServicerContext) -> Iterator[tuple[st
             events.put(None)
 
     threading.Thread(target=run, name="photorank-request", daemon=True).start()
-    with answering(context):
+    with answering(context, calls):
         while (event := events.get()) is not None:
             yield "progress", event
         if "error" in outcome:
@@ -163,6 +207,7 @@ def build_server(servicer: PhotorankServicer, health_servicer: health.HealthServ
         options=[
             ("grpc.max_receive_message_length", rpc.MAX_MESSAGE_BYTES),
             ("grpc.max_send_message_length", rpc.MAX_MESSAGE_BYTES),
+            ("grpc.so_reuseport", 0),  # a second daemon must not share the first one's TCP port
         ],
     )
     pb_grpc.add_PhotorankServicer_to_server(servicer, server)
@@ -171,23 +216,31 @@ def build_server(servicer: PhotorankServicer, health_servicer: health.HealthServ
     return server
 
 
-def prepare_socket(path: str) -> None:
-    """A private folder for the socket, and no stale socket in the way; refuse if a daemon answers."""
+def prepare_socket(path: str, private_folder: bool) -> None:
+    """A private folder for the socket, and no stale socket in the way; refuse if a daemon
+    answers, or if PATH is anything but a socket (a file or a link is the user's, not ours)."""
     folder = os.path.dirname(os.path.abspath(path))
-    if not os.path.isdir(folder):
-        os.makedirs(folder, mode=0o700)
-    if folder == rpc.runtime_dir():
-        os.chmod(folder, 0o700)
-    if os.path.lexists(path):
-        probe = socket.socket(socket.AF_UNIX)
-        try:
-            probe.connect(path)
-        except OSError:
-            os.unlink(path)  # left by a daemon that was killed
-        else:
-            raise PhotorankError(f"another photorankd is already serving on {path}")
-        finally:
-            probe.close()
+    try:
+        if not os.path.isdir(folder):
+            os.makedirs(folder, mode=0o700)
+        if private_folder:
+            os.chmod(folder, 0o700)
+        found = os.lstat(path)
+    except FileNotFoundError:
+        return
+    except OSError as error:
+        raise PhotorankError(f"cannot make the socket folder {folder}: {error.strerror}") from None
+    if not stat.S_ISSOCK(found.st_mode):
+        raise PhotorankError(f"--socket {path}: something that is not a socket is there; name another path (it is left as it is)")
+    probe = socket.socket(socket.AF_UNIX)
+    try:
+        probe.connect(path)
+    except OSError:
+        os.unlink(path)  # a socket left by a daemon that was killed
+    else:
+        raise PhotorankError(f"another photorankd is already serving on {path}")
+    finally:
+        probe.close()
 
 
 def bind_unix(server: grpc.Server, path: str) -> None:
@@ -200,23 +253,48 @@ def bind_unix(server: grpc.Server, path: str) -> None:
     os.chmod(path, 0o600)
 
 
+def bind_tcp(server: grpc.Server, address: str) -> str:
+    """Listen on loopback `address`; the address actually bound (port 0 picks one)."""
+    try:
+        port = server.add_insecure_port(address)
+    except RuntimeError:  # newer grpcio raises where older ones return 0
+        port = 0
+    if not port:
+        raise PhotorankError(f"--tcp {address}: cannot listen there; the port is taken (another photorankd, or another program)")
+    return f"{address.rpartition(':')[0]}:{port}"
+
+
 def watch(library: Library, folders: list[str], stop: threading.Event) -> None:
-    """Keep the index current as photos arrive or change in `folders` (after one full pass)."""
+    """Keep the index current as photos arrive or change in `folders`.
+
+    The full pass over the folders runs once the watcher runs (its first yield), so a photo
+    that arrives at any moment is either seen by the pass or reported by the watcher. The
+    watcher cannot report a name that is not UTF-8 (it fails the whole batch): then it starts
+    again with a new full pass, which finds such photos too (cached ones cost a stat each).
+    Nothing ends this loop but `stop`."""
     import watchfiles
 
     from .images import is_image_path
 
-    for folder in folders:
-        summary = library.index([folder], recursive=True)
-        log.info("watching %s: %d photos (%d analysed now)", folder, summary.photos, summary.analysed)
-    for changes in watchfiles.watch(*folders, stop_event=stop, recursive=True):
-        changed = sorted({path for change, path in changes if change != watchfiles.Change.deleted and is_image_path(path) and os.path.isfile(path)})
-        if changed:
-            try:
-                summary = library.index(changed)
-                log.info("watch: %d new or changed photos analysed", summary.analysed)
-            except PhotorankError as error:  # a file gone between the event and now
-                log.warning("watch: %s", error)
+    while not stop.is_set():
+        try:
+            pending_pass = True
+            for changes in watchfiles.watch(*folders, stop_event=stop, recursive=True, yield_on_timeout=True, rust_timeout=WATCH_POLL_MS):
+                if pending_pass:
+                    for folder in folders:
+                        summary = library.index([folder], recursive=True)
+                        log.info("watching %s: %d photos (%d analysed now)", folder, summary.photos, summary.analysed)
+                    pending_pass = False
+                changed = sorted({path for change, path in changes if change != watchfiles.Change.deleted and is_image_path(path) and os.path.isfile(path)})
+                if changed:
+                    try:
+                        summary = library.index(changed)
+                        log.info("watch: %d new or changed photos analysed", summary.analysed)
+                    except PhotorankError as error:  # a file gone between the event and now
+                        log.warning("watch: %s", error)
+        except Exception as error:  # noqa: BLE001 - logged; the folders are indexed again and watched on
+            log.warning("watch: %s; indexing the watched folders again", rpc.readable(str(error)))
+            stop.wait(WATCH_RETRY_SECONDS)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -226,7 +304,7 @@ def build_parser() -> argparse.ArgumentParser:
         "photorank (the CLI) and the darktable plugin over gRPC. Runs in the foreground; logs to stderr.",
     )
     parser.add_argument("--version", action="version", version=f"photorankd {__version__}")
-    parser.add_argument("--socket", metavar="PATH", help=f"Unix socket to listen on (default: {rpc.default_socket()})")
+    parser.add_argument("--socket", metavar="PATH", help="Unix socket to listen on (default: $XDG_RUNTIME_DIR/photorank/photorankd.sock)")
     parser.add_argument("--tcp", metavar="HOST:PORT", help="also listen on TCP, loopback only (127.0.0.1:PORT or [::1]:PORT); calls need the token")
     parser.add_argument("--token-file", metavar="FILE", help=f"the TCP token, made on first use with mode 0600 (default: {rpc.default_token_file()})")
     parser.add_argument("--log-level", default="info", choices=["debug", "info", "warning", "error"])
@@ -240,6 +318,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    sys.stderr.reconfigure(errors="backslashreplace")  # a log line naming a file that is not UTF-8
     logging.basicConfig(stream=sys.stderr, level=args.log_level.upper(), format="%(levelname)s %(name)s: %(message)s")
     try:
         return serve(args)
@@ -258,18 +337,23 @@ def serve(args: argparse.Namespace) -> int:
             raise PhotorankError(f"--watch {folder}: no such folder")
     if args.workers is not None and args.workers < 1:
         raise PhotorankError("--workers must be at least 1")
-    prepare_socket(socket_path)
+    config = load_config(args.config)
+    token = rpc.read_or_create_token(args.token_file or rpc.default_token_file()) if tcp else None
+    prepare_socket(socket_path, private_folder=args.socket is None)
     began = time.monotonic()
-    library = Library(load_config(args.config), engine=args.engine, cache_path=args.cache, workers=args.workers, preload=True)
+    lifeline.start_forkserver()  # from the main thread, so the workers end with this process
+    library = Library(config, engine=args.engine, cache_path=args.cache, workers=args.workers, preload=True)
     health_servicer = health.HealthServicer()
     servicer = PhotorankServicer(library, rpc.unix_target(socket_path))
     servers = [build_server(servicer, health_servicer)]
-    bind_unix(servers[0], socket_path)
-    if tcp:
-        token = rpc.read_or_create_token(args.token_file or rpc.default_token_file())
-        servers.append(build_server(servicer, health_servicer, [TokenCheck(token)]))
-        if not servers[1].add_insecure_port(tcp):
-            raise PhotorankError(f"cannot listen on {tcp}")
+    try:
+        bind_unix(servers[0], socket_path)
+        if tcp:
+            servers.append(build_server(servicer, health_servicer, [TokenCheck(token)]))
+            tcp = bind_tcp(servers[1], tcp)
+    except BaseException:
+        library.close()
+        raise
     stop = threading.Event()
     for signal_number in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signal_number, lambda number, frame: stop.set())
@@ -288,7 +372,12 @@ def serve(args: argparse.Namespace) -> int:
     stop.wait()
     log.info("stopping: no new calls; running ones have %.0f s to finish", STOP_GRACE_SECONDS)
     health_servicer.enter_graceful_shutdown()
-    for done in [server.stop(STOP_GRACE_SECONDS) for server in servers]:
+    # gRPC refuses new calls at once; those still running after the grace are told why in a
+    # sentence (STOPPING) before gRPC would cut them.
+    stopped = [server.stop(STOP_GRACE_SECONDS + 2) for server in servers]
+    servicer.calls.wait_idle(STOP_GRACE_SECONDS)
+    servicer.calls.stop_all()
+    for done in stopped:
         done.wait()
     library.close()
     if os.path.exists(socket_path):
