@@ -13,6 +13,11 @@ engine's same-person threshold (the person, or someone who looks like them) and 
 resembles another group more is not the person. A degraded copy joins through its original and
 the person's confident photos (query expansion through the cluster).
 
+One photo cannot overturn the decision: near copies of one face (thumbnails on a contact sheet,
+reposts, screenshots, mirror images) are one piece of evidence, two faces of one photo are
+clustered like any others (a collage or a mirror holds the person twice), and a face is someone
+else's only when an identity of at least two other pieces is closer to it.
+
 Everything here is plain numpy over an embedding matrix (rows = faces of the collection, any
 order), so an in-memory face index feeds it directly. The work is one matrix product of the
 candidates (faces near a reference) against all faces, then clustering of the candidates and
