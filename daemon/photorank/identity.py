@@ -134,7 +134,8 @@ def judge_members(references: np.ndarray, embeddings: np.ndarray, settings: dict
     rival_size = others.astype(np.float64) @ rival_members.T  # each rival's pieces, the piece itself left out
     to_rival = to_rivals.max(axis=1, initial=-1.0)
     to_lasting_rival = np.where(rival_size >= settings["rival_evidence"], to_rivals, -1.0).max(axis=1, initial=-1.0)
-    sure = in_core & (to_person - to_rival >= settings["sure_margin"])
+    is_reference = np.isin(np.arange(len(pieces)), person)  # a near copy of a reference is the person
+    sure = is_reference | (in_core & (to_person - to_rival >= settings["sure_margin"]))
     unsure = ~sure & (in_person | ((to_person >= threshold) & (to_person >= to_lasting_rival)))
     faces = piece[len(references) :]
     return Verdicts(sure[faces], unsure[faces])
