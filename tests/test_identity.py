@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from photorank.config import load_defaults
-from photorank.identity import CANNOT_LINK, average_linkage, clusters_at, find_person, with_neighbours
+from photorank.identity import average_linkage, clusters_at, find_person, near_copy_pieces, with_neighbours
 
 THRESHOLD = 0.915
 DIM = 128
@@ -134,6 +134,9 @@ def test_a_lone_face_only_the_reference_accepts_is_unsure(settings):
 
 
 def test_in_a_group_photo_the_persons_face_is_chosen_over_a_lookalikes(settings):
+    """Two faces of one photo are clustered like any others (a collage or a mirror holds the
+    person twice): the group photo does not keep the lookalike apart, but the person's own face
+    is the one chosen, and the lookalike's photos, as close as the person's, are never sure."""
     people = People(3)
     person = people.identity()
     lookalike = people.identity(like=person, closeness=0.83)
@@ -146,7 +149,7 @@ def test_in_a_group_photo_the_persons_face_is_chosen_over_a_lookalikes(settings)
     matches = find_person(reference, faces, photos, settings, THRESHOLD)
 
     assert matches[10].face == 11 and matches[10].sure
-    assert found(matches, range(5, 10)) == set()
+    assert not any(matches[photo].sure for photo in found(matches, range(5, 10)))
 
 
 def test_two_references_find_what_one_finds_and_more(settings):
@@ -182,18 +185,79 @@ def test_the_clustered_faces_are_bounded_whatever_the_collection_size():
     assert set((members[50:] // 5).tolist()) <= set(range(10)), "neighbours are the candidates' own people's photos"
 
 
+def bands(matches: dict, photos: int) -> list[str]:
+    return [("sure" if matches[p].sure else "unsure") if p in matches else "absent" for p in range(photos)]
+
+
+def near_copy(faces: np.ndarray, rng: np.random.Generator, similarity: float = 0.985) -> np.ndarray:
+    """Thumbnails of `faces`: each as similar to its original as a 200 px thumbnail is (0.974-0.999)."""
+    noise = rng.normal(size=faces.shape)
+    noise -= (noise * faces).sum(axis=1, keepdims=True) * faces
+    return unit(similarity * faces + np.sqrt(1 - similarity**2) * unit(noise))
+
+
+def couple(seed: int):
+    """Two people photographed together and apart, 10 photos each (2 of them together), strangers."""
+    people = People(seed)
+    one, two = people.identity(), people.identity()
+    references = np.vstack([people.photos(one, 1), people.photos(two, 1)])
+    apart = [people.photos(one, 8), people.photos(two, 8)]
+    together = np.vstack([np.vstack(pair) for pair in zip(people.photos(one, 2), people.photos(two, 2))])
+    strangers = np.vstack([people.photos(people.identity(), 2) for _ in range(30)])
+    faces = np.vstack([*apart, together, strangers])
+    photos = np.concatenate([np.arange(16), [16, 16, 17, 17], 18 + np.arange(len(strangers))])
+    return people, one, references, faces, photos
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_a_contact_sheet_of_the_collections_photos_changes_no_band(settings, seed):
+    """The issue's case: a page of thumbnails of the couple's photos (15 faces, each of them
+    several times) is a photo of both, and every other photo keeps its band."""
+    people, _, references, faces, photos = couple(seed)
+    chosen = people.rng.choice(20, size=15)  # with repeats: some photos twice on the page
+    sheet = near_copy(faces[chosen], people.rng)
+    count = photos.max() + 1
+    with_sheet = (np.vstack([faces, sheet]), np.concatenate([photos, np.full(len(sheet), count)]))
+    for reference in references:
+        before = bands(find_person(reference[None], faces, photos, settings, THRESHOLD), count)
+        after = find_person(reference[None], *with_sheet, settings, THRESHOLD)
+        assert bands(after, count) == before
+        assert after[count].sure, "the contact sheet holds the person"
+    assert bands(find_person(references[:1], faces, photos, settings, THRESHOLD), 18) == ["sure"] * 8 + ["absent"] * 8 + ["sure"] * 2
+
+
+def test_a_photo_holding_the_person_twice_is_a_photo_of_them(settings):
+    """A collage of two of their photos, and a mirror (a near copy in the same photo)."""
+    people, person, references, faces, photos = couple(3)
+    count = photos.max() + 1
+    before = bands(find_person(references[:1], faces, photos, settings, THRESHOLD), count)
+    collage = people.photos(person, 2)
+    mirror = np.vstack([faces[3], near_copy(faces[3:4], people.rng, 0.99)[0]])
+    for twice in (collage, mirror):
+        after = find_person(references[:1], np.vstack([faces, twice]), np.concatenate([photos, [count, count]]), settings, THRESHOLD)
+        assert bands(after, count) == before
+        assert after[count].sure
+
+
+def test_near_copies_are_one_piece_of_evidence():
+    people = People(7)
+    faces = people.photos(people.identity(), 3)
+    rows = np.vstack([faces, near_copy(faces[:1], people.rng, 0.99), near_copy(faces[:1], people.rng, 0.985)])
+    piece, pieces = near_copy_pieces(rows, 0.97)
+    assert piece[3] == piece[4] == piece[0] and len(set(piece[:3].tolist())) == 3
+    assert len(pieces) == 3 and np.allclose(np.linalg.norm(pieces, axis=1), 1.0)
+
+
 @pytest.mark.parametrize("seed", [0, 1, 2])
 def test_the_clustering_is_average_linkage(seed):
-    """The same clusters as scipy's average linkage, on faces of people and of one photo each pair."""
+    """The same clusters as scipy's average linkage, on faces of six people."""
     hierarchy = pytest.importorskip("scipy.cluster.hierarchy")
     people = People(seed)
     identities = [people.identity() for _ in range(6)]
     faces = np.vstack([people.photos(identities[i % 6], 1) for i in range(60)])
-    photo = np.arange(60) // 2  # two faces a photo: never one person
     similarity = np.clip(faces @ faces.T, -1.0, 1.0).astype(np.float64)
-    usable = photo[:, None] != photo[None, :]
-    merges = average_linkage(similarity, usable)
-    distance = np.where(usable, 1.0 - similarity, CANNOT_LINK)
+    merges = average_linkage(similarity)
+    distance = 1.0 - similarity
     np.fill_diagonal(distance, 0.0)
     tree = hierarchy.linkage(distance[np.triu_indices(60, k=1)], method="average")
     for cut in (0.85, 0.915, 0.93):

@@ -83,13 +83,8 @@ def test_exposure_spares_dark_skin_and_punishes_two_stops_under():
     assert single(dark_skin) >= 0.95 * single(GOOD)
     assert single(face(exposure=-3.0)) < 0.85 * single(dark_skin)
     assert "face underexposed" in scoring.reasons(face(exposure=-3.0), [], SETTINGS)
-    # skin-neutral: alone, a darker well-exposed face costs nothing against a lighter one ...
+    # skin-neutral: a darker well-exposed face costs nothing against a lighter one
     assert single(face(exposure=-0.7)) == single(face(exposure=0.3))
-    # ... but against the person's own usual exposure a darkened frame costs
-    darkened = scoring.score_signals(face(exposure=-0.7), [], {"image_sharpness": 0.6}, "single", SETTINGS, person_exposure=0.3)[0]
-    assert darkened < single(face(exposure=0.3))
-    usual = scoring.score_signals(face(exposure=0.3), [], {"image_sharpness": 0.6}, "single", SETTINGS, person_exposure=0.3)[0]
-    assert usual == single(face(exposure=0.3))
     assert single(face(exposure=2.8, highlights_clipped=0.4)) < 0.8 * single(GOOD)
 
 
@@ -144,12 +139,42 @@ def test_stars_are_fixed_bands_of_the_score_and_every_found_photo_has_one():
     assert scoring.star_bands(STARS).startswith(f"1 star below {STARS['score_thresholds'][0]:g}, 2 from")
 
 
-def test_the_persons_exposure_level_comes_from_the_references_held_in_range():
-    assert scoring.person_exposure_level([], SETTINGS) is None
-    assert scoring.person_exposure_level([None, 0.2, 0.6, None], SETTINGS) == pytest.approx(0.4)
-    # a badly exposed reference still says the skin tone, but within the well-exposed range
-    assert scoring.person_exposure_level([-3.0], SETTINGS) == SETTINGS["exposure_low_ev"]
-    assert scoring.person_exposure_level([2.5], SETTINGS) == SETTINGS["exposure_high_ev"]
+def test_every_aspect_that_costs_points_is_said():
+    """Each aspect costing at least `reason_cost_points` has words, milder ones when it is not a
+    plain fault; nothing is said twice, and a photo with nothing to fault says only good things."""
+    cases = {
+        "not smiling": face(smile=0.0),
+        "face a little bright": face(exposure=1.95),
+        "face underexposed": face(exposure=-3.0),
+        "face not quite sharp": face(sharpness=0.33),
+        "eyes narrowed": face(eyes_open=0.56),
+        "face turned from the camera": face(yaw=38.0),
+        "face partly hidden": face(confidence=0.2),
+    }
+    def judged(signals: dict) -> scoring.Judgement:
+        target = DetectedFace(box=(0, 0, 400, 400), detector_score=1.0, embedding=np.zeros(4, np.float32), signals=signals)
+        return scoring.judge(target, [], ImageRecord(path="x.jpg"), "single", SETTINGS)
+
+    for words, signals in cases.items():
+        judgement = judged(signals)
+        costs = scoring.aspect_costs(judgement.components, SETTINGS["single_weights"])
+        assert words in judgement.reasons, (words, judgement.reasons, costs)
+        assert len(judgement.reasons) == len(set(judgement.reasons))
+        for aspect, cost in costs.items():
+            if cost >= SETTINGS["reason_cost_points"]:
+                assert any(word.startswith(scoring.FAULT_WORDS[aspect]) or word == scoring.mild_fault(aspect, signals, SETTINGS)
+                           for word in judgement.reasons), (aspect, judgement.reasons)
+    best = judged(face(sharpness=0.6, smile=1.0))
+    assert set(best.reasons) == {"sharp face", "smiling", "eyes open"}
+
+
+def test_the_cost_of_an_aspect_is_the_points_it_takes():
+    components = {"eyes": 1.0, "sharpness": 0.5}
+    weights = {"eyes": 1.0, "sharpness": 1.0}
+    score = 100 * scoring.weighted_geometric_mean(components, weights)
+    costs = scoring.aspect_costs(components, weights)
+    assert costs["eyes"] == 0.0
+    assert costs["sharpness"] == pytest.approx(100.0 - score)
 
 
 def test_scores_and_stars_do_not_depend_on_what_else_is_ranked(people_dir, people_cache):
@@ -266,9 +291,16 @@ def test_sharp_face_on_blurred_background_beats_blurred_face_on_sharp_background
     assert any("face soft" in word for word in family["face_blur_2"].reasons)
 
 
+# Exposure is judged on the face alone (docs/scoring.md): t1's target face reads +1.15 EV, and
+# 2 stops under -0.86 EV, a well-exposed darker skin; the group aspect, at its floor, decides.
+T1_DARK = pytest.mark.xfail(reason="t1's darkened target face is within the skin-tone range", strict=True)
+
+
 @pytest.mark.parametrize("stem", ["t1", *[name.split(".")[0] for name in SHARED_PORTRAITS]])
 @pytest.mark.parametrize("copy", ["dark_2", "blur", "motion"])
-def test_degraded_copies_rank_below_their_original(derived, stem, copy):
+def test_degraded_copies_rank_below_their_original(derived, stem, copy, request):
+    if (stem, copy) == ("t1", "dark_2"):
+        request.applymarker(T1_DARK)
     judged, _ = derived
     if stem not in judged:
         pytest.skip("shared people photos not present")
@@ -280,9 +312,10 @@ def test_degraded_copies_rank_below_their_original(derived, stem, copy):
 
 def test_well_exposed_beats_two_stops_under_and_says_underexposed(derived):
     judged, _ = derived
-    for family in judged.values():
+    portraits = [family for stem, family in judged.items() if stem != "t1"]  # t1: T1_DARK
+    for family in portraits:
         assert family["dark_2"].score < family["original"].score
-    portraits = [family for stem, family in judged.items() if stem != "t1"]
+        assert "face underexposed" in family["dark_2"].reasons or "face a little dark" in family["dark_2"].reasons
     for family in portraits:  # light-skinned shared portraits: -2 EV lands below the dark-skin range
         assert family["dark_2"].target_face.signals["exposure"] < family["original"].target_face.signals["exposure"] - 1.5
 

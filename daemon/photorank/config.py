@@ -43,10 +43,13 @@ RANGES: dict[tuple[str, ...], tuple[Callable[[Any], bool], str]] = {
     ("matching", "cluster_margin"): (lambda v: -1 < v < 1, "between -1 and 1"),
     ("matching", "neighbours"): (lambda v: v >= 0, "at least 0"),
     ("matching", "sure_margin"): (lambda v: -1 < v < 1, "between -1 and 1"),
+    ("matching", "copy_similarity"): (lambda v: 0 < v <= 1, "above 0 and at most 1"),
+    ("matching", "rival_evidence"): (lambda v: v >= 1, "at least 1"),
     ("matching", "max_candidates"): (lambda v: v > 0, "greater than 0"),
     ("matching", "max_faces"): (lambda v: v > 0, "greater than 0"),
     ("xmp", "unrated"): (lambda v: all(0 <= r <= 5 for r in v), "star ratings from 0 to 5"),
     ("stars", "score_thresholds"): (lambda v: len(v) == 4 and v == sorted(v), "4 scores in ascending order"),
+    ("scoring", "reason_cost_points"): (lambda v: v >= 0, "at least 0"),
     ("scoring", "single_weights", "*"): (lambda v: v >= 0, "at least 0"),
     ("scoring", "group_weights", "*"): (lambda v: v >= 0, "at least 0"),
     # All zero would divide by zero in the weighted mean.

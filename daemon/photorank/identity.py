@@ -13,6 +13,11 @@ engine's same-person threshold (the person, or someone who looks like them) and 
 resembles another group more is not the person. A degraded copy joins through its original and
 the person's confident photos (query expansion through the cluster).
 
+One photo cannot overturn the decision: near copies of one face (thumbnails on a contact sheet,
+reposts, screenshots, mirror images) are one piece of evidence, two faces of one photo are
+clustered like any others (a collage or a mirror holds the person twice), and a face is someone
+else's only when an identity of at least two other pieces is closer to it.
+
 Everything here is plain numpy over an embedding matrix (rows = faces of the collection, any
 order), so an in-memory face index feeds it directly. The work is one matrix product of the
 candidates (faces near a reference) against all faces, then clustering of the candidates and
@@ -25,9 +30,6 @@ from dataclasses import dataclass
 
 import numpy as np
 
-# Distance between two faces of one photo: one person is never twice in one photo, so average
-# linkage keeps such faces apart unless everything else in their clusters insists.
-CANNOT_LINK = 2.0
 CHUNK_ROWS = 512  # candidate rows per matrix product: bounds memory on large collections
 
 
@@ -57,7 +59,7 @@ def find_person(
     if not len(candidates):
         return {}
     members = with_neighbours(candidates, faces, photo_of_face, threshold, settings["neighbours"], settings["max_faces"])
-    verdicts = judge_members(references, faces[members], photo_of_face[members], settings, threshold)
+    verdicts = judge_members(references, faces[members], settings, threshold)
     return best_per_photo(members, photo_of_face[members], to_reference[members], verdicts)
 
 
@@ -97,51 +99,77 @@ class Verdicts:
     unsure: np.ndarray  # bool: as close to the person as the threshold, the collection does not confirm it
 
 
-def judge_members(
-    references: np.ndarray, embeddings: np.ndarray, photos: np.ndarray, settings: dict, threshold: float
-) -> Verdicts:
+def judge_members(references: np.ndarray, embeddings: np.ndarray, settings: dict, threshold: float) -> Verdicts:
     """Cluster the references with the member faces (average linkage) and cut the tree twice.
 
-    At the threshold, a group of faces joins the references when it is on average as similar to
+    Near copies (a thumbnail on a contact sheet, a repost, a screenshot, a burst frame) are first
+    collapsed into one piece of evidence, so that a photo made of copies of faces that are
+    elsewhere cannot outweigh the photos themselves. Two faces of one photo are clustered like
+    any others: a collage or a mirror holds the person twice, and is a photo of them.
+
+    At the threshold, a group of pieces joins the references when it is on average as similar to
     them as one person's faces are: that is the person, or someone who looks like them (a
     lookalike scores as high as the person's own photos in other light or years: the similarity
     alone cannot tell them apart). `cluster_margin` higher, the person's core remains: its faces
     are sure when they are closer to the person than to any other cluster by `sure_margin`; the
     rest of the person's cluster is unsure. So is a face outside it whose mean similarity to the
-    person's faces reaches the threshold with no other cluster closer (a lone face: nothing says
-    who else it could be). A face closer to another cluster (a lookalike's own photos) is not
-    the person.
+    person's faces reaches the threshold, unless someone else is closer to it, someone being a
+    cluster of at least `rival_evidence` other pieces (the lookalike's own photos): one photo
+    alone never makes a face someone else's.
     """
     rows = np.vstack([references, embeddings])
-    photo = np.concatenate([np.full(len(references), -1), photos])  # references are no photo's face
-    similarity = np.clip(rows @ rows.T, -1.0, 1.0)
-    usable = ~((photo[:, None] == photo[None, :]) & (photo[:, None] >= 0))  # never two faces of one photo
-    np.fill_diagonal(usable, False)
-    merges = average_linkage(similarity, usable)
-    cluster = clusters_at(merges, len(rows), threshold)
-    core = clusters_at(merges, len(rows), threshold + settings["cluster_margin"])
-    in_person = np.isin(cluster, cluster[: len(references)])
-    in_core = np.isin(core, core[: len(references)])
-    to_person = mean_similarity(similarity, usable, in_person[None, :])[:, 0]
-    others = np.unique(cluster[~in_person])
-    to_rival = mean_similarity(similarity, usable, cluster[None, :] == others[:, None]).max(axis=1, initial=-1.0)
-    faces = slice(len(references), None)
-    closer_to_person = (to_person - to_rival)[faces]
-    sure = in_core[faces] & (closer_to_person >= settings["sure_margin"])
-    unsure = ~sure & (in_person[faces] | ((to_person[faces] >= threshold) & (closer_to_person >= 0)))
-    return Verdicts(sure, unsure)
+    piece, pieces = near_copy_pieces(rows, settings["copy_similarity"])
+    similarity = np.clip(pieces @ pieces.T, -1.0, 1.0)
+    others = ~np.eye(len(pieces), dtype=bool)  # a piece is never compared with itself
+    merges = average_linkage(similarity)
+    cluster = clusters_at(merges, len(pieces), threshold)
+    core = clusters_at(merges, len(pieces), threshold + settings["cluster_margin"])
+    person = np.unique(piece[: len(references)])
+    in_person = np.isin(cluster, cluster[person])
+    in_core = np.isin(core, core[person])
+    to_person = mean_similarity(similarity, others, in_person[None, :])[:, 0]
+    rivals = np.unique(cluster[~in_person])
+    rival_members = cluster[None, :] == rivals[:, None]
+    to_rivals = mean_similarity(similarity, others, rival_members)
+    rival_size = others.astype(np.float64) @ rival_members.T  # each rival's pieces, the piece itself left out
+    to_rival = to_rivals.max(axis=1, initial=-1.0)
+    to_lasting_rival = np.where(rival_size >= settings["rival_evidence"], to_rivals, -1.0).max(axis=1, initial=-1.0)
+    is_reference = np.isin(np.arange(len(pieces)), person)  # a near copy of a reference is the person
+    sure = is_reference | (in_core & (to_person - to_rival >= settings["sure_margin"]))
+    unsure = ~sure & (in_person | ((to_person >= threshold) & (to_person >= to_lasting_rival)))
+    faces = piece[len(references) :]
+    return Verdicts(sure[faces], unsure[faces])
 
 
-def average_linkage(similarity: np.ndarray, usable: np.ndarray) -> list[tuple[int, int, float]]:
-    """The merges (row, row, similarity) of average-linkage clustering on cosine distance, pairs
-    that cannot be one person kept far apart: each merge joins the groups the two rows are in,
-    at the mean similarity between their members.
+def near_copy_pieces(rows: np.ndarray, copy_similarity: float) -> tuple[np.ndarray, np.ndarray]:
+    """(piece of each row, one unit embedding per piece): rows joined by chains of similarities
+    of at least `copy_similarity` are one piece of evidence, embedded as their normalised mean."""
+    first, second = np.nonzero(np.triu(rows @ rows.T >= copy_similarity, 1))
+    label = np.arange(len(rows))
+    while True:  # each row takes the lowest label it is chained to (min-label propagation)
+        lowest = np.minimum(label[first], label[second])
+        joined = label.copy()
+        np.minimum.at(joined, first, lowest)
+        np.minimum.at(joined, second, lowest)
+        joined = joined[joined]
+        if np.array_equal(joined, label):
+            break
+        label = joined
+    _, piece = np.unique(label, return_inverse=True)
+    sums = np.zeros((piece.max() + 1, rows.shape[1]), np.float64)
+    np.add.at(sums, piece, rows)
+    return piece, sums / np.linalg.norm(sums, axis=1, keepdims=True)
+
+
+def average_linkage(similarity: np.ndarray) -> list[tuple[int, int, float]]:
+    """The merges (row, row, similarity) of average-linkage clustering on cosine distance: each
+    merge joins the groups the two rows are in, at the mean similarity between their members.
 
     Nearest-neighbour chain (average linkage is reducible): follow nearest neighbours until two
     groups are each other's nearest, merge them, go on from the rest of the chain. O(n^2) time
     in n numpy steps, no scipy import on the ranking's path (it would double a warm re-rank).
     """
-    distance = np.where(usable, 1.0 - similarity, CANNOT_LINK).astype(np.float64)
+    distance = (1.0 - similarity).astype(np.float64)
     np.fill_diagonal(distance, np.inf)
     size = np.ones(len(distance))
     merges: list[tuple[int, int, float]] = []

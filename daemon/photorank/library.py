@@ -46,7 +46,6 @@ from .ranking import (
     PhotoResult,
     RankingReport,
     RankRequest,
-    Reference,
     ReferenceSpec,
     find_person,
     judge_matches,
@@ -368,7 +367,7 @@ class Library:
         contents = list(dict.fromkeys(synced.fingerprints[path] for path in paths))
         embeddings, owners, face_numbers = self.faces.lookup(contents)
         matches = find_person(references, embeddings, owners, self.threshold, self.config["matching"])
-        judged = self.judge(paths, synced.fingerprints, contents, matches, face_numbers, references)
+        judged = self.judge(paths, synced.fingerprints, contents, matches, face_numbers)
         results = [result for result in judged.values() if result is not None]
         report = RankingReport(
             engine=self.engine.id,
@@ -480,7 +479,7 @@ class Library:
         return files, synced
 
     def judge(self, paths: list[str], fingerprints: dict[str, str], contents: list[str], matches: list[Match],
-              face_numbers: np.ndarray, references: list[Reference]) -> dict[str, PhotoResult | None]:
+              face_numbers: np.ndarray) -> dict[str, PhotoResult | None]:
         """path -> result, or None where the person is not; only the photos they are in are read.
         `matches` name their photo by its position in `contents` (fingerprints)."""
         by_content = {contents[match.owner]: match for match in matches}
@@ -491,7 +490,7 @@ class Library:
             number: (record.faces[face_numbers[found[record.path].row]], found[record.path].similarity, found[record.path].sure)
             for number, record in enumerate(matched)
         }
-        judged = judge_matches(matched, targets, references, self.config)
+        judged = judge_matches(matched, targets, self.config)
         return {path: judged.get(path) for path in paths}
 
     def sync(self, paths: list[str], progress: Progress | None = None, cancel: threading.Event | None = None,

@@ -33,12 +33,11 @@ class Reference:
     face_number: int  # 1-based, left to right
     box: tuple[int, int, int, int]
     embedding: np.ndarray = field(repr=False)
-    exposure: float | None = None  # the reference face's exposure (EV): the person's well-exposed level
     faces: int = 1  # faces found in the reference photo
 
     @classmethod
     def of_face(cls, path: str, face_number: int, face: DetectedFace, faces: int = 1) -> Reference:
-        return cls(path, face_number, face.box, face.embedding, face.signals.get("exposure"), faces)
+        return cls(path, face_number, face.box, face.embedding, faces)
 
 
 @dataclass
@@ -159,31 +158,27 @@ def judge_records(
         match.owner: (faces[match.row][1], match.similarity, match.sure)
         for match in find_person(references, embeddings, owners, threshold, config["matching"])
     }
-    return judge_matches(records, matches, references, config)
+    return judge_matches(records, matches, config)
 
 
 def judge_matches(
-    records: list[ImageRecord], matches: dict[int, tuple[DetectedFace, float, bool]], references: list[Reference],
-    config: dict[str, dict],
+    records: list[ImageRecord], matches: dict[int, tuple[DetectedFace, float, bool]], config: dict[str, dict]
 ) -> dict[str, PhotoResult | None]:
     """path -> the photo's result, given the person's face, similarity and sureness in each
-    photo they are in (`matches`, by position in `records`). Each photo is judged on its own:
-    exposure against the person's reference faces, never against the other photos, so a photo's
-    score does not depend on what else is ranked."""
-    exposure = scoring.person_exposure_level([reference.exposure for reference in references], config["scoring"])
+    photo they are in (`matches`, by position in `records`). Each photo is judged on its own,
+    neither against the references nor against the other photos: its score and stars do not
+    depend on which photo of the person is the reference, nor on what else is ranked."""
     return {
-        record.path: judge_photo(record, *matches[number], exposure, config) if number in matches else None
+        record.path: judge_photo(record, *matches[number], config) if number in matches else None
         for number, record in enumerate(records)
     }
 
 
-def judge_photo(
-    record: ImageRecord, target: DetectedFace, similarity: float, sure: bool, exposure: float | None, config: dict[str, dict]
-) -> PhotoResult:
+def judge_photo(record: ImageRecord, target: DetectedFace, similarity: float, sure: bool, config: dict[str, dict]) -> PhotoResult:
     prominent = prominent_faces(record.faces, target, config["group"]["prominent_ratio"])
     others = [face for face in prominent if face is not target]
     kind = "group" if others else "single"
-    judgement = scoring.judge(target, others, record, kind, config["scoring"], exposure)
+    judgement = scoring.judge(target, others, record, kind, config["scoring"])
     return PhotoResult(
         path=record.path,
         score=judgement.score,

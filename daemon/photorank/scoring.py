@@ -10,7 +10,6 @@ model and the figures behind the defaults are in docs/scoring.md.
 from __future__ import annotations
 
 import math
-import statistics
 from dataclasses import dataclass
 
 from .records import DetectedFace, ImageRecord
@@ -76,24 +75,13 @@ def facing_quality(signals: dict, s: dict) -> float:
     return s["facing_floor"] + (1.0 - s["facing_floor"]) * math.exp(-0.5 * turn)
 
 
-def person_exposure_level(reference_exposures: list[float | None], s: dict) -> float | None:
-    """The person's well-exposed face level: the median exposure of their reference faces, held
-    within the well-exposed range (a reference that is itself badly exposed still tells the skin
-    tone, but must not make every good photo look dark or bright beside it). None without one."""
-    values = [value for value in reference_exposures if value is not None]
-    if not values:
-        return None
-    return min(s["exposure_high_ev"], max(s["exposure_low_ev"], statistics.median(values)))
-
-
-def exposure_quality(signals: dict, s: dict, person_exposure: float | None = None) -> float:
+def exposure_quality(signals: dict, s: dict) -> float:
     """Face exposure in EV, 0 = a middle skin tone. Within [exposure_low_ev, exposure_high_ev]
     every skin tone is well exposed (dark skin reads about -1 EV, light skin +0.5 EV), so there is
-    no absolute penalty there; outside it the quality falls fast. What tells a darkened frame from
-    a well-exposed darker face is the person's own face: `person_exposure`, their reference faces'
-    level (person_exposure_level), and a face darker than that costs. This judges every skin tone
-    alike and depends on nothing but this photo and the references. Clipped skin is lost detail
-    and costs on top, beyond the few percent of specular highlights."""
+    no penalty there; outside it the quality falls fast. Judged on this face alone, never against
+    a reference or the other photos: any photo of the person is an equally good reference, and a
+    darker skin is never mistaken for a darkened frame. Clipped skin is lost detail and costs on
+    top, beyond the few percent of specular highlights."""
     exposure = signals.get("exposure")
     quality = 1.0
     if exposure is not None:
@@ -102,9 +90,6 @@ def exposure_quality(signals: dict, s: dict, person_exposure: float | None = Non
             quality *= math.exp(-0.5 * ((low - exposure) / s["underexposure_tolerance_ev"]) ** 2)
         elif exposure > high:
             quality *= math.exp(-0.5 * ((exposure - high) / s["overexposure_tolerance_ev"]) ** 2)
-        if person_exposure is not None and exposure < person_exposure:
-            darker = person_exposure - exposure
-            quality *= math.exp(-0.5 * (darker / s["darker_than_usual_tolerance_ev"]) ** 2)
     clipped = signals.get("highlights_clipped") or 0.0
     return quality * math.exp(-max(0.0, clipped - s["clipped_allowance"]) / s["clipped_scale"])
 
@@ -204,12 +189,12 @@ def smiling(signals: dict, s: dict) -> bool:
 # --- whole photos ---------------------------------------------------------------------------
 
 
-def single_components(signals: dict, s: dict, person_exposure: float | None = None) -> dict[str, float]:
+def single_components(signals: dict, s: dict) -> dict[str, float]:
     return {
         "eyes": eyes_quality(signals, s),
         "sharpness": sharpness_quality(signals, s),
         "expression": expression_quality(signals, s),
-        "exposure": exposure_quality(signals, s, person_exposure),
+        "exposure": exposure_quality(signals, s),
         "facing": facing_quality(signals, s),
         "framing": framing_quality(signals, s),
         "cut": cut_quality(signals, s),
@@ -220,7 +205,7 @@ def single_components(signals: dict, s: dict, person_exposure: float | None = No
 
 
 def group_components(
-    target: dict, others: list[dict], image_signals: dict, s: dict, person_exposure: float | None = None
+    target: dict, others: list[dict], image_signals: dict, s: dict
 ) -> dict[str, float]:
     """The target must be there and look good; the group by the share of people who look good.
 
@@ -232,7 +217,7 @@ def group_components(
     return {
         "eyes": eyes_quality(target, s),
         "sharpness": sharpness_quality(target, s),
-        "exposure": exposure_quality(target, s, person_exposure),
+        "exposure": exposure_quality(target, s),
         "facing": facing_quality(target, s),
         "cut": cut_quality(target, s),  # (a small face is normal in a group: no framing aspect)
         "compression": compression_quality(target, s),
@@ -255,36 +240,48 @@ def weighted_geometric_mean(components: dict[str, float], weights: dict[str, flo
     return math.exp(log_sum / total)
 
 
-def score_signals(
-    target: dict, others: list[dict], image_signals: dict, kind: str, s: dict, person_exposure: float | None = None
-) -> tuple[float, dict[str, float]]:
+def score_signals(target: dict, others: list[dict], image_signals: dict, kind: str, s: dict) -> tuple[float, dict[str, float]]:
     """(score 0-100, aspect qualities) from plain signal dicts: the whole model, without records."""
     if kind == "group":
-        components = group_components(target, others, image_signals, s, person_exposure)
-        weights = s["group_weights"]
+        components = group_components(target, others, image_signals, s)
     else:
-        components = single_components(target, s, person_exposure)
-        weights = s["single_weights"]
-    return round(100.0 * weighted_geometric_mean(components, weights), 1), components
+        components = single_components(target, s)
+    return round(100.0 * weighted_geometric_mean(components, weights_of(kind, s)), 1), components
 
 
-def judge(
-    target: DetectedFace, others: list[DetectedFace], record: ImageRecord, kind: str, s: dict,
-    person_exposure: float | None = None,
-) -> Judgement:
+def weights_of(kind: str, s: dict) -> dict[str, float]:
+    return s["group_weights" if kind == "group" else "single_weights"]
+
+
+def aspect_costs(components: dict[str, float], weights: dict[str, float]) -> dict[str, float]:
+    """Points of the score each aspect costs: how much higher the score would be were that
+    aspect perfect (quality 1) and the others as they are."""
+    score = 100.0 * weighted_geometric_mean(components, weights)
+    total = sum(weights[name] for name in components)
+    return {
+        name: score * (max(QUALITY_FLOOR, quality) ** (-weights[name] / total) - 1.0)
+        for name, quality in components.items()
+    }
+
+
+def judge(target: DetectedFace, others: list[DetectedFace], record: ImageRecord, kind: str, s: dict) -> Judgement:
     other_signals = [face.signals for face in others]
     # Boxes are in the original's pixels: how many pixels the face really has.
     target_signals = {**target.signals, "face_width_px": float(target.box[2])}
-    score, components = score_signals(target_signals, other_signals, record.image_signals, kind, s, person_exposure)
+    score, components = score_signals(target_signals, other_signals, record.image_signals, kind, s)
     rounded = {name: round(quality, 3) for name, quality in components.items()}
-    return Judgement(score, reasons(target_signals, other_signals, s), rounded)
+    costs = aspect_costs(components, weights_of(kind, s))
+    return Judgement(score, reasons(target_signals, other_signals, s, costs), rounded)
 
 
 # --- reasons --------------------------------------------------------------------------------
 
 
-def reasons(target: dict, others: list[dict], s: dict) -> list[str]:
-    """Short words a photographer would use, what is wrong first, then what is good."""
+def reasons(target: dict, others: list[dict], s: dict, costs: dict[str, float] | None = None) -> list[str]:
+    """Short words a photographer would use, what is wrong first, then what is good.
+
+    `costs` (aspect_costs): every aspect that costs at least `reason_cost_points` of the score is
+    said, in milder words (mild_fault) when none of the plain faults below names it."""
     bad: list[str] = []
     good: list[str] = []
     eyes_open = target.get("eyes_open")
@@ -318,7 +315,51 @@ def reasons(target: dict, others: list[dict], s: dict) -> list[str]:
         bad.extend(group_reasons(target, others, s))
     elif eyes_open is not None and not eyes_closed(target, s):
         good.append("eyes open")
+    for aspect, cost in (costs or {}).items():
+        if cost >= s["reason_cost_points"] and not any(word.startswith(FAULT_WORDS[aspect]) for word in bad):
+            bad = [word for word in bad if not word.endswith("people look good")] if aspect == "group" else bad
+            bad.append(mild_fault(aspect, target, s))
     return bad + good
+
+
+# The plain words (their beginnings) that already name each aspect's fault.
+FAULT_WORDS = {
+    "eyes": ("eyes closed", "eyes not visible"),
+    "sharpness": ("face soft",),
+    "expression": (),
+    "exposure": ("face underexposed", "face overexposed", "highlights clipped on face"),
+    "facing": ("looking away",),
+    "framing": ("face small in frame",),
+    "cut": ("face cut by the frame",),
+    "resolution": ("low resolution",),
+    "compression": ("blocky JPEG",),
+    "confidence": (),
+    "group": ("eyes closed:", "looking away:", "face soft:"),
+    "overall_sharpness": (),
+}
+
+
+def mild_fault(aspect: str, target: dict, s: dict) -> str:
+    """Words for an aspect that costs points without being one of the plain faults."""
+    if aspect == "exposure":
+        exposure = target.get("exposure")
+        if exposure is not None and exposure < s["exposure_low_ev"]:
+            return "face a little dark"
+        return "face a little bright" if exposure is not None and exposure > s["exposure_high_ev"] else "some skin clipped"
+    if aspect == "expression":
+        return "not smiling" if target.get("smile") is not None else "expression not read"
+    return {
+        "eyes": "eyes narrowed",
+        "sharpness": "face not quite sharp",
+        "facing": "face turned from the camera",
+        "framing": "face a little small in frame",
+        "cut": "face near the frame's edge",
+        "resolution": "face only a few pixels across",
+        "compression": "JPEG artefacts on face",
+        "confidence": "face partly hidden",
+        "group": "not everyone in the group at their best",
+        "overall_sharpness": "photo not sharp overall",
+    }[aspect]
 
 
 def group_reasons(target: dict, others: list[dict], s: dict) -> list[str]:

@@ -1,0 +1,320 @@
+"""Can one photo overturn who the person is, and does the reference chosen move a photo's stars?
+
+    python bench/eval_stability.py                  # work files and face cache in /tmp/photorank_stability
+
+Three figures over ../shared/data/people and ../shared/data/cast (tests/test_identity_stability.py
+checks the same on fewer queries):
+
+1. **One photo added** (identity.find_person). The collection is every photo of people/ and cast/
+   but a pool: every fourth single-person photo, and photos made here with PIL from the
+   collection's own photos: a contact sheet of thumbnails per part (the same people several times),
+   and per person a mirrored collage (a photo beside its mirror image) and a photo holding them
+   twice (two of their photos side by side). For each query (the first photo of each person of
+   the collection) and each pool photo, the band (sure, unsure, absent) of every other photo of
+   the collection with the pool photo added is compared with the band without it: unchanged,
+   moved by one band, or worse (sure to absent, absent to sure).
+2. **The reference chosen** (ranking.judge_records). For each person, each of their single-person
+   photos serves in turn as the reference over the whole of people/ and cast/; each photo found
+   with several references gets stars from each: the share of (photo, reference) cases with the
+   photo's most common stars, and the score changes over 3 points that no reason explains (the
+   two results' reasons are the same).
+3. **A couple's collection with a contact sheet** (the maintainers' personal-collection check):
+   recall of Kit Harington and Rose Leslie in their photos, the group photo and distractors, with
+   and without a contact sheet of the collection's own photos as thumbnails.
+
+Run it with another checkout's `daemon/` first on PYTHONPATH to measure that version.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+from collections import Counter
+from dataclasses import dataclass
+
+import numpy as np
+from PIL import Image, ImageOps
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from eval_identity import DEFAULT_DATA, DISTRACTORS, identity, largest  # noqa: E402
+
+from photorank import identity as decision  # noqa: E402
+from photorank.config import load_defaults  # noqa: E402
+from photorank.index import index_paths  # noqa: E402
+from photorank.ranking import Reference, judge_records  # noqa: E402
+from photorank.scoring import stars  # noqa: E402
+
+BANDS = {"absent": 0, "unsure": 1, "sure": 2}
+THUMBNAIL_PX = 240  # a contact sheet's cell: faces large enough for the detector
+
+
+@dataclass
+class Photo:
+    name: str  # "people/obama_1.jpg", "made/sheet_people.jpg"
+    path: str
+    people: set[str]  # who is in it, as far as the file name says (empty: not labelled)
+
+
+def shared_photos(data: str) -> list[Photo]:
+    photos = []
+    for part in ("people", "cast"):
+        folder = os.path.join(data, part)
+        for name in sorted(os.listdir(folder)):
+            if name.startswith("."):
+                continue
+            people = set() if name.startswith("group_") else {identity(name)}
+            photos.append(Photo(f"{part}/{name}", os.path.join(folder, name), people))
+    return photos
+
+
+def is_single(photo: Photo) -> bool:
+    return bool(photo.people) and not os.path.basename(photo.name).startswith("group_")
+
+
+def split_pool(photos: list[Photo]) -> tuple[list[Photo], list[Photo]]:
+    """(collection, pool): every fourth single-person photo of each person goes to the pool."""
+    collection, pool, seen = [], [], Counter()
+    for photo in photos:
+        if is_single(photo):
+            person = next(iter(photo.people))
+            seen[person] += 1
+            if seen[person] % 4 == 0:
+                pool.append(photo)
+                continue
+        collection.append(photo)
+    return collection, pool
+
+
+def thumbnail(path: str, side: int) -> Image.Image:
+    image = ImageOps.exif_transpose(Image.open(path)).convert("RGB")
+    image.thumbnail((side, side), Image.Resampling.LANCZOS)
+    return image
+
+
+def side_by_side(images: list[Image.Image], columns: int, cell: int) -> Image.Image:
+    rows = -(-len(images) // columns)
+    sheet = Image.new("RGB", (columns * cell, rows * cell), (245, 245, 245))
+    for number, image in enumerate(images):
+        x, y = (number % columns) * cell, (number // columns) * cell
+        sheet.paste(image, (x + (cell - image.width) // 2, y + (cell - image.height) // 2))
+    return sheet
+
+
+def contact_sheet(photos: list[Photo], folder: str, name: str, cell: int = THUMBNAIL_PX) -> Photo:
+    """Thumbnails of `photos` on one page, as a photo book or a gallery screenshot holds them."""
+    path = os.path.join(folder, f"{name}.jpg")
+    side_by_side([thumbnail(photo.path, cell - 8) for photo in photos], 4, cell).save(path, quality=90)
+    return Photo(f"made/{name}.jpg", path, set().union(*(photo.people for photo in photos)))
+
+
+def mirrored_collage(photo: Photo, folder: str) -> Photo:
+    """A photo beside its own mirror image: the person twice, one of them a copy."""
+    image = thumbnail(photo.path, 640)
+    stem = os.path.splitext(os.path.basename(photo.name))[0]
+    path = os.path.join(folder, f"mirrored_{stem}.jpg")
+    side_by_side([image, ImageOps.mirror(image)], 2, 640).save(path, quality=90)
+    return Photo(f"made/mirrored_{stem}.jpg", path, set(photo.people))
+
+
+def twice(first: Photo, second: Photo, folder: str) -> Photo:
+    """Two different photos of the person in one frame (a collage): the person twice."""
+    stem = os.path.splitext(os.path.basename(first.name))[0]
+    path = os.path.join(folder, f"twice_{stem}.jpg")
+    side_by_side([thumbnail(first.path, 640), thumbnail(second.path, 640)], 2, 640).save(path, quality=90)
+    return Photo(f"made/twice_{stem}.jpg", path, set(first.people))
+
+
+def made_pool(collection: list[Photo], folder: str) -> list[Photo]:
+    """Contact sheets of each part (four people, several photos each), and per person with two
+    photos in the collection a mirrored collage and a photo holding them twice."""
+    os.makedirs(folder, exist_ok=True)
+    by_person: dict[str, list[Photo]] = {}
+    for photo in collection:
+        if is_single(photo):
+            by_person.setdefault(next(iter(photo.people)), []).append(photo)
+    made = []
+    for part, people in (("people", ("obama", "biden", "kit_harington", "rose_leslie", "jennifer_aniston")),
+                         ("cast", ("leonard", "penny", "sheldon", "amy", "raj"))):
+        sheet = [photo for person in people for photo in by_person[person][:3]]
+        made.append(contact_sheet(sheet, folder, f"sheet_{part}"))
+    for person, photos in sorted(by_person.items()):
+        if len(photos) >= 2 and person not in DISTRACTORS:
+            made += [mirrored_collage(photos[1], folder), twice(photos[0], photos[1], folder)]
+    return made
+
+
+def analyse(photos: list[Photo], cache: str):
+    """(engine, path -> record) for the photos, analysed once into `cache`."""
+    return index_paths(sorted({photo.path for photo in photos}), engine="dlib", cache_path=cache, workers=1)
+
+
+def face_matrix(records: list) -> tuple[np.ndarray, np.ndarray]:
+    """(every face's embedding, the photo number of each) for records in order."""
+    faces = [(number, face.embedding) for number, record in enumerate(records) for face in record.faces]
+    if not faces:
+        return np.zeros((0, 128), np.float32), np.zeros(0, int)
+    return np.stack([embedding for _, embedding in faces]), np.array([number for number, _ in faces])
+
+
+def bands(reference: np.ndarray, records: list, settings: dict, threshold: float) -> list[int]:
+    """The band of each photo (BANDS) for one reference embedding."""
+    faces, photo_of_face = face_matrix(records)
+    matches = decision.find_person(reference[None], faces, photo_of_face, settings, threshold)
+    return [BANDS["absent"] if number not in matches else BANDS["sure" if matches[number].sure else "unsure"]
+            for number in range(len(records))]
+
+
+@dataclass
+class Moves:
+    compared: int = 0  # (query, pool photo, collection photo) cases
+    unchanged: int = 0
+    one_band: int = 0
+    sure_to_absent: int = 0
+    absent_to_sure: int = 0
+
+    def add(self, before: list[int], after: list[int]) -> None:
+        for old, new in zip(before, after):
+            self.compared += 1
+            self.unchanged += old == new
+            self.one_band += abs(old - new) == 1
+            self.sure_to_absent += (old, new) == (BANDS["sure"], BANDS["absent"])
+            self.absent_to_sure += (old, new) == (BANDS["absent"], BANDS["sure"])
+
+    @property
+    def worse(self) -> int:
+        return self.sure_to_absent + self.absent_to_sure
+
+
+def queries(collection: list[Photo], people: set[str] | None = None) -> list[Photo]:
+    """The first single-person photo of each person of the collection (not the distractors)."""
+    first: dict[str, Photo] = {}
+    for photo in collection:
+        person = next(iter(photo.people), None)
+        if is_single(photo) and person not in DISTRACTORS and (people is None or person in people):
+            first.setdefault(person, photo)
+    return list(first.values())
+
+
+def one_photo_added(collection: list[Photo], pool: list[Photo], records: dict, query_photos: list[Photo],
+                    settings: dict, threshold: float) -> dict[str, Moves]:
+    """Per kind of pool photo ("shared", "sheet", "mirrored", "twice"): the band moves it causes."""
+    base = [records[photo.path] for photo in collection]
+    moves: dict[str, Moves] = {}
+    for query in query_photos:
+        reference = largest(records[query.path].faces).embedding
+        before = bands(reference, base, settings, threshold)
+        for added in pool:
+            kind = "shared" if not added.name.startswith("made/") else os.path.basename(added.name).split("_")[0]
+            after = bands(reference, base + [records[added.path]], settings, threshold)[: len(base)]
+            moves.setdefault(kind, Moves()).add(before, after)
+    return moves
+
+
+@dataclass
+class ReferenceChoice:
+    cases: int = 0  # (photo, reference) pairs in which the photo is found
+    same_stars: int = 0  # ... with the photo's most common stars
+    large_changes: int = 0  # pairs of references giving one photo scores more than 3 points apart
+    unexplained: list = None  # ... of those, the ones with the same reasons
+
+    @property
+    def share(self) -> float:
+        return self.same_stars / max(1, self.cases)
+
+
+def reference_choice(photos: list[Photo], records: dict, threshold: float, config: dict, people: set[str] | None = None) -> ReferenceChoice:
+    """Every single-person photo of each person as the reference over all `photos`."""
+    ordered = [records[photo.path] for photo in photos]
+    by_person: dict[str, list[Photo]] = {}
+    for photo in photos:
+        person = next(iter(photo.people), None)
+        if is_single(photo) and person not in DISTRACTORS and records[photo.path].faces and (people is None or person in people):
+            by_person.setdefault(person, []).append(photo)
+    figures = ReferenceChoice(unexplained=[])
+    for person, references in sorted(by_person.items()):
+        judged: dict[str, list] = {}
+        for photo in references:
+            face = largest(records[photo.path].faces)
+            for path, result in judge_records(ordered, [Reference.of_face(photo.path, 1, face)], threshold, config).items():
+                if result is not None:
+                    judged.setdefault(path, []).append((photo.name, result))
+        for path, results in judged.items():
+            if len(results) < 2:
+                continue
+            given = [stars(result.score, config["stars"]) for _, result in results]
+            figures.cases += len(given)
+            figures.same_stars += Counter(given).most_common(1)[0][1]
+            for a, (name_a, first) in enumerate(results):
+                for name_b, second in results[a + 1 :]:
+                    if abs(first.score - second.score) > 3:
+                        figures.large_changes += 1
+                        if first.reasons == second.reasons:
+                            figures.unexplained.append((os.path.basename(path), name_a, first.score, name_b, second.score, first.reasons))
+    return figures
+
+
+def couple_recall(data: str, folder: str, cache: str, settings: dict, threshold: float) -> dict[str, tuple[float, float]]:
+    """person -> (recall without the contact sheet, recall with it), sure matches of their photos."""
+    people = os.path.join(data, "people")
+    names = [name for name in sorted(os.listdir(people)) if name.startswith(("kit_harington", "rose_leslie", "group_kit", "obama", "biden"))]
+    photos = [Photo(f"people/{name}", os.path.join(people, name), {identity(name)} if not name.startswith("group_") else set()) for name in names]
+    couple = {"kit_harington", "rose_leslie"}
+    sheet = contact_sheet([photo for photo in photos if photo.people & couple] * 3, folder, "sheet_couple")
+    _, records = analyse(photos + [sheet], cache)
+    found = {}
+    for person in sorted(couple):
+        reference = largest(records[os.path.join(people, f"{person}_1.jpg")].faces).embedding
+        theirs = [number for number, photo in enumerate(photos) if person in photo.people or person in photo.name]
+        recall = []
+        for extra in ([], [sheet]):
+            band = bands(reference, [records[photo.path] for photo in photos + extra], settings, threshold)
+            recall.append(sum(band[number] == BANDS["sure"] for number in theirs) / len(theirs))
+        found[person] = (recall[0], recall[1])
+    return found
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--data", default=DEFAULT_DATA)
+    parser.add_argument("--work", default=os.path.join("/tmp", "photorank_stability"), help="made photos and face cache")
+    args = parser.parse_args()
+    started = time.time()
+    config = load_defaults()
+    cache = os.path.join(args.work, "faces.sqlite")
+    photos = shared_photos(args.data)
+    collection, pool = split_pool(photos)
+    pool += made_pool(collection, os.path.join(args.work, "made"))
+    engine, records = analyse(photos + pool, cache)
+    settings = config["matching"]
+    threshold = settings["threshold"] or engine.match_threshold
+    query_photos = queries(collection)
+    print(f"engine {engine.id}; threshold {threshold}; collection {len(collection)} photos; pool {len(pool)} photos; "
+          f"{len(query_photos)} queries\n")
+
+    print("## 1. one photo added: bands of the other photos (sure / unsure / absent)")
+    print("| pool photos | compared | unchanged | moved one band | sure to absent | absent to sure |\n|---|---|---|---|---|---|")
+    total = Moves()
+    for kind, moves in sorted(one_photo_added(collection, pool, records, query_photos, settings, threshold).items()):
+        print(f"| {kind} | {moves.compared} | {moves.unchanged} | {moves.one_band} | {moves.sure_to_absent} | {moves.absent_to_sure} |")
+        for name in vars(total):
+            setattr(total, name, getattr(total, name) + getattr(moves, name))
+    print(f"| all | {total.compared} | {total.unchanged} | {total.one_band} | {total.sure_to_absent} | {total.absent_to_sure} |\n")
+
+    print("## 2. each single photo of a person as the reference (people/ and cast/)")
+    choice = reference_choice(photos, records, threshold, config)
+    print(f"same stars in {choice.same_stars} of {choice.cases} cases ({choice.share:.3f}); "
+          f"score changes over 3 points: {choice.large_changes}, with no reason to tell them apart: {len(choice.unexplained)}")
+    for case in choice.unexplained[:10]:
+        print("   ", case)
+
+    print("\n## 3. a couple's collection, recall of sure matches without / with a contact sheet of its photos")
+    for person, (without, with_sheet) in couple_recall(args.data, os.path.join(args.work, "made"), cache, settings, threshold).items():
+        print(f"{person}: {without:.2f} / {with_sheet:.2f}")
+    print(f"\ndone in {time.time() - started:.0f} s")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
