@@ -6,6 +6,10 @@ Ownership rules (why undo can restore the original exactly):
 - Keywords and face regions are ours only if we added them: the namespace
   records which items we added and which containers (dc:subject, ...) we
   created.  A keyword the user already had is never recorded, so never removed.
+- Each host reads one keyword list first (darktable lr:hierarchicalSubject,
+  digiKam its TagsList), so a keyword the user has in any list is copied into
+  every list we write; the copies are recorded as added, so undo takes them
+  out again and leaves the user's lists as they were.
 - xmp:Rating is ours while it still equals the value we recorded writing; the
   value that was there before is recorded so undo can put it back.
 """
@@ -37,6 +41,9 @@ KNOWN_PREFIXES = {
 }
 
 ROOT_KEYWORD = "photorank"
+# digiKam files a face region named X under the person tag named X, taking the most recently
+# created tag of that name: People/X listed after photorank/X/... makes the person a People tag.
+PEOPLE_ROOT = "People"
 
 
 @dataclass(frozen=True)
@@ -275,6 +282,57 @@ def desired_items(kw: KeywordList, persons: dict[str, dict]) -> list[str]:
     return items
 
 
+def people_items(kw: KeywordList, persons: dict[str, dict]) -> list[str]:
+    """digiKam's person tags (People/Alice) for the persons given a face region: only in its
+    own TagsList, so darktable and Lightroom show no People keyword of ours."""
+    if kw.key != "digiKam:TagsList":
+        return []
+    names = [_clean_component(p["Person"]) for _, p in sorted(persons.items()) if _region_key(p)]
+    return [f"{PEOPLE_ROOT}/{name}" for name in names if name]
+
+
+def _list_items(doc: Document, kw: KeywordList) -> list[str]:
+    found = doc.find_property(kw.ns, kw.name)
+    array = rdf.array_of(found[1]) if found is not None and found[1] is not None else None
+    return [] if array is None else [rdf.simple_value(li) for li in rdf.array_items(array)]
+
+
+def user_keyword_paths(doc: Document, state: State) -> list[tuple[str, ...]]:
+    """Every keyword the user has in any list (not one we added), as a path.
+
+    A dc:subject item that is a component of a hierarchical keyword is part of that keyword
+    (darktable writes `family|trip` as `family`, `trip` there), not a keyword of its own."""
+    paths: list[tuple[str, ...]] = []
+    flat: list[str] = []
+    for kw in KEYWORD_LISTS:
+        added = state.added.get(kw.added_field, set())
+        for item in _list_items(doc, kw):
+            if item in added or not item.strip():
+                continue
+            if kw.separator is None:
+                flat.append(item)
+                continue
+            path = tuple(part.strip() for part in item.split(kw.separator) if part.strip())
+            if path and path not in paths:
+                paths.append(path)
+    components = {part for path in paths for part in path}
+    for item in flat:
+        if item not in components and (item,) not in paths:
+            paths.append((item,))
+    return paths
+
+
+def wanted_items(kw: KeywordList, persons: dict[str, dict], user_paths: list[tuple[str, ...]]) -> list[str]:
+    """What a list must hold: ours, the user's keywords of the other lists, digiKam's person tags."""
+    items = desired_items(kw, persons)
+    for path in user_paths:
+        # dc:subject gets a user's keyword as its leaf, as digiKam and Lightroom write it there
+        item = path[-1] if kw.separator is None else kw.separator.join(path)
+        if item not in items:
+            items.append(item)
+    return items + [item for item in people_items(kw, persons) if item not in items]
+
+
 # ---- reconciling the document with the state -----------------------------
 
 
@@ -282,8 +340,9 @@ def reconcile(doc: Document, old: State, new: State, *, overwrite_ratings: bool,
               unrated: frozenset[int] = frozenset({0}), notes: list[str]) -> None:
     """Make the document show exactly new.persons' data (and nothing older)."""
     _reconcile_rating(doc, new, overwrite_ratings, unrated, notes)
+    user_paths = user_keyword_paths(doc, new) if new.persons else []  # undo: no copies kept
     for kw in KEYWORD_LISTS:
-        _reconcile_keywords(doc, kw, new, notes)
+        _reconcile_keywords(doc, kw, new, wanted_items(kw, new.persons, user_paths), notes)
     _reconcile_regions(doc, old, new, notes)
 
 
@@ -350,8 +409,7 @@ def _set_rating(doc: Document, value: str) -> None:
         doc.set_simple(XMP_NS, "xmp", "Rating", value)
 
 
-def _reconcile_keywords(doc: Document, kw: KeywordList, state: State, notes: list[str]) -> None:
-    wanted = desired_items(kw, state.persons)
+def _reconcile_keywords(doc: Document, kw: KeywordList, state: State, wanted: list[str], notes: list[str]) -> None:
     added = set(state.added.get(kw.added_field, ()))
     found = doc.find_property(kw.ns, kw.name)
     array = None
@@ -377,6 +435,7 @@ def _reconcile_keywords(doc: Document, kw: KeywordList, state: State, notes: lis
             rdf.remove_keeping_layout(li)
         else:
             present.add(text)
+    _make_room_in_order(array, wanted, present, added)
     for item in wanted:
         if item not in present:
             li = etree.SubElement(array, rdf.LI)
@@ -387,6 +446,20 @@ def _reconcile_keywords(doc: Document, kw: KeywordList, state: State, notes: lis
     added &= present & set(wanted)
     state.added[kw.added_field] = added
     _drop_if_created_and_empty(state, kw.key, prop, array)
+
+
+def _make_room_in_order(array: etree._Element, wanted: list[str], present: set[str], added: set[str]) -> None:
+    """Before new items are appended, take out our items that come after them in `wanted`, so
+    they are appended again behind them: digiKam's People/X stays after photorank/X/..."""
+    missing = [wanted.index(item) for item in wanted if item not in present]
+    if not missing:
+        return
+    later = set(wanted[min(missing):])
+    for li in rdf.array_items(array):
+        text = rdf.simple_value(li)
+        if text in later and text in added:
+            rdf.remove_keeping_layout(li)
+            present.discard(text)
 
 
 def _create_array(doc: Document, ns: str, prefix: str, name: str, kind: str):

@@ -31,7 +31,8 @@ def test_exiftool_reads_everything_we_write(image):
         "photorank|Alice|rank 007", "photorank|Alice|group", "photorank|Alice|best of burst"]
     assert data["XMP-dc:Subject"] == ["photorank", "Alice", "rank 007", "group", "best of burst"]
     assert data["XMP-digiKam:TagsList"] == [
-        "photorank/Alice/rank 007", "photorank/Alice/group", "photorank/Alice/best of burst"]
+        "photorank/Alice/rank 007", "photorank/Alice/group", "photorank/Alice/best of burst",
+        "People/Alice"]  # digiKam's person tag, last (see docs/xmp.md)
     region = data["XMP-mwg-rs:RegionInfo"]
     assert region["AppliedToDimensions"] == {"W": 640, "H": 480, "Unit": "pixel"}
     assert region["RegionList"] == [{"Name": "Alice", "Type": "Face", "Area": {
