@@ -611,6 +611,42 @@ def _append_region(array: etree._Element, person: dict) -> None:
     rdf.pretty(li, rdf.own_indent(li))
 
 
+# ---- what a change does, in words (dry runs) -----------------------------
+
+
+def _region_names(doc: Document) -> list[str]:
+    found = doc.find_property(MWGRS_NS, "Regions")
+    array = _region_array(found[1], create=False) if found is not None and found[1] is not None else None
+    names = [_li_region_key(li) for li in rdf.array_items(array)] if array is not None else []
+    return [name for name, kind, _ in names if name is not None and kind == "Face"]
+
+
+def _item_changes(label: str, old: list[str], new: list[str]) -> list[str]:
+    gone = [item for item in old if item not in new]
+    came = [item for item in new if item not in old]
+    return ([f"{label} - {', '.join(gone)}"] if gone else []) + ([f"{label} + {', '.join(came)}"] if came else [])
+
+
+def describe_changes(before: bytes | None, after: bytes | None) -> list[str]:
+    """What differs between two versions of an XMP document, in the terms a user knows: the
+    rating, each keyword list, the face regions and photorank's own data (None: no document)."""
+    old = Document(before) if before is not None else None
+    new = Document(after) if after is not None else None
+    lines = []
+    ratings = [doc.get_simple(XMP_NS, "Rating") if doc is not None else None for doc in (old, new)]
+    if ratings[0] != ratings[1]:
+        lines.append(f"xmp:Rating: {ratings[0] or 'none'} -> {ratings[1] or 'none'}")
+    for kw in KEYWORD_LISTS:
+        lines += _item_changes(kw.key, *[_list_items(doc, kw) if doc is not None else [] for doc in (old, new)])
+    lines += _item_changes("face region", *[_region_names(doc) if doc is not None else [] for doc in (old, new)])
+    persons = [sorted(read_state(doc).persons.items()) if doc is not None else [] for doc in (old, new)]
+    if persons[0] != persons[1]:
+        lines += _item_changes("photorank data", *[[name for name, _ in found] for found in persons])
+        if [name for name, _ in persons[0]] == [name for name, _ in persons[1]]:
+            lines.append("photorank data: results updated")
+    return lines
+
+
 # ---- entry points on bytes -----------------------------------------------
 
 
