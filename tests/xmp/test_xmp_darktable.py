@@ -6,11 +6,10 @@ from __future__ import annotations
 
 import os
 import shutil
-import subprocess
 
 import pytest
-from darktable_session import DARKTABLERC, start_xvfb
-from xmp_helpers import camera_packet, jpeg_with_packet, make_rating
+from darktable_session import run_lua
+from xmp_helpers import camera_packet, exiftool_json, jpeg_with_packet, make_rating
 from lxml import etree
 
 import xmp_writer as xw
@@ -52,21 +51,8 @@ def _run_darktable(tmp_path, image, mode: str) -> list[str]:
     script = tmp_path / "check.lua"
     script.write_text(LUA)
     report = tmp_path / f"report-{mode}.txt"
-    config = tmp_path / f"dt-{mode}"
-    (config / "cfg").mkdir(parents=True)
-    (config / "cfg" / "darktablerc").write_text(DARKTABLERC)  # no start-up deadlock (see darktable_session)
-    xvfb, display = start_xvfb()
-    env = dict(os.environ, PR_OUT=str(report), PR_IMAGE=str(image), PR_MODE=mode,
-               PR_EXPORT=str(tmp_path / "export.jpg"), DISPLAY=display)
-    try:
-        subprocess.run(
-            ["darktable", "--configdir", str(config / "cfg"), "--cachedir",
-             str(config / "cache"), "--library", ":memory:", "--luacmd", f'dofile("{script}")'],
-            env=env, timeout=400, check=False, capture_output=True,
-        )
-    finally:
-        xvfb.terminate()
-        xvfb.wait(timeout=30)
+    env = dict(os.environ, PR_OUT=str(report), PR_IMAGE=str(image), PR_MODE=mode, PR_EXPORT=str(tmp_path / "export.jpg"))
+    run_lua(tmp_path / f"dt-{mode}", script, env, timeout=400)
     lines = report.read_text().splitlines()
     assert any(line.startswith("ok=true") for line in lines), lines
     return lines
@@ -124,3 +110,81 @@ def test_darktable_shows_the_rating_and_keywords_the_photo_carried(tmp_path):
     assert "rating=3" in lines
     tags = {line[4:] for line in lines if line.startswith("tag=")}
     assert {"holiday", "photorank|Alice|rank 007"} <= tags
+
+
+# Imports each photo, reports its rating and tags (darktable's own left out), and leaves
+# darktable to write each sidecar again from its database.
+LUA_VIEW = r"""
+local dt = require "darktable"
+local out = io.open(os.getenv("PR_OUT"), "w")
+local ok, err = pcall(function()
+  for path in os.getenv("PR_IMAGES"):gmatch("[^\n]+") do
+    local img = dt.database.import(path)
+    out:write(img.filename, "\trating\t", tostring(img.rating), "\n")
+    for _, tag in ipairs(dt.tags.get_tags(img)) do
+      if not tag.name:match("^darktable|") then out:write(img.filename, "\ttag\t", tag.name, "\n") end
+    end
+    img.rating = img.rating
+  end
+end)
+out:write("ok\t", tostring(ok), "\t", tostring(err), "\n")
+out:close()
+dt.gui.action("global/quit", 0, "", "", 1.0)
+"""
+
+
+def _darktable_view(tmp_path, photos, name: str) -> dict[str, tuple[int, list[str]]]:
+    """{file name: (rating, tags)} as darktable shows the photos; darktable then rewrites their sidecars."""
+    script = tmp_path / "view.lua"
+    script.write_text(LUA_VIEW)
+    report = tmp_path / f"view-{name}.tsv"
+    env = dict(os.environ, PR_OUT=str(report), PR_IMAGES="\n".join(str(photo) for photo in photos))
+    run_lua(tmp_path / f"dt-{name}", script, env, timeout=400)
+    view: dict[str, tuple[int, list[str]]] = {}
+    for row in report.read_text("utf-8").splitlines():
+        file, field, value = row.split("\t", 2)
+        if file == "ok":
+            assert field == "true", value
+            continue
+        rating, tags = view.get(file, (0, []))
+        view[file] = (int(value), tags) if field == "rating" else (rating, sorted(tags + [value]))
+    return view
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(shutil.which("exiftool") is None, reason="exiftool writes one of the sidecars and reads them back")
+def test_darktable_keeps_every_hosts_keywords_through_our_write_its_own_write_and_undo(tmp_path):
+    from host_sidecars import HOSTS
+
+    folder = tmp_path / "photos"
+    folder.mkdir()
+    photos = []
+    for host in HOSTS:
+        photo = folder / f"{host.host}.jpg"
+        _make_jpeg(photo)
+        host.write(photo.with_name(photo.name + ".xmp"), photo)
+        photos.append(photo)
+    shutil.copytree(folder, tmp_path / "untouched")  # darktable rewrites the sidecars it imports
+    before = _darktable_view(tmp_path, sorted((tmp_path / "untouched").glob("*.jpg")), "before")
+    for host in HOSTS:
+        rating, tags = before[f"{host.host}.jpg"]
+        assert rating == host.rating and {"|".join(path) for path in host.keywords} <= set(tags), (host, tags)
+
+    for rank, photo in enumerate(photos, start=1):
+        assert xw.write_rating(photo, make_rating("Alice", rank=rank, stars=4)).ok
+    ranked = _darktable_view(tmp_path, photos, "ranked")
+    for rank, host in enumerate(HOSTS, start=1):
+        rating, tags = ranked[f"{host.host}.jpg"]
+        assert rating == host.rating, host.host
+        assert set(before[f"{host.host}.jpg"][1]) | {f"photorank|Alice|rank {rank:03d}"} <= set(tags), (host, tags)
+        # darktable wrote the sidecar again from what it showed: the user's keywords are still in it
+        written = exiftool_json(folder / f"{host.host}.jpg.xmp")
+        subjects = written["XMP-lr:HierarchicalSubject"]
+        assert {"|".join(path) for path in host.keywords} <= set(subjects if isinstance(subjects, list) else [subjects])
+
+    for photo in photos:
+        assert xw.undo(photo).ok
+    assert _darktable_view(tmp_path, photos, "undone") == before
+    for photo in photos:
+        text = photo.with_name(photo.name + ".xmp").read_text("utf-8")
+        assert "photorank" not in text and "People/Alice" not in text, photo.name
