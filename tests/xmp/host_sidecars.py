@@ -9,73 +9,47 @@ from dataclasses import dataclass
 
 from xmp_helpers import darktable_sidecar
 
-LIGHTROOM = """<x:xmpmeta xmlns:x="adobe:ns:meta/" x:xmptk="Adobe XMP Core 7.0-c000 1.000000, 0000/00/00-00:00:00">
- <rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-  <rdf:Description rdf:about=""
-    xmlns:xmp="http://ns.adobe.com/xap/1.0/"
-    xmlns:dc="http://purl.org/dc/elements/1.1/"
-    xmlns:lr="http://ns.adobe.com/lightroom/1.0/"
-    xmlns:crs="http://ns.adobe.com/camera-raw-settings/1.0/"
-   xmp:Rating="4"
-   crs:Exposure2012="+0.35">
-   <dc:subject>
-    <rdf:Bag>
-     <rdf:li>family</rdf:li>
-     <rdf:li>trip</rdf:li>
-     <rdf:li>wedding</rdf:li>
-    </rdf:Bag>
-   </dc:subject>
-   <lr:hierarchicalSubject>
-    <rdf:Bag>
-     <rdf:li>family|trip</rdf:li>
-     <rdf:li>wedding</rdf:li>
-    </rdf:Bag>
-   </lr:hierarchicalSubject>
-  </rdf:Description>
- </rdf:RDF>
-</x:xmpmeta>
-"""
+
+def _array(prop: str, kind: str, items: tuple[str, ...]) -> str:
+    """A keyword list laid out as exiv2 and Adobe's toolkit write one."""
+    lis = "".join(f"     <rdf:li>{item}</rdf:li>\n" for item in items)
+    return f"   <{prop}>\n    <rdf:{kind}>\n{lis}    </rdf:{kind}>\n   </{prop}>\n"
+
+
+NAMESPACES = {
+    "xmp": "http://ns.adobe.com/xap/1.0/", "dc": "http://purl.org/dc/elements/1.1/",
+    "lr": "http://ns.adobe.com/lightroom/1.0/", "crs": "http://ns.adobe.com/camera-raw-settings/1.0/",
+    "digiKam": "http://www.digikam.org/ns/1.0/", "MicrosoftPhoto": "http://ns.microsoft.com/photo/1.0/",
+    "mwg-rs": "http://www.metadataworkinggroup.com/schemas/regions/",
+    "stDim": "http://ns.adobe.com/xap/1.0/sType/Dimensions#", "stArea": "http://ns.adobe.com/xmp/sType/Area#",
+}
+
+
+def _sidecar(toolkit: str, prefixes: tuple[str, ...], attributes: dict[str, str], body: str) -> str:
+    """One rdf:Description with its namespaces, attribute-form properties and `body`."""
+    declared = "".join(f'\n    xmlns:{prefix}="{NAMESPACES[prefix]}"' for prefix in prefixes)
+    attributes_text = "".join(f'\n   {name}="{value}"' for name, value in attributes.items())
+    return (f'<x:xmpmeta xmlns:x="adobe:ns:meta/" x:xmptk="{toolkit}">\n'
+            ' <rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">\n'
+            f'  <rdf:Description rdf:about=""{declared}{attributes_text}>\n{body}'
+            '  </rdf:Description>\n </rdf:RDF>\n</x:xmpmeta>\n')
+
+
+LIGHTROOM = _sidecar(
+    "Adobe XMP Core 7.0-c000 1.000000, 0000/00/00-00:00:00", ("xmp", "dc", "lr", "crs"),
+    {"xmp:Rating": "4", "crs:Exposure2012": "+0.35"},
+    _array("dc:subject", "Bag", ("family", "trip", "wedding"))
+    + _array("lr:hierarchicalSubject", "Bag", ("family|trip", "wedding")))
 
 # digiKam 7.9 writes its tags in every list and a person it knows as a face region under People.
-DIGIKAM = """<?xml version="1.0" encoding="UTF-8"?>
-<x:xmpmeta xmlns:x="adobe:ns:meta/" x:xmptk="XMP Core 4.4.0-Exiv2">
- <rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-  <rdf:Description rdf:about=""
-    xmlns:xmp="http://ns.adobe.com/xap/1.0/"
-    xmlns:dc="http://purl.org/dc/elements/1.1/"
-    xmlns:lr="http://ns.adobe.com/lightroom/1.0/"
-    xmlns:digiKam="http://www.digikam.org/ns/1.0/"
-    xmlns:MicrosoftPhoto="http://ns.microsoft.com/photo/1.0/"
-    xmlns:mwg-rs="http://www.metadataworkinggroup.com/schemas/regions/"
-    xmlns:stDim="http://ns.adobe.com/xap/1.0/sType/Dimensions#"
-    xmlns:stArea="http://ns.adobe.com/xmp/sType/Area#"
-   xmp:Rating="5"
-   MicrosoftPhoto:Rating="99">
-   <digiKam:TagsList>
-    <rdf:Seq>
-     <rdf:li>Places/Beach</rdf:li>
-     <rdf:li>People/Carol</rdf:li>
-    </rdf:Seq>
-   </digiKam:TagsList>
-   <MicrosoftPhoto:LastKeywordXMP>
-    <rdf:Bag>
-     <rdf:li>Places/Beach</rdf:li>
-     <rdf:li>People/Carol</rdf:li>
-    </rdf:Bag>
-   </MicrosoftPhoto:LastKeywordXMP>
-   <lr:hierarchicalSubject>
-    <rdf:Bag>
-     <rdf:li>Places|Beach</rdf:li>
-     <rdf:li>People|Carol</rdf:li>
-    </rdf:Bag>
-   </lr:hierarchicalSubject>
-   <dc:subject>
-    <rdf:Bag>
-     <rdf:li>Beach</rdf:li>
-     <rdf:li>Carol</rdf:li>
-    </rdf:Bag>
-   </dc:subject>
-   <mwg-rs:Regions rdf:parseType="Resource">
+DIGIKAM = _sidecar(
+    "XMP Core 4.4.0-Exiv2", ("xmp", "dc", "lr", "digiKam", "MicrosoftPhoto", "mwg-rs", "stDim", "stArea"),
+    {"xmp:Rating": "5", "MicrosoftPhoto:Rating": "99"},
+    _array("digiKam:TagsList", "Seq", ("Places/Beach", "People/Carol"))
+    + _array("MicrosoftPhoto:LastKeywordXMP", "Bag", ("Places/Beach", "People/Carol"))
+    + _array("lr:hierarchicalSubject", "Bag", ("Places|Beach", "People|Carol"))
+    + _array("dc:subject", "Bag", ("Beach", "Carol"))
+    + """   <mwg-rs:Regions rdf:parseType="Resource">
     <mwg-rs:AppliedToDimensions stDim:w="640" stDim:h="480" stDim:unit="pixel"/>
     <mwg-rs:RegionList>
      <rdf:Bag>
@@ -87,10 +61,7 @@ DIGIKAM = """<?xml version="1.0" encoding="UTF-8"?>
      </rdf:Bag>
     </mwg-rs:RegionList>
    </mwg-rs:Regions>
-  </rdf:Description>
- </rdf:RDF>
-</x:xmpmeta>
-"""
+""")
 
 
 @dataclass(frozen=True)

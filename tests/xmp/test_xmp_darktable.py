@@ -25,6 +25,15 @@ LUA = r"""
 local dt = require "darktable"
 local out = io.open(os.getenv("PR_OUT"), "w")
 local ok, err = pcall(function()
+  if os.getenv("PR_MODE") == "view" then -- several photos, one a line: "rating=NAME\tN", "tag=NAME\tTAG"
+    for path in os.getenv("PR_IMAGE"):gmatch("[^\n]+") do
+      local img = dt.database.import(path)
+      out:write("rating=", img.filename, "\t", tostring(img.rating), "\n")
+      for _, tag in ipairs(dt.tags.get_tags(img)) do out:write("tag=", img.filename, "\t", tag.name, "\n") end
+      img.rating = img.rating
+    end
+    return
+  end
   local img = dt.database.import(os.getenv("PR_IMAGE"))
   if os.getenv("PR_MODE") == "edit" then
     img.rating = 0
@@ -47,12 +56,13 @@ dt.gui.action("global/quit", 0, "", "", 1.0)
 DT = "{http://darktable.sf.net/}"
 
 
-def _run_darktable(tmp_path, image, mode: str) -> list[str]:
+def _run_darktable(tmp_path, image, mode: str, name: str = "") -> list[str]:
     script = tmp_path / "check.lua"
     script.write_text(LUA)
-    report = tmp_path / f"report-{mode}.txt"
+    name = name or mode
+    report = tmp_path / f"report-{name}.txt"
     env = dict(os.environ, PR_OUT=str(report), PR_IMAGE=str(image), PR_MODE=mode, PR_EXPORT=str(tmp_path / "export.jpg"))
-    run_lua(tmp_path / f"dt-{mode}", script, env, timeout=400)
+    run_lua(tmp_path / f"dt-{name}", script, env, timeout=400)
     lines = report.read_text().splitlines()
     assert any(line.startswith("ok=true") for line in lines), lines
     return lines
@@ -112,42 +122,18 @@ def test_darktable_shows_the_rating_and_keywords_the_photo_carried(tmp_path):
     assert {"holiday", "photorank|Alice|rank 007"} <= tags
 
 
-# Imports each photo, reports its rating and tags (darktable's own left out), and leaves
-# darktable to write each sidecar again from its database.
-LUA_VIEW = r"""
-local dt = require "darktable"
-local out = io.open(os.getenv("PR_OUT"), "w")
-local ok, err = pcall(function()
-  for path in os.getenv("PR_IMAGES"):gmatch("[^\n]+") do
-    local img = dt.database.import(path)
-    out:write(img.filename, "\trating\t", tostring(img.rating), "\n")
-    for _, tag in ipairs(dt.tags.get_tags(img)) do
-      if not tag.name:match("^darktable|") then out:write(img.filename, "\ttag\t", tag.name, "\n") end
-    end
-    img.rating = img.rating
-  end
-end)
-out:write("ok\t", tostring(ok), "\t", tostring(err), "\n")
-out:close()
-dt.gui.action("global/quit", 0, "", "", 1.0)
-"""
-
-
 def _darktable_view(tmp_path, photos, name: str) -> dict[str, tuple[int, list[str]]]:
-    """{file name: (rating, tags)} as darktable shows the photos; darktable then rewrites their sidecars."""
-    script = tmp_path / "view.lua"
-    script.write_text(LUA_VIEW)
-    report = tmp_path / f"view-{name}.tsv"
-    env = dict(os.environ, PR_OUT=str(report), PR_IMAGES="\n".join(str(photo) for photo in photos))
-    run_lua(tmp_path / f"dt-{name}", script, env, timeout=400)
+    """{file name: (rating, tags but darktable's own)} as darktable shows the photos; darktable
+    then writes their sidecars again from its database."""
     view: dict[str, tuple[int, list[str]]] = {}
-    for row in report.read_text("utf-8").splitlines():
-        file, field, value = row.split("\t", 2)
-        if file == "ok":
-            assert field == "true", value
-            continue
+    for line in _run_darktable(tmp_path, "\n".join(str(photo) for photo in photos), "view", name):
+        field, _, value = line.partition("=")
+        file, _, value = value.partition("\t")
         rating, tags = view.get(file, (0, []))
-        view[file] = (int(value), tags) if field == "rating" else (rating, sorted(tags + [value]))
+        if field == "rating":
+            view[file] = (int(value), tags)
+        elif field == "tag" and not value.startswith("darktable|"):
+            view[file] = (rating, sorted(tags + [value]))
     return view
 
 
