@@ -297,6 +297,12 @@ def _list_items(doc: Document, kw: KeywordList) -> list[str]:
     return [] if array is None else [rdf.simple_value(li) for li in rdf.array_items(array)]
 
 
+def _path(kw: KeywordList, item: str) -> tuple[str, ...]:
+    """A keyword list item as a path: split at the list's separator, blanks around parts ignored."""
+    parts = [item] if kw.separator is None else item.split(kw.separator)
+    return tuple(part.strip() for part in parts if part.strip())
+
+
 def user_keyword_paths(doc: Document, state: State) -> list[tuple[str, ...]]:
     """Every keyword the user has in any list (not one we added), as a path.
 
@@ -307,28 +313,31 @@ def user_keyword_paths(doc: Document, state: State) -> list[tuple[str, ...]]:
     for kw in KEYWORD_LISTS:
         added = state.added.get(kw.added_field, set())
         for item in _list_items(doc, kw):
-            if item in added or not item.strip():
+            path = _path(kw, item)
+            if item in added or not path:
                 continue
             if kw.separator is None:
-                flat.append(item)
-                continue
-            path = tuple(part.strip() for part in item.split(kw.separator) if part.strip())
-            if path and path not in paths:
+                flat.append(path)
+            elif path not in paths:
                 paths.append(path)
     components = {part for path in paths for part in path}
-    for item in flat:
-        if item not in components and (item,) not in paths:
-            paths.append((item,))
+    for path in flat:
+        if path[0] not in components and path not in paths:
+            paths.append(path)
     return paths
 
 
-def wanted_items(kw: KeywordList, persons: dict[str, dict], user_paths: list[tuple[str, ...]]) -> list[str]:
-    """What a list must hold: ours, the user's keywords of the other lists, digiKam's person tags."""
+def wanted_items(kw: KeywordList, persons: dict[str, dict], user_paths: list[tuple[str, ...]],
+                 held: list[str]) -> list[str]:
+    """What a list must hold: ours, the user's keywords it does not hold yet in any spelling
+    (`held`: its items now), digiKam's person tags."""
     items = desired_items(kw, persons)
+    held_paths = {_path(kw, item) for item in held}
     for path in user_paths:
         # dc:subject gets a user's keyword as its leaf, as digiKam and Lightroom write it there
-        item = path[-1] if kw.separator is None else kw.separator.join(path)
-        if item not in items:
+        path = path[-1:] if kw.separator is None else path
+        item = kw.separator.join(path) if kw.separator else path[0]
+        if item not in items and (item in held or path not in held_paths):
             items.append(item)
     return items + [item for item in people_items(kw, persons) if item not in items]
 
@@ -342,7 +351,7 @@ def reconcile(doc: Document, old: State, new: State, *, overwrite_ratings: bool,
     _reconcile_rating(doc, new, overwrite_ratings, unrated, notes)
     user_paths = user_keyword_paths(doc, new) if new.persons else []  # undo: no copies kept
     for kw in KEYWORD_LISTS:
-        _reconcile_keywords(doc, kw, new, wanted_items(kw, new.persons, user_paths), notes)
+        _reconcile_keywords(doc, kw, new, wanted_items(kw, new.persons, user_paths, _list_items(doc, kw)), notes)
     _reconcile_regions(doc, old, new, notes)
 
 

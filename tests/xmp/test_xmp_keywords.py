@@ -98,3 +98,17 @@ def test_a_person_without_a_face_region_gets_no_people_tag(tmp_path):
     xw.write_rating(image, make_rating(region=False))
     tags = exiftool_json(image.with_name(image.name + ".xmp"))["XMP-digiKam:TagsList"]
     assert not any(tag.startswith("People/") for tag in tags)
+
+
+def test_a_keyword_spelled_with_blanks_around_the_separator_is_not_copied_into_its_own_list_again(tmp_path):
+    image = _photo(tmp_path)
+    sidecar = image.with_name(image.name + ".xmp")
+    sidecar.write_text(
+        '<x:xmpmeta xmlns:x="adobe:ns:meta/"><rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">'
+        '<rdf:Description rdf:about="" xmlns:lr="http://ns.adobe.com/lightroom/1.0/">'
+        "<lr:hierarchicalSubject><rdf:Bag><rdf:li>family | trip</rdf:li></rdf:Bag></lr:hierarchicalSubject>"
+        "</rdf:Description></rdf:RDF></x:xmpmeta>", "utf-8")
+    xw.write_rating(image, make_rating())
+    data = exiftool_json(sidecar)
+    assert [item for item in data["XMP-lr:HierarchicalSubject"] if "trip" in item] == ["family | trip"]
+    assert "family/trip" in data["XMP-digiKam:TagsList"] and "trip" in data["XMP-dc:Subject"]
