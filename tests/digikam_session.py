@@ -61,7 +61,7 @@ class FiledPhoto:
 def import_folder(folder: pathlib.Path, work: pathlib.Path, timeout: float = 300) -> dict[str, FiledPhoto]:
     """Start digiKam on a fresh database with `folder` as its collection, let it scan every photo
     there, stop it, and return {file name: FiledPhoto}."""
-    photos = sorted(p.name for p in folder.iterdir() if p.suffix.lower() in (".jpg", ".jpeg"))
+    photos = [p for p in folder.iterdir() if p.is_file() and p.suffix.lower() != ".xmp"]
     database = work / "db"
     database.mkdir(parents=True)
     _run(work, database, folder, until=lambda: _has_schema(database / "digikam4.db"), timeout=timeout)

@@ -309,7 +309,7 @@ def user_keyword_paths(doc: Document, state: State) -> list[tuple[str, ...]]:
     A dc:subject item that is a component of a hierarchical keyword is part of that keyword
     (darktable writes `family|trip` as `family`, `trip` there), not a keyword of its own."""
     paths: list[tuple[str, ...]] = []
-    flat: list[str] = []
+    flat: list[tuple[str, ...]] = []
     for kw in KEYWORD_LISTS:
         added = state.added.get(kw.added_field, set())
         for item in _list_items(doc, kw):
