@@ -28,19 +28,20 @@ class WriteBackSummary:
     actions: Counter = field(default_factory=Counter)  # "created" / "updated" / "unchanged" / "removed" -> files
     notes: list[tuple[str, str]] = field(default_factory=list)  # (file, note) worth telling the user
     errors: list[tuple[str, str]] = field(default_factory=list)  # (sidecar or photo, error)
-    dry_run: bool = False  # nothing was written: `actions` say what would have been
-    # in a dry run, every file that would change: (path, action, what would change in it)
-    changes: list[tuple[str, str, tuple[str, ...]]] = field(default_factory=list)
 
     def add(self, outcome: xmp_writer.WriteOutcome) -> None:
         for result in outcome.files:
             if result.action == "error":
                 self.errors.append((result.path, "; ".join(result.notes)))
-                continue
-            self.actions[result.action] += 1
-            self.notes.extend((result.path, note) for note in result.notes if note.startswith("rating kept"))
-            if self.dry_run and result.action != "unchanged":
-                self.changes.append((result.path, result.action, result.changes))
+            else:
+                self.actions[result.action] += 1
+                self.notes.extend((result.path, note) for note in result.notes if note.startswith("rating kept"))
+                if self.dry_run and result.action != "unchanged":
+                    self.changes.append((result.path, result.action, result.changes))
+
+    dry_run: bool = False  # nothing was written: `actions` say what would have been
+    # in a dry run, every file that would change: (path, action, what would change in it)
+    changes: list[tuple[str, str, tuple[str, ...]]] = field(default_factory=list)
 
     def as_dict(self) -> dict:
         return {
