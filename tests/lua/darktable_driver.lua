@@ -1,7 +1,8 @@
 -- Runs inside a real darktable (tests/test_plugin_darktable.py): imports the photos, finds the
--- plugin luarc loaded, ranks for the person through the plugin's shortcut action, waits for it, takes a
--- screenshot, undoes, and writes what darktable holds at each step into a report.  Whatever
--- happens it writes "done" and quits, so darktable never waits for a user.
+-- plugin luarc loaded, ranks for the person through the plugin's shortcut action, waits for it,
+-- takes a screenshot, undoes, and writes what darktable holds at each step (and what the panel
+-- said) into a report.  Whatever happens it writes "done" and quits, so darktable never waits
+-- for a user.
 
 local dt = require "darktable"
 
