@@ -29,7 +29,7 @@ import time
 
 REPO = pathlib.Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO / "tests"))
-from darktable_session import private_env, run_darktable  # noqa: E402
+from darktable_session import PLUGIN, plugin_darktablerc, private_env, run_darktable  # noqa: E402
 
 PEOPLE = REPO.parent / "shared" / "data" / "people"
 PERSON = "Obama"
@@ -95,8 +95,8 @@ def main() -> None:
 
         steps = run_darktable(temp, dict(
             env, PR_LIST=str(everything), PR_REFERENCE=os.path.basename(paths[0]), PR_PERSON=PERSON,
-            PR_COMMAND=shutil.which("photorank"), PR_PLUGIN=str(REPO / "plugin_lua" / "photorank.lua"),
-            PR_SNAPSHOT=str(temp)), timeout=7200)
+            PR_SNAPSHOT=str(temp)), timeout=7200,
+            darktablerc=plugin_darktablerc(PERSON, shutil.which("photorank")), plugin=PLUGIN)
         tagged = {name: tags for name, (_, tags) in steps["ranked"].items() if tags}
         applied = {name: int(next(t for t in tags if "|rank " in t).rsplit(" ", 1)[1]) for name, tags in tagged.items()}
         undone = sum(1 for _, tags in steps["undone"].values() if tags)

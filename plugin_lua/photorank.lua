@@ -479,6 +479,18 @@ function core.choose_images(acted_on, hovered, chosen, collection)
   return reference, photos
 end
 
+--- Which reference a ranking uses, as the panel and the toast name it: its file name, and the
+-- face when it matters (one was asked for, or the photo holds several).  face_asked: the
+-- panel's face number or nil; used: the document's first `references` entry, once photorank
+-- has answered (its `face` and `faces`), or nil.
+function core.reference_text(filename, face_asked, used)
+  local face, faces = face_asked, nil
+  if used then face, faces = math.tointeger(used.face), math.tointeger(used.faces) end
+  if face == nil or (face_asked == nil and (faces or 1) <= 1) then return filename end
+  if faces then return string.format(_("%s, face %d of %d"), filename, face, faces) end
+  return string.format(_("%s, face %d"), filename, face)
+end
+
 --- Distinct file paths of the images (darktable duplicates share a file), in order, and
 -- the images of each path.
 function core.group_by_path(images)
@@ -772,11 +784,14 @@ local function rank_for_person(acted_on)
   if #photos == 0 then return fail(_("photorank: no other photos to rank")) end
 
   local paths, by_path = core.group_by_path(photos)
+  local face_asked = core.positive_integer(widgets.reference_face.text)
+  -- said at once: "the first selected" follows the lighttable's sort order, not the click order
+  widgets.reference.label = _("reference: ") .. core.reference_text(reference.filename, face_asked)
   run_exclusively(function()
     local document, message = run_photorank({
       verb = "rank",
       reference = core.image_path(reference),
-      reference_face = core.positive_integer(widgets.reference_face.text),
+      reference_face = face_asked,
       person = person,
       top = core.positive_integer(widgets.top.text),
       best_of_burst = widgets.best_of_burst.value,
@@ -794,8 +809,10 @@ local function rank_for_person(acted_on)
     job.valid = false
     core.save_memory(state.memory_file, memory)
 
+    local used = core.reference_text(reference.filename, face_asked, (document.references or {})[1])
+    widgets.reference.label = _("reference: ") .. used
     local found = math.tointeger(document.found) or #(document.results or {})
-    local text = string.format(_("photorank: %s found in %d of %d photos"), person, found, #paths)
+    local text = string.format(_("photorank: %s found in %d of %d photos (reference %s)"), person, found, #paths, used)
     if counts.kept > 0 then text = text .. string.format(_("; %d ratings kept"), counts.kept) end
     if document.errors and #document.errors > 0 then
       text = text .. string.format(_("; %d could not be read"), #document.errors)
@@ -927,6 +944,11 @@ local function restart()
   dt.gui.libs[MODULE].visible = true
 end
 
+--- What the panel shows now (the reference it names, the status line with the last message):
+-- for other scripts, and the end-to-end test.
+script_data.panel = function()
+  return { reference = widgets.reference.label, status = widgets.status.label }
+end
 script_data.destroy = destroy
 script_data.restart = restart
 script_data.show = restart

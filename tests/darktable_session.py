@@ -42,6 +42,16 @@ plugins/lighttable/filtering/sortorder0=1
 """ + "".join(f"plugins/lighttable/overlays/{layout}/{zoom}=4\n" for layout in range(3) for zoom in range(3))
 
 
+PLUGIN = pathlib.Path(__file__).resolve().parent.parent / "plugin_lua" / "photorank.lua"
+
+
+def plugin_darktablerc(person: str, command: str) -> str:
+    """DARKTABLERC with the plugin's settings as a user leaves them: the person, the photorank
+    command, no photorankd started by the plugin."""
+    return DARKTABLERC + (f"lua/photorank/person={person}\nlua/photorank/command={command}\n"
+                          "lua/photorank/start_daemon=FALSE\n")
+
+
 def private_env(tmp_path) -> dict:
     """No daemon and no face cache of the user's: a runtime and a cache dir of this test's own."""
     runtime = tmp_path / "runtime"
@@ -66,42 +76,67 @@ def start_xvfb() -> tuple[subprocess.Popen, str]:
     return xvfb, f":{display}"
 
 
-def run_darktable(tmp_path, env: dict, timeout: float = 900) -> dict[str, dict[str, tuple]]:
+def write_config(config: pathlib.Path, darktablerc: str = DARKTABLERC, plugin: pathlib.Path | None = None) -> None:
+    """A darktable config dir; with `plugin`, installed as the README says: linked into
+    lua/contrib and loaded by `require "contrib/photorank"` in luarc."""
+    config.mkdir(parents=True)
+    (config / "darktablerc").write_text(darktablerc)
+    if plugin is not None:
+        (config / "lua" / "contrib").mkdir(parents=True)
+        (config / "lua" / "contrib" / "photorank.lua").symlink_to(plugin)
+        (config / "luarc").write_text('require "contrib/photorank"\n')
+
+
+def run_lua(work: pathlib.Path, script: pathlib.Path, env: dict, *, timeout: float = 900, start_timeout: float = 120,
+            attempts: int = 3, darktablerc: str = DARKTABLERC, plugin: pathlib.Path | None = None) -> str:
+    """Runs `script` in a darktable of its own (Xvfb, in-memory library) until darktable quits;
+    returns darktable's stderr. darktable 4.2 sometimes never gets to the --luacmd script (a
+    start-up race, more often on a loaded machine): a start that has not reached the script in
+    `start_timeout` s is killed and tried again in a fresh config dir."""
+    for attempt in range(1, attempts + 1):
+        started = work / f"darktable-{attempt}.started"
+        config = work / f"darktable-{attempt}"
+        write_config(config / "cfg", darktablerc, plugin)
+        xvfb, display = start_xvfb()
+        command = ["darktable", "--configdir", str(config / "cfg"), "--cachedir", str(config / "cache"),
+                   "--library", ":memory:", "--luacmd", f'io.open("{started}", "w"):close() dofile("{script}")']
+        process = subprocess.Popen(command, env=dict(env, DISPLAY=display), stdout=subprocess.DEVNULL,
+                                   stderr=subprocess.PIPE, start_new_session=True)
+        try:
+            begun = time.monotonic()
+            while not started.exists() and process.poll() is None and time.monotonic() - begun < start_timeout:
+                time.sleep(1)
+            if not started.exists():
+                os.killpg(process.pid, signal.SIGKILL)
+                process.communicate()
+                continue
+            return process.communicate(timeout=timeout)[1].decode(errors="replace")
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)  # darktable and photorank with it
+            stderr = process.communicate()[1].decode(errors="replace")
+            raise AssertionError(f"darktable did not finish in {timeout:.0f} s\n{stderr[-2000:]}") from None
+        finally:
+            xvfb.terminate()
+            xvfb.wait(timeout=30)
+    raise AssertionError(f"darktable never reached the Lua script in {attempts} starts of {start_timeout:.0f} s")
+
+
+def run_darktable(tmp_path, env: dict, timeout: float = 900, darktablerc: str = DARKTABLERC,
+                  plugin: pathlib.Path | None = None) -> dict[str, dict[str, tuple]]:
     """Runs the driver in darktable; {step: {file name: (rating, photorank tags)}}, and for the
     steps done, timeout, screenshot and time: {first field: the other fields}."""
     report = tmp_path / "report.tsv"
     (tmp_path / "pointer_away.py").write_text(POINTER_AWAY)
-    xvfb, display = start_xvfb()
-    env = dict(env, PR_REPORT=str(report), DISPLAY=display,
+    env = dict(env, PR_REPORT=str(report),
                PR_POINTER_AWAY=f"{shutil.which('python3') or 'python3'} '{tmp_path / 'pointer_away.py'}'")
-    command = ["darktable", "--configdir", str(tmp_path / "dt" / "cfg"), "--cachedir", str(tmp_path / "dt" / "cache"),
-               "--library", ":memory:", "--luacmd", f'dofile("{DRIVER}")']
-    (tmp_path / "dt" / "cfg").mkdir(parents=True)
-    (tmp_path / "dt" / "cfg" / "darktablerc").write_text(DARKTABLERC)
-    process = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-                               start_new_session=True)
-    try:
-        started = time.monotonic()
-        while not report.exists() and process.poll() is None and time.monotonic() - started < 180:
-            time.sleep(1)
-        if not report.exists():
-            raise subprocess.TimeoutExpired(command, 180, "darktable never ran the driver script")
-        _, stderr = process.communicate(timeout=timeout)
-    except subprocess.TimeoutExpired as expired:
-        os.killpg(process.pid, signal.SIGKILL)  # darktable and photorank with it
-        _, stderr = process.communicate()
-        raise AssertionError(f"darktable did not finish: {expired.output or f'over {timeout:.0f} s'}\n"
-                             f"{stderr.decode(errors='replace')[-2000:]}") from None
-    finally:
-        xvfb.terminate()
-        xvfb.wait(timeout=30)
+    stderr = run_lua(tmp_path / "dt", DRIVER, env, timeout=timeout, darktablerc=darktablerc, plugin=plugin)
     steps: dict[str, dict[str, tuple]] = {}
     for row in report.read_text("utf-8").splitlines():
         step, *fields = row.split("\t")
-        if step in ("done", "timeout", "screenshot", "time"):
+        if step in ("done", "timeout", "screenshot", "time", "panel", "toast"):
             steps.setdefault(step, {})[fields[0]] = tuple(fields[1:])
         else:
             steps.setdefault(step, {})[fields[0]] = (int(fields[1]), sorted(fields[2:]))
-    assert steps.get("done", {}).get("true") is not None, (steps.get("done"), stderr.decode(errors="replace")[-2000:])
+    assert steps.get("done", {}).get("true") is not None, (steps.get("done"), stderr[-2000:])
     assert "timeout" not in steps, steps["timeout"]
     return steps

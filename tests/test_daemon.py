@@ -98,6 +98,10 @@ def test_index_analyze_undo_and_status(daemon, photos):
     document = client.rank(RankRequest([ReferenceSpec(reference)], [str(folder)], person="Tom", write_xmp=True))
     assert document["xmp"]["files"]["created"] == 10
     assert os.path.exists(str(folder / "portrait.jpg") + ".xmp")
+    planned = client.undo([str(folder)], False, "Tom", pb_options(dry_run=True))  # what would change, per sidecar
+    assert planned["dry_run"] and planned["files"] == {"removed": 10} and len(planned["changes"]) == 10
+    assert all(change["action"] == "removed" and "photorank data - Tom" in change["changes"] for change in planned["changes"])
+    assert os.path.exists(str(folder / "portrait.jpg") + ".xmp")
     undone = client.undo([str(folder)], False, "Tom", pb_options())
     assert undone["files"]["removed"] == 10
     assert not os.path.exists(str(folder / "portrait.jpg") + ".xmp")
@@ -108,10 +112,10 @@ def test_index_analyze_undo_and_status(daemon, photos):
     assert status.cache_path == daemon.cache and status.workers == 2 and status.uptime_seconds > 0
 
 
-def pb_options():
+def pb_options(**options):
     from photorank.records import XmpOptions
 
-    return XmpOptions()
+    return XmpOptions(**options)
 
 
 def test_health_and_reflection(daemon):

@@ -75,10 +75,10 @@ def test_0_a_rating_inside_the_photo_is_kept_and_its_keywords_reach_the_sidecar(
 def test_1_tests_that_need_system_programs_skip_when_they_are_hidden():
     hide = REPO / ".ci" / "without-system-programs"
     seen = subprocess.run([str(hide), sys.executable, "-c",
-                           "import shutil; print([shutil.which(p) for p in ('exiftool', 'exiv2', 'darktable', 'xvfb-run', 'busted', 'lua5.4', 'photorank')])"],
+                           "import shutil; print([shutil.which(p) for p in ('exiftool', 'exiv2', 'darktable', 'digikam', 'xvfb-run', 'busted', 'lua5.4', 'photorank')])"],
                           capture_output=True, text=True, check=True)
     found = eval(seen.stdout)  # noqa: S307 - a list literal printed by the line above
-    assert found[:6] == [None] * 6 and found[6] is not None
+    assert found[:7] == [None] * 7 and found[7] is not None
     done = subprocess.run([str(hide), sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "tests/xmp"],
                           capture_output=True, text=True, cwd=REPO, timeout=900)
     assert done.returncode == 0, done.stdout[-3000:]

@@ -15,8 +15,7 @@ import subprocess
 import time
 
 import pytest
-from shared_data import REPO
-from darktable_session import private_env, run_darktable
+from darktable_session import PLUGIN, plugin_darktablerc, private_env, run_darktable
 
 pytestmark = pytest.mark.skipif(
     shutil.which("darktable") is None or shutil.which("Xvfb") is None,
@@ -118,11 +117,17 @@ def test_rank_for_this_person_in_darktable(tmp_path, people_dir, photorank_env):
     list_file = tmp_path / "import.txt"
     list_file.write_text("".join(f"{path}\n" for path in paths))
     screenshot = tmp_path / "darktable.png"
+    # the plugin installed as the README says (lua/contrib, luarc), its settings in darktablerc
     steps = run_darktable(tmp_path, dict(
         env, PR_LIST=str(list_file), PR_REFERENCE=REFERENCE, PR_USER_RATED=USER_RATED, PR_REJECTED=REJECTED,
-        PR_PERSON=PERSON, PR_COMMAND=photorank, PR_PLUGIN=str(REPO / "plugin_lua" / "photorank.lua"),
-        PR_SNAPSHOT=str(tmp_path / "sidecars-ranked"),
-        **({"PR_SCREENSHOT": str(screenshot)} if shutil.which("import") else {})))
+        PR_PERSON=PERSON, PR_SNAPSHOT=str(tmp_path / "sidecars-ranked"),
+        **({"PR_SCREENSHOT": str(screenshot)} if shutil.which("import") else {})),
+        darktablerc=plugin_darktablerc(PERSON, photorank), plugin=PLUGIN)
+
+    # the panel named the reference while photorank ran, and the toast names it
+    assert steps["panel"]["while ranking"] == (f"reference: {REFERENCE}",), steps["panel"]
+    assert steps["panel"]["after ranking"] == (f"reference: {REFERENCE}",)
+    assert f"found in {len(ranks)} of {len(paths) - 1} photos (reference {REFERENCE})" in steps["toast"]["after ranking"][0], steps["toast"]
 
     before, ranked, undone = steps["before"], steps["ranked"], steps["undone"]
     assert len(before) == len(paths)

@@ -146,3 +146,42 @@ def test_two_photos_sharing_one_sidecar_get_the_better_ones_result(collection, c
     }
     keywords = read_back(os.path.join(folder, "portrait.xmp"))["XMP-lr:HierarchicalSubject"]
     assert f"photorank|Tom Hanks|rank {ranks[better]:03d}" in keywords
+
+
+def test_dry_run_lists_each_sidecar_and_what_would_change_in_it_and_writes_nothing(collection, cache_file):
+    folder, reference = collection
+    user_sidecar = os.path.join(folder, "portrait_dark.jpg.xmp")
+    with open(user_sidecar, "w") as handle:  # the user's keyword, in dc:subject only
+        handle.write(
+            '<x:xmpmeta xmlns:x="adobe:ns:meta/"><rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">'
+            '<rdf:Description rdf:about="" xmlns:dc="http://purl.org/dc/elements/1.1/">'
+            "<dc:subject><rdf:Bag><rdf:li>family</rdf:li></rdf:Bag></dc:subject></rdf:Description>"
+            "</rdf:RDF></x:xmpmeta>"
+        )
+    before = sorted(os.listdir(folder)), open(user_sidecar, "rb").read()
+    rank = ("rank", "--ref", reference, folder, "--person", "Tom Hanks", "--write-xmp", "--dry-run")
+
+    done = photorank(*rank, "--json", cache=cache_file)
+    assert done.returncode == 0, done.stderr
+    written = json.loads(done.stdout)["xmp"]
+    assert written["dry_run"] and written["files"] == {"created": 3, "updated": 1}
+    changes = {change["path"]: change for change in written["changes"]}
+    assert len(changes) == 4 and {change["action"] for change in changes.values()} == {"created", "updated"}
+    mine = changes[user_sidecar]["changes"]
+    assert any(line.startswith("lr:hierarchicalSubject + ") and "family" in line and "photorank|Tom Hanks|rank" in line
+               for line in mine), mine
+    assert any(line.startswith("digiKam:TagsList + ") and "People/Tom Hanks" in line for line in mine), mine
+    assert "face region + Tom Hanks" in mine and "photorank data + Tom Hanks" in mine
+
+    text = photorank(*rank, cache=cache_file)
+    assert text.returncode == 0, text.stderr
+    assert f"  {user_sidecar}: would be updated\n" in text.stdout
+    assert "    face region + Tom Hanks\n" in text.stdout
+    assert (sorted(os.listdir(folder)), open(user_sidecar, "rb").read()) == before
+
+    assert photorank(*rank[:-1], cache=cache_file).returncode == 0  # now for real
+    undo = photorank("undo", folder, "--person", "Tom Hanks", "--dry-run", "--json")
+    changes = {change["path"]: change for change in json.loads(undo.stdout)["changes"]}
+    assert {change["action"] for change in changes.values()} == {"removed", "updated"}
+    assert "photorank data - Tom Hanks" in changes[user_sidecar]["changes"]
+    assert len(changes) == 4 and all(os.path.exists(path) for path in changes)  # nothing removed yet

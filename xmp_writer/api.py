@@ -14,10 +14,12 @@ Change = Callable[[bytes | None], tuple[bytes | None, list[str]]]
 
 
 def _update_file(path: str, change: Change, *, create: bool, missing: str = "no sidecar",
-                 dry_run: bool = False) -> FileResult:
+                 dry_run: bool = False, packet_of: Callable[[bytes | None], bytes | None] = lambda data: data
+                 ) -> FileResult:
     """Read, change and atomically replace one file; retry if it changes meanwhile.
 
-    dry_run: work out the change and report what would happen, touching nothing.
+    dry_run: work out the change and report what would happen (and what in the file's XMP,
+    found by packet_of, would change), touching nothing.
     """
     for _ in range(RETRIES):
         try:
@@ -34,7 +36,8 @@ def _update_file(path: str, change: Change, *, create: bool, missing: str = "no 
             return FileResult(path, "unchanged", tuple(notes))
         action = "removed" if new is None else "created" if before.data is None else "updated"
         if dry_run:
-            return FileResult(path, action, tuple(notes))
+            changes = merge.describe_changes(packet_of(before.data), packet_of(new))
+            return FileResult(path, action, tuple(notes), tuple(changes))
         try:
             if new is None:
                 atomic.remove(path, before)
@@ -88,7 +91,12 @@ def _embed_write(image_path: str, ratings: list[PersonRating], overwrite_ratings
 
         return _embed_change(merge_packet)(data)
 
-    return _update_file(image_path, change, create=False, missing="no such file", dry_run=dry_run)
+    return _update_file(image_path, change, create=False, missing="no such file", dry_run=dry_run,
+                        packet_of=_packet_in)
+
+
+def _packet_in(data: bytes | None) -> bytes | None:
+    return jpeg.locate(data).packet if data is not None and jpeg.is_jpeg(data) else None
 
 
 def _embed_undo(image_path: str, person: str | None, dry_run: bool) -> FileResult:
@@ -101,7 +109,8 @@ def _embed_undo(image_path: str, person: str | None, dry_run: bool) -> FileResul
         # no packet: None, None puts "no segment" where there was none, i.e. no change
         return _embed_change(merge_packet)(data)
 
-    return _update_file(image_path, change, create=False, missing="no such file", dry_run=dry_run)
+    return _update_file(image_path, change, create=False, missing="no such file", dry_run=dry_run,
+                        packet_of=_packet_in)
 
 
 # ---- public API ----------------------------------------------------------
@@ -122,7 +131,7 @@ def write_ratings(image_path: str | os.PathLike, ratings: Iterable[PersonRating]
     A sidecar created here starts from the image's own rating, label, title,
     description, keywords and face regions (embedded XMP, EXIF rating), so a
     rating set in the camera or by another program counts as the user's.
-    dry_run: report what would be written (each file's action and notes), write nothing.
+    dry_run: report what would be written (each file's action, notes and changes), write nothing.
     """
     ratings = list(ratings)
     unrated = merge.check_unrated(unrated)

@@ -139,40 +139,7 @@ def seeded(template: bytes, packet: bytes | None, rating: str | None) -> bytes:
             desc.append(copy.deepcopy(element))
             rdf.place_last(desc, desc[-1])
             rdf.pretty(desc[-1], rdf.own_indent(desc[-1]))
-    _complete_keyword_lists(doc, desc)
     return doc.serialize()
-
-
-def _complete_keyword_lists(doc: rdf.Document, desc: etree._Element) -> None:
-    """Every keyword list a host reads, made from the one the photo has.
-
-    darktable reads lr:hierarchicalSubject and digiKam its TagsList in preference to dc:subject;
-    once we add our keywords to those lists, a photo that had only dc:subject would lose its own
-    keywords in those hosts. A flat keyword is a one-level hierarchical one.
-    """
-    lists = {kw.key: kw for kw in merge.KEYWORD_LISTS}
-    present = {}
-    for kw in merge.KEYWORD_LISTS:
-        found = doc.find_property(kw.ns, kw.name)
-        if found is not None:
-            array = rdf.array_of(found[1]) if found[1] is not None else None
-            present[kw.key] = None if array is None else [rdf.simple_value(li) for li in rdf.array_items(array)]
-    # the most structured list the photo has, as "a|b|c" paths
-    source = next((key for key in ("lr:hierarchicalSubject", "digiKam:TagsList", "dc:subject") if present.get(key)), None)
-    if source is None:
-        return
-    separator = lists[source].separator
-    keywords = [item.replace(separator, "|") if separator else item for item in present[source]]
-    for key in ("lr:hierarchicalSubject", "digiKam:TagsList"):
-        if key in present:  # the photo's own, even if it is not an array: left as it is
-            continue
-        kw = lists[key]
-        prop = rdf.new_element(desc, kw.ns, kw.prefix, kw.name)
-        array = etree.SubElement(prop, f"{{{rdf.RDF}}}{kw.array}")
-        for keyword in keywords:
-            etree.SubElement(array, rdf.LI).text = keyword.replace("|", kw.separator)
-        rdf.place_last(desc, prop)
-        rdf.pretty(prop, rdf.own_indent(prop))
 
 
 def _append_simple(desc: etree._Element, ns: str, prefix: str, name: str, value: str) -> None:

@@ -6,6 +6,10 @@ Ownership rules (why undo can restore the original exactly):
 - Keywords and face regions are ours only if we added them: the namespace
   records which items we added and which containers (dc:subject, ...) we
   created.  A keyword the user already had is never recorded, so never removed.
+- Each host reads one keyword list first (darktable lr:hierarchicalSubject,
+  digiKam its TagsList), so a keyword the user has in any list is copied into
+  every list we write; the copies are recorded as added, so undo takes them
+  out again and leaves the user's lists as they were.
 - xmp:Rating is ours while it still equals the value we recorded writing; the
   value that was there before is recorded so undo can put it back.
 """
@@ -37,6 +41,9 @@ KNOWN_PREFIXES = {
 }
 
 ROOT_KEYWORD = "photorank"
+# digiKam files a face region named X under the person tag named X, taking the most recently
+# created tag of that name: People/X listed after photorank/X/... makes the person a People tag.
+PEOPLE_ROOT = "People"
 
 
 @dataclass(frozen=True)
@@ -275,6 +282,66 @@ def desired_items(kw: KeywordList, persons: dict[str, dict]) -> list[str]:
     return items
 
 
+def people_items(kw: KeywordList, persons: dict[str, dict]) -> list[str]:
+    """digiKam's person tags (People/Alice) for the persons given a face region: only in its
+    own TagsList, so darktable and Lightroom show no People keyword of ours."""
+    if kw.key != "digiKam:TagsList":
+        return []
+    names = [_clean_component(p["Person"]) for _, p in sorted(persons.items()) if _region_key(p)]
+    return [f"{PEOPLE_ROOT}/{name}" for name in names if name]
+
+
+def _list_items(doc: Document, kw: KeywordList) -> list[str]:
+    found = doc.find_property(kw.ns, kw.name)
+    array = rdf.array_of(found[1]) if found is not None and found[1] is not None else None
+    return [] if array is None else [rdf.simple_value(li) for li in rdf.array_items(array)]
+
+
+def _path(kw: KeywordList, item: str) -> tuple[str, ...]:
+    """A keyword list item as a path: split at the list's separator, blanks around parts ignored."""
+    parts = [item] if kw.separator is None else item.split(kw.separator)
+    return tuple(part.strip() for part in parts if part.strip())
+
+
+def user_keyword_paths(doc: Document, state: State) -> list[tuple[str, ...]]:
+    """Every keyword the user has in any list (not one we added), as a path.
+
+    A dc:subject item that is a component of a hierarchical keyword is part of that keyword
+    (darktable writes `family|trip` as `family`, `trip` there), not a keyword of its own."""
+    paths: list[tuple[str, ...]] = []
+    flat: list[tuple[str, ...]] = []
+    for kw in KEYWORD_LISTS:
+        added = state.added.get(kw.added_field, set())
+        for item in _list_items(doc, kw):
+            path = _path(kw, item)
+            if item in added or not path:
+                continue
+            if kw.separator is None:
+                flat.append(path)
+            elif path not in paths:
+                paths.append(path)
+    components = {part for path in paths for part in path}
+    for path in flat:
+        if path[0] not in components and path not in paths:
+            paths.append(path)
+    return paths
+
+
+def wanted_items(kw: KeywordList, persons: dict[str, dict], user_paths: list[tuple[str, ...]],
+                 held: list[str]) -> list[str]:
+    """What a list must hold: ours, the user's keywords it does not hold yet in any spelling
+    (`held`: its items now), digiKam's person tags."""
+    items = desired_items(kw, persons)
+    held_paths = {_path(kw, item) for item in held}
+    for path in user_paths:
+        # dc:subject gets a user's keyword as its leaf, as digiKam and Lightroom write it there
+        path = path[-1:] if kw.separator is None else path
+        item = kw.separator.join(path) if kw.separator else path[0]
+        if item not in items and (item in held or path not in held_paths):
+            items.append(item)
+    return items + [item for item in people_items(kw, persons) if item not in items]
+
+
 # ---- reconciling the document with the state -----------------------------
 
 
@@ -282,8 +349,9 @@ def reconcile(doc: Document, old: State, new: State, *, overwrite_ratings: bool,
               unrated: frozenset[int] = frozenset({0}), notes: list[str]) -> None:
     """Make the document show exactly new.persons' data (and nothing older)."""
     _reconcile_rating(doc, new, overwrite_ratings, unrated, notes)
+    user_paths = user_keyword_paths(doc, new) if new.persons else []  # undo: no copies kept
     for kw in KEYWORD_LISTS:
-        _reconcile_keywords(doc, kw, new, notes)
+        _reconcile_keywords(doc, kw, new, wanted_items(kw, new.persons, user_paths, _list_items(doc, kw)), notes)
     _reconcile_regions(doc, old, new, notes)
 
 
@@ -350,8 +418,7 @@ def _set_rating(doc: Document, value: str) -> None:
         doc.set_simple(XMP_NS, "xmp", "Rating", value)
 
 
-def _reconcile_keywords(doc: Document, kw: KeywordList, state: State, notes: list[str]) -> None:
-    wanted = desired_items(kw, state.persons)
+def _reconcile_keywords(doc: Document, kw: KeywordList, state: State, wanted: list[str], notes: list[str]) -> None:
     added = set(state.added.get(kw.added_field, ()))
     found = doc.find_property(kw.ns, kw.name)
     array = None
@@ -377,6 +444,7 @@ def _reconcile_keywords(doc: Document, kw: KeywordList, state: State, notes: lis
             rdf.remove_keeping_layout(li)
         else:
             present.add(text)
+    _make_room_in_order(array, wanted, present, added)
     for item in wanted:
         if item not in present:
             li = etree.SubElement(array, rdf.LI)
@@ -387,6 +455,20 @@ def _reconcile_keywords(doc: Document, kw: KeywordList, state: State, notes: lis
     added &= present & set(wanted)
     state.added[kw.added_field] = added
     _drop_if_created_and_empty(state, kw.key, prop, array)
+
+
+def _make_room_in_order(array: etree._Element, wanted: list[str], present: set[str], added: set[str]) -> None:
+    """Before new items are appended, take out our items that come after them in `wanted`, so
+    they are appended again behind them: digiKam's People/X stays after photorank/X/..."""
+    missing = [wanted.index(item) for item in wanted if item not in present]
+    if not missing:
+        return
+    later = set(wanted[min(missing):])
+    for li in rdf.array_items(array):
+        text = rdf.simple_value(li)
+        if text in later and text in added:
+            rdf.remove_keeping_layout(li)
+            present.discard(text)
 
 
 def _create_array(doc: Document, ns: str, prefix: str, name: str, kind: str):
@@ -536,6 +618,42 @@ def _append_region(array: etree._Element, person: dict) -> None:
         area.set(f"{{{STAREA_NS}}}{key}", value)
     rdf.place_last(array, li)
     rdf.pretty(li, rdf.own_indent(li))
+
+
+# ---- what a change does, in words (dry runs) -----------------------------
+
+
+def _region_names(doc: Document) -> list[str]:
+    found = doc.find_property(MWGRS_NS, "Regions")
+    array = _region_array(found[1], create=False) if found is not None and found[1] is not None else None
+    names = [_li_region_key(li) for li in rdf.array_items(array)] if array is not None else []
+    return [name for name, kind, _ in names if name is not None and kind == "Face"]
+
+
+def _item_changes(label: str, old: list[str], new: list[str]) -> list[str]:
+    gone = [item for item in old if item not in new]
+    came = [item for item in new if item not in old]
+    return ([f"{label} - {', '.join(gone)}"] if gone else []) + ([f"{label} + {', '.join(came)}"] if came else [])
+
+
+def describe_changes(before: bytes | None, after: bytes | None) -> list[str]:
+    """What differs between two versions of an XMP document, in the terms a user knows: the
+    rating, each keyword list, the face regions and photorank's own data (None: no document)."""
+    old = Document(before) if before is not None else None
+    new = Document(after) if after is not None else None
+    lines = []
+    ratings = [doc.get_simple(XMP_NS, "Rating") if doc is not None else None for doc in (old, new)]
+    if ratings[0] != ratings[1]:
+        lines.append(f"xmp:Rating: {ratings[0] or 'none'} -> {ratings[1] or 'none'}")
+    for kw in KEYWORD_LISTS:
+        lines += _item_changes(kw.key, *[_list_items(doc, kw) if doc is not None else [] for doc in (old, new)])
+    lines += _item_changes("face region", *[_region_names(doc) if doc is not None else [] for doc in (old, new)])
+    persons = [sorted(read_state(doc).persons.items()) if doc is not None else [] for doc in (old, new)]
+    if persons[0] != persons[1]:
+        lines += _item_changes("photorank data", *[[name for name, _ in found] for found in persons])
+        if [name for name, _ in persons[0]] == [name for name, _ in persons[1]]:
+            lines.append("photorank data: results updated")
+    return lines
 
 
 # ---- entry points on bytes -----------------------------------------------

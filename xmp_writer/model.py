@@ -65,11 +65,14 @@ class FileResult:
 
     action: "created", "updated", "unchanged", "removed" or "error".
     notes: human-readable remarks, e.g. "rating kept: set by user".
+    changes: in a dry run, what would change, e.g. "xmp:Rating: none -> 4",
+    "lr:hierarchicalSubject + photorank|Alice|rank 007".
     """
 
     path: str
     action: str
     notes: tuple[str, ...] = ()
+    changes: tuple[str, ...] = ()
 
 
 @dataclass

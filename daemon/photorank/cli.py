@@ -387,6 +387,9 @@ def writeback_text(written: dict) -> str:
     counts = ", ".join(f"{count} {action}" for action, count in sorted(written["files"].items())) or "nothing to do"
     lines = [f"sidecars{' (dry run, nothing written)' if written['dry_run'] else ''}: {counts}"]
     lines += [f"  {note['path']}: {note['note']}" for note in written["notes"]]
+    for change in written["changes"]:  # a dry run: each file that would change, and how
+        lines.append(f"  {change['path']}: would be {change['action']}")
+        lines += [f"    {line}" for line in change["changes"]]
     if written["errors"]:
         lines.append(f"{len(written['errors'])} file(s) could not be written (listed on stderr)")
     return "\n".join(lines)

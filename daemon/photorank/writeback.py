@@ -36,8 +36,12 @@ class WriteBackSummary:
             else:
                 self.actions[result.action] += 1
                 self.notes.extend((result.path, note) for note in result.notes if note.startswith("rating kept"))
+                if self.dry_run and result.action != "unchanged":
+                    self.changes.append((result.path, result.action, result.changes))
 
     dry_run: bool = False  # nothing was written: `actions` say what would have been
+    # in a dry run, every file that would change: (path, action, what would change in it)
+    changes: list[tuple[str, str, tuple[str, ...]]] = field(default_factory=list)
 
     def as_dict(self) -> dict:
         return {
@@ -45,6 +49,7 @@ class WriteBackSummary:
             "files": dict(sorted(self.actions.items())),
             "notes": [{"path": path, "note": note} for path, note in self.notes],
             "errors": [{"path": path, "error": error} for path, error in self.errors],
+            "changes": [{"path": path, "action": action, "changes": list(changes)} for path, action, changes in self.changes],
         }
 
 

@@ -1,7 +1,8 @@
--- Runs inside a real darktable (tests/test_plugin_darktable.py): imports the photos, loads the
--- plugin, ranks for the person through the plugin's shortcut action, waits for it, takes a
--- screenshot, undoes, and writes what darktable holds at each step into a report.  Whatever
--- happens it writes "done" and quits, so darktable never waits for a user.
+-- Runs inside a real darktable (tests/test_plugin_darktable.py): imports the photos, finds the
+-- plugin luarc loaded, ranks for the person through the plugin's shortcut action, waits for it,
+-- takes a screenshot, undoes, and writes what darktable holds at each step (and what the panel
+-- said) into a report.  Whatever happens it writes "done" and quits, so darktable never waits
+-- for a user.
 
 local dt = require "darktable"
 
@@ -74,10 +75,10 @@ local ok, err = pcall(function()
   end
   snapshot("before")
 
-  dt.preferences.write("photorank", "person", "string", env("PR_PERSON"))
-  dt.preferences.write("photorank", "command", "string", env("PR_COMMAND"))
-  dt.preferences.write("photorank", "start_daemon", "bool", false)
-  dofile(env("PR_PLUGIN"))
+  -- the plugin is installed as the README says (lua/contrib, `require` in luarc) and its
+  -- preferences (person, command, no daemon) are in darktablerc: require gives the loaded one
+  assert(package.loaded["contrib/photorank"], "luarc did not load the plugin")
+  local plugin = require "contrib/photorank"
   dt.gui.libs.photorank.expanded = true
 
   -- only the reference selected: the plugin ranks the rest of the collection
@@ -85,14 +86,21 @@ local ok, err = pcall(function()
   dt.gui.selection({ reference })
   local memory = dt.configuration.config_dir .. "/photorank/ratings.lua"
   started = now()
+  local shown = plugin.panel().reference
   dt.gui.action("lua/photorank rank for this person", 0, "", "", 1.0)
   -- the plugin writes its memory of ratings once the ranking is applied
   wait_for("ranking", 3600, function()
     local file = io.open(memory)
     if file then file:close() end
+    if file == nil and plugin.panel().reference ~= shown then
+      shown = plugin.panel().reference
+      line("panel", "while ranking", shown) -- the reference named before photorank is done
+    end
     return file ~= nil
   end)
   timed("rank", started)
+  line("panel", "after ranking", plugin.panel().reference)
+  line("toast", "after ranking", plugin.panel().status)
   snapshot("ranked")
   -- the sidecars darktable wrote, as they are now (the test's temp paths hold no quote)
   dt.control.execute("cp -p '" .. folder .. "'/*.xmp '" .. env("PR_SNAPSHOT") .. "'")

@@ -6,11 +6,10 @@ from __future__ import annotations
 
 import os
 import shutil
-import subprocess
 
 import pytest
-from darktable_session import DARKTABLERC, start_xvfb
-from xmp_helpers import camera_packet, jpeg_with_packet, make_rating
+from darktable_session import run_lua
+from xmp_helpers import camera_packet, exiftool_json, jpeg_with_packet, make_rating
 from lxml import etree
 
 import xmp_writer as xw
@@ -26,6 +25,15 @@ LUA = r"""
 local dt = require "darktable"
 local out = io.open(os.getenv("PR_OUT"), "w")
 local ok, err = pcall(function()
+  if os.getenv("PR_MODE") == "view" then -- several photos, one a line: "rating=NAME\tN", "tag=NAME\tTAG"
+    for path in os.getenv("PR_IMAGE"):gmatch("[^\n]+") do
+      local img = dt.database.import(path)
+      out:write("rating=", img.filename, "\t", tostring(img.rating), "\n")
+      for _, tag in ipairs(dt.tags.get_tags(img)) do out:write("tag=", img.filename, "\t", tag.name, "\n") end
+      img.rating = img.rating
+    end
+    return
+  end
   local img = dt.database.import(os.getenv("PR_IMAGE"))
   if os.getenv("PR_MODE") == "edit" then
     img.rating = 0
@@ -48,25 +56,13 @@ dt.gui.action("global/quit", 0, "", "", 1.0)
 DT = "{http://darktable.sf.net/}"
 
 
-def _run_darktable(tmp_path, image, mode: str) -> list[str]:
+def _run_darktable(tmp_path, image, mode: str, name: str = "") -> list[str]:
     script = tmp_path / "check.lua"
     script.write_text(LUA)
-    report = tmp_path / f"report-{mode}.txt"
-    config = tmp_path / f"dt-{mode}"
-    (config / "cfg").mkdir(parents=True)
-    (config / "cfg" / "darktablerc").write_text(DARKTABLERC)  # no start-up deadlock (see darktable_session)
-    xvfb, display = start_xvfb()
-    env = dict(os.environ, PR_OUT=str(report), PR_IMAGE=str(image), PR_MODE=mode,
-               PR_EXPORT=str(tmp_path / "export.jpg"), DISPLAY=display)
-    try:
-        subprocess.run(
-            ["darktable", "--configdir", str(config / "cfg"), "--cachedir",
-             str(config / "cache"), "--library", ":memory:", "--luacmd", f'dofile("{script}")'],
-            env=env, timeout=400, check=False, capture_output=True,
-        )
-    finally:
-        xvfb.terminate()
-        xvfb.wait(timeout=30)
+    name = name or mode
+    report = tmp_path / f"report-{name}.txt"
+    env = dict(os.environ, PR_OUT=str(report), PR_IMAGE=str(image), PR_MODE=mode, PR_EXPORT=str(tmp_path / "export.jpg"))
+    run_lua(tmp_path / f"dt-{name}", script, env, timeout=400)
     lines = report.read_text().splitlines()
     assert any(line.startswith("ok=true") for line in lines), lines
     return lines
@@ -124,3 +120,57 @@ def test_darktable_shows_the_rating_and_keywords_the_photo_carried(tmp_path):
     assert "rating=3" in lines
     tags = {line[4:] for line in lines if line.startswith("tag=")}
     assert {"holiday", "photorank|Alice|rank 007"} <= tags
+
+
+def _darktable_view(tmp_path, photos, name: str) -> dict[str, tuple[int, list[str]]]:
+    """{file name: (rating, tags but darktable's own)} as darktable shows the photos; darktable
+    then writes their sidecars again from its database."""
+    view: dict[str, tuple[int, list[str]]] = {}
+    for line in _run_darktable(tmp_path, "\n".join(str(photo) for photo in photos), "view", name):
+        field, _, value = line.partition("=")
+        file, _, value = value.partition("\t")
+        rating, tags = view.get(file, (0, []))
+        if field == "rating":
+            view[file] = (int(value), tags)
+        elif field == "tag" and not value.startswith("darktable|"):
+            view[file] = (rating, sorted(tags + [value]))
+    return view
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(shutil.which("exiftool") is None, reason="exiftool writes one of the sidecars and reads them back")
+def test_darktable_keeps_every_hosts_keywords_through_our_write_its_own_write_and_undo(tmp_path):
+    from host_sidecars import HOSTS
+
+    folder = tmp_path / "photos"
+    folder.mkdir()
+    photos = []
+    for host in HOSTS:
+        photo = folder / f"{host.host}.jpg"
+        _make_jpeg(photo)
+        host.write(photo.with_name(photo.name + ".xmp"), photo)
+        photos.append(photo)
+    shutil.copytree(folder, tmp_path / "untouched")  # darktable rewrites the sidecars it imports
+    before = _darktable_view(tmp_path, sorted((tmp_path / "untouched").glob("*.jpg")), "before")
+    for host in HOSTS:
+        rating, tags = before[f"{host.host}.jpg"]
+        assert rating == host.rating and {"|".join(path) for path in host.keywords} <= set(tags), (host, tags)
+
+    for rank, photo in enumerate(photos, start=1):
+        assert xw.write_rating(photo, make_rating("Alice", rank=rank, stars=4)).ok
+    ranked = _darktable_view(tmp_path, photos, "ranked")
+    for rank, host in enumerate(HOSTS, start=1):
+        rating, tags = ranked[f"{host.host}.jpg"]
+        assert rating == host.rating, host.host
+        assert set(before[f"{host.host}.jpg"][1]) | {f"photorank|Alice|rank {rank:03d}"} <= set(tags), (host, tags)
+        # darktable wrote the sidecar again from what it showed: the user's keywords are still in it
+        written = exiftool_json(folder / f"{host.host}.jpg.xmp")
+        subjects = written["XMP-lr:HierarchicalSubject"]
+        assert {"|".join(path) for path in host.keywords} <= set(subjects if isinstance(subjects, list) else [subjects])
+
+    for photo in photos:
+        assert xw.undo(photo).ok
+    assert _darktable_view(tmp_path, photos, "undone") == before
+    for photo in photos:
+        text = photo.with_name(photo.name + ".xmp").read_text("utf-8")
+        assert "photorank" not in text and "People/Alice" not in text, photo.name

@@ -81,7 +81,7 @@ def test_embedded_packet_is_read_by_exiftool_and_exiv2(photo):
     assert data["XMP-xmp:Rating"] == 3
     assert data["XMP-lr:HierarchicalSubject"] == ["photorank|Alice|rank 007", "photorank|Alice|group"]
     assert data["XMP-dc:Subject"] == ["photorank", "Alice", "rank 007", "group"]
-    assert data["XMP-digiKam:TagsList"] == ["photorank/Alice/rank 007", "photorank/Alice/group"]
+    assert data["XMP-digiKam:TagsList"] == ["photorank/Alice/rank 007", "photorank/Alice/group", "People/Alice"]
     assert data["XMP-mwg-rs:RegionInfo"]["RegionList"][0]["Name"] == "Alice"
     assert data["XMP-photorank:Persons"][0]["Rank"] == 7
     assert data["IFD0:Make"] == "TestMake"

@@ -31,7 +31,8 @@ def test_exiftool_reads_everything_we_write(image):
         "photorank|Alice|rank 007", "photorank|Alice|group", "photorank|Alice|best of burst"]
     assert data["XMP-dc:Subject"] == ["photorank", "Alice", "rank 007", "group", "best of burst"]
     assert data["XMP-digiKam:TagsList"] == [
-        "photorank/Alice/rank 007", "photorank/Alice/group", "photorank/Alice/best of burst"]
+        "photorank/Alice/rank 007", "photorank/Alice/group", "photorank/Alice/best of burst",
+        "People/Alice"]  # digiKam's person tag, last (see docs/xmp.md)
     region = data["XMP-mwg-rs:RegionInfo"]
     assert region["AppliedToDimensions"] == {"W": 640, "H": 480, "Unit": "pixel"}
     assert region["RegionList"] == [{"Name": "Alice", "Type": "Face", "Area": {
@@ -310,3 +311,23 @@ def test_reject_after_our_rating_is_kept(image):
     assert "rating kept: rejected by user (-1)" in outcome.files[0].notes
     xw.undo(image)
     assert "<xmp:Rating>-1</xmp:Rating>" in sidecar.read_text()
+
+
+def test_a_dry_run_says_what_would_change_and_writes_nothing(image):
+    sidecar = image.with_name(image.name + ".xmp")
+    sidecar.write_bytes(darktable_sidecar(history=2, rating="0", keywords=("family|trip",)))
+    before = sidecar.read_bytes()
+    [result] = xw.write_rating(image, make_rating(stars=4), dry_run=True).files
+    assert result.action == "updated" and sidecar.read_bytes() == before
+    assert result.changes == (
+        "xmp:Rating: 0 -> 4",
+        "dc:subject + photorank, Alice, rank 007, single",
+        "lr:hierarchicalSubject + photorank|Alice|rank 007, photorank|Alice|single",
+        "digiKam:TagsList + photorank/Alice/rank 007, photorank/Alice/single, family/trip, People/Alice",
+        "face region + Alice",
+        "photorank data + Alice",
+    )
+    xw.write_rating(image, make_rating(stars=4))
+    [result] = xw.undo(image, dry_run=True).files
+    assert result.action == "updated" and "photorank data - Alice" in result.changes
+    assert "xmp:Rating: 4 -> 0" in result.changes and "face region - Alice" in result.changes

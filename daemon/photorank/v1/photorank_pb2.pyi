@@ -200,8 +200,18 @@ class FileNote(_message.Message):
     note: str
     def __init__(self, path: _Optional[str] = ..., note: _Optional[str] = ...) -> None: ...
 
+class FileChange(_message.Message):
+    __slots__ = ("path", "action", "changes")
+    PATH_FIELD_NUMBER: _ClassVar[int]
+    ACTION_FIELD_NUMBER: _ClassVar[int]
+    CHANGES_FIELD_NUMBER: _ClassVar[int]
+    path: str
+    action: str
+    changes: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, path: _Optional[str] = ..., action: _Optional[str] = ..., changes: _Optional[_Iterable[str]] = ...) -> None: ...
+
 class WriteBack(_message.Message):
-    __slots__ = ("dry_run", "files", "notes", "errors")
+    __slots__ = ("dry_run", "files", "notes", "errors", "changes")
     class FilesEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -213,11 +223,13 @@ class WriteBack(_message.Message):
     FILES_FIELD_NUMBER: _ClassVar[int]
     NOTES_FIELD_NUMBER: _ClassVar[int]
     ERRORS_FIELD_NUMBER: _ClassVar[int]
+    CHANGES_FIELD_NUMBER: _ClassVar[int]
     dry_run: bool
     files: _containers.ScalarMap[str, int]
     notes: _containers.RepeatedCompositeFieldContainer[FileNote]
     errors: _containers.RepeatedCompositeFieldContainer[FileError]
-    def __init__(self, dry_run: _Optional[bool] = ..., files: _Optional[_Mapping[str, int]] = ..., notes: _Optional[_Iterable[_Union[FileNote, _Mapping]]] = ..., errors: _Optional[_Iterable[_Union[FileError, _Mapping]]] = ...) -> None: ...
+    changes: _containers.RepeatedCompositeFieldContainer[FileChange]
+    def __init__(self, dry_run: _Optional[bool] = ..., files: _Optional[_Mapping[str, int]] = ..., notes: _Optional[_Iterable[_Union[FileNote, _Mapping]]] = ..., errors: _Optional[_Iterable[_Union[FileError, _Mapping]]] = ..., changes: _Optional[_Iterable[_Union[FileChange, _Mapping]]] = ...) -> None: ...
 
 class RankReport(_message.Message):
     __slots__ = ("engine", "threshold", "references", "results", "found", "not_found", "errors", "xmp")

@@ -1,0 +1,24 @@
+"""tests/darktable_session.py itself: a darktable that does not reach the test's Lua script is
+stopped and started again in a fresh config dir, and then reported; the suite never hangs."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import time
+
+import pytest
+from darktable_session import run_lua
+
+pytestmark = pytest.mark.skipif(shutil.which("darktable") is None or shutil.which("Xvfb") is None,
+                                reason="darktable and Xvfb (Debian xvfb) are needed")
+
+
+def test_a_start_that_does_not_reach_the_script_in_time_is_retried_in_a_fresh_config_then_reported(tmp_path):
+    script = tmp_path / "never.lua"
+    script.write_text('error("not reached: darktable gets no time to start")\n')
+    began = time.monotonic()
+    with pytest.raises(AssertionError, match="never reached the Lua script in 2 starts"):
+        run_lua(tmp_path / "work", script, dict(os.environ), start_timeout=0.5, attempts=2)
+    assert time.monotonic() - began < 120
+    assert sorted(path.name for path in (tmp_path / "work").iterdir()) == ["darktable-1", "darktable-2"]

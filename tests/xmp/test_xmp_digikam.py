@@ -1,0 +1,72 @@
+"""Real digiKam 7.9 (Debian's, headless under Xvfb) imports a folder before our write, after it
+and after undo; its database must show the user's ratings and keywords each time, our tags under
+photorank/, the face region filed as a person under People, and after undo exactly what it
+showed before. Sidecars as exiftool, darktable, Lightroom and digiKam write them, and a photo
+without one."""
+
+from __future__ import annotations
+
+import shutil
+
+import pytest
+from digikam_session import import_folder, missing_program
+from host_sidecars import HOSTS
+from xmp_helpers import make_rating
+
+import xmp_writer as xw
+
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.skipif(missing_program() is not None, reason=missing_program() or ""),
+    pytest.mark.skipif(shutil.which("exiftool") is None, reason="exiftool is not installed (it writes one of the sidecars)"),
+]
+
+# digiKam's rectangle for make_rating's region (centre 0.5, 0.375, size 0.125 x 0.25 of 640 x 480)
+ALICE_BOX = '<rect x="280" y="120" width="80" height="120"/>'
+
+
+def _collection(folder):
+    from PIL import Image
+
+    folder.mkdir()
+    photos = {}
+    for number, host in enumerate(HOSTS, start=1):
+        image = folder / f"{host.host}.jpg"
+        Image.new("RGB", (640, 480), (40 * number, 100, 60)).save(image, quality=90)
+        host.write(image.with_name(image.name + ".xmp"), image)
+        photos[image.name] = (image, host)
+    plain = folder / "plain.jpg"
+    Image.new("RGB", (640, 480), (10, 10, 10)).save(plain, quality=90)
+    photos[plain.name] = (plain, None)
+    return photos
+
+
+def test_digikam_shows_the_users_data_before_after_our_write_and_after_undo(tmp_path):
+    photos = _collection(tmp_path / "photos")
+    before = import_folder(tmp_path / "photos", tmp_path / "before")
+    for name, (_, host) in photos.items():
+        if host is not None:
+            assert before[name].rating == host.rating, name
+            # digiKam skips a hierarchicalSubject written as a Seq (darktable's) and shows dc:subject
+            leaves = {tag.split("/")[-1] for tag in before[name].tags}
+            assert {path[-1] for path in host.keywords} <= leaves, (name, before[name].tags)
+
+    for rank, (image, _) in enumerate(photos.values(), start=1):
+        assert xw.write_rating(image, make_rating("Alice", rank=rank, stars=4)).ok
+    after = import_folder(tmp_path / "photos", tmp_path / "after")
+    for rank, (name, (_, host)) in enumerate(photos.items(), start=1):
+        filed = after[name]
+        assert filed.rating == (4 if host is None else host.rating), name
+        if host is not None:
+            assert {"/".join(path) for path in host.keywords} <= filed.tags, (name, filed.tags)
+        assert f"photorank/Alice/rank {rank:03d}" in filed.tags, (name, filed.tags)
+        # the face: filed as the person People/Alice, with its box; not on photorank's keyword node
+        assert ("People/Alice", ALICE_BOX) in filed.faces, (name, filed.faces)
+        assert "People/Alice" in filed.persons and not any(p.startswith("photorank") for p in filed.persons), name
+    assert ("People/Carol", '<rect x="96" y="108" width="64" height="72"/>') in after["digikam.jpg"].faces
+
+    for image, _ in photos.values():
+        assert xw.undo(image).ok
+    restored = import_folder(tmp_path / "photos", tmp_path / "undone")
+    assert restored == {name: before[name] for name in restored}
+    assert set(restored) == set(before)
