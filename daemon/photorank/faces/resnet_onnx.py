@@ -26,6 +26,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .. import models
+from ..errors import PhotorankError
 
 # Bumped when the conversion changes, so a model converted by an older photorank is rebuilt.
 CONVERTER_VERSION = 1
@@ -37,7 +38,7 @@ MIN_COSINE = 0.999
 CHECK_IMAGE = "t1.jpg"
 
 
-class ConversionError(Exception):
+class ConversionError(PhotorankError):
     """The .dat is not the network this converter knows, or the converted model disagrees with dlib."""
 
 
@@ -125,7 +126,7 @@ class _Reader:
         return mantissa * 2.0**exponent
 
     def string(self) -> str:
-        return self._take(self.integer()).decode("ascii")
+        return self._take(self.integer()).decode("ascii", errors="replace")
 
     def boolean(self) -> bool:
         flag = self._take(1)
@@ -368,17 +369,32 @@ def converted_path(dat_path: str) -> str:
 
 def ensure_converted(dat_path: str) -> str:
     """The path of the converted model, converting and checking it first if it is not there yet.
-    Raises ConversionError when the converted model does not reproduce dlib's descriptors."""
+    Raises ConversionError when the .dat is not the expected network or the converted model does
+    not reproduce dlib's descriptors."""
     path = converted_path(dat_path)
     if not os.path.exists(path):
         print(f"photorank: converting dlib's face-recognition network to ONNX into {path} (once)", file=sys.stderr)
         with open(dat_path, "rb") as handle:
-            model = build_onnx(read_dlib_network(handle.read())).SerializeToString()
-        worst = min(agreement_with_dlib(session(model), dat_path, check_chips()))
-        if worst < MIN_COSINE:
-            raise ConversionError(f"the converted network disagrees with dlib (cosine {worst:.5f} < {MIN_COSINE}); not used")
+            data = handle.read()
+        try:
+            network = read_dlib_network(data)
+        except ConversionError as error:
+            raise ConversionError(f"{dat_path} is not dlib's face-recognition ResNet as photorank reads it: {error}") from error
+        model = build_onnx(network).SerializeToString()
+        verify_against_dlib(model, dat_path)
         models.write_atomically(path, model)
     return path
+
+
+def verify_against_dlib(model: bytes, dat_path: str) -> float:
+    """The smallest cosine between the model's and dlib's descriptors of the check faces; raises
+    ConversionError when it is below MIN_COSINE (the model is then never used)."""
+    worst = float(np.min(agreement_with_dlib(session(model), dat_path, check_chips())))
+    if worst < MIN_COSINE:
+        raise ConversionError(
+            f"the ONNX conversion of {os.path.basename(dat_path)} disagrees with dlib (cosine {worst:.4f}, "
+            f"below {MIN_COSINE}); it is not used")
+    return worst
 
 
 def session(model: str | bytes):
