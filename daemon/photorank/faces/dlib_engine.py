@@ -12,12 +12,12 @@ import importlib.metadata
 import importlib.util
 import math
 import os
-import sys
 
 import numpy as np
 
 from ..records import DetectedFace
 from . import EngineUnavailable
+from .resnet_onnx import resnet_descriptors
 
 MODEL_PACKAGE = "face_recognition_models"
 LANDMARKS_68 = "shape_predictor_68_face_landmarks.dat"
@@ -134,23 +134,6 @@ class DlibEngine:
     def confidence(detector_score: float) -> float:
         """HOG's SVM margin (about -0.5 doubtful .. 3 clear frontal face) as 0-1."""
         return 1.0 / (1.0 + math.exp(-(detector_score - 0.2) / 0.4))
-
-
-def resnet_descriptors(runtime: str, dat_path: str):
-    """dlib's ResNet as a function (pixels, shapes) -> descriptors: in onnxruntime when `runtime`
-    is "onnxruntime" and the conversion works, else in dlib itself (the same numbers, slower)."""
-    import dlib
-
-    if runtime == "onnxruntime":
-        try:
-            from .resnet_onnx import ConversionError, OnnxResNet
-
-            return OnnxResNet(dat_path)
-        except (ImportError, ConversionError, OSError, RuntimeError) as error:
-            print(f"photorank: dlib's face-recognition network runs in dlib instead of onnxruntime (slower): {error}",
-                  file=sys.stderr)
-    encoder = dlib.face_recognition_model_v1(dat_path)
-    return lambda pixels, shapes: encoder.compute_face_descriptor(pixels, dlib.full_object_detections(shapes))
 
 
 @functools.cache

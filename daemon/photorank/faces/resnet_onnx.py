@@ -18,7 +18,6 @@ sub-network, then its own layer and state, so the layers' details come innermost
 
 from __future__ import annotations
 
-import hashlib
 import os
 import sys
 from dataclasses import dataclass
@@ -261,26 +260,21 @@ class _GraphBuilder:
 
     def conv(self, value: str, conv: Conv, affine: Affine) -> str:
         """The convolution with the batch norm after it folded into its filters and biases."""
-        channels, rows, cols = self.shapes[value]
-        (kernel_y, kernel_x), (pad_y, pad_x) = conv.filters.shape[2:], conv.padding
-        out_rows = 1 + (rows + 2 * pad_y - kernel_y) // conv.stride[0]
-        out_cols = 1 + (cols + 2 * pad_x - kernel_x) // conv.stride[1]
+        kernel = conv.filters.shape[2:]
         index = len(self.nodes)
         filters = self.weight(f"filters{index}", conv.filters * affine.gamma[:, None, None, None])
         biases = self.weight(f"biases{index}", conv.biases * affine.gamma + affine.beta)
-        return self.node("Conv", [value, filters, biases], (conv.filters.shape[0], out_rows, out_cols),
-                         kernel_shape=[kernel_y, kernel_x], strides=list(conv.stride), pads=[pad_y, pad_x, pad_y, pad_x])
+        shape = (conv.filters.shape[0], *_slid(self.shapes[value][1:], kernel, conv.stride, conv.padding))
+        return self.node("Conv", [value, filters, biases], shape, kernel_shape=list(kernel), strides=list(conv.stride),
+                         pads=list(conv.padding) * 2)
 
     def pool(self, value: str, pool: Pool) -> str:
         channels, rows, cols = self.shapes[value]
         if pool.size == (0, 0):
             return self.node("GlobalAveragePool", [value], (channels, 1, 1))
-        (size_y, size_x), (pad_y, pad_x) = pool.size, pool.padding
-        out_rows = 1 + (rows + 2 * pad_y - size_y) // pool.stride[0]
-        out_cols = 1 + (cols + 2 * pad_x - size_x) // pool.stride[1]
-        op = "MaxPool" if pool.kind == "max" else "AveragePool"
-        return self.node(op, [value], (channels, out_rows, out_cols),
-                         kernel_shape=[size_y, size_x], strides=list(pool.stride), pads=[pad_y, pad_x, pad_y, pad_x])
+        shape = (channels, *_slid((rows, cols), pool.size, pool.stride, pool.padding))
+        return self.node("MaxPool" if pool.kind == "max" else "AveragePool", [value], shape,
+                         kernel_shape=list(pool.size), strides=list(pool.stride), pads=list(pool.padding) * 2)
 
     def add(self, first: str, second: str) -> str:
         """dlib's add_prev: the sum over the larger of both shapes, the missing part taken as zero
@@ -294,6 +288,11 @@ class _GraphBuilder:
             return value
         pads = self.weight(f"pads{len(self.nodes)}", np.array([0, 0, 0, 0, 0, *missing]), np.int64)
         return self.node("Pad", [value, pads], shape)
+
+
+def _slid(size: tuple[int, int], kernel, stride, padding) -> tuple[int, int]:
+    """Rows and columns out of a window slid over the zero-padded input (dlib and ONNX both round down)."""
+    return tuple(1 + (length + 2 * pad - window) // step for length, window, step, pad in zip(size, kernel, stride, padding))
 
 
 def build_onnx(network: DlibNetwork):
@@ -339,7 +338,9 @@ def build_onnx(network: DlibNetwork):
         elif isinstance(layer, FullyConnected):
             flat = graph.node("Flatten", [value])
             value = graph.node("MatMul", [flat, graph.weight("fc", layer.weights)])
-    graph.nodes[-1].output[0] = "descriptors"
+    if not isinstance(network.layers[-1], FullyConnected):
+        raise ConversionError("the network does not end in its 128-d fully connected layer")
+    graph.nodes[-1].output[0] = "descriptors"  # the MatMul's output is the graph's
     outputs = network.layers[-1].weights.shape[1]
     model = helper.make_model(
         helper.make_graph(
@@ -458,3 +459,18 @@ class OnnxResNet:
 
     def __call__(self, pixels: np.ndarray, shapes) -> np.ndarray:
         return descriptors(self._session, face_chips(pixels, shapes))
+
+
+def resnet_descriptors(runtime: str, dat_path: str):
+    """dlib's ResNet as a function (pixels, shapes) -> descriptors: in onnxruntime when `runtime`
+    is "onnxruntime" and the conversion works, else in dlib itself (the same numbers, slower)."""
+    import dlib
+
+    if runtime == "onnxruntime":
+        try:
+            return OnnxResNet(dat_path)
+        except (ImportError, ConversionError, OSError, RuntimeError) as error:
+            print(f"photorank: dlib's face-recognition network runs in dlib instead of onnxruntime (slower): {error}",
+                  file=sys.stderr)
+    encoder = dlib.face_recognition_model_v1(dat_path)
+    return lambda pixels, shapes: encoder.compute_face_descriptor(pixels, dlib.full_object_detections(shapes))
