@@ -388,9 +388,6 @@ def smiles_embeddings(data: str, work: str, limit: int, engine) -> dict[str, np.
     import cv2
     import dlib
 
-    from photorank.faces.dlib_engine import RESNET, model_path
-
-    encoder = dlib.face_recognition_model_v1(model_path(RESNET))
     engine.detect(np.zeros((80, 80, 3), np.uint8))  # loads the models
     detected, crop_box = [], []
     for name in names:
@@ -403,8 +400,7 @@ def smiles_embeddings(data: str, work: str, limit: int, engine) -> dict[str, np.
             detected.append(face.embedding)
         points = landmarks_in_box(rgb, (0, 0, 160, 160))
         shape = dlib.full_object_detection(dlib.rectangle(0, 0, 159, 159), [dlib.point(int(x), int(y)) for x, y in points])
-        vector = np.asarray(encoder.compute_face_descriptor(rgb, shape), np.float32)
-        crop_box.append(vector / np.linalg.norm(vector))
+        crop_box.append(engine.embed_faces(rgb, [shape])[0])
     result = {"detected": np.array(detected, np.float32), "crop box": np.array(crop_box, np.float32)}
     print(f"SMILEsmileD: face found by the detector in {len(detected)}/{len(names)} upscaled crops")
     np.savez(store, detected=result["detected"], crop_box=result["crop box"])

