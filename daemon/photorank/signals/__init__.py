@@ -225,7 +225,9 @@ def _eyes(view: FaceView, measured: dict) -> dict:
     """From the mesh and the iris when there is a mesh; else from the 68 points (eyes.py)."""
     out = dict.fromkeys(("eyes_open", "eyes_judgeable", "eyes_reason", *EYE_COMPONENTS, "gaze_x", "gaze_y"))
     if view.mesh is not None:
-        out.update(mesh.measure_eyes(view.grey, view.mesh, measured["yaw"], measured["smile"]))
+        landmarks = view.local_landmarks
+        ear = None if landmarks is None else eyes.ear_score(landmarks, measured["yaw"], measured["pitch"], measured["smile"])
+        out.update(mesh.measure_eyes(view.grey, view.mesh, measured["yaw"], measured["smile"], ear))
     else:
         out.update(eyes.measure_eyes(view.grey, view.local_landmarks, measured["yaw"], measured["pitch"], measured["smile"]))
     if not view.config["eye_components"]:

@@ -216,16 +216,15 @@ def lid_heights(eye: Eye) -> tuple[float, float]:
     return upper, lower
 
 
-def aperture(face: FaceMesh, smile: float | None, over: str = "iris") -> float:
-    """Lid gap over the iris diameter (`over="width"`: over the eye's width, an aspect ratio),
-    read from the lids that tell open from closed for this expression (eyes.py's rule), both
-    eyes weighted by width (the nearer eye counts more)."""
+def aperture(face: FaceMesh, smile: float | None) -> float:
+    """Lid gap over the iris diameter, read from the lids that tell open from closed for this
+    expression (eyes.py's rule), both eyes weighted by width (the nearer eye counts more)."""
     lower_weight = 1.0 - min(1.0, max(0.0, smile or 0.0))
     values, weights = [], []
     for eye in face.eyes:
         upper, lower = lid_heights(eye)
         gap = (upper + lower_weight * lower) / (eyes.UPPER_LID_SHARE + lower_weight * (1.0 - eyes.UPPER_LID_SHARE))
-        values.append(gap / max(eye.iris_diameter if over == "iris" else eye.width, 1e-6))
+        values.append(gap / max(eye.iris_diameter, 1e-6))
         weights.append(eye.width)
     return float(np.average(values, weights=weights))
 
@@ -255,11 +254,12 @@ def head_pose(face: FaceMesh, image_size: tuple[int, int]) -> tuple[float, float
     return pose.fit(np.vstack([pose.MODEL_5, pose.MODEL_EXTRA_68]), np.vstack([five, extra]), image_size)
 
 
-def measure_eyes(grey: np.ndarray, face: FaceMesh | None, yaw: float | None,
-                 smile: float | None) -> dict[str, float | None]:
-    """eyes.py's eyes_open / eyes_judgeable / eyes_reason, from the aperture; eyes_aperture,
-    eyes_ear (the same lids over the eye width) and the gaze. `grey` is the image the mesh was
-    placed in (for the sunglasses check)."""
+def measure_eyes(grey: np.ndarray, face: FaceMesh | None, yaw: float | None, smile: float | None,
+                 landmark_ear: float | None = None) -> dict[str, float | None]:
+    """eyes.py's eyes_open / eyes_judgeable / eyes_reason, eyes_aperture and the gaze. `grey` is
+    the image the mesh was placed in (for the sunglasses check). `landmark_ear`, the 68 points'
+    eye aspect ratio (eyes.ear_score) when they are known, is a second, independent reading of
+    the lids: its evidence is added with the same weight."""
     out: dict[str, float | None] = {"eyes_open": None, "eyes_judgeable": 0.0, "eyes_reason": 4.0,
                                     "eyes_aperture": None, "eyes_ear": None, "gaze_x": None, "gaze_y": None}
     if face is None:
@@ -275,8 +275,9 @@ def measure_eyes(grey: np.ndarray, face: FaceMesh | None, yaw: float | None,
         out["eyes_reason"] = 3.0
         return out
     value = aperture(face, smile)
-    evidence = max(-30.0, min(30.0, (value - APERTURE_CENTRE) / APERTURE_SCALE))
+    evidence = (value - APERTURE_CENTRE) / APERTURE_SCALE + eyes.evidence("ear", landmark_ear)
+    evidence = max(-30.0, min(30.0, evidence))
     out.update(eyes_open=1.0 / (1.0 + math.exp(-evidence)), eyes_judgeable=1.0, eyes_reason=0.0,
-               eyes_aperture=value, eyes_ear=aperture(face, smile, over="width"))
+               eyes_aperture=value, eyes_ear=landmark_ear)
     out["gaze_x"], out["gaze_y"] = gaze(face)
     return out
