@@ -1,8 +1,8 @@
 """Eyes and head pose from MediaPipe's FaceMesh (468 points) and iris models, run by LiteRT.
 
 The face box (from any detector) only seeds the mesh: the mesh is run on a 192x192 crop around
-the box, and run again on the crop its own points define when the box was far from it, so what
-is measured does not depend on which detector found the face. Each eye is then cut out as a
+the box, then again on the crop its own points define, so what is measured depends little on
+which detector found the face. Each eye is then cut out as a
 64x64 crop along its corner line for the iris model, which places 16 eyelid points and the
 iris (its centre and four points on its rim).
 
@@ -29,8 +29,6 @@ from . import eyes, pose
 MESH_SIZE, IRIS_SIZE = 192, 64
 # MediaPipe's crops: the face's extent grown 1.5 times; the eye's corner distance grown 2.3 times.
 FACE_SCALE, EYE_SCALE = 1.5, 2.3
-# Run the mesh a second time when its own crop is this far from the box's (a share of the side, or degrees).
-RECROP_SHIFT, RECROP_DEGREES = 0.1, 5.0
 MIN_PRESENCE = 0.5  # the mesh's face flag: below it, what it placed is not a face
 
 # Mesh indices, in the image-left eye's order then the image-right eye's (the subject's right eye first).
@@ -163,13 +161,6 @@ def crop_from_points(points: np.ndarray) -> Crop:
     return Crop((float(centre[0]), float(centre[1])), FACE_SCALE * float(max(high - low)), angle)
 
 
-def _far_apart(first: Crop, second: Crop) -> bool:
-    shift = math.dist(first.centre, second.centre) / second.side
-    resize = abs(first.side - second.side) / second.side
-    turn = abs((math.degrees(first.angle - second.angle) + 180.0) % 360.0 - 180.0)
-    return shift > RECROP_SHIFT or resize > RECROP_SHIFT or turn > RECROP_DEGREES
-
-
 def _mesh(rgb: np.ndarray, crop: Crop) -> tuple[np.ndarray, float]:
     """468 points in image pixels and the face flag. Input: RGB scaled to [0, 1]."""
     matrix = crop.matrix(MESH_SIZE)
@@ -193,11 +184,9 @@ def _eye(rgb: np.ndarray, left: np.ndarray, right: np.ndarray, mirrored: bool) -
 
 def locate(rgb: np.ndarray, box, landmarks=None) -> FaceMesh | None:
     """The face's mesh and eyes, or None when the mesh finds no face there."""
-    crop = crop_from_box(box, landmarks)
-    points, presence = _mesh(rgb, crop)
-    own = crop_from_points(points)
-    if _far_apart(crop, own):
-        points, presence = _mesh(rgb, own)
+    points, _ = _mesh(rgb, crop_from_box(box, landmarks))
+    # The second run sees the face as the mesh itself frames it, whatever the detector's box was.
+    points, presence = _mesh(rgb, crop_from_points(points))
     if presence < MIN_PRESENCE:
         return None
     found = tuple(_eye(rgb, points[left, :2], points[right, :2], mirrored=index == 1)
