@@ -47,7 +47,7 @@ LOWER_MIDDLE, UPPER_MIDDLE = slice(3, 6), slice(11, 14)
 # percentile), closed ones 0.35-0.63 (the model never shuts the lids completely on a 10 px eye).
 APERTURE_CENTRE, APERTURE_SCALE = 0.6, 0.08
 
-_interpreters: dict[str, object] = {}  # model file -> LiteRT interpreter, one per process
+_interpreters: dict[str, object] = {}  # model name -> LiteRT interpreter, one per process
 
 
 @dataclass(frozen=True)
@@ -94,17 +94,18 @@ class FaceMesh:
 
 
 def _interpreter(model: models.WheelModel):
-    path = models.fetch_model(model)
-    if path not in _interpreters:
+    """The model loaded once per process (its file checked by sha256 then, not at every face)."""
+    if model.name not in _interpreters:
         from ai_edge_litert.interpreter import Interpreter
 
         from .expression import native_stderr_silenced
 
+        path = models.fetch_model(model)
         with native_stderr_silenced():  # LiteRT's INFO line would land on the progress bar
             interpreter = Interpreter(model_path=path, num_threads=1)
             interpreter.allocate_tensors()
-        _interpreters[path] = interpreter
-    return _interpreters[path]
+        _interpreters[model.name] = interpreter
+    return _interpreters[model.name]
 
 
 def prepare() -> None:
