@@ -28,6 +28,8 @@ together. Analyses are cached in `<work>/faces.sqlite`, so a second run only re-
 
 Then the eyes: the eyes-closed ROC AUC on the held-out half of ../shared/data/eyes (HELD_OUT_EYES:
 the crops of odd position in each label's sorted file list; the even half was used for tuning),
+for each source of eyes and pose (`[signals] eyes_and_pose`: the mesh and the 68 points), on the
+64 px crops and on the same crops shrunk to 48 and 32 px,
 the smile AUC on ../shared/data/smiles, and every smiling face of ../shared/data/people (all of
 whose eyes are open) with its eyes_open: none may read closed.
 """
