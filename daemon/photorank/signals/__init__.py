@@ -153,15 +153,18 @@ class FaceView:
         return own if own is not None and len(own) == 68 else self.landmarks
 
     @functools.cached_property
+    def region(self) -> tuple[int, int, int, int]:
+        """The face's surroundings: every measurement but pose and framing works there, so the
+        cost does not grow with the image size."""
+        return _surroundings(self.pixels.shape, self.face.box, self.landmarks)
+
+    @functools.cached_property
     def offset(self) -> np.ndarray:
-        """Where the face's surroundings start: every measurement but pose and framing works
-        there, so the cost does not grow with the image size."""
-        left, top, _, _ = _surroundings(self.pixels.shape, self.face.box, self.landmarks)
-        return np.array([left, top], dtype=np.float64)
+        return np.array(self.region[:2], dtype=np.float64)
 
     @functools.cached_property
     def local(self) -> np.ndarray:
-        left, top, right, bottom = _surroundings(self.pixels.shape, self.face.box, self.landmarks)
+        left, top, right, bottom = self.region
         return np.ascontiguousarray(self.pixels[top:bottom, left:right])
 
     @functools.cached_property
@@ -189,17 +192,15 @@ class FaceView:
         return mesh.locate(local, self.box, seed)
 
 
-Measure = Callable[[FaceView, dict], dict]
-
-
 @dataclass(frozen=True)
 class Signal:
-    """A row of the registry: `measure(view, measured so far)` returns `keys`; bump `version`
-    whenever it would store something different for the same face."""
+    """A row of the registry: `measure` returns `keys` (a face signal: measure(view, what the
+    rows before measured); an image signal: measure(pixels)); bump `version` whenever it would
+    store something different for the same photo."""
 
     name: str
     keys: tuple[str, ...]
-    measure: Callable
+    measure: Callable[..., dict]
     version: int
 
 
@@ -219,11 +220,12 @@ def _pose(view: FaceView, _measured: dict) -> dict:
 
 
 EYE_COMPONENTS = ("eyes_aperture", "eyes_ear", "eyes_iris", "eyes_haar")
+EYE_SIGNALS = ("eyes_open", "eyes_judgeable", "eyes_reason", *EYE_COMPONENTS, "gaze_x", "gaze_y")
 
 
 def _eyes(view: FaceView, measured: dict) -> dict:
     """From the mesh and the iris when there is a mesh; else from the 68 points (eyes.py)."""
-    out = dict.fromkeys(("eyes_open", "eyes_judgeable", "eyes_reason", *EYE_COMPONENTS, "gaze_x", "gaze_y"))
+    out = dict.fromkeys(EYE_SIGNALS)
     if view.mesh is not None:
         landmarks = view.local_landmarks
         ear = None if landmarks is None else eyes.ear_score(landmarks, measured["yaw"], measured["pitch"], measured["smile"])
@@ -269,7 +271,7 @@ def _image(pixels: np.ndarray) -> dict[str, float | None]:
 FACE_SIGNAL_ROWS = (
     Signal("smile", ("smile",), _smile, 1),
     Signal("pose", ("yaw", "pitch", "roll"), _pose, 2),  # 2: from FaceMesh
-    Signal("eyes", ("eyes_open", "eyes_judgeable", "eyes_reason", *EYE_COMPONENTS, "gaze_x", "gaze_y"), _eyes, 2),  # 2: mesh + iris
+    Signal("eyes", EYE_SIGNALS, _eyes, 2),  # 2: from FaceMesh and the iris
     Signal("sharpness", ("sharpness",), _sharpness, 1),
     Signal("exposure", ("exposure", "highlights_clipped", "shadows_crushed"), _exposure, 1),
     Signal("framing", ("edge_cut", "face_size"), _framing, 1),
