@@ -114,11 +114,29 @@ def prepare() -> None:
     models.fetch_model(models.IRIS)
 
 
+def _crop_pixels(rgb: np.ndarray, matrix: np.ndarray, size: int) -> np.ndarray:
+    """The size x size crop `matrix` cuts from `rgb` (edges replicated)."""
+    scale = math.sqrt(abs(np.linalg.det(matrix[:, :2])))  # crop pixels per image pixel
+    if scale < 0.5:
+        # Bilinear sampling far below the image's resolution aliases (warpAffine has no area
+        # averaging): area-average the crop's region down to the crop's scale first.
+        inverse = cv2.invertAffineTransform(matrix)
+        corners = np.array([[0, 0], [size, 0], [0, size], [size, size]], dtype=np.float64) @ inverse[:, :2].T + inverse[:, 2]
+        x0, y0 = np.maximum(np.floor(corners.min(axis=0)), 0).astype(int)
+        x1, y1 = np.minimum(np.ceil(corners.max(axis=0)), (rgb.shape[1], rgb.shape[0])).astype(int)
+        if x1 - x0 >= 4 and y1 - y0 >= 4:
+            region = cv2.resize(rgb[y0:y1, x0:x1], None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
+            fx, fy = region.shape[1] / (x1 - x0), region.shape[0] / (y1 - y0)
+            linear = matrix[:, :2] @ np.diag([1.0 / fx, 1.0 / fy])
+            matrix = np.hstack([linear, (matrix[:, :2] @ np.array([x0, y0]) + matrix[:, 2])[:, None]])
+            rgb = region
+    return cv2.warpAffine(rgb, matrix, (size, size), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+
+
 def _run(model: models.WheelModel, rgb: np.ndarray, matrix: np.ndarray, size: int,
          value_range: tuple[float, float]) -> list[np.ndarray]:
     """The model's outputs for the crop `matrix` cuts from `rgb`, scaled to `value_range`."""
-    interpolation = cv2.INTER_LINEAR if abs(np.linalg.det(matrix[:, :2])) >= 1 else cv2.INTER_AREA
-    crop = cv2.warpAffine(rgb, matrix, (size, size), flags=interpolation, borderMode=cv2.BORDER_REPLICATE)
+    crop = _crop_pixels(rgb, matrix, size)
     low, high = value_range
     tensor = crop.astype(np.float32) * ((high - low) / 255.0) + low
     interpreter = _interpreter(model)
