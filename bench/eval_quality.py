@@ -28,6 +28,8 @@ together. Analyses are cached in `<work>/faces.sqlite`, so a second run only re-
 
 Then the eyes: the eyes-closed ROC AUC on the held-out half of ../shared/data/eyes (HELD_OUT_EYES:
 the crops of odd position in each label's sorted file list; the even half was used for tuning),
+for each source of eyes and pose (`[signals] eyes_and_pose`: the mesh and the 68 points), on the
+64 px crops and on the same crops shrunk to 48 and 32 px,
 the smile AUC on ../shared/data/smiles, and every smiling face of ../shared/data/people (all of
 whose eyes are open) with its eyes_open: none may read closed.
 """
@@ -45,7 +47,7 @@ from dataclasses import dataclass
 import numpy as np
 from PIL import Image, ImageFilter
 
-from photorank.config import load_config
+from photorank.config import CHOICES, load_config
 from photorank.demo import package_image
 from photorank.images import load_image
 from photorank.index import index_paths
@@ -55,6 +57,7 @@ SHARED_DATA = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..
 SHARED_PEOPLE = os.path.join(SHARED_DATA, "people")
 ANALYSIS_SIDE = 2048
 SKIPPED_SOURCES = ("obama_2_rgba",)  # the same picture as obama_2.jpg
+EYES_AND_POSE = CHOICES[("signals", "eyes_and_pose")]  # every source of eyes and pose, compared
 
 # (worse copy, better copy, required by the issue)
 ORDERINGS = [
@@ -308,8 +311,9 @@ def eye_crops(part: str) -> dict[str, list[str]]:
             for label in ("open", "closed")}
 
 
-def crop_signals(path: str) -> dict:
-    """The face signals of a face crop (the whole crop is the face, 68 points placed in it)."""
+def crop_signals(path: str, settings: dict | None = None, side: int | None = None) -> dict:
+    """The face signals of a face crop (the whole crop is the face, 68 points placed in it),
+    optionally shrunk to `side` px first (area averaging, as a small face in a photo)."""
     import cv2
 
     from photorank.faces.dlib_engine import landmarks_in_box
@@ -317,10 +321,12 @@ def crop_signals(path: str) -> dict:
     from photorank.signals import measure_face
 
     grey = cv2.imread(path, cv2.IMREAD_GRAYSCALE)
+    if side:
+        grey = cv2.resize(grey, (side, side), interpolation=cv2.INTER_AREA)
     height, width = grey.shape
     landmarks = landmarks_in_box(np.dstack([grey] * 3), (0, 0, width, height))
     face = DetectedFace((0, 0, width, height), 1.0, np.zeros(128, np.float32), landmarks)
-    return measure_face(grey, face)
+    return measure_face(grey, face, settings)
 
 
 def roc_auc(positives: list, negatives: list) -> float:
@@ -344,10 +350,17 @@ def print_eyes_report(work: str, config: dict, workers: int | None) -> None:
     if not os.path.isdir(os.path.join(SHARED_DATA, "eyes")):
         print("\n(../shared/data absent: no eyes and smile figures)")
         return
-    print("\neyes closed, ROC AUC of eyes_open (open vs closed crops):")
-    for part in ("tuning", "held_out"):
-        crops = {label: [crop_signals(path)["eyes_open"] for path in paths] for label, paths in eye_crops(part).items()}
-        print(f"  {part:>8}: {roc_auc(crops['open'], crops['closed']):.3f}  ({len(crops['open'])} open, {len(crops['closed'])} closed)")
+    print("\neyes closed, ROC AUC of eyes_open (open vs closed crops; at 64 px, and shrunk to 48 and 32 px):")
+    for source in EYES_AND_POSE:
+        settings = {"eyes_and_pose": source}
+        for part in ("tuning", "held_out"):
+            figures = []
+            for side in (None, 48, 32):
+                crops = {label: [crop_signals(path, settings, side)["eyes_open"] for path in paths]
+                         for label, paths in eye_crops(part).items()}
+                judged = sum(value is not None for values in crops.values() for value in values)
+                figures.append(f"{side or 64} px {roc_auc(crops['open'], crops['closed']):.3f} ({judged} judged)")
+            print(f"  {source:>11} {part:>8}: {'   '.join(figures)}")
     smiles = {label: [crop_signals(path)["smile"] for path in sorted(glob.glob(os.path.join(SHARED_DATA, "smiles", label, "*.jpg")))]
               for label in ("smile", "neutral")}
     print(f"smile ROC AUC on shared/data/smiles: {roc_auc(smiles['smile'], smiles['neutral']):.3f}")

@@ -238,17 +238,24 @@ def test_deepface_missing_model_says_where(tmp_path, monkeypatch):
 
 # --- eyes ------------------------------------------------------------------------------------
 
-def test_eyes_auc_on_held_out_open_and_closed_eyes(smile_model):
+@pytest.mark.slow
+@pytest.mark.parametrize("source, components, required", [
+    ("mesh", ("eyes_open", "eyes_aperture", "eyes_ear"), 0.95),
+    ("landmarks68", ("eyes_open", "eyes_ear", "eyes_iris", "eyes_haar"), 0.90),
+])
+def test_eyes_auc_on_held_out_open_and_closed_eyes(smile_model, source, components, required):
     """The eyes signal was set on the tuning half of shared/data/eyes; judged on the other half."""
     needs_shared("eyes")
+    settings = {"eyes_and_pose": source}
     for part in ("tuning", "held_out"):
-        values = {label: [EVAL_QUALITY.crop_signals(path) for path in paths] for label, paths in EVAL_QUALITY.eye_crops(part).items()}
+        values = {label: [EVAL_QUALITY.crop_signals(path, settings) for path in paths]
+                  for label, paths in EVAL_QUALITY.eye_crops(part).items()}
         assert len(values["open"]) >= 30 and len(values["closed"]) >= 10
         assert all(v["eyes_judgeable"] == 1.0 for v in values["open"] + values["closed"])
-        for key in ("eyes_open", "eyes_ear", "eyes_iris", "eyes_haar"):
+        for key in components:
             value = EVAL_QUALITY.roc_auc([v[key] for v in values["open"]], [v[key] for v in values["closed"]])
-            print(f"{part} {key} AUC {value:.3f}")
-    assert EVAL_QUALITY.roc_auc([v["eyes_open"] for v in values["open"]], [v["eyes_open"] for v in values["closed"]]) >= 0.90
+            print(f"{source} {part} {key} AUC {value:.3f}")
+    assert EVAL_QUALITY.roc_auc([v["eyes_open"] for v in values["open"]], [v["eyes_open"] for v in values["closed"]]) >= required
 
 
 def test_a_laughing_squint_reads_open(engine, smile_model):
@@ -446,18 +453,24 @@ def test_blocky_jpeg_faces_read_blockier_also_on_a_reduced_decode(engine, smile_
         assert measure_face(_jpeg(pixels, 10, 4), quarter, block_px=2.0)["blockiness"] is None
 
 
-def test_signals_cost_a_few_ms_per_face(engine, smile_model):
+def test_signals_time_per_face_and_same_values_every_time(engine, smile_model):
+    """Prints the time per face of each source of eyes and pose and their ratio (timings on a
+    shared machine are noise: nothing is asserted about them); the models, loaded once and
+    reused, give every face the same values each time."""
     pixels = read_rgb(os.path.join(INSIGHTFACE_IMAGES, "t1.jpg"))
     faces = engine.detect(pixels)
-    measure_face(pixels, faces[0])  # loads the models
-    start = time.perf_counter()
-    rounds = 5
-    for _ in range(rounds):
-        for face in faces:
-            measure_face(pixels, face)
-    per_face = (time.perf_counter() - start) / (rounds * len(faces)) * 1000
-    print(f"signals: {per_face:.1f} ms per face")
-    assert per_face < 40  # generous: a loaded CI machine; typically ~5 ms
+    per_face, values = {}, {}
+    for source in ("landmarks68", "mesh"):
+        settings = {"eyes_and_pose": source}
+        first = [measure_face(pixels, face, settings) for face in faces]  # also loads the models
+        start = time.perf_counter()
+        rounds = 3
+        for _ in range(rounds):
+            values[source] = [measure_face(pixels, face, settings) for face in faces]
+        per_face[source] = (time.perf_counter() - start) / (rounds * len(faces)) * 1000
+        assert values[source] == first
+    print(f"signals: {per_face['landmarks68']:.1f} ms per face with 68 points, {per_face['mesh']:.1f} with the mesh "
+          f"(x{per_face['mesh'] / per_face['landmarks68']:.2f})")
 
 
 def test_edge_cut_from_five_keypoints_sees_a_face_running_off_the_frame():

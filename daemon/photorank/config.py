@@ -29,6 +29,8 @@ APP_NAME = "photorank"
 CHOICES: dict[tuple[str, ...], tuple[str, ...]] = {
     # The smile models signals/expression.py can run (its BACKENDS).
     ("expression", "backend"): ("fer", "deepface"),
+    # Where signals/ reads eyes and head pose from.
+    ("signals", "eyes_and_pose"): ("mesh", "landmarks68"),
     # The sidecar namings xmp_writer understands (its model.NAMINGS; also `--xmp-naming`).
     ("xmp", "naming"): ("auto", "name.ext.xmp", "name.xmp"),
     # What runs dlib's identity network (faces/resnet_onnx.py: resnet_descriptors).

@@ -24,9 +24,9 @@ from .records import DetectedFace, ImageRecord, ProgressEvent
 
 # Part of every analysis key, so cached analyses made under another version are never used.
 # Bump it whenever the same engine and settings would now store something different for an
-# image: a signal added, removed or computed differently (face or image signals), a change in
-# detection, rescaling, orientation or thumbnail, or in what ImageRecord/DetectedFace hold.
-# Engine models and signal settings are in the key already; cache.SCHEMA_VERSION covers tables.
+# image: a change in detection, rescaling, orientation or thumbnail, or in what
+# ImageRecord/DetectedFace hold. Engine models and signal settings are in the key already, and so
+# are the signals (each row's version, signals.registry_key()); cache.SCHEMA_VERSION covers tables.
 # 2: the signals changed since version 1. 3: blockiness; smile-aware eyes; edge_cut from the face's extent.
 ANALYSIS_VERSION = 3
 
@@ -70,8 +70,10 @@ def collect_images(paths: Iterable[str], recursive: bool = False) -> tuple[list[
 
 def analysis_key(engine: FaceEngine, signal_settings: dict) -> str:
     """Everything that changes what an analysis contains: engine, models, analysis size, signals."""
+    from .signals import registry_key
+
     signals_digest = hashlib.blake2b(json.dumps(signal_settings, sort_keys=True).encode(), digest_size=4).hexdigest()
-    return f"{engine.id}|{engine.settings_key}|signals-{signals_digest}|v{ANALYSIS_VERSION}"
+    return f"{engine.id}|{engine.settings_key}|signals-{signals_digest}|{registry_key()}|v{ANALYSIS_VERSION}"
 
 
 def analyse(path: str, engine: FaceEngine, signal_settings: dict | None = None) -> ImageRecord:

@@ -4,6 +4,11 @@ Public entry points (called by the indexer, in worker processes):
 - `measure_face(pixels, face, settings)`: per-face signals (eyes, smile, pose, sharpness, exposure, framing)
 - `measure_image(pixels)`: whole-image signals for the group score
 
+Each signal is a row of FACE_SIGNAL_ROWS / IMAGE_SIGNAL_ROWS: its name, the keys it stores, its
+measure function and its version. `registry_key()` names every row and version; it is part of
+the analysis key, so changing what a signal stores means bumping that row's version, and only
+the analyses are redone.
+
 Every value is a float or None (they go to JSON and SQLite). Models load lazily, once per process,
 never at import time. docs/signals.md documents each signal, its range and its measured accuracy.
 """
@@ -12,20 +17,14 @@ from __future__ import annotations
 
 import functools
 import math
+from collections.abc import Callable
+from dataclasses import dataclass
 
 import numpy as np
 
 from ..config import load_defaults
 from ..records import DetectedFace
-from . import expression, eyes, pose, quality
-
-# Every key measure_face returns, in a stable order (the CLI's `analyze --json` prints them).
-FACE_SIGNALS = (
-    "smile", "eyes_open", "eyes_judgeable", "eyes_reason", "eyes_ear", "eyes_iris", "eyes_haar",
-    "yaw", "pitch", "roll", "sharpness", "exposure", "highlights_clipped", "shadows_crushed",
-    "edge_cut", "face_size", "blockiness",
-)
-IMAGE_SIGNALS = ("image_sharpness", "image_exposure", "image_highlights_clipped")
+from . import expression, eyes, mesh, pose, quality
 
 _landmarker: bool | None = None  # can dlib's 68-point predictor run (for 5-point engines, small faces)?
 
@@ -65,6 +64,8 @@ def prepare(settings: dict | None = None) -> None:
     a missing model is then one clear error, and one download, not one per worker."""
     config = _settings(settings)
     expression.model_file(config["expression_backend"], config["expression_model"])
+    if config["eyes_and_pose"] == "mesh":
+        mesh.prepare()
 
 
 def _predictor_available() -> bool:
@@ -125,6 +126,170 @@ def _finite(value) -> float | None:
     return value if math.isfinite(value) else None
 
 
+@dataclass
+class FaceView:
+    """One face as the measurements see it. What several signals need (landmarks, the face's
+    surroundings, the mesh) is computed on first use, once."""
+
+    pixels: np.ndarray  # the analysis image, RGB or grey
+    face: DetectedFace
+    config: dict  # flat settings (_settings)
+    block_px: float
+
+    @functools.cached_property
+    def rgb(self) -> np.ndarray:
+        return self.pixels if self.pixels.ndim == 3 else np.dstack([self.pixels] * 3)
+
+    @functools.cached_property
+    def landmarks(self) -> np.ndarray | None:
+        """68 points for the eyes (fallback), sharpness and exposure (landmarks_68)."""
+        return landmarks_68(self.rgb, self.face, float(self.config["refine_landmarks_below_px"] or 0))
+
+    @functools.cached_property
+    def own_landmarks(self) -> np.ndarray | None:
+        """The engine's 68 points, else the placed ones: the engine's may lie past the frame
+        (dlib predicts them there), which framing needs; placed ones may not."""
+        own = self.face.landmarks
+        return own if own is not None and len(own) == 68 else self.landmarks
+
+    @functools.cached_property
+    def region(self) -> tuple[int, int, int, int]:
+        """The face's surroundings: every measurement but pose and framing works there, so the
+        cost does not grow with the image size."""
+        return _surroundings(self.pixels.shape, self.face.box, self.landmarks)
+
+    @functools.cached_property
+    def offset(self) -> np.ndarray:
+        return np.array(self.region[:2], dtype=np.float64)
+
+    @functools.cached_property
+    def local(self) -> np.ndarray:
+        left, top, right, bottom = self.region
+        return np.ascontiguousarray(self.pixels[top:bottom, left:right])
+
+    @functools.cached_property
+    def grey(self) -> np.ndarray:
+        return quality.luma(self.local)
+
+    @functools.cached_property
+    def box(self) -> tuple[float, float, float, float]:
+        x, y, w, h = self.face.box
+        return (x - self.offset[0], y - self.offset[1], w, h)
+
+    @functools.cached_property
+    def local_landmarks(self) -> np.ndarray | None:
+        return None if self.landmarks is None else self.landmarks - self.offset
+
+    @functools.cached_property
+    def mesh(self) -> mesh.FaceMesh | None:
+        """FaceMesh and the iris in the face's surroundings ([signals] eyes_and_pose = "mesh"),
+        seeded by the box and the engine's eye points; None when not chosen or no face is there."""
+        if self.config["eyes_and_pose"] != "mesh":
+            return None
+        own = self.face.landmarks
+        seed = None if own is None or len(own) not in (5, 68) else np.asarray(own, dtype=np.float64) - self.offset
+        local = self.local if self.local.ndim == 3 else np.dstack([self.local] * 3)
+        return mesh.locate(local, self.box, seed)
+
+
+@dataclass(frozen=True)
+class Signal:
+    """A row of the registry: `measure` returns `keys` (a face signal: measure(view, what the
+    rows before measured); an image signal: measure(pixels)); bump `version` whenever it would
+    store something different for the same photo."""
+
+    name: str
+    keys: tuple[str, ...]
+    measure: Callable[..., dict]
+    version: int
+
+
+def _smile(view: FaceView, _measured: dict) -> dict:
+    return {"smile": expression.smile(view.grey, view.box, view.config["expression_backend"], view.config["expression_model"])}
+
+
+def _pose(view: FaceView, _measured: dict) -> dict:
+    """From the mesh when there is one; else from the engine's points (5 or 68), else the placed 68."""
+    if view.mesh is not None:
+        angles = mesh.head_pose(view.mesh, view.pixels.shape[:2])
+    else:
+        own = view.face.landmarks
+        points = own if own is not None and len(own) in (5, 68) else view.landmarks
+        angles = pose.head_pose(points, view.pixels.shape[:2]) if points is not None else None
+    return dict(zip(("yaw", "pitch", "roll"), angles or (None, None, None)))
+
+
+EYE_COMPONENTS = ("eyes_aperture", "eyes_ear", "eyes_iris", "eyes_haar")
+EYE_SIGNALS = ("eyes_open", "eyes_judgeable", "eyes_reason", *EYE_COMPONENTS, "gaze_x", "gaze_y")
+
+
+def _eyes(view: FaceView, measured: dict) -> dict:
+    """From the mesh and the iris when there is a mesh; else from the 68 points (eyes.py)."""
+    out = dict.fromkeys(EYE_SIGNALS)
+    if view.mesh is not None:
+        landmarks = view.local_landmarks
+        ear = None if landmarks is None else eyes.ear_score(landmarks, measured["yaw"], measured["pitch"], measured["smile"])
+        out.update(mesh.measure_eyes(view.grey, view.mesh, measured["yaw"], measured["smile"], ear))
+    else:
+        out.update(eyes.measure_eyes(view.grey, view.local_landmarks, measured["yaw"], measured["pitch"], measured["smile"]))
+    if not view.config["eye_components"]:
+        out.update(dict.fromkeys(EYE_COMPONENTS))
+    return out
+
+
+def _sharpness(view: FaceView, _measured: dict) -> dict:
+    return {"sharpness": quality.face_sharpness(view.local, view.box, view.local_landmarks)}
+
+
+def _exposure(view: FaceView, _measured: dict) -> dict:
+    return quality.face_exposure(view.local, view.box, view.local_landmarks)
+
+
+def _framing(view: FaceView, _measured: dict) -> dict:
+    return quality.framing(view.pixels.shape, view.face.box, view.own_landmarks)
+
+
+def _blockiness(view: FaceView, _measured: dict) -> dict:
+    return {"blockiness": quality.face_blockiness(view.local, view.box, view.local_landmarks, view.block_px)}
+
+
+def _image(pixels: np.ndarray) -> dict[str, float | None]:
+    """Whole-image signals: image_sharpness (90th percentile of tile sharpness, 0-1),
+    image_exposure (EV of the median luminance from mid grey 0.18 linear), image_highlights_clipped."""
+    grey = quality.luma(np.ascontiguousarray(pixels))
+    step = max(1, int(max(grey.shape) // 1024))  # exposure statistics need no more than ~1 Mpx
+    sample = grey[::step, ::step]
+    linear = float(np.median(quality._srgb_to_linear(sample)))
+    return {
+        "image_sharpness": quality.image_sharpness(grey),
+        "image_exposure": max(-10.0, min(4.0, math.log2(max(linear, 1e-4) / 0.18))),
+        "image_highlights_clipped": float(np.mean(sample >= 250)),
+    }
+
+
+# Measured in this order (eyes read the smile and the pose); measure_face returns FACE_SIGNALS in it.
+FACE_SIGNAL_ROWS = (
+    Signal("smile", ("smile",), _smile, 1),
+    Signal("pose", ("yaw", "pitch", "roll"), _pose, 2),  # 2: from FaceMesh
+    Signal("eyes", EYE_SIGNALS, _eyes, 2),  # 2: from FaceMesh and the iris
+    Signal("sharpness", ("sharpness",), _sharpness, 1),
+    Signal("exposure", ("exposure", "highlights_clipped", "shadows_crushed"), _exposure, 1),
+    Signal("framing", ("edge_cut", "face_size"), _framing, 1),
+    Signal("blockiness", ("blockiness",), _blockiness, 1),
+)
+IMAGE_SIGNAL_ROWS = (
+    Signal("image", ("image_sharpness", "image_exposure", "image_highlights_clipped"), _image, 1),
+)
+# Every key measure_face / measure_image returns, in a stable order (the CLI's `analyze --json` prints them).
+FACE_SIGNALS = tuple(key for row in FACE_SIGNAL_ROWS for key in row.keys)
+IMAGE_SIGNALS = tuple(key for row in IMAGE_SIGNAL_ROWS for key in row.keys)
+
+
+def registry_key() -> str:
+    """Every signal and its version, e.g. "smile1.pose2...": part of the analysis key."""
+    return ".".join(f"{row.name}{row.version}" for row in (*FACE_SIGNAL_ROWS, *IMAGE_SIGNAL_ROWS))
+
+
 def measure_face(
     pixels: np.ndarray, face: DetectedFace, settings: dict | None = None, block_px: float = 8.0
 ) -> dict[str, float | None]:
@@ -134,38 +299,11 @@ def measure_face(
     face.landmarks are in its coordinates. block_px: the size of the file's 8x8 JPEG blocks in
     `pixels` (8 x the decode scale when the image was decoded reduced).
     """
-    config = _settings(settings)
-    out: dict[str, float | None] = dict.fromkeys(FACE_SIGNALS)
-    rgb = pixels if pixels.ndim == 3 else np.dstack([pixels] * 3)
-
-    landmarks = landmarks_68(rgb, face, float(config["refine_landmarks_below_px"] or 0))
-    pose_points = face.landmarks if face.landmarks is not None and len(face.landmarks) in (5, 68) else landmarks
-    angles = pose.head_pose(pose_points, pixels.shape[:2]) if pose_points is not None else None
-    if angles is not None:
-        out["yaw"], out["pitch"], out["roll"] = angles
-    yaw, pitch = out["yaw"], out["pitch"]
-    # The engine's own points may lie past the frame (dlib predicts them there); refined ones may not.
-    own = face.landmarks if face.landmarks is not None and len(face.landmarks) == 68 else landmarks
-    out.update(quality.framing(pixels.shape, face.box, own))
-
-    # Everything else looks only at the face and its surroundings: work on that region, so the
-    # cost does not grow with the image size.
-    (left, top, right, bottom) = _surroundings(pixels.shape, face.box, landmarks)
-    offset = np.array([left, top], dtype=np.float64)
-    local = np.ascontiguousarray(pixels[top:bottom, left:right])
-    box = (face.box[0] - left, face.box[1] - top, face.box[2], face.box[3])
-    local_landmarks = None if landmarks is None else landmarks - offset
-    grey = quality.luma(local)
-
-    out["smile"] = expression.smile(grey, box, config["expression_backend"], config["expression_model"])
-    out.update(eyes.measure_eyes(grey, local_landmarks, yaw, pitch, out["smile"]))
-    if not config["eye_components"]:
-        for key in ("eyes_ear", "eyes_iris", "eyes_haar"):
-            out[key] = None
-    out["sharpness"] = quality.face_sharpness(local, box, local_landmarks)
-    out.update(quality.face_exposure(local, box, local_landmarks))
-    out["blockiness"] = quality.face_blockiness(local, box, local_landmarks, block_px)
-    return {key: _finite(value) for key, value in out.items()}
+    view = FaceView(pixels, face, _settings(settings), block_px)
+    measured: dict[str, float | None] = {}
+    for row in FACE_SIGNAL_ROWS:
+        measured.update(row.measure(view, measured))
+    return {key: _finite(measured.get(key)) for key in FACE_SIGNALS}
 
 
 def _surroundings(shape, box, landmarks) -> tuple[int, int, int, int]:
@@ -183,18 +321,12 @@ def _surroundings(shape, box, landmarks) -> tuple[int, int, int, int]:
 
 
 def measure_image(pixels: np.ndarray) -> dict[str, float | None]:
-    """Whole-image signals: image_sharpness (90th percentile of tile sharpness, 0-1),
-    image_exposure (EV of the median luminance from mid grey 0.18 linear), image_highlights_clipped."""
-    grey = quality.luma(np.ascontiguousarray(pixels))
-    step = max(1, int(max(grey.shape) // 1024))  # exposure statistics need no more than ~1 Mpx
-    sample = grey[::step, ::step]
-    linear = float(np.median(quality._srgb_to_linear(sample)))
-    out = {
-        "image_sharpness": quality.image_sharpness(grey),
-        "image_exposure": max(-10.0, min(4.0, math.log2(max(linear, 1e-4) / 0.18))),
-        "image_highlights_clipped": float(np.mean(sample >= 250)),
-    }
-    return {key: _finite(value) for key, value in out.items()}
+    """IMAGE_SIGNALS of the whole image."""
+    measured: dict[str, float | None] = {}
+    for row in IMAGE_SIGNAL_ROWS:
+        measured.update(row.measure(pixels))
+    return {key: _finite(measured.get(key)) for key in IMAGE_SIGNALS}
 
 
-__all__ = ["measure_face", "measure_image", "FACE_SIGNALS", "IMAGE_SIGNALS", "landmarks_68"]
+__all__ = ["measure_face", "measure_image", "FACE_SIGNALS", "IMAGE_SIGNALS", "FACE_SIGNAL_ROWS", "IMAGE_SIGNAL_ROWS",
+           "Signal", "registry_key", "landmarks_68"]

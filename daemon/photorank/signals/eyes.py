@@ -151,11 +151,11 @@ def haar_score(face: np.ndarray, mapped: np.ndarray) -> float | None:
     return float(count)
 
 
-def sunglasses(face: np.ndarray, mapped: np.ndarray) -> bool:
-    """Eye regions much darker than the cheeks (median < 45 %) and nearly featureless (interquartile range < 10)."""
+def sunglasses(face: np.ndarray, eye_points: tuple[np.ndarray, np.ndarray]) -> bool:
+    """Eye regions much darker than the cheeks (median < 45 %) and nearly featureless (interquartile range < 10).
+    eye_points: each eye's six points in the 68-point layout (0 and 3 the corners), in `face`'s pixels."""
     cheeks = []
-    for group in (slice(36, 42), slice(42, 48)):
-        eye = mapped[group]
+    for eye in eye_points:
         cx, cy = eye.mean(axis=0)
         width = float(np.linalg.norm(eye[0] - eye[3]))
         y0 = int(cy + width * 0.9)
@@ -194,7 +194,7 @@ def measure_eyes(grey: np.ndarray, landmarks: np.ndarray | None, yaw: float | No
         out["eyes_reason"] = 2.0
         return out
     face, mapped = _normalised_face(grey, landmarks)
-    if sunglasses(face, mapped):
+    if sunglasses(face, (mapped[36:42], mapped[42:48])):
         out["eyes_reason"] = 3.0
         return out
     values = {"ear": ear_score(landmarks, yaw, pitch, smile), "iris": iris_score(face, mapped), "haar": haar_score(face, mapped)}

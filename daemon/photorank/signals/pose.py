@@ -37,6 +37,8 @@ MODEL_CHIN = (0.0, 68.0, 28.0)
 MODEL_EYE_OUTER = ((-45.0, -35.0, 32.0), (45.0, -35.0, 32.0))  # points 36 and 45
 MODEL_EYE_INNER = ((-16.0, -34.0, 26.0), (16.0, -34.0, 26.0))  # points 39 and 42
 MODEL_NOSE_BRIDGE = (0.0, -36.0, 18.0)  # point 27
+# The points 68-point (and mesh) faces add to the five: chin, outer eye corners, inner eye corners, nose bridge.
+MODEL_EXTRA_68 = np.array([MODEL_CHIN, *MODEL_EYE_OUTER, *MODEL_EYE_INNER, MODEL_NOSE_BRIDGE], dtype=np.float64)
 
 
 def five_points(landmarks: np.ndarray) -> np.ndarray:
@@ -61,15 +63,18 @@ def _correspondences(landmarks: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     model = MODEL_5
     if len(points) == 68:
         extra_image = np.array([points[CHIN_68], points[36], points[45], points[39], points[42], points[27]])
-        extra_model = np.array([MODEL_CHIN, *MODEL_EYE_OUTER, *MODEL_EYE_INNER, MODEL_NOSE_BRIDGE])
         image = np.vstack([image, extra_image])
-        model = np.vstack([model, extra_model])
+        model = np.vstack([model, MODEL_EXTRA_68])
     return model, image
 
 
 def head_pose(landmarks: np.ndarray, image_size: tuple[int, int] | None = None) -> tuple[float, float, float] | None:
     """(yaw, pitch, roll) in degrees, or None when the fit fails. image_size is (height, width)."""
-    model, image = _correspondences(landmarks)
+    return fit(*_correspondences(landmarks), image_size)
+
+
+def fit(model: np.ndarray, image: np.ndarray, image_size: tuple[int, int] | None = None) -> tuple[float, float, float] | None:
+    """(yaw, pitch, roll) of the generic face's `model` points seen at the `image` points, or None."""
     if not np.all(np.isfinite(image)):
         return None
     centre = image.mean(axis=0)
