@@ -13,6 +13,7 @@ import textwrap
 
 import numpy as np
 import pytest
+from daemon_process import descendants
 from photorank import cache as cache_module
 from photorank import library as library_module
 from photorank.cache import SCHEMA_VERSION, FaceCache, fingerprint
@@ -300,25 +301,6 @@ def test_copies_of_one_photo_are_analysed_once_and_all_ranked(demo_collection, t
     found = {os.path.basename(result.path) for result in report.results}
     assert {"portrait.jpg", "portrait copy.jpg"} <= found
     assert os.path.join(folder, "portrait copy.jpg") in stored_paths(cache_file)
-
-
-def descendants(pid: int) -> list[int]:
-    """Processes below `pid`, read from /proc (the analysis workers sit below the forkserver)."""
-    children: dict[int, list[int]] = {}
-    for entry in os.listdir("/proc"):
-        if entry.isdigit():
-            try:
-                with open(f"/proc/{entry}/stat") as handle:
-                    parent = int(handle.read().rsplit(")", 1)[1].split()[1])
-            except (OSError, IndexError, ValueError):
-                continue
-            children.setdefault(parent, []).append(int(entry))
-    found, todo = [], [pid]
-    while todo:
-        below = children.get(todo.pop(), [])
-        found += below
-        todo += below
-    return found
 
 
 def test_a_worker_that_dies_fails_only_its_photos_and_the_run_goes_on(demo_collection, tmp_path, cache_file):

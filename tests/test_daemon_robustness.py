@@ -17,7 +17,7 @@ import time
 
 import grpc
 import pytest
-from daemon_process import Daemon, descendants
+from daemon_process import Daemon
 from PIL import Image
 
 from photorank.v1 import photorank_pb2 as pb

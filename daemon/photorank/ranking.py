@@ -17,7 +17,7 @@ import numpy as np
 from . import identity, scoring
 from .errors import PhotorankError, UsageError
 from .index import Progress
-from .records import Box, DetectedFace, ImageRecord, RankRequest, ReferenceSpec, XmpOptions  # noqa: F401 - the requests live in records (light for the CLI); named here too
+from .records import Box, DetectedFace, ImageRecord, RankRequest, ReferenceSpec  # noqa: F401 - the requests live in records (light for the CLI); named here too
 
 if TYPE_CHECKING:
     from .writeback import WriteBackSummary
