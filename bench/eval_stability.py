@@ -32,7 +32,7 @@ import os
 import sys
 import time
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 from PIL import Image, ImageOps
@@ -127,7 +127,7 @@ def twice(first: Photo, second: Photo, folder: str) -> Photo:
 
 
 def made_pool(collection: list[Photo], folder: str) -> list[Photo]:
-    """Contact sheets of each part (four people, several photos each), and per person with two
+    """Contact sheets of each part (five people, three photos each), and per person with two
     photos in the collection a mirrored collage and a photo holding them twice."""
     os.makedirs(folder, exist_ok=True)
     by_person: dict[str, list[Photo]] = {}
@@ -217,7 +217,7 @@ class ReferenceChoice:
     cases: int = 0  # (photo, reference) pairs in which the photo is found
     same_stars: int = 0  # ... with the photo's most common stars
     large_changes: int = 0  # pairs of references giving one photo scores more than 3 points apart
-    unexplained: list = None  # ... of those, the ones with the same reasons
+    unexplained: list = field(default_factory=list)  # ... of those, the ones with the same reasons
 
     @property
     def share(self) -> float:
@@ -232,7 +232,7 @@ def reference_choice(photos: list[Photo], records: dict, threshold: float, confi
         person = next(iter(photo.people), None)
         if is_single(photo) and person not in DISTRACTORS and records[photo.path].faces and (people is None or person in people):
             by_person.setdefault(person, []).append(photo)
-    figures = ReferenceChoice(unexplained=[])
+    figures = ReferenceChoice()
     for person, references in sorted(by_person.items()):
         judged: dict[str, list] = {}
         for photo in references:
