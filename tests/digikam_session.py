@@ -80,7 +80,7 @@ def _run(work: pathlib.Path, database: pathlib.Path, folder: pathlib.Path, until
         place.mkdir(mode=0o700, exist_ok=True)
     (work / "config" / "digikamrc").write_text(DIGIKAMRC.format(folder=folder, db=database))
     xvfb, display = start_xvfb()
-    env = dict(os.environ, DISPLAY=display, HOME=str(home), XDG_CONFIG_HOME=str(work / "config"),
+    env = dict(_system_env(), DISPLAY=display, HOME=str(home), XDG_CONFIG_HOME=str(work / "config"),
                XDG_DATA_HOME=str(home / "data"), XDG_CACHE_HOME=str(home / "cache"),
                XDG_RUNTIME_DIR=str(runtime), QTWEBENGINE_DISABLE_SANDBOX="1")
     log = open(work / "digikam.log", "ab")
@@ -99,6 +99,13 @@ def _run(work: pathlib.Path, database: pathlib.Path, folder: pathlib.Path, until
         log.close()
         xvfb.terminate()
         xvfb.wait(timeout=30)
+
+
+def _system_env() -> dict:
+    """This process's environment without what Python packages set for their own Qt: importing
+    cv2 (OpenCV's wheel) points QT_QPA_PLATFORM_PLUGIN_PATH, QT_QPA_FONTDIR and LD_LIBRARY_PATH
+    into the wheel, and Debian's digiKam then finds no usable xcb platform plugin."""
+    return {key: value for key, value in os.environ.items() if not key.startswith("QT_") and key != "LD_LIBRARY_PATH"}
 
 
 def _stop(process: subprocess.Popen) -> None:

@@ -41,7 +41,9 @@ def _collection(folder):
     return photos
 
 
-def test_digikam_shows_the_users_data_before_after_our_write_and_after_undo(tmp_path):
+def test_digikam_shows_the_users_data_before_after_our_write_and_after_undo(tmp_path, monkeypatch):
+    # as importing cv2 in an earlier test leaves it: Qt pointed into the OpenCV wheel
+    monkeypatch.setenv("QT_QPA_PLATFORM_PLUGIN_PATH", str(tmp_path / "not Qt plugins"))
     photos = _collection(tmp_path / "photos")
     before = import_folder(tmp_path / "photos", tmp_path / "before")
     for name, (_, host) in photos.items():
