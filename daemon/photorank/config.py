@@ -31,7 +31,7 @@ CHOICES: dict[tuple[str, ...], tuple[str, ...]] = {
     ("expression", "backend"): ("fer", "deepface"),
     # The sidecar namings xmp_writer understands (its model.NAMINGS; also `--xmp-naming`).
     ("xmp", "naming"): ("auto", "name.ext.xmp", "name.xmp"),
-    # What runs dlib's identity network (faces/resnet_onnx.py: resnet_descriptors).
+    # What runs dlib's identity network (faces/resnet_onnx.py: RUNTIMES).
     ("dlib", "embedding"): ("onnxruntime", "dlib"),
 }
 
