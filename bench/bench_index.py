@@ -60,8 +60,14 @@ def make_corpus(folder: str, camera_count: int) -> list[str]:
 
 
 def naive_index(paths: list[str], engine: DlibEngine) -> int:
-    """Full-resolution decode, HOG upsampled once at full size, one process, nothing cached."""
+    """Full-resolution decode, HOG upsampled once at full size, dlib's own ResNet face by face,
+    one process, nothing cached."""
+    import dlib
+
+    from photorank.faces.dlib_engine import RESNET, model_path
+
     engine._load()
+    encoder = dlib.face_recognition_model_v1(model_path(RESNET))
     faces = 0
     for path in paths:
         try:
@@ -70,7 +76,7 @@ def naive_index(paths: list[str], engine: DlibEngine) -> int:
             continue
         for rect in engine._detector(pixels, 1):
             shape = engine._landmarks(pixels, rect)
-            engine._encoder.compute_face_descriptor(pixels, shape)
+            encoder.compute_face_descriptor(pixels, shape)
             faces += 1
     return faces
 

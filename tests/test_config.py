@@ -43,11 +43,13 @@ def test_every_choice_and_range_names_a_default_key():
 
 
 def test_choices_match_the_code_that_uses_them():
+    from photorank.faces.resnet_onnx import RUNTIMES
     from photorank.signals.expression import BACKENDS
     from xmp_writer.model import NAMINGS
 
     assert CHOICES["expression", "backend"] == BACKENDS
     assert CHOICES["xmp", "naming"] == NAMINGS
+    assert CHOICES["dlib", "embedding"] == RUNTIMES
 
 
 def test_no_user_file_gives_the_defaults(tmp_path, monkeypatch):

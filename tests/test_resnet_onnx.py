@@ -58,6 +58,13 @@ def test_converted_model_is_kept_under_the_dat_sha256(converted):
     assert os.path.basename(converted).startswith("dlib_resnet_55533b28a95800a5")
 
 
+def test_model_list_shows_the_converted_model(converted):
+    from photorank.models import ONNX_RESNET, model_inventory
+
+    [row] = [model for model in model_inventory() if model.name == ONNX_RESNET]
+    assert row.present and row.path == converted
+
+
 def test_converted_model_gives_dlibs_descriptors_on_the_shipped_photo(converted):
     chips = resnet_onnx.check_chips()
     cosines = resnet_onnx.agreement_with_dlib(resnet_onnx.session(converted), model_path(RESNET), chips)

@@ -33,7 +33,7 @@ CHOICES: dict[tuple[str, ...], tuple[str, ...]] = {
     ("signals", "eyes_and_pose"): ("mesh", "landmarks68"),
     # The sidecar namings xmp_writer understands (its model.NAMINGS; also `--xmp-naming`).
     ("xmp", "naming"): ("auto", "name.ext.xmp", "name.xmp"),
-    # What runs dlib's identity network (faces/resnet_onnx.py: resnet_descriptors).
+    # What runs dlib's identity network (faces/resnet_onnx.py: RUNTIMES).
     ("dlib", "embedding"): ("onnxruntime", "dlib"),
 }
 

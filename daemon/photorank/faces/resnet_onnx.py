@@ -33,6 +33,8 @@ CHIP_SIZE = 150
 CHIP_PADDING = 0.25
 # The ONNX output is refused unless every check face's embedding is this close to dlib's.
 MIN_COSINE = 0.999
+# What can run the network ([dlib] embedding); the first is the default.
+RUNTIMES = ("onnxruntime", "dlib")
 # Faces of the shipped group photo the conversion is checked on (all six of insightface's t1.jpg).
 CHECK_IMAGE = "t1.jpg"
 
@@ -466,6 +468,8 @@ def resnet_descriptors(runtime: str, dat_path: str):
     is "onnxruntime" and the conversion works, else in dlib itself (the same numbers, slower)."""
     import dlib
 
+    if runtime not in RUNTIMES:
+        raise ValueError(f"unknown runtime {runtime!r} for dlib's embedding network: choose {' or '.join(RUNTIMES)}")
     if runtime == "onnxruntime":
         try:
             return OnnxResNet(dat_path)
