@@ -285,10 +285,23 @@ def judge(
 
 def reasons(target: dict, others: list[dict], s: dict) -> list[str]:
     """Short words a photographer would use, what is wrong first, then what is good."""
+    bad, good = face_reasons(target, s)
+    if not others and (target.get("face_size") or 1.0) < s["small_face_center"]:
+        bad.append("face small in frame")
+    if not others and resolution_quality(target, s) < 0.5:
+        bad.append("low resolution")
+    if others:
+        bad.extend(group_reasons(target, others, s))
+    elif target.get("eyes_open") is not None and not eyes_closed(target, s):
+        good.append("eyes open")
+    return bad + good
+
+
+def face_reasons(target: dict, s: dict) -> tuple[list[str], list[str]]:
+    """(what is wrong, what is good) with one face, whatever else is in the photo."""
     bad: list[str] = []
     good: list[str] = []
-    eyes_open = target.get("eyes_open")
-    if eyes_open is None:
+    if target.get("eyes_open") is None:
         bad.append("eyes not visible")
     elif eyes_closed(target, s):
         bad.append("eyes closed")
@@ -308,17 +321,9 @@ def reasons(target: dict, others: list[dict], s: dict) -> list[str]:
         bad.append("face cut by the frame")
     if compression_quality(target, s) < 0.5:
         bad.append("blocky JPEG")
-    if not others and (target.get("face_size") or 1.0) < s["small_face_center"]:
-        bad.append("face small in frame")
-    if not others and resolution_quality(target, s) < 0.5:
-        bad.append("low resolution")
     if smiling(target, s):
         good.append("smiling")
-    if others:
-        bad.extend(group_reasons(target, others, s))
-    elif eyes_open is not None and not eyes_closed(target, s):
-        good.append("eyes open")
-    return bad + good
+    return bad, good
 
 
 def group_reasons(target: dict, others: list[dict], s: dict) -> list[str]:
