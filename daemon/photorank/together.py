@@ -16,9 +16,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from . import scoring
+from . import identity, scoring
 from .errors import UsageError
-from .ranking import PhotoResult, RankingReport, Reference, ReferenceSpec, judge_photo
+from .ranking import PhotoResult, ReferenceSpec, judge_photo
 from .records import Box, DetectedFace, ImageRecord, XmpOptions
 
 MODES = ("together", "any")
@@ -74,8 +74,14 @@ def check_people(people: list[Person], mode: str) -> None:
     if any(SET_JOIN.strip() in name for name in names):
         raise UsageError(f"a person's name cannot hold '{SET_JOIN.strip()}': it joins the names of a set")
     for person in people:
-        if not person.references:
-            raise UsageError(f"{person.name}: no reference photo (--person {person.name} --ref PHOTO)")
+        check_references(person)
+
+
+def check_references(person: Person) -> None:
+    """A person needs at least one reference photo (for a set and for one person alike)."""
+    if not person.references:
+        who = f" for {person.name}" if person.name else ""
+        raise UsageError(f"no reference photo{who}: add --ref PHOTO{' after --person ' + person.name if person.name else ''}")
 
 
 @dataclass
@@ -104,10 +110,21 @@ class SetResult(PhotoResult):
     members: list[MemberResult] = field(default_factory=list)
 
 
-@dataclass
-class PeopleReport(RankingReport):
-    mode: str = "together"
-    people: list[tuple[str, list[Reference]]] = field(default_factory=list)  # (name, references used)
+def one_face_each(matches: dict[str, dict[int, identity.Match]]) -> dict[int, dict[str, identity.Match]]:
+    """photo -> name -> that member's match, from each member's matches (photo -> match). One face
+    is one person: a face two members claim goes to the one it resembles more (the first named
+    on a tie); the other is not found in that photo."""
+    by_photo: dict[int, dict[str, identity.Match]] = {}
+    for name, photos in matches.items():
+        for photo, match in photos.items():
+            by_photo.setdefault(photo, {})[name] = match
+    for photo, members in by_photo.items():
+        claimed: dict[int, tuple[str, identity.Match]] = {}
+        for name, match in members.items():
+            if match.face not in claimed or match.similarity > claimed[match.face][1].similarity:
+                claimed[match.face] = (name, match)
+        by_photo[photo] = {name: match for name, match in claimed.values()}
+    return by_photo
 
 
 # A member's face, how similar it is to their references, and whether the collection is sure.
@@ -182,6 +199,7 @@ def covered(box: Box, other: Box) -> float:
 
 def named(name: str, reason: str) -> str:
     """'Bob's eyes closed', 'Bob looking away'."""
+    reason = {"sharp face": "face sharp"}.get(reason, reason)
     return f"{name}'s {reason}" if reason.startswith(("eyes ", "face ", "highlights ")) else f"{name} {reason}"
 
 
