@@ -22,6 +22,7 @@ from .config import APP_NAME
 from .errors import UsageError
 from .ranking import RankRequest, ReferenceSpec
 from .records import XmpOptions
+from .together import PeopleRequest, Person, check_references
 from .v1 import photorank_pb2 as pb
 
 SOCKET_NAME = "photorankd.sock"
@@ -152,28 +153,38 @@ def xmp_options(message: pb.XmpOptions) -> XmpOptions:
     )
 
 
-def rank_message(request: RankRequest) -> pb.RankRequest:
+def reference_messages(specs: list[ReferenceSpec]) -> list[pb.ReferencePhoto]:
+    return [
+        pb.ReferencePhoto(path=os.path.abspath(spec.path), box=list(spec.box or ()), **({"face": spec.face} if spec.face else {}))
+        for spec in specs
+    ]
+
+
+def rank_message(request: RankRequest | PeopleRequest) -> pb.RankRequest:
+    """One person's request (references and `person`), or a set's (`people` and `mode`)."""
+    if isinstance(request, PeopleRequest):
+        who = {
+            "people": [pb.Person(name=person.name, references=reference_messages(person.references)) for person in request.people],
+            "mode": request.mode,
+        }
+    else:
+        who = {"references": reference_messages(request.references), "person": request.person or ""}
     return pb.RankRequest(
-        references=[
-            pb.ReferencePhoto(path=os.path.abspath(spec.path), box=list(spec.box or ()), **({"face": spec.face} if spec.face else {}))
-            for spec in request.references
-        ],
+        **who,
         paths=[os.path.abspath(path) for path in request.paths],
         recursive=request.recursive,
         top=request.top or 0,
         best_of_burst=request.best_of_burst,
         include_unsure=request.include_unsure,
-        person=request.person or "",
         write_xmp=request.write_xmp,
         xmp=xmp_message(request.xmp),
     )
 
 
-def rank_request(message: pb.RankRequest) -> RankRequest:
-    """The library's request from a message, checked for what the message type cannot say."""
-    check_request_paths([reference.path for reference in message.references] + list(message.paths))
+def reference_specs(messages) -> list[ReferenceSpec]:
+    """ReferencePhoto messages as the library's specs, checked for what the message type cannot say."""
     references = []
-    for reference in message.references:
+    for reference in messages:
         if reference.box and len(reference.box) != 4:
             raise UsageError(f"reference {reference.path}: a box is [x, y, width, height], got {list(reference.box)}")
         if reference.HasField("face") and reference.face < 1:
@@ -183,19 +194,30 @@ def rank_request(message: pb.RankRequest) -> RankRequest:
             reference.face if reference.HasField("face") else None,
             tuple(reference.box) if reference.box else None,
         ))
-    if not references:
-        raise UsageError("no reference photo given")
-    return RankRequest(
-        references=references,
-        paths=list(message.paths),
-        recursive=message.recursive,
-        top=message.top or None,
-        best_of_burst=message.best_of_burst,
-        include_unsure=message.include_unsure,
-        person=message.person or None,
-        write_xmp=message.write_xmp,
-        xmp=xmp_options(message.xmp),
-    )
+    return references
+
+
+def rank_request(message: pb.RankRequest) -> RankRequest | PeopleRequest:
+    """The library's request from a message, checked for what the message type cannot say."""
+    references = [reference for person in message.people for reference in person.references] + list(message.references)
+    check_request_paths([reference.path for reference in references] + list(message.paths))
+    common = {
+        "paths": list(message.paths),
+        "recursive": message.recursive,
+        "top": message.top or None,
+        "best_of_burst": message.best_of_burst,
+        "include_unsure": message.include_unsure,
+        "write_xmp": message.write_xmp,
+        "xmp": xmp_options(message.xmp),
+    }
+    if message.people:
+        if message.references:
+            raise UsageError("a request names either one person's references or people, not both")
+        people = [Person(person.name, reference_specs(person.references)) for person in message.people]
+        return PeopleRequest(people=people, mode=message.mode or "together", **common)
+    person = Person(message.person, reference_specs(message.references))
+    check_references(person)
+    return RankRequest(references=person.references, person=person.name or None, **common)
 
 
 def check_request_paths(paths: list[str]) -> None:

@@ -25,13 +25,15 @@ _sym_db = _symbol_database.Default()
 from google.protobuf import struct_pb2 as google_dot_protobuf_dot_struct__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1cphotorank/v1/photorank.proto\x12\x0cphotorank.v1\x1a\x1cgoogle/protobuf/struct.proto\"G\n\x0eReferencePhoto\x12\x0c\n\x04path\x18\x01 \x01(\t\x12\x11\n\x04\x66\x61\x63\x65\x18\x02 \x01(\rH\x00\x88\x01\x01\x12\x0b\n\x03\x62ox\x18\x03 \x03(\x05\x42\x07\n\x05_face\"\xa2\x01\n\nXmpOptions\x12\x13\n\x06naming\x18\x01 \x01(\tH\x00\x88\x01\x01\x12\x1e\n\x11overwrite_ratings\x18\x02 \x01(\x08H\x01\x88\x01\x01\x12\x0f\n\x07unrated\x18\x03 \x03(\x05\x12\x12\n\x05\x65mbed\x18\x04 \x01(\x08H\x02\x88\x01\x01\x12\x0f\n\x07\x64ry_run\x18\x05 \x01(\x08\x42\t\n\x07_namingB\x14\n\x12_overwrite_ratingsB\x08\n\x06_embed\"\xe7\x01\n\x0bRankRequest\x12\x30\n\nreferences\x18\x01 \x03(\x0b\x32\x1c.photorank.v1.ReferencePhoto\x12\r\n\x05paths\x18\x02 \x03(\t\x12\x11\n\trecursive\x18\x03 \x01(\x08\x12\x0b\n\x03top\x18\x04 \x01(\r\x12\x15\n\rbest_of_burst\x18\x05 \x01(\x08\x12\x0e\n\x06person\x18\x06 \x01(\t\x12\x11\n\twrite_xmp\x18\x07 \x01(\x08\x12%\n\x03xmp\x18\x08 \x01(\x0b\x32\x18.photorank.v1.XmpOptions\x12\x16\n\x0einclude_unsure\x18\t \x01(\x08\"0\n\x0cIndexRequest\x12\r\n\x05paths\x18\x01 \x03(\t\x12\x11\n\trecursive\x18\x02 \x01(\x08\"2\n\x0e\x41nalyzeRequest\x12\r\n\x05paths\x18\x01 \x03(\t\x12\x11\n\trecursive\x18\x02 \x01(\x08\"f\n\x0bUndoRequest\x12\r\n\x05paths\x18\x01 \x03(\t\x12\x11\n\trecursive\x18\x02 \x01(\x08\x12\x0e\n\x06person\x18\x03 \x01(\t\x12%\n\x03xmp\x18\x04 \x01(\x0b\x32\x18.photorank.v1.XmpOptions\"\x0f\n\rStatusRequest\"S\n\x08Progress\x12\r\n\x05\x65vent\x18\x01 \x01(\t\x12\r\n\x05phase\x18\x02 \x01(\t\x12\x0c\n\x04\x64one\x18\x03 \x01(\r\x12\r\n\x05total\x18\x04 \x01(\r\x12\x0c\n\x04path\x18\x05 \x01(\t\"l\n\tRankEvent\x12*\n\x08progress\x18\x01 \x01(\x0b\x32\x16.photorank.v1.ProgressH\x00\x12*\n\x06report\x18\x02 \x01(\x0b\x32\x18.photorank.v1.RankReportH\x00\x42\x07\n\x05\x65vent\"n\n\nIndexEvent\x12*\n\x08progress\x18\x01 \x01(\x0b\x32\x16.photorank.v1.ProgressH\x00\x12+\n\x06report\x18\x02 \x01(\x0b\x32\x19.photorank.v1.IndexReportH\x00\x42\x07\n\x05\x65vent\"U\n\x04\x46\x61\x63\x65\x12\x0b\n\x03\x62ox\x18\x01 \x03(\x05\x12\x16\n\x0e\x64\x65tector_score\x18\x02 \x01(\x01\x12(\n\x07signals\x18\x03 \x01(\x0b\x32\x17.google.protobuf.Struct\"C\n\tReference\x12\x0c\n\x04path\x18\x01 \x01(\t\x12\x0c\n\x04\x66\x61\x63\x65\x18\x02 \x01(\r\x12\x0b\n\x03\x62ox\x18\x03 \x03(\x05\x12\r\n\x05\x66\x61\x63\x65s\x18\x04 \x01(\r\"\xf4\x03\n\x0bPhotoResult\x12\x0c\n\x04path\x18\x01 \x01(\t\x12\x0c\n\x04rank\x18\x02 \x01(\r\x12\r\n\x05score\x18\x03 \x01(\x01\x12\r\n\x05stars\x18\x04 \x01(\r\x12\x0c\n\x04kind\x18\x05 \x01(\t\x12\x12\n\nsimilarity\x18\x06 \x01(\x01\x12\r\n\x05match\x18\x12 \x01(\t\x12\r\n\x05\x66\x61\x63\x65s\x18\x07 \x01(\r\x12\x17\n\x0fprominent_faces\x18\x08 \x01(\r\x12\'\n\x0btarget_face\x18\t \x01(\x0b\x32\x12.photorank.v1.Face\x12(\n\x07signals\x18\n \x01(\x0b\x32\x17.google.protobuf.Struct\x12=\n\ncomponents\x18\x0b \x03(\x0b\x32).photorank.v1.PhotoResult.ComponentsEntry\x12\x0f\n\x07reasons\x18\x0c \x03(\t\x12\x12\n\x05\x62urst\x18\r \x01(\rH\x00\x88\x01\x01\x12\x15\n\rbest_of_burst\x18\x0e \x01(\x08\x12\r\n\x05width\x18\x0f \x01(\r\x12\x0e\n\x06height\x18\x10 \x01(\r\x12\x18\n\x0b\x63\x61ptured_at\x18\x11 \x01(\x01H\x01\x88\x01\x01\x1a\x31\n\x0f\x43omponentsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\x01:\x02\x38\x01\x42\x08\n\x06_burstB\x0e\n\x0c_captured_at\"(\n\tFileError\x12\x0c\n\x04path\x18\x01 \x01(\t\x12\r\n\x05\x65rror\x18\x02 \x01(\t\"&\n\x08\x46ileNote\x12\x0c\n\x04path\x18\x01 \x01(\t\x12\x0c\n\x04note\x18\x02 \x01(\t\"\xcd\x01\n\tWriteBack\x12\x0f\n\x07\x64ry_run\x18\x01 \x01(\x08\x12\x31\n\x05\x66iles\x18\x02 \x03(\x0b\x32\".photorank.v1.WriteBack.FilesEntry\x12%\n\x05notes\x18\x03 \x03(\x0b\x32\x16.photorank.v1.FileNote\x12\'\n\x06\x65rrors\x18\x04 \x03(\x0b\x32\x17.photorank.v1.FileError\x1a,\n\nFilesEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\r:\x02\x38\x01\"\x86\x02\n\nRankReport\x12\x0e\n\x06\x65ngine\x18\x01 \x01(\t\x12\x11\n\tthreshold\x18\x02 \x01(\x01\x12+\n\nreferences\x18\x03 \x03(\x0b\x32\x17.photorank.v1.Reference\x12*\n\x07results\x18\x04 \x03(\x0b\x32\x19.photorank.v1.PhotoResult\x12\r\n\x05\x66ound\x18\x05 \x01(\r\x12\x11\n\tnot_found\x18\x06 \x01(\r\x12\'\n\x06\x65rrors\x18\x07 \x03(\x0b\x32\x17.photorank.v1.FileError\x12)\n\x03xmp\x18\x08 \x01(\x0b\x32\x17.photorank.v1.WriteBackH\x00\x88\x01\x01\x42\x06\n\x04_xmp\"h\n\x0bIndexReport\x12\x0e\n\x06photos\x18\x01 \x01(\r\x12\x10\n\x08\x61nalysed\x18\x02 \x01(\r\x12\x0e\n\x06\x63\x61\x63hed\x18\x03 \x01(\r\x12\'\n\x06\x65rrors\x18\x04 \x03(\x0b\x32\x17.photorank.v1.FileError\"\xb9\x01\n\rAnalyzedPhoto\x12\x0c\n\x04path\x18\x01 \x01(\t\x12\r\n\x05width\x18\x02 \x01(\r\x12\x0e\n\x06height\x18\x03 \x01(\r\x12\x18\n\x0b\x63\x61ptured_at\x18\x04 \x01(\x01H\x00\x88\x01\x01\x12.\n\rimage_signals\x18\x05 \x01(\x0b\x32\x17.google.protobuf.Struct\x12!\n\x05\x66\x61\x63\x65s\x18\x06 \x03(\x0b\x32\x12.photorank.v1.FaceB\x0e\n\x0c_captured_at\"v\n\rAnalyzeReport\x12\x0e\n\x06\x65ngine\x18\x01 \x01(\t\x12,\n\x07results\x18\x02 \x03(\x0b\x32\x1b.photorank.v1.AnalyzedPhoto\x12\'\n\x06\x65rrors\x18\x03 \x03(\x0b\x32\x17.photorank.v1.FileError\"\xb7\x02\n\x0cStatusReport\x12\x0f\n\x07version\x18\x01 \x01(\t\x12\x0e\n\x06\x65ngine\x18\x02 \x01(\t\x12\x14\n\x0c\x61nalysis_key\x18\x03 \x01(\t\x12\x13\n\x0bsmile_model\x18\x04 \x01(\t\x12\x12\n\ncache_path\x18\x05 \x01(\t\x12\r\n\x05\x66iles\x18\x06 \x01(\x04\x12\x0e\n\x06images\x18\x07 \x01(\x04\x12\r\n\x05\x66\x61\x63\x65s\x18\x08 \x01(\x04\x12\x13\n\x0bindex_faces\x18\t \x01(\x04\x12\x13\n\x0bindex_bytes\x18\n \x01(\x04\x12\x0e\n\x06queued\x18\x0b \x01(\r\x12\x0f\n\x07workers\x18\x0c \x01(\r\x12\x16\n\x0euptime_seconds\x18\r \x01(\x01\x12\x0b\n\x03pid\x18\x0e \x01(\r\x12\x0f\n\x07\x61\x64\x64ress\x18\x0f \x01(\t\x12\x18\n\x10\x61nalyses_started\x18\x10 \x01(\x04\x32\xcf\x02\n\tPhotorank\x12<\n\x04Rank\x12\x19.photorank.v1.RankRequest\x1a\x17.photorank.v1.RankEvent0\x01\x12?\n\x05Index\x12\x1a.photorank.v1.IndexRequest\x1a\x18.photorank.v1.IndexEvent0\x01\x12\x44\n\x07\x41nalyze\x12\x1c.photorank.v1.AnalyzeRequest\x1a\x1b.photorank.v1.AnalyzeReport\x12:\n\x04Undo\x12\x19.photorank.v1.UndoRequest\x1a\x17.photorank.v1.WriteBack\x12\x41\n\x06Status\x12\x1b.photorank.v1.StatusRequest\x1a\x1a.photorank.v1.StatusReportb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1cphotorank/v1/photorank.proto\x12\x0cphotorank.v1\x1a\x1cgoogle/protobuf/struct.proto\"G\n\x0eReferencePhoto\x12\x0c\n\x04path\x18\x01 \x01(\t\x12\x11\n\x04\x66\x61\x63\x65\x18\x02 \x01(\rH\x00\x88\x01\x01\x12\x0b\n\x03\x62ox\x18\x03 \x03(\x05\x42\x07\n\x05_face\"\xa2\x01\n\nXmpOptions\x12\x13\n\x06naming\x18\x01 \x01(\tH\x00\x88\x01\x01\x12\x1e\n\x11overwrite_ratings\x18\x02 \x01(\x08H\x01\x88\x01\x01\x12\x0f\n\x07unrated\x18\x03 \x03(\x05\x12\x12\n\x05\x65mbed\x18\x04 \x01(\x08H\x02\x88\x01\x01\x12\x0f\n\x07\x64ry_run\x18\x05 \x01(\x08\x42\t\n\x07_namingB\x14\n\x12_overwrite_ratingsB\x08\n\x06_embed\"H\n\x06Person\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\x30\n\nreferences\x18\x02 \x03(\x0b\x32\x1c.photorank.v1.ReferencePhoto\"\x9b\x02\n\x0bRankRequest\x12\x30\n\nreferences\x18\x01 \x03(\x0b\x32\x1c.photorank.v1.ReferencePhoto\x12$\n\x06people\x18\n \x03(\x0b\x32\x14.photorank.v1.Person\x12\x0c\n\x04mode\x18\x0b \x01(\t\x12\r\n\x05paths\x18\x02 \x03(\t\x12\x11\n\trecursive\x18\x03 \x01(\x08\x12\x0b\n\x03top\x18\x04 \x01(\r\x12\x15\n\rbest_of_burst\x18\x05 \x01(\x08\x12\x0e\n\x06person\x18\x06 \x01(\t\x12\x11\n\twrite_xmp\x18\x07 \x01(\x08\x12%\n\x03xmp\x18\x08 \x01(\x0b\x32\x18.photorank.v1.XmpOptions\x12\x16\n\x0einclude_unsure\x18\t \x01(\x08\"0\n\x0cIndexRequest\x12\r\n\x05paths\x18\x01 \x03(\t\x12\x11\n\trecursive\x18\x02 \x01(\x08\"2\n\x0e\x41nalyzeRequest\x12\r\n\x05paths\x18\x01 \x03(\t\x12\x11\n\trecursive\x18\x02 \x01(\x08\"f\n\x0bUndoRequest\x12\r\n\x05paths\x18\x01 \x03(\t\x12\x11\n\trecursive\x18\x02 \x01(\x08\x12\x0e\n\x06person\x18\x03 \x01(\t\x12%\n\x03xmp\x18\x04 \x01(\x0b\x32\x18.photorank.v1.XmpOptions\"\x0f\n\rStatusRequest\"S\n\x08Progress\x12\r\n\x05\x65vent\x18\x01 \x01(\t\x12\r\n\x05phase\x18\x02 \x01(\t\x12\x0c\n\x04\x64one\x18\x03 \x01(\r\x12\r\n\x05total\x18\x04 \x01(\r\x12\x0c\n\x04path\x18\x05 \x01(\t\"l\n\tRankEvent\x12*\n\x08progress\x18\x01 \x01(\x0b\x32\x16.photorank.v1.ProgressH\x00\x12*\n\x06report\x18\x02 \x01(\x0b\x32\x18.photorank.v1.RankReportH\x00\x42\x07\n\x05\x65vent\"n\n\nIndexEvent\x12*\n\x08progress\x18\x01 \x01(\x0b\x32\x16.photorank.v1.ProgressH\x00\x12+\n\x06report\x18\x02 \x01(\x0b\x32\x19.photorank.v1.IndexReportH\x00\x42\x07\n\x05\x65vent\"U\n\x04\x46\x61\x63\x65\x12\x0b\n\x03\x62ox\x18\x01 \x03(\x05\x12\x16\n\x0e\x64\x65tector_score\x18\x02 \x01(\x01\x12(\n\x07signals\x18\x03 \x01(\x0b\x32\x17.google.protobuf.Struct\"C\n\tReference\x12\x0c\n\x04path\x18\x01 \x01(\t\x12\x0c\n\x04\x66\x61\x63\x65\x18\x02 \x01(\r\x12\x0b\n\x03\x62ox\x18\x03 \x03(\x05\x12\r\n\x05\x66\x61\x63\x65s\x18\x04 \x01(\r\"\xe8\x01\n\x06Member\x12\x0c\n\x04name\x18\x01 \x01(\t\x12\r\n\x05score\x18\x02 \x01(\x01\x12\x12\n\nsimilarity\x18\x03 \x01(\x01\x12\r\n\x05match\x18\x04 \x01(\t\x12 \n\x04\x66\x61\x63\x65\x18\x05 \x01(\x0b\x32\x12.photorank.v1.Face\x12\x38\n\ncomponents\x18\x06 \x03(\x0b\x32$.photorank.v1.Member.ComponentsEntry\x12\x0f\n\x07reasons\x18\x07 \x03(\t\x1a\x31\n\x0f\x43omponentsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\x01:\x02\x38\x01\"M\n\x10PersonReferences\x12\x0c\n\x04name\x18\x01 \x01(\t\x12+\n\nreferences\x18\x02 \x03(\x0b\x32\x17.photorank.v1.Reference\"\x9b\x04\n\x0bPhotoResult\x12\x0c\n\x04path\x18\x01 \x01(\t\x12\x0c\n\x04rank\x18\x02 \x01(\r\x12\r\n\x05score\x18\x03 \x01(\x01\x12\r\n\x05stars\x18\x04 \x01(\r\x12\x0c\n\x04kind\x18\x05 \x01(\t\x12\x12\n\nsimilarity\x18\x06 \x01(\x01\x12\r\n\x05match\x18\x12 \x01(\t\x12%\n\x07members\x18\x13 \x03(\x0b\x32\x14.photorank.v1.Member\x12\r\n\x05\x66\x61\x63\x65s\x18\x07 \x01(\r\x12\x17\n\x0fprominent_faces\x18\x08 \x01(\r\x12\'\n\x0btarget_face\x18\t \x01(\x0b\x32\x12.photorank.v1.Face\x12(\n\x07signals\x18\n \x01(\x0b\x32\x17.google.protobuf.Struct\x12=\n\ncomponents\x18\x0b \x03(\x0b\x32).photorank.v1.PhotoResult.ComponentsEntry\x12\x0f\n\x07reasons\x18\x0c \x03(\t\x12\x12\n\x05\x62urst\x18\r \x01(\rH\x00\x88\x01\x01\x12\x15\n\rbest_of_burst\x18\x0e \x01(\x08\x12\r\n\x05width\x18\x0f \x01(\r\x12\x0e\n\x06height\x18\x10 \x01(\r\x12\x18\n\x0b\x63\x61ptured_at\x18\x11 \x01(\x01H\x01\x88\x01\x01\x1a\x31\n\x0f\x43omponentsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\x01:\x02\x38\x01\x42\x08\n\x06_burstB\x0e\n\x0c_captured_at\"(\n\tFileError\x12\x0c\n\x04path\x18\x01 \x01(\t\x12\r\n\x05\x65rror\x18\x02 \x01(\t\"&\n\x08\x46ileNote\x12\x0c\n\x04path\x18\x01 \x01(\t\x12\x0c\n\x04note\x18\x02 \x01(\t\"\xcd\x01\n\tWriteBack\x12\x0f\n\x07\x64ry_run\x18\x01 \x01(\x08\x12\x31\n\x05\x66iles\x18\x02 \x03(\x0b\x32\".photorank.v1.WriteBack.FilesEntry\x12%\n\x05notes\x18\x03 \x03(\x0b\x32\x16.photorank.v1.FileNote\x12\'\n\x06\x65rrors\x18\x04 \x03(\x0b\x32\x17.photorank.v1.FileError\x1a,\n\nFilesEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\r:\x02\x38\x01\"\xc4\x02\n\nRankReport\x12\x0e\n\x06\x65ngine\x18\x01 \x01(\t\x12\x11\n\tthreshold\x18\x02 \x01(\x01\x12\x0c\n\x04mode\x18\t \x01(\t\x12.\n\x06people\x18\n \x03(\x0b\x32\x1e.photorank.v1.PersonReferences\x12+\n\nreferences\x18\x03 \x03(\x0b\x32\x17.photorank.v1.Reference\x12*\n\x07results\x18\x04 \x03(\x0b\x32\x19.photorank.v1.PhotoResult\x12\r\n\x05\x66ound\x18\x05 \x01(\r\x12\x11\n\tnot_found\x18\x06 \x01(\r\x12\'\n\x06\x65rrors\x18\x07 \x03(\x0b\x32\x17.photorank.v1.FileError\x12)\n\x03xmp\x18\x08 \x01(\x0b\x32\x17.photorank.v1.WriteBackH\x00\x88\x01\x01\x42\x06\n\x04_xmp\"h\n\x0bIndexReport\x12\x0e\n\x06photos\x18\x01 \x01(\r\x12\x10\n\x08\x61nalysed\x18\x02 \x01(\r\x12\x0e\n\x06\x63\x61\x63hed\x18\x03 \x01(\r\x12\'\n\x06\x65rrors\x18\x04 \x03(\x0b\x32\x17.photorank.v1.FileError\"\xb9\x01\n\rAnalyzedPhoto\x12\x0c\n\x04path\x18\x01 \x01(\t\x12\r\n\x05width\x18\x02 \x01(\r\x12\x0e\n\x06height\x18\x03 \x01(\r\x12\x18\n\x0b\x63\x61ptured_at\x18\x04 \x01(\x01H\x00\x88\x01\x01\x12.\n\rimage_signals\x18\x05 \x01(\x0b\x32\x17.google.protobuf.Struct\x12!\n\x05\x66\x61\x63\x65s\x18\x06 \x03(\x0b\x32\x12.photorank.v1.FaceB\x0e\n\x0c_captured_at\"v\n\rAnalyzeReport\x12\x0e\n\x06\x65ngine\x18\x01 \x01(\t\x12,\n\x07results\x18\x02 \x03(\x0b\x32\x1b.photorank.v1.AnalyzedPhoto\x12\'\n\x06\x65rrors\x18\x03 \x03(\x0b\x32\x17.photorank.v1.FileError\"\xb7\x02\n\x0cStatusReport\x12\x0f\n\x07version\x18\x01 \x01(\t\x12\x0e\n\x06\x65ngine\x18\x02 \x01(\t\x12\x14\n\x0c\x61nalysis_key\x18\x03 \x01(\t\x12\x13\n\x0bsmile_model\x18\x04 \x01(\t\x12\x12\n\ncache_path\x18\x05 \x01(\t\x12\r\n\x05\x66iles\x18\x06 \x01(\x04\x12\x0e\n\x06images\x18\x07 \x01(\x04\x12\r\n\x05\x66\x61\x63\x65s\x18\x08 \x01(\x04\x12\x13\n\x0bindex_faces\x18\t \x01(\x04\x12\x13\n\x0bindex_bytes\x18\n \x01(\x04\x12\x0e\n\x06queued\x18\x0b \x01(\r\x12\x0f\n\x07workers\x18\x0c \x01(\r\x12\x16\n\x0euptime_seconds\x18\r \x01(\x01\x12\x0b\n\x03pid\x18\x0e \x01(\r\x12\x0f\n\x07\x61\x64\x64ress\x18\x0f \x01(\t\x12\x18\n\x10\x61nalyses_started\x18\x10 \x01(\x04\x32\xcf\x02\n\tPhotorank\x12<\n\x04Rank\x12\x19.photorank.v1.RankRequest\x1a\x17.photorank.v1.RankEvent0\x01\x12?\n\x05Index\x12\x1a.photorank.v1.IndexRequest\x1a\x18.photorank.v1.IndexEvent0\x01\x12\x44\n\x07\x41nalyze\x12\x1c.photorank.v1.AnalyzeRequest\x1a\x1b.photorank.v1.AnalyzeReport\x12:\n\x04Undo\x12\x19.photorank.v1.UndoRequest\x1a\x17.photorank.v1.WriteBack\x12\x41\n\x06Status\x12\x1b.photorank.v1.StatusRequest\x1a\x1a.photorank.v1.StatusReportb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'photorank.v1.photorank_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
+  _globals['_MEMBER_COMPONENTSENTRY']._loaded_options = None
+  _globals['_MEMBER_COMPONENTSENTRY']._serialized_options = b'8\001'
   _globals['_PHOTORESULT_COMPONENTSENTRY']._loaded_options = None
   _globals['_PHOTORESULT_COMPONENTSENTRY']._serialized_options = b'8\001'
   _globals['_WRITEBACK_FILESENTRY']._loaded_options = None
@@ -40,48 +42,56 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_REFERENCEPHOTO']._serialized_end=147
   _globals['_XMPOPTIONS']._serialized_start=150
   _globals['_XMPOPTIONS']._serialized_end=312
-  _globals['_RANKREQUEST']._serialized_start=315
-  _globals['_RANKREQUEST']._serialized_end=546
-  _globals['_INDEXREQUEST']._serialized_start=548
-  _globals['_INDEXREQUEST']._serialized_end=596
-  _globals['_ANALYZEREQUEST']._serialized_start=598
-  _globals['_ANALYZEREQUEST']._serialized_end=648
-  _globals['_UNDOREQUEST']._serialized_start=650
-  _globals['_UNDOREQUEST']._serialized_end=752
-  _globals['_STATUSREQUEST']._serialized_start=754
-  _globals['_STATUSREQUEST']._serialized_end=769
-  _globals['_PROGRESS']._serialized_start=771
-  _globals['_PROGRESS']._serialized_end=854
-  _globals['_RANKEVENT']._serialized_start=856
-  _globals['_RANKEVENT']._serialized_end=964
-  _globals['_INDEXEVENT']._serialized_start=966
-  _globals['_INDEXEVENT']._serialized_end=1076
-  _globals['_FACE']._serialized_start=1078
-  _globals['_FACE']._serialized_end=1163
-  _globals['_REFERENCE']._serialized_start=1165
-  _globals['_REFERENCE']._serialized_end=1232
-  _globals['_PHOTORESULT']._serialized_start=1235
-  _globals['_PHOTORESULT']._serialized_end=1735
-  _globals['_PHOTORESULT_COMPONENTSENTRY']._serialized_start=1660
-  _globals['_PHOTORESULT_COMPONENTSENTRY']._serialized_end=1709
-  _globals['_FILEERROR']._serialized_start=1737
-  _globals['_FILEERROR']._serialized_end=1777
-  _globals['_FILENOTE']._serialized_start=1779
-  _globals['_FILENOTE']._serialized_end=1817
-  _globals['_WRITEBACK']._serialized_start=1820
-  _globals['_WRITEBACK']._serialized_end=2025
-  _globals['_WRITEBACK_FILESENTRY']._serialized_start=1981
-  _globals['_WRITEBACK_FILESENTRY']._serialized_end=2025
-  _globals['_RANKREPORT']._serialized_start=2028
-  _globals['_RANKREPORT']._serialized_end=2290
-  _globals['_INDEXREPORT']._serialized_start=2292
-  _globals['_INDEXREPORT']._serialized_end=2396
-  _globals['_ANALYZEDPHOTO']._serialized_start=2399
-  _globals['_ANALYZEDPHOTO']._serialized_end=2584
-  _globals['_ANALYZEREPORT']._serialized_start=2586
-  _globals['_ANALYZEREPORT']._serialized_end=2704
-  _globals['_STATUSREPORT']._serialized_start=2707
-  _globals['_STATUSREPORT']._serialized_end=3018
-  _globals['_PHOTORANK']._serialized_start=3021
-  _globals['_PHOTORANK']._serialized_end=3356
+  _globals['_PERSON']._serialized_start=314
+  _globals['_PERSON']._serialized_end=386
+  _globals['_RANKREQUEST']._serialized_start=389
+  _globals['_RANKREQUEST']._serialized_end=672
+  _globals['_INDEXREQUEST']._serialized_start=674
+  _globals['_INDEXREQUEST']._serialized_end=722
+  _globals['_ANALYZEREQUEST']._serialized_start=724
+  _globals['_ANALYZEREQUEST']._serialized_end=774
+  _globals['_UNDOREQUEST']._serialized_start=776
+  _globals['_UNDOREQUEST']._serialized_end=878
+  _globals['_STATUSREQUEST']._serialized_start=880
+  _globals['_STATUSREQUEST']._serialized_end=895
+  _globals['_PROGRESS']._serialized_start=897
+  _globals['_PROGRESS']._serialized_end=980
+  _globals['_RANKEVENT']._serialized_start=982
+  _globals['_RANKEVENT']._serialized_end=1090
+  _globals['_INDEXEVENT']._serialized_start=1092
+  _globals['_INDEXEVENT']._serialized_end=1202
+  _globals['_FACE']._serialized_start=1204
+  _globals['_FACE']._serialized_end=1289
+  _globals['_REFERENCE']._serialized_start=1291
+  _globals['_REFERENCE']._serialized_end=1358
+  _globals['_MEMBER']._serialized_start=1361
+  _globals['_MEMBER']._serialized_end=1593
+  _globals['_MEMBER_COMPONENTSENTRY']._serialized_start=1544
+  _globals['_MEMBER_COMPONENTSENTRY']._serialized_end=1593
+  _globals['_PERSONREFERENCES']._serialized_start=1595
+  _globals['_PERSONREFERENCES']._serialized_end=1672
+  _globals['_PHOTORESULT']._serialized_start=1675
+  _globals['_PHOTORESULT']._serialized_end=2214
+  _globals['_PHOTORESULT_COMPONENTSENTRY']._serialized_start=1544
+  _globals['_PHOTORESULT_COMPONENTSENTRY']._serialized_end=1593
+  _globals['_FILEERROR']._serialized_start=2216
+  _globals['_FILEERROR']._serialized_end=2256
+  _globals['_FILENOTE']._serialized_start=2258
+  _globals['_FILENOTE']._serialized_end=2296
+  _globals['_WRITEBACK']._serialized_start=2299
+  _globals['_WRITEBACK']._serialized_end=2504
+  _globals['_WRITEBACK_FILESENTRY']._serialized_start=2460
+  _globals['_WRITEBACK_FILESENTRY']._serialized_end=2504
+  _globals['_RANKREPORT']._serialized_start=2507
+  _globals['_RANKREPORT']._serialized_end=2831
+  _globals['_INDEXREPORT']._serialized_start=2833
+  _globals['_INDEXREPORT']._serialized_end=2937
+  _globals['_ANALYZEDPHOTO']._serialized_start=2940
+  _globals['_ANALYZEDPHOTO']._serialized_end=3125
+  _globals['_ANALYZEREPORT']._serialized_start=3127
+  _globals['_ANALYZEREPORT']._serialized_end=3245
+  _globals['_STATUSREPORT']._serialized_start=3248
+  _globals['_STATUSREPORT']._serialized_end=3559
+  _globals['_PHOTORANK']._serialized_start=3562
+  _globals['_PHOTORANK']._serialized_end=3897
 # @@protoc_insertion_point(module_scope)
