@@ -29,6 +29,8 @@ PEOPLE = ["obama_1", "obama_2", "obama_3", "obama_4", "group_obama_biden_1", "bi
           "jennifer_aniston_1", "kit_harington_1", "rose_leslie_1", "jeff_bezos_1", "sundar_pichai_1"]
 # A name the shell and the JSON both have to carry through unharmed.
 AWKWARD = "Obama's \"best\" $HOME café.jpg"
+SET = "Obama + Biden"  # a two-person set, ranked together after the person
+SET_PEOPLE = "Obama=obama_1.jpg;Biden=biden_1.jpg"
 USER_RATED = "obama_3.jpg"  # the user gave it 3 stars before ranking: kept
 REJECTED = "obama_4.jpg"  # the user rejected it: kept
 
@@ -121,7 +123,7 @@ def test_rank_for_this_person_in_darktable(tmp_path, people_dir, photorank_env):
     steps = run_darktable(tmp_path, dict(
         env, PR_LIST=str(list_file), PR_REFERENCE=REFERENCE, PR_USER_RATED=USER_RATED, PR_REJECTED=REJECTED,
         PR_PERSON=PERSON, PR_COMMAND=photorank, PR_PLUGIN=str(REPO / "plugin_lua" / "photorank.lua"),
-        PR_SNAPSHOT=str(tmp_path / "sidecars-ranked"),
+        PR_SNAPSHOT=str(tmp_path / "sidecars-ranked"), PR_SET_PEOPLE=SET_PEOPLE, PR_SET_PREFIX=f"photorank|{SET}|",
         **({"PR_SCREENSHOT": str(screenshot)} if shutil.which("import") else {})))
 
     before, ranked, undone = steps["before"], steps["ranked"], steps["undone"]
@@ -150,6 +152,13 @@ def test_rank_for_this_person_in_darktable(tmp_path, people_dir, photorank_env):
         assert written[name]["tags"] == tags, name
         if rating >= 0:  # darktable keeps a reject as a flag of its own, not as xmp:Rating -1
             assert written[name]["rating"] == rating, name
+
+    # the set: exactly the photo of both carries its tags; the person's own tags untouched
+    set_tags = {name: [tag for tag in tags if tag.startswith(f"photorank|{SET}|")] for name, (_, tags) in steps["together"].items()}
+    assert {name: tags for name, tags in set_tags.items() if tags} == {
+        "group_obama_biden_1.jpg": [f"photorank|{SET}|rank 001", f"photorank|{SET}|together"]}
+    for name, (_, tags) in steps["together"].items():
+        assert [tag for tag in tags if tag not in set_tags[name]] == ranked[name][1], name
 
     # undo: no tag of ours anywhere, the ratings as they were before the ranking
     assert undone == {name: (before[name][0], []) for name in before}

@@ -135,9 +135,10 @@ def test_write_back_for_the_set_and_undo_by_its_name_keeps_each_persons_own(libr
 
 
 def test_each_ref_belongs_to_the_person_before_it():
-    people = people_of([("person", "Alice"), ("ref", "a1.jpg"), ("ref", "a2.jpg"), ("person", " Bob "), ("ref", "b.jpg")], 2)
+    people = people_of([("person", "Alice"), ("ref", "a1.jpg"), ("ref", "team.jpg"), ("ref_face", 2),
+                        ("person", " Bob "), ("ref", "b.jpg")])
     assert [(person.name, [(spec.path, spec.face) for spec in person.references]) for person in people] == [
-        ("Alice", [("a1.jpg", 2), ("a2.jpg", 2)]), ("Bob", [("b.jpg", 2)]),
+        ("Alice", [("a1.jpg", None), ("team.jpg", 2)]), ("Bob", [("b.jpg", None)]),
     ]
 
 
@@ -148,6 +149,7 @@ def test_each_ref_belongs_to_the_person_before_it():
     (["--person", "A", "--ref", "{a}", "--together"], "rank several people"),
     (["--person", "A", "--ref", "{a}", "--person", "A", "--ref", "{b}", "--together"], "each person once"),
     (["--person", "A"], "no reference photo for A"),
+    (["--person", "A", "--ref-face", "2", "--ref", "{a}", "--person", "B", "--ref", "{b}", "--any"], "goes after the --ref"),
 ])
 def test_a_mistake_in_naming_the_people_is_one_line_before_any_work(arguments, said, tmp_path, capsys):
     for name in ("a.jpg", "b.jpg"):

@@ -81,7 +81,10 @@ def build_parser() -> argparse.ArgumentParser:
         "--ref", action=InOrder, metavar="REF",
         help="reference photo of the person (repeatable); with --together or --any, of the --person before it",
     )
-    rank.add_argument("--ref-face", type=positive_int, metavar="N", help="use face N (1 = leftmost) of the reference instead of the largest")
+    rank.add_argument(
+        "--ref-face", action=InOrder, type=positive_int, metavar="N",
+        help="use face N (1 = leftmost) of the reference instead of the largest; with --together or --any, of the --ref before it",
+    )
     add_collection_arguments(rank)
     rank.add_argument("--top", type=positive_int, metavar="N", help="keep only the N best photos")
     rank.add_argument("--best-of-burst", action="store_true", help="keep only the best photo of each burst or near-duplicate group")
@@ -248,16 +251,21 @@ class InOrder(argparse.Action):
         namespace.order = [*namespace.order, (self.dest, values)]
 
 
-def people_of(order: list[tuple[str, str]], ref_face: int | None) -> list[Person]:
-    """`--person Alice --ref a.jpg --person Bob --ref b.jpg` as the people it names."""
+def people_of(order: list[tuple[str, str | int]]) -> list[Person]:
+    """`--person Alice --ref a.jpg --person Bob --ref team.jpg --ref-face 2` as the people it names."""
     people: list[Person] = []
     for option, value in order:
         if option == "person":
             people.append(Person(value.strip()))
         elif not people:
-            raise UsageError(f"--ref {value} comes before any --person: with --together or --any, give each person as --person NAME --ref PHOTO")
+            raise UsageError(f"--{option.replace('_', '-')} {value} comes before any --person: with --together or --any, "
+                             "give each person as --person NAME --ref PHOTO")
+        elif option == "ref":
+            people[-1].references.append(ReferenceSpec(value))
+        elif not people[-1].references:
+            raise UsageError(f"--ref-face {value} goes after the --ref it picks a face of")
         else:
-            people[-1].references.append(ReferenceSpec(value, ref_face))
+            people[-1].references[-1].face = value
     return people
 
 
@@ -351,7 +359,8 @@ def person_request(args: argparse.Namespace) -> RankRequest:
     """The single-person form: `--ref PHOTO... [--person NAME]`, in any order."""
     if len(args.person or []) > 1:
         raise UsageError("several --person: rank them with --together (photos of all of them) or --any (of at least one)")
-    person = Person((args.person or [""])[0].strip(), [ReferenceSpec(path, args.ref_face) for path in args.ref or []])
+    face = (args.ref_face or [None])[-1]  # one person: the face number holds for every reference
+    person = Person((args.person or [""])[0].strip(), [ReferenceSpec(path, face) for path in args.ref or []])
     check_references(person)
     if args.write_xmp and not person.name:
         raise UsageError("--write-xmp needs --person NAME (the name written into keywords and face regions)")
@@ -370,7 +379,7 @@ def person_request(args: argparse.Namespace) -> RankRequest:
 
 def people_request(args: argparse.Namespace) -> PeopleRequest:
     """`--person A --ref a.jpg --person B --ref b.jpg --together|--any`; checked before any work."""
-    people = people_of(args.order, args.ref_face)
+    people = people_of(args.order)
     check_people(people, args.mode)
     return PeopleRequest(
         people=people,

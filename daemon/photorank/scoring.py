@@ -331,14 +331,20 @@ def group_reasons(target: dict, others: list[dict], s: dict) -> list[str]:
 
     The target's own faults are said plainly by `reasons`; these count only the other people, so
     one fact is never said twice."""
+    said = others_faults(others, s)
+    target_fine = not any(test(target, s) for test in (eyes_closed, looking_away, face_soft))
+    if not said and target_fine:
+        said.append(f"all {len(others) + 1} people look good")
+    return said
+
+
+def others_faults(others: list[dict], s: dict) -> list[str]:
+    """'eyes closed: 1 of 5 others', 'looking away: N of M others', 'face soft: N of M others'."""
     said = []
     for test, words in ((eyes_closed, "eyes closed"), (looking_away, "looking away"), (face_soft, "face soft")):
         number = sum(1 for signals in others if test(signals, s))
         if number:
             said.append(f"{words}: {number} of {len(others)} {'other' if len(others) == 1 else 'others'}")
-    target_fine = not any(test(target, s) for test in (eyes_closed, looking_away, face_soft))
-    if not said and target_fine:
-        said.append(f"all {len(others) + 1} people look good")
     return said
 
 

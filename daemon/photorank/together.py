@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 
 from . import identity, scoring
 from .errors import UsageError
-from .ranking import PhotoResult, ReferenceSpec, judge_photo
+from .ranking import PhotoResult, ReferenceSpec, judge_photo, prominent_faces
 from .records import Box, DetectedFace, ImageRecord, XmpOptions
 
 MODES = ("together", "any")
@@ -163,7 +163,7 @@ def judge_set(
         width=record.width,
         height=record.height,
         captured_at=record.captured_at,
-        reasons=set_reasons(members, apart),
+        reasons=set_reasons(members, apart, others_faults(record, found, base.target_face, config)),
         components={**base.components, "together": round(togetherness, 3)},
         thumbnail=record.thumbnail,
         match="sure" if sure else "unsure",
@@ -208,9 +208,16 @@ def named_reasons(name: str, signals: dict, s: dict) -> tuple[list[str], list[st
     return tuple([named(name, reason) for reason in said] for said in scoring.face_reasons(signals, s))
 
 
-def set_reasons(members: list[MemberResult], apart: list[str]) -> list[str]:
-    """Every member's faults and how they are framed together; then what is good."""
-    faults = [fault for member in members for fault in member.faults] + apart
+def others_faults(record: ImageRecord, found: dict[str, MemberMatch], target: DetectedFace, config: dict[str, dict]) -> list[str]:
+    """'eyes closed: 2 of 4 others': the prominent people of the photo who are not in the set."""
+    members = [face for face, _, _ in found.values()]
+    prominent = prominent_faces(record.faces, target, config["group"]["prominent_ratio"])
+    return scoring.others_faults([face.signals for face in prominent if not any(face is member for member in members)], config["scoring"])
+
+
+def set_reasons(members: list[MemberResult], apart: list[str], others: list[str]) -> list[str]:
+    """Every member's faults, how they are framed together, the other people's faults; then what is good."""
+    faults = [fault for member in members for fault in member.faults] + apart + others
     merits = [merit for member in members for merit in member.merits]
     if not faults and len(members) > 1:
         merits.insert(0, f"all {len(members)} look good together")

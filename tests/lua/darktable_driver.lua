@@ -1,6 +1,6 @@
 -- Runs inside a real darktable (tests/test_plugin_darktable.py): imports the photos, loads the
 -- plugin, ranks for the person through the plugin's shortcut action, waits for it, takes a
--- screenshot, undoes, and writes what darktable holds at each step into a report.  Whatever
+-- screenshot, ranks for a set of two people through their shortcut (PR_SET_PEOPLE), undoes, and writes what darktable holds at each step into a report.  Whatever
 -- happens it writes "done" and quits, so darktable never waits for a user.
 
 local dt = require "darktable"
@@ -77,6 +77,12 @@ local ok, err = pcall(function()
   dt.preferences.write("photorank", "person", "string", env("PR_PERSON"))
   dt.preferences.write("photorank", "command", "string", env("PR_COMMAND"))
   dt.preferences.write("photorank", "start_daemon", "bool", false)
+  -- the set's people as "set reference" keeps them: "name<TAB>reference path" a line
+  local people = {}
+  for name, file in (env("PR_SET_PEOPLE") or ""):gmatch("([^=;]+)=([^;]+)") do
+    people[#people + 1] = name .. "\t" .. folder .. "/" .. file
+  end
+  dt.preferences.write("photorank", "people", "string", table.concat(people, "\n"))
   dofile(env("PR_PLUGIN"))
   dt.gui.libs.photorank.expanded = true
 
@@ -105,6 +111,25 @@ local ok, err = pcall(function()
     line("screenshot", tostring(dt.control.execute("import -window root '" .. env("PR_SCREENSHOT") .. "'")))
     show_only("DT_COLLECTION_PROP_FILMROLL", folder)
     wait_for("collection", 30, function() return #dt.collection == count end)
+  end
+
+  if #people > 0 then
+    -- nothing selected: the plugin ranks the collection (the references aside) for the set
+    dt.gui.selection({})
+    dt.control.execute(env("PR_POINTER_AWAY"))
+    started = now()
+    dt.gui.action("lua/photorank rank for these people", 0, "", "", 1.0)
+    wait_for("ranking together", 3600, function()
+      for _i, image in pairs(dt.collection) do
+        for _j, tag in ipairs(dt.tags.get_tags(image)) do
+          if tag.name:find(env("PR_SET_PREFIX"), 1, true) == 1 then return true end
+        end
+      end
+      return false
+    end)
+    dt.control.sleep(1000) -- the plugin saves its memory of ratings after the last tag
+    timed("rank together", started)
+    snapshot("together")
   end
 
   local everything = {}
