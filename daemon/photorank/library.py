@@ -345,9 +345,11 @@ class Library:
 
     # --- verbs ---------------------------------------------------------------------------------
 
-    def rank(self, request: RankRequest, progress: Progress | None = None, cancel: threading.Event | None = None) -> RankingReport:
+    def rank(self, request: RankRequest | PeopleRequest, progress: Progress | None = None,
+             cancel: threading.Event | None = None) -> RankingReport:
         """Find the person of the references in the photos of `request.paths`, judge, rank, and
-        write back when asked. The references are checked before the collection is looked at."""
+        write back when asked. The references are checked before the collection is looked at.
+        A PeopleRequest ranks for several people (rank_people)."""
         if isinstance(request, PeopleRequest):
             return self.rank_people(request, progress, cancel)
         began = time.perf_counter()
