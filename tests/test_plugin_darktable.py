@@ -3,7 +3,9 @@
 darktable imports a temp copy of people photos, the plugin ranks them for the person in the
 reference through its shortcut action, and we check in darktable (through Lua) and in the
 sidecars darktable wrote (exiftool) that exactly the person's photos got stars and tags in
-photorank's order, that a user's rating and a reject were kept, and that undo takes it all out.
+photorank's order, that a user's rating and a reject were kept, that "rank for these people"
+tags exactly the photo of a two-person set without touching the person's own tags, and that undo
+takes it all out.
 """
 
 from __future__ import annotations
