@@ -3,6 +3,8 @@
 Thin over `xmp_writer`, which owns every byte-level guarantee (merge, atomic write, undo).
 Here a ranking becomes one PersonRating per photo; photos where the person is no longer found
 lose that person's earlier photorank data, so a re-run leaves the collection consistent.
+A set of people (together.py) is one PersonRating under the set's name ("Alice + Bob"),
+holding each member's face region under the member's own name.
 """
 
 from __future__ import annotations
