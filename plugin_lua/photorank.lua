@@ -58,7 +58,8 @@ end
 
 --- The shell command of one photorank run.
 -- options: photorank (the command), verb ("rank" or "index"), paths_file, stderr_file, and
--- for rank: reference, reference_face, person, top, best_of_burst, include_unsure.
+-- for rank: reference, reference_face, person, top, best_of_burst, include_unsure; or, for a
+-- set of people ranked together, people ({ name, path } each) instead of reference and person.
 -- The shell prints its pid, then becomes photorank (exec), so that pid can be interrupted.
 function core.build_command(options)
   local q = core.shell_quote
@@ -66,10 +67,15 @@ function core.build_command(options)
   local function add(...)
     for _i, word in ipairs({ ... }) do words[#words + 1] = word end
   end
-  if options.verb == "rank" then
+  if options.verb == "rank" and options.people then
+    for _i, person in ipairs(options.people) do add("--person", q(person.name), "--ref", q(person.path)) end
+    add("--together")
+  elseif options.verb == "rank" then
     add("--ref", q(options.reference))
     if options.reference_face then add("--ref-face", tostring(options.reference_face)) end
     add("--person", q(options.person))
+  end
+  if options.verb == "rank" then
     if options.top then add("--top", tostring(options.top)) end
     if options.best_of_burst then add("--best-of-burst") end
     if options.include_unsure then add("--include-unsure") end
@@ -326,6 +332,9 @@ function core.tag_component(text)
   return cleaned
 end
 
+-- The kinds of photo a tag names: one person's single or group photo; a set's photo of all.
+local KINDS = { single = true, group = true, together = true, some = true }
+
 function core.person_prefix(person)
   local name = core.tag_component(person)
   return TAG_ROOT .. "|" .. (name ~= "" and name or "unnamed") .. "|"
@@ -335,7 +344,7 @@ end
 function core.result_tags(person, result)
   local prefix = core.person_prefix(person)
   local tags = { prefix .. string.format("rank %03d", math.tointeger(result.rank) or 0) }
-  if result.kind == "group" or result.kind == "single" then tags[#tags + 1] = prefix .. result.kind end
+  if KINDS[result.kind] then tags[#tags + 1] = prefix .. result.kind end
   if result.burst ~= nil and result.best_of_burst == true then tags[#tags + 1] = prefix .. "best of burst" end
   if result.match == "unsure" then tags[#tags + 1] = prefix .. "unsure" end
   return tags
@@ -491,6 +500,68 @@ function core.reference_text(filename, face_asked, used)
   return string.format(_("%s, face %d"), filename, face)
 end
 
+--- The people of a set ranked together, each with one reference: { name, path } in the order
+-- they were set.  `set_person` gives `name` this reference (a new name goes last).
+function core.set_person(people, name, path)
+  local out, replaced = {}, false
+  for _i, person in ipairs(people) do
+    if person.name == name then
+      out[#out + 1] = { name = name, path = path }
+      replaced = true
+    else
+      out[#out + 1] = person
+    end
+  end
+  if not replaced then out[#out + 1] = { name = name, path = path } end
+  return out
+end
+
+--- The set's name in tags and undo, as photorank writes it: "Alice + Bob".
+function core.set_name(people)
+  local names = {}
+  for _i, person in ipairs(people) do names[#names + 1] = person.name end
+  return table.concat(names, " + ")
+end
+
+--- The panel's line: "Alice: alice.jpg, Bob: bob.jpg".
+function core.people_text(people)
+  local parts = {}
+  for _i, person in ipairs(people) do parts[#parts + 1] = person.name .. ": " .. person.path:match("[^/]*$") end
+  return table.concat(parts, ", ")
+end
+
+--- The people kept in a preference and back: darktablerc holds one setting a line, so the
+-- people are joined by ASCII's record separator and each name from its path by the unit
+-- separator, characters no name or path typed by a user holds.
+function core.people_to_text(people)
+  local records = {}
+  for _i, person in ipairs(people) do records[#records + 1] = person.name .. "\31" .. person.path end
+  return table.concat(records, "\30")
+end
+
+function core.people_from_text(text)
+  local people = {}
+  for name, path in tostring(text or ""):gmatch("([^\30\31]+)\31([^\30]+)") do people[#people + 1] = { name = name, path = path } end
+  return people
+end
+
+--- The images to rank for a set: those acted on, else the whole collection; never the
+-- people's reference photos.
+function core.choose_set_images(acted_on, people, collection)
+  local references = {}
+  for _i, person in ipairs(people) do references[person.path] = true end
+  local function others(images)
+    local out = {}
+    for _i, image in ipairs(images) do
+      if not references[image_path(image)] then out[#out + 1] = image end
+    end
+    return out
+  end
+  local photos = others(acted_on)
+  if #photos == 0 then photos = others(collection()) end
+  return photos
+end
+
 --- Distinct file paths of the images (darktable duplicates share a file), in order, and
 -- the images of each path.
 function core.group_by_path(images)
@@ -616,11 +687,13 @@ end
 
 local ACTION = "photorank_rank"
 local RANK_EVENT, RANK_SHORTCUT = "photorank", "photorank rank for this person"
+local SET_EVENT, SET_SHORTCUT = "photorank_together", "photorank rank for these people"
 local UNDO_EVENT, UNDO_SHORTCUT = "photorank_undo", "photorank undo"
 
 local state = {
   running = false,
   reference = nil, -- the image "set reference" chose
+  people = core.people_from_text(dt.preferences.read(MODULE, "people", "string")), -- named references of a set
   memory_file = dt.configuration.config_dir .. "/photorank/ratings.lua",
 }
 os.execute("mkdir -p " .. core.shell_quote(dt.configuration.config_dir .. "/photorank"))
@@ -775,6 +848,30 @@ local function run_exclusively(work, needs_photorank)
   if not ok then fail("photorank: " .. tostring(err)) end
 end
 
+--- Stars and tags of a finished ranking onto the images, the plugin's memory of ratings saved,
+-- and the outcome said in the words of `found_text(found, ranked)`.
+local function apply_ranking(document, person, by_path, found_text)
+  local memory = core.load_memory(state.memory_file)
+  local job = dt.gui.create_job(_("photorank: applying stars and tags"), true)
+  local should_show = core.progress_gate()
+  local counts = core.apply_document(document, person, by_path, memory, rating_policy(), dt_tags,
+    function(step, total)
+      if should_show(step / total, "applying") then job.percent = step / total end
+    end)
+  job.valid = false
+  core.save_memory(state.memory_file, memory)
+
+  local ranked = 0
+  for _path in pairs(by_path) do ranked = ranked + 1 end
+  local found = math.tointeger(document.found) or #(document.results or {})
+  local text = found_text(found, ranked)
+  if counts.kept > 0 then text = text .. string.format(_("; %d ratings kept"), counts.kept) end
+  if document.errors and #document.errors > 0 then
+    text = text .. string.format(_("; %d could not be read"), #document.errors)
+  end
+  announce(text)
+end
+
 local function rank_for_person(acted_on)
   remember_settings()
   local person = widgets.person.text:gsub("^%s+", ""):gsub("%s+$", "")
@@ -798,26 +895,35 @@ local function rank_for_person(acted_on)
       include_unsure = widgets.include_unsure.value,
     }, string.format(_("photorank: ranking %d photos for %s"), #paths, person), paths)
     if not document then return fail(message) end
-
-    local memory = core.load_memory(state.memory_file)
-    local job = dt.gui.create_job(_("photorank: applying stars and tags"), true)
-    local should_show = core.progress_gate()
-    local counts = core.apply_document(document, person, by_path, memory, rating_policy(), dt_tags,
-      function(step, total)
-        if should_show(step / total, "applying") then job.percent = step / total end
-      end)
-    job.valid = false
-    core.save_memory(state.memory_file, memory)
-
     local used = core.reference_text(reference.filename, face_asked, (document.references or {})[1])
     widgets.reference.label = _("reference: ") .. used
-    local found = math.tointeger(document.found) or #(document.results or {})
-    local text = string.format(_("photorank: %s found in %d of %d photos (reference %s)"), person, found, #paths, used)
-    if counts.kept > 0 then text = text .. string.format(_("; %d ratings kept"), counts.kept) end
-    if document.errors and #document.errors > 0 then
-      text = text .. string.format(_("; %d could not be read"), #document.errors)
-    end
-    announce(text)
+    apply_ranking(document, person, by_path, function(found, ranked)
+      return string.format(_("photorank: %s found in %d of %d photos (reference %s)"), person, found, ranked, used)
+    end)
+  end, true)
+end
+
+local function rank_for_people(acted_on)
+  remember_settings()
+  if #state.people < 2 then
+    return fail(_("photorank: set a reference for each person first (type the name, select their photo, set reference)"))
+  end
+  local photos = core.choose_set_images(acted_on or {}, state.people, collection_images)
+  if #photos == 0 then return fail(_("photorank: no other photos to rank")) end
+  local name = core.set_name(state.people)
+  local paths, by_path = core.group_by_path(photos)
+  run_exclusively(function()
+    local document, message = run_photorank({
+      verb = "rank",
+      people = state.people,
+      top = core.positive_integer(widgets.top.text),
+      best_of_burst = widgets.best_of_burst.value,
+      include_unsure = widgets.include_unsure.value,
+    }, string.format(_("photorank: ranking %d photos for %s"), #paths, name), paths)
+    if not document then return fail(message) end
+    apply_ranking(document, name, by_path, function(found, ranked)
+      return string.format(_("photorank: %s together in %d of %d photos"), name, found, ranked)
+    end)
   end, true)
 end
 
@@ -843,15 +949,30 @@ local function undo_selection()
   end, false)
 end
 
+local function people_label()
+  return #state.people > 0 and _("people: ") .. core.people_text(state.people) or ""
+end
+
+local function show_people()
+  widgets.people.label = people_label()
+  dt.preferences.write(MODULE, "people", "string", core.people_to_text(state.people))
+end
+
+--- The selected photo becomes the reference, and the reference of the person named in the
+-- panel (several people: one each, for "rank for these people"); nothing selected forgets them.
 local function set_reference()
   local images = dt.gui.action_images
   if #images == 0 then
     state.reference = nil
+    state.people = {}
     widgets.reference.label = _("reference: the selected photo")
-    return
+    return show_people()
   end
   state.reference = images[1]
   widgets.reference.label = _("reference: ") .. images[1].filename
+  local person = widgets.person.text:gsub("^%s+", ""):gsub("%s+$", "")
+  if person ~= "" then state.people = core.set_person(state.people, person, core.image_path(images[1])) end
+  show_people()
 end
 
 widgets.person = dt.new_widget("entry") {
@@ -891,6 +1012,7 @@ widgets.one_star_unrated = dt.new_widget("check_button") {
   tooltip = _("darktable gives every imported photo 1 star: photorank may replace it"),
 }
 widgets.reference = dt.new_widget("label") { label = _("reference: the selected photo") }
+widgets.people = dt.new_widget("label") { label = people_label() }
 widgets.status = dt.new_widget("label") { label = "" }
 
 local function button(label, tooltip, callback)
@@ -911,6 +1033,9 @@ local panel = dt.new_widget("box") {
     set_reference),
   button(_("rank for this person"), _("rank the selected photos (or the collection) for the person in the reference"),
     function() rank_for_person(dt.gui.action_images) end),
+  widgets.people,
+  button(_("rank for these people"), _("rank the selected photos (or the collection) for all the people set, together"),
+    function() rank_for_people(dt.gui.action_images) end),
   button(_("index this collection"), _("analyse the collection now, so that ranking later is fast"),
     index_collection),
   button(_("undo photorank"), _("take photorank's tags off the selected photos and give back their ratings"),
@@ -924,6 +1049,8 @@ local function register_actions()
     _("rank the selected photos for the person in the reference (photorank)"))
   dt.register_event(RANK_EVENT, "shortcut",
     function() rank_for_person(dt.gui.action_images) end, RANK_SHORTCUT)
+  dt.register_event(SET_EVENT, "shortcut",
+    function() rank_for_people(dt.gui.action_images) end, SET_SHORTCUT)
   dt.register_event(UNDO_EVENT, "shortcut", undo_selection, UNDO_SHORTCUT)
 end
 
@@ -935,6 +1062,7 @@ register_actions()
 local function destroy()
   dt.gui.libs.image.destroy_action(ACTION)
   dt.destroy_event(RANK_EVENT, "shortcut")
+  dt.destroy_event(SET_EVENT, "shortcut")
   dt.destroy_event(UNDO_EVENT, "shortcut")
   dt.gui.libs[MODULE].visible = false
 end

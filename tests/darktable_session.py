@@ -45,11 +45,13 @@ plugins/lighttable/filtering/sortorder0=1
 PLUGIN = pathlib.Path(__file__).resolve().parent.parent / "plugin_lua" / "photorank.lua"
 
 
-def plugin_darktablerc(person: str, command: str) -> str:
+def plugin_darktablerc(person: str, command: str, people: dict[str, str] | None = None) -> str:
     """DARKTABLERC with the plugin's settings as a user leaves them: the person, the photorank
-    command, no photorankd started by the plugin."""
+    command, no photorankd started by the plugin, and the references "set reference" keeps for
+    a set of people ({name: path}, in the plugin's one-line form)."""
+    kept = "\x1e".join(f"{name}\x1f{path}" for name, path in (people or {}).items())
     return DARKTABLERC + (f"lua/photorank/person={person}\nlua/photorank/command={command}\n"
-                          "lua/photorank/start_daemon=FALSE\n")
+                          f"lua/photorank/start_daemon=FALSE\nlua/photorank/people={kept}\n")
 
 
 def private_env(tmp_path) -> dict:

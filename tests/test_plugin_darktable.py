@@ -3,7 +3,9 @@
 darktable imports a temp copy of people photos, the plugin ranks them for the person in the
 reference through its shortcut action, and we check in darktable (through Lua) and in the
 sidecars darktable wrote (exiftool) that exactly the person's photos got stars and tags in
-photorank's order, that a user's rating and a reject were kept, and that undo takes it all out.
+photorank's order, that a user's rating and a reject were kept, that "rank for these people"
+tags exactly the photo of a two-person set without touching the person's own tags, and that undo
+takes it all out.
 """
 
 from __future__ import annotations
@@ -28,6 +30,8 @@ PEOPLE = ["obama_1", "obama_2", "obama_3", "obama_4", "group_obama_biden_1", "bi
           "jennifer_aniston_1", "kit_harington_1", "rose_leslie_1", "jeff_bezos_1", "sundar_pichai_1"]
 # A name the shell and the JSON both have to carry through unharmed.
 AWKWARD = "Obama's \"best\" $HOME café.jpg"
+SET = "Obama + Biden"  # a two-person set, ranked together after the person
+SET_PEOPLE = {"Obama": "obama_1.jpg", "Biden": "biden_1.jpg"}
 USER_RATED = "obama_3.jpg"  # the user gave it 3 stars before ranking: kept
 REJECTED = "obama_4.jpg"  # the user rejected it: kept
 
@@ -120,9 +124,10 @@ def test_rank_for_this_person_in_darktable(tmp_path, people_dir, photorank_env):
     # the plugin installed as the README says (lua/contrib, luarc), its settings in darktablerc
     steps = run_darktable(tmp_path, dict(
         env, PR_LIST=str(list_file), PR_REFERENCE=REFERENCE, PR_USER_RATED=USER_RATED, PR_REJECTED=REJECTED,
-        PR_PERSON=PERSON, PR_SNAPSHOT=str(tmp_path / "sidecars-ranked"),
+        PR_PERSON=PERSON, PR_SNAPSHOT=str(tmp_path / "sidecars-ranked"), PR_SET_PREFIX=f"photorank|{SET}|",
         **({"PR_SCREENSHOT": str(screenshot)} if shutil.which("import") else {})),
-        darktablerc=plugin_darktablerc(PERSON, photorank), plugin=PLUGIN)
+        darktablerc=plugin_darktablerc(PERSON, photorank, {name: str(folder / file) for name, file in SET_PEOPLE.items()}),
+        plugin=PLUGIN)
 
     # the panel named the reference while photorank ran, and the toast names it
     assert steps["panel"]["while ranking"] == (f"reference: {REFERENCE}",), steps["panel"]
@@ -155,6 +160,13 @@ def test_rank_for_this_person_in_darktable(tmp_path, people_dir, photorank_env):
         assert written[name]["tags"] == tags, name
         if rating >= 0:  # darktable keeps a reject as a flag of its own, not as xmp:Rating -1
             assert written[name]["rating"] == rating, name
+
+    # the set: exactly the photo of both carries its tags; the person's own tags untouched
+    set_tags = {name: [tag for tag in tags if tag.startswith(f"photorank|{SET}|")] for name, (_, tags) in steps["together"].items()}
+    assert {name: tags for name, tags in set_tags.items() if tags} == {
+        "group_obama_biden_1.jpg": [f"photorank|{SET}|rank 001", f"photorank|{SET}|together"]}
+    for name, (_, tags) in steps["together"].items():
+        assert [tag for tag in tags if tag not in set_tags[name]] == ranked[name][1], name
 
     # undo: no tag of ours anywhere, the ratings as they were before the ranking
     assert undone == {name: (before[name][0], []) for name in before}

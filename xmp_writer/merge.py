@@ -22,7 +22,7 @@ from typing import Collection
 from lxml import etree
 
 from . import rdf
-from .model import KINDS, PersonRating
+from .model import KINDS, FaceRegion, PersonRating
 from .rdf import RDF, Document
 
 NS = "http://ns.photorank.org/xmp/1.0/"
@@ -116,7 +116,7 @@ def read_state(doc: Document) -> State:
 
 def _read_person(li: etree._Element) -> dict:
     fields = rdf.struct_fields(li)
-    person: dict = {"Tags": []}
+    person: dict = {"Tags": [], "MemberRegions": []}
     for key, value in fields.attrib.items():
         qname = etree.QName(key)
         if qname.namespace == NS:
@@ -183,10 +183,11 @@ def _write_person(array: etree._Element, person: dict) -> None:
     for name in PERSON_FIELDS:
         if person.get(name):
             etree.SubElement(li, f"{{{NS}}}{name}").text = person[name]
-    if person.get("Tags"):
-        tags = etree.SubElement(etree.SubElement(li, f"{{{NS}}}Tags"), f"{{{RDF}}}Seq")
-        for tag in person["Tags"]:
-            etree.SubElement(tags, rdf.LI).text = tag
+    for name in ("Tags", "MemberRegions"):
+        if person.get(name):
+            items = etree.SubElement(etree.SubElement(li, f"{{{NS}}}{name}"), f"{{{RDF}}}Seq")
+            for item in person[name]:
+                etree.SubElement(items, rdf.LI).text = item
 
 
 def own_block(doc: Document) -> etree._Element:
@@ -229,12 +230,16 @@ def format_number(value: float) -> str:
     return text if text not in ("", "-0") else "0"
 
 
+def area_text(region: FaceRegion | None) -> str:
+    """'cx cy w h width height', as the Region field keeps it ('' without a region)."""
+    if region is None:
+        return ""
+    area = " ".join(format_number(v) for v in (region.cx, region.cy, region.w, region.h))
+    return area + f" {region.image_width} {region.image_height}"
+
+
 def person_fields(rating: PersonRating) -> dict:
-    region = rating.region
-    area = ""
-    if region is not None:
-        area = " ".join(format_number(v) for v in (region.cx, region.cy, region.w, region.h))
-        area += f" {region.image_width} {region.image_height}"
+    area = area_text(rating.region)
     return {
         "Person": rdf.clean_text(rating.person),
         "Rank": str(rating.rank),
@@ -246,6 +251,8 @@ def person_fields(rating: PersonRating) -> dict:
         "RunTime": rdf.clean_text(rating.run_time),
         "Region": area,
         "Tags": [rdf.clean_text(t) for t in rating.tags],
+        # A set's members' regions: 'cx cy w h width height Name' each.
+        "MemberRegions": [f"{area_text(region)} {rdf.clean_text(name)}" for name, region in rating.member_regions],
     }
 
 
@@ -489,12 +496,27 @@ def _drop_if_created_and_empty(state: State, key: str, prop, array) -> None:
 # ---- face regions --------------------------------------------------------
 
 
-def _region_key(person: dict) -> tuple[str, tuple[float, ...]] | None:
-    area = person.get("Region") or ""
-    parts = area.split()
-    if len(parts) < 4:
-        return None
-    return person["Person"], tuple(float(p) for p in parts[:4])
+def _region_keys(person: dict) -> list[tuple[str, tuple[float, ...], str]]:
+    """(name, (cx, cy, w, h), area text) of each face region an entry holds: its own, and for a
+    set of people ("Alice + Bob") each member's, under the member's name."""
+    regions = [(person["Person"], person.get("Region") or "")]
+    for item in person.get("MemberRegions") or []:
+        parts = item.split(" ", 6)
+        if len(parts) == 7:
+            regions.append((parts[6], " ".join(parts[:6])))
+    keys = []
+    for name, area in regions:
+        parts = area.split()
+        if len(parts) >= 4:
+            keys.append((name, tuple(float(p) for p in parts[:4]), area))
+    return keys
+
+
+def _drop_region(person: dict, name: str) -> None:
+    """The entry no longer claims a region for `name` (the user has one of their own)."""
+    if person["Person"] == name:
+        person["Region"] = ""
+    person["MemberRegions"] = [item for item in person.get("MemberRegions") or [] if item.split(" ", 6)[6:] != [name]]
 
 
 def _li_region_key(li: etree._Element):
@@ -520,8 +542,12 @@ def _same_region(key, li_key) -> bool:
 
 
 def _reconcile_regions(doc: Document, old: State, new: State, notes: list[str]) -> None:
-    ours_before = [k for k in map(_region_key, old.persons.values()) if k]
-    wanted = {name: p for name, p in new.persons.items() if _region_key(p)}
+    ours_before = [key[:2] for person in old.persons.values() for key in _region_keys(person)]
+    # One region per name: a person's own entry before a set that also holds them.
+    wanted: dict[str, tuple[tuple[float, ...], str, dict]] = {}
+    for person in sorted(new.persons.values(), key=lambda person: bool(person.get("MemberRegions"))):
+        for name, values, area in _region_keys(person):
+            wanted.setdefault(name, (values, area, person))
     found = doc.find_property(MWGRS_NS, "Regions")
     if found is None or found[1] is None:
         if found is not None or not wanted:
@@ -529,9 +555,10 @@ def _reconcile_regions(doc: Document, old: State, new: State, notes: list[str]) 
                 notes.append("mwg-rs:Regions has an unexpected form: left as it is")
             for p in new.persons.values():
                 p["Region"] = ""
+                p["MemberRegions"] = []
             new.created.discard(REGIONS_KEY)
             return
-        regions, array = _create_regions(doc, next(iter(wanted.values())))
+        regions, array = _create_regions(doc, next(iter(wanted.values()))[1])
         new.created.add(REGIONS_KEY)
     else:
         regions = found[1]
@@ -545,8 +572,8 @@ def _reconcile_regions(doc: Document, old: State, new: State, notes: list[str]) 
         mine = [k for k in ours_before if _same_region(k, li_key)]
         if not mine:
             continue
-        still = new.persons.get(mine[0][0])
-        if still is not None and _region_key(still) and _same_region(_region_key(still), li_key):
+        still = wanted.get(mine[0][0])
+        if still is not None and _same_region((mine[0][0], still[0]), li_key):
             kept.add(mine[0][0])
         else:
             rdf.remove_keeping_layout(li)
@@ -555,9 +582,10 @@ def _reconcile_regions(doc: Document, old: State, new: State, notes: list[str]) 
             continue
         if _user_has_face(array, name, ours_before):
             notes.append(f"face region kept: {name} already has one")
-            wanted[name]["Region"] = ""
+            for person in new.persons.values():
+                _drop_region(person, name)
             continue
-        _append_region(array, wanted[name])
+        _append_region(array, name, wanted[name][1])
     if REGIONS_KEY in new.created and not rdf.array_items(array):
         rdf.remove_keeping_layout(regions)
         new.created.discard(REGIONS_KEY)
@@ -576,10 +604,10 @@ def _nsmap_for(parent: etree._Element, prefixes) -> dict:
     return {p: KNOWN_PREFIXES[p] for p in prefixes if KNOWN_PREFIXES[p] not in in_scope}
 
 
-def _create_regions(doc: Document, person: dict):
+def _create_regions(doc: Document, area: str):
     block = own_block(doc)
     regions = rdf.new_element(block, MWGRS_NS, "mwg-rs", "Regions", {rdf.PARSE_TYPE: "Resource"})
-    width, height = (person["Region"].split() + ["0", "0"])[4:6]
+    width, height = (area.split() + ["0", "0"])[4:6]
     dims = etree.SubElement(regions, f"{{{MWGRS_NS}}}AppliedToDimensions",
                             nsmap=_nsmap_for(regions, ["stDim"]))
     dims.set(f"{{{STDIM_NS}}}w", width)
@@ -607,11 +635,11 @@ def _region_array(regions: etree._Element, create: bool):
     return array
 
 
-def _append_region(array: etree._Element, person: dict) -> None:
-    cx, cy, w, h = person["Region"].split()[:4]
+def _append_region(array: etree._Element, name: str, area: str) -> None:
+    cx, cy, w, h = area.split()[:4]
     li = etree.SubElement(array, rdf.LI)
     desc = etree.SubElement(li, rdf.DESCRIPTION, nsmap=_nsmap_for(array, ["mwg-rs"]))
-    desc.set(f"{{{MWGRS_NS}}}Name", person["Person"])
+    desc.set(f"{{{MWGRS_NS}}}Name", name)
     desc.set(f"{{{MWGRS_NS}}}Type", "Face")
     area = etree.SubElement(desc, f"{{{MWGRS_NS}}}Area", nsmap=_nsmap_for(desc, ["stArea"]))
     for key, value in (("x", cx), ("y", cy), ("w", w), ("h", h), ("unit", "normalized")):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-KINDS = ("single", "group")
+KINDS = ("single", "group", "together", "some")  # "together"/"some": a set of people, all or some of them
 NAMINGS = ("auto", "name.ext.xmp", "name.xmp")
 
 
@@ -43,6 +43,8 @@ class PersonRating:
     kind: str = "single"
     tags: tuple[str, ...] = ()
     region: FaceRegion | None = None
+    # A set of people ("Alice + Bob"): each member's face region, by the member's name.
+    member_regions: tuple[tuple[str, FaceRegion], ...] = ()
     engine: str = ""
     version: str = ""
     run_time: str = ""
@@ -57,6 +59,7 @@ class PersonRating:
         if self.kind not in KINDS:
             raise ValueError(f"PersonRating.kind must be one of {KINDS}, got {self.kind!r}")
         object.__setattr__(self, "tags", tuple(self.tags))
+        object.__setattr__(self, "member_regions", tuple(self.member_regions))
 
 
 @dataclass(frozen=True)

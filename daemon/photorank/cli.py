@@ -21,7 +21,7 @@ from .collection import check_output_file
 from .config import default_config_path, load_config, load_defaults
 from .document import progress_document
 from .errors import PhotorankError, UsageError
-from .records import ProgressEvent, RankRequest, ReferenceSpec, XmpOptions
+from .records import PeopleRequest, Person, ProgressEvent, RankRequest, ReferenceSpec, XmpOptions, check_people, check_references
 from .scoring import star_bands
 
 EXIT_OK, EXIT_USAGE, EXIT_FAILED = 0, 2, 1
@@ -75,8 +75,14 @@ def build_parser() -> argparse.ArgumentParser:
         ) + "\n\n" + EXIT_CODES,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    rank.add_argument("--ref", action="append", required=True, metavar="REF", help="reference photo of the person (repeatable)")
-    rank.add_argument("--ref-face", type=positive_int, metavar="N", help="use face N (1 = leftmost) of the reference instead of the largest")
+    rank.add_argument(
+        "--ref", action=InOrder, metavar="REF",
+        help="reference photo of the person (repeatable); with --together or --any, of the --person before it",
+    )
+    rank.add_argument(
+        "--ref-face", action=InOrder, type=positive_int, metavar="N",
+        help="use face N (1 = leftmost) of the reference instead of the largest; with --together or --any, of the --ref before it",
+    )
     add_collection_arguments(rank)
     rank.add_argument("--top", type=positive_int, metavar="N", help="keep only the N best photos")
     rank.add_argument("--best-of-burst", action="store_true", help="keep only the best photo of each burst or near-duplicate group")
@@ -85,7 +91,20 @@ def build_parser() -> argparse.ArgumentParser:
         "--include-unsure", action="store_true",
         help="rank and rate photos where the match is unsure with the sure ones (default: listed after them, 0 stars)",
     )
-    rank.add_argument("--person", metavar="NAME", help="the person's name, for keywords and face regions (needed by --write-xmp)")
+    rank.add_argument(
+        "--person", action=InOrder, metavar="NAME",
+        help="the person's name, for keywords and face regions (needed by --write-xmp); "
+        "for several people, --person NAME --ref PHOTO for each, with --together or --any",
+    )
+    several = rank.add_mutually_exclusive_group()
+    several.add_argument(
+        "--together", dest="mode", action="store_const", const="together",
+        help="the photos all the people given are in, each as good as its worst-looking member and how they are framed together",
+    )
+    several.add_argument(
+        "--any", dest="mode", action="store_const", const="any",
+        help="the photos at least one of the people given is in, as good as the best-looking member present",
+    )
     rank.add_argument("--write-xmp", action="store_true", help="write stars, keywords and the face region into XMP sidecars")
     rank.add_argument("--dry-run", action="store_true", help="with --write-xmp: say which sidecars would change, write nothing")
     add_xmp_arguments(rank)
@@ -94,7 +113,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--unrated", type=star_list, metavar="N,N",
         help="ratings that count as not rated and may be replaced (default 0; darktable's default import rating is 1: use 0,1)",
     )
-    rank.set_defaults(run=run_rank)
+    rank.set_defaults(run=run_rank, order=[])
 
     undo = commands.add_parser("undo", help="take photorank's ratings, keywords and regions out of sidecars", **WITH_EXIT_CODES)
     add_paths_arguments(undo)
@@ -221,6 +240,33 @@ def open_backend(args: argparse.Namespace):
     return LocalBackend(Library(load_config(args.config), engine=args.engine or "auto", cache_path=cache, workers=args.workers))
 
 
+class InOrder(argparse.Action):
+    """Repeatable like action='append', and keeps --person and --ref in the order given, so each
+    --ref belongs to the --person before it (people_of)."""
+
+    def __call__(self, parser, namespace, values, option_string=None):
+        setattr(namespace, self.dest, [*(getattr(namespace, self.dest, None) or []), values])
+        namespace.order = [*namespace.order, (self.dest, values)]
+
+
+def people_of(order: list[tuple[str, str | int]]) -> list[Person]:
+    """`--person Alice --ref a.jpg --person Bob --ref team.jpg --ref-face 2` as the people it names."""
+    people: list[Person] = []
+    for option, value in order:
+        if option == "person":
+            people.append(Person(value.strip()))
+        elif not people:
+            raise UsageError(f"--{option.replace('_', '-')} {value} comes before any --person: with --together or --any, "
+                             "give each person as --person NAME --ref PHOTO")
+        elif option == "ref":
+            people[-1].references.append(ReferenceSpec(value))
+        elif not people[-1].references:
+            raise UsageError(f"--ref-face {value} goes after the --ref it picks a face of")
+        else:
+            people[-1].references[-1].face = value
+    return people
+
+
 def positive_int(text: str) -> int:
     try:
         value = int(text)
@@ -295,19 +341,7 @@ def print_document(args: argparse.Namespace, document: dict, text) -> None:
 
 
 def run_rank(args: argparse.Namespace) -> int:
-    if args.write_xmp and not (args.person and args.person.strip()):
-        raise UsageError("--write-xmp needs --person NAME (the name written into keywords and face regions)")
-    request = RankRequest(
-        references=[ReferenceSpec(path, args.ref_face) for path in args.ref],
-        paths=collection_paths(args),
-        recursive=args.recursive,
-        top=args.top,
-        best_of_burst=args.best_of_burst,
-        include_unsure=args.include_unsure,
-        person=args.person.strip() if args.person else None,
-        write_xmp=args.write_xmp,
-        xmp=xmp_options(args),
-    )
+    request = people_request(args) if args.mode else person_request(args)
     check_output_file(args.output, "-o")
     check_output_file(args.save_reference_crop, "--save-reference-crop")
     document = run_with_progress(args, lambda backend, progress: backend.rank(request, progress))
@@ -317,6 +351,45 @@ def run_rank(args: argparse.Namespace) -> int:
     written_errors = document.get("xmp", {}).get("errors", [])
     report_errors(document["errors"] + written_errors)
     return EXIT_FAILED if document["errors"] or written_errors or not document["found"] else EXIT_OK
+
+
+def person_request(args: argparse.Namespace) -> RankRequest:
+    """The single-person form: `--ref PHOTO... [--person NAME]`, in any order."""
+    if len(args.person or []) > 1:
+        raise UsageError("several --person: rank them with --together (photos of all of them) or --any (of at least one)")
+    face = (args.ref_face or [None])[-1]  # one person: the face number holds for every reference
+    person = Person((args.person or [""])[0].strip(), [ReferenceSpec(path, face) for path in args.ref or []])
+    check_references(person)
+    if args.write_xmp and not person.name:
+        raise UsageError("--write-xmp needs --person NAME (the name written into keywords and face regions)")
+    return RankRequest(
+        references=person.references,
+        paths=collection_paths(args),
+        recursive=args.recursive,
+        top=args.top,
+        best_of_burst=args.best_of_burst,
+        include_unsure=args.include_unsure,
+        person=person.name or None,
+        write_xmp=args.write_xmp,
+        xmp=xmp_options(args),
+    )
+
+
+def people_request(args: argparse.Namespace) -> PeopleRequest:
+    """`--person A --ref a.jpg --person B --ref b.jpg --together|--any`; checked before any work."""
+    people = people_of(args.order)
+    check_people(people, args.mode)
+    return PeopleRequest(
+        people=people,
+        paths=collection_paths(args),
+        mode=args.mode,
+        recursive=args.recursive,
+        top=args.top,
+        best_of_burst=args.best_of_burst,
+        include_unsure=args.include_unsure,
+        write_xmp=args.write_xmp,
+        xmp=xmp_options(args),
+    )
 
 
 def save_reference_crop(references: list[dict], path: str) -> None:
@@ -433,25 +506,37 @@ def reference_text(reference: dict) -> str:
 
 def rank_text(document: dict) -> str:
     lines = [f"engine {document['engine']}; match threshold {document['threshold']:.3f}"]
-    lines += [f"reference {reference_text(reference)}" for reference in document["references"]]
+    if document["people"]:
+        lines += [f"{person['name']}: reference {reference_text(reference)}"
+                  for person in document["people"] for reference in person["references"]]
+    else:
+        lines += [f"reference {reference_text(reference)}" for reference in document["references"]]
     if document["results"]:
-        lines.append(f"{'rank':>4} {'score':>5} {'stars':<5} {'kind':<6} {'match':>6}  photo - reasons ('?': unsure match)")
+        lines.append(f"{'rank':>4} {'score':>5} {'stars':<5} {'kind':<8} {'match':>6}  photo - reasons ('?': unsure match)")
     for result in document["results"]:
         burst = f" [burst {result['burst']}{', best' if result['best_of_burst'] else ''}]" if result["burst"] else ""
         lines.append(
-            f"{result['rank']:>4} {result['score']:>5.1f} {'*' * result['stars']:<5} {result['kind']:<6} "
+            f"{result['rank']:>4} {result['score']:>5.1f} {'*' * result['stars']:<5} {result['kind']:<8} "
             f"{result['similarity']:>5.2f}{'?' if result['match'] == 'unsure' else ' '}  "
             f"{result['path']}{burst} - {', '.join(result['reasons'])}"
         )
     shown = f" ({len(document['results'])} shown)" if len(document["results"]) != document["found"] else ""
     unsure = sum(result["match"] == "unsure" for result in document["results"])
     unsure_note = f"; {unsure} shown unsure (?), to confirm" if unsure else ""
-    lines.append(f"{document['found']} photo(s) with the person{shown}, {document['not_found']} without{unsure_note}")
+    lines.append(f"{document['found']} photo(s) with {who_is_ranked(document)}{shown}, {document['not_found']} without{unsure_note}")
     if document["errors"]:
         lines.append(f"{len(document['errors'])} file(s) could not be read (listed on stderr)")
     if "xmp" in document:
         lines.append(writeback_text(document["xmp"]))
     return "\n".join(lines)
+
+
+def who_is_ranked(document: dict) -> str:
+    """'the person', 'all of Alice, Bob' (--together) or 'any of Alice, Bob' (--any)."""
+    if not document["people"]:
+        return "the person"
+    names = ", ".join(person["name"] for person in document["people"])
+    return f"{'all' if document['mode'] == 'together' else 'any'} of {names}"
 
 
 def emit(args: argparse.Namespace, text: str) -> None:

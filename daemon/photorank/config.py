@@ -59,6 +59,11 @@ RANGES: dict[tuple[str, ...], tuple[Callable[[Any], bool], str]] = {
     # All zero would divide by zero in the weighted mean.
     ("scoring", "single_weights"): (lambda v: sum(v.values()) > 0, "weights not all 0"),
     ("scoring", "group_weights"): (lambda v: sum(v.values()) > 0, "weights not all 0"),
+    ("together", "hidden_fraction"): (lambda v: 0 < v < 1, "between 0 and 1"),
+    ("together", "small_ratio"): (lambda v: 0 < v < 1, "between 0 and 1"),
+    ("together", "hidden_width"): (lambda v: v > 0, "greater than 0"),
+    ("together", "small_width"): (lambda v: v > 0, "greater than 0"),
+    ("together", "weight"): (lambda v: v >= 0, "at least 0"),
 }
 
 # What a value of each default's type is called in messages: (one, several).

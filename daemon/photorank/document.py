@@ -13,7 +13,8 @@ from typing import TYPE_CHECKING
 from .records import DetectedFace, ImageRecord
 
 if TYPE_CHECKING:  # the CLI talking to photorankd imports this module, never the ranking stage
-    from .ranking import RankingReport
+    from .ranking import RankingReport, Reference
+    from .together import MemberResult
 
 
 def face_json(face: DetectedFace) -> dict:
@@ -24,13 +25,31 @@ def face_json(face: DetectedFace) -> dict:
     }
 
 
+def reference_json(reference: Reference) -> dict:
+    return {"path": reference.path, "face": reference.face_number, "box": list(reference.box), "faces": reference.faces}
+
+
+def member_json(member: MemberResult) -> dict:
+    return {
+        "name": member.name,
+        "score": member.score,
+        "similarity": member.similarity,
+        "match": member.match,
+        "face": face_json(member.face),
+        "components": dict(sorted(member.components.items())),
+        "reasons": member.reasons,
+    }
+
+
 def rank_document(report: RankingReport) -> dict:
+    from .together import SetResult  # the ranking stage: made by the library, never by the CLI's client
+
     document = {
         "engine": report.engine,
         "threshold": report.threshold,
-        "references": [
-            {"path": ref.path, "face": ref.face_number, "box": list(ref.box), "faces": ref.faces} for ref in report.references
-        ],
+        "mode": report.mode,
+        "people": [{"name": name, "references": [reference_json(ref) for ref in references]} for name, references in report.people],
+        "references": [reference_json(ref) for ref in report.references],
         "results": [
             {
                 "path": result.path,
@@ -40,6 +59,7 @@ def rank_document(report: RankingReport) -> dict:
                 "kind": result.kind,
                 "similarity": result.similarity,
                 "match": result.match,
+                "members": [member_json(member) for member in result.members] if isinstance(result, SetResult) else [],
                 "faces": result.faces,
                 "prominent_faces": result.prominent_faces,
                 "target_face": face_json(result.target_face),

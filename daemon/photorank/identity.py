@@ -49,12 +49,33 @@ def find_person(
     embeddings of every face of the collection; photo_of_face: (N,) the photo id of each face;
     settings: the [matching] table; threshold: the engine's same-person cosine similarity.
     """
-    references = np.atleast_2d(np.asarray(references, np.float32))
+    return find_people([references], faces, photo_of_face, settings, threshold)[0]
+
+
+def find_people(
+    reference_sets: list[np.ndarray], faces: np.ndarray, photo_of_face: np.ndarray, settings: dict, threshold: float
+) -> list[dict[int, Match]]:
+    """find_person for several people at once: one matrix product of every face against all their
+    references, then each person's decision on their own columns (a set of people costs one pass
+    over the faces, not one per person)."""
+    reference_sets = [np.atleast_2d(np.asarray(references, np.float32)) for references in reference_sets]
     faces = np.asarray(faces, np.float32)
     photo_of_face = np.asarray(photo_of_face)
     if not len(faces):
-        return {}
-    to_reference = (faces @ references.T).max(axis=1)
+        return [{} for _ in reference_sets]
+    similarity = faces @ np.vstack(reference_sets).T
+    ends = np.cumsum([len(references) for references in reference_sets])
+    return [
+        decide_person(references, faces, photo_of_face, similarity[:, end - len(references) : end].max(axis=1), settings, threshold)
+        for references, end in zip(reference_sets, ends)
+    ]
+
+
+def decide_person(
+    references: np.ndarray, faces: np.ndarray, photo_of_face: np.ndarray, to_reference: np.ndarray, settings: dict,
+    threshold: float,
+) -> dict[int, Match]:
+    """find_person's decision, given each face's similarity to the closest reference."""
     candidates = nearest_rows(to_reference, threshold - settings["candidate_margin"], settings["max_candidates"])
     if not len(candidates):
         return {}

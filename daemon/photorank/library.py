@@ -52,7 +52,11 @@ from .ranking import (
     order_results,
     pick_reference,
 )
+from .identity import find_people
 from .records import ImageRecord, ProgressEvent, XmpOptions
+from .scoring import person_exposure_level
+from .records import PeopleRequest, check_people
+from .together import judge_set, one_face_each
 from .writeback import WriteBackSummary, undo_paths, write_back
 
 log = logging.getLogger(__name__)
@@ -349,9 +353,13 @@ class Library:
 
     # --- verbs ---------------------------------------------------------------------------------
 
-    def rank(self, request: RankRequest, progress: Progress | None = None, cancel: threading.Event | None = None) -> RankingReport:
+    def rank(self, request: RankRequest | PeopleRequest, progress: Progress | None = None,
+             cancel: threading.Event | None = None) -> RankingReport:
         """Find the person of the references in the photos of `request.paths`, judge, rank, and
-        write back when asked. The references are checked before the collection is looked at."""
+        write back when asked. The references are checked before the collection is looked at.
+        A PeopleRequest ranks for several people (rank_people)."""
+        if isinstance(request, PeopleRequest):
+            return self.rank_people(request, progress, cancel)
         began = time.perf_counter()
         check_paths([spec.path for spec in request.references], "reference")
         check_paths(request.paths)
@@ -384,6 +392,60 @@ class Library:
         if request.write_xmp:
             stop_if_cancelled(cancel)  # a client that went away must not have its sidecars changed
             report.written = self.write_back(report, request.person.strip(), request.xmp, progress)
+        return report
+
+    def rank_people(self, request: PeopleRequest, progress: Progress | None = None,
+                    cancel: threading.Event | None = None) -> RankingReport:
+        """Rank for a set of people (together.py): each member's face found in the same pass over
+        the collection's faces, each photo judged on every member present."""
+        began = time.perf_counter()
+        check_people(request.people, request.mode)
+        check_paths([spec.path for person in request.people for spec in person.references], "reference")
+        check_paths(request.paths)
+        found_references = iter(self.references([spec for person in request.people for spec in person.references], progress, cancel))
+        people = [(person.name.strip(), [next(found_references) for _ in person.references]) for person in request.people]
+        files, synced = self.sync_collection(request.paths, request.recursive, progress, cancel)
+        if progress:
+            progress(ProgressEvent("ranking", 0, len(synced.fingerprints)))
+        errors = self.unreadable(synced)
+        paths = [path for path in files if path in synced.fingerprints and path not in errors]
+        contents = list(dict.fromkeys(synced.fingerprints[path] for path in paths))
+        embeddings, owners, face_numbers = self.faces.lookup(contents)
+        matches = find_people(
+            [np.stack([reference.embedding for reference in references]) for _, references in people],
+            embeddings, owners, self.config["matching"], self.threshold,
+        )
+        by_photo = one_face_each(dict(zip([name for name, _ in people], matches)))
+        wanted = {contents[photo]: members for photo, members in by_photo.items()
+                  if request.mode == "any" or len(members) == len(people)}
+        records = self.cache.load_many({path: synced.fingerprints[path] for path in paths if synced.fingerprints[path] in wanted}, self.key)
+        exposures = {name: person_exposure_level([reference.exposure for reference in references], self.config["scoring"])
+                     for name, references in people}
+        judged = {
+            path: judge_set(record, {name: (record.faces[face_numbers[match.face]], match.similarity, match.sure)
+                                     for name, match in wanted[synced.fingerprints[path]].items()},
+                            [name for name, _ in people], exposures, request.mode, self.config)
+            for path, record in records.items()
+        }
+        results = [result for result in judged.values() if result is not None]
+        report = RankingReport(
+            engine=self.engine.id,
+            references=[reference for _, references in people for reference in references],
+            results=order_results(results, self.config, request.best_of_burst, request.include_unsure)[: request.top or None],
+            not_found_paths=[path for path in paths if judged.get(path) is None],
+            errors=[(path, errors[path]) for path in files if path in errors],
+            threshold=self.threshold,
+            found=len(results),
+            mode=request.mode,
+            people=people,
+        )
+        if progress:
+            progress(ProgressEvent("ranking", len(paths), len(paths)))
+        log.info("rank %s: %d photos, found in %d, in %.0f ms", request.set_name, len(files), report.found,
+                 (time.perf_counter() - began) * 1000)
+        if request.write_xmp:
+            stop_if_cancelled(cancel)
+            report.written = self.write_back(report, request.set_name, request.xmp, progress)
         return report
 
     def references(self, specs: list[ReferenceSpec], progress: Progress | None = None, cancel: threading.Event | None = None):

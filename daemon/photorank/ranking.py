@@ -72,6 +72,8 @@ class RankingReport:
     threshold: float
     found: int  # photos the person is in, before --top and --best-of-burst shortened `results`
     written: WriteBackSummary | None = None  # what write-back did, when it was asked for
+    mode: str = "single"  # or, for a set of people (together.py): "together" | "any"
+    people: list[tuple[str, list[Reference]]] = field(default_factory=list)  # a set's members and their references
 
     @property
     def not_found(self) -> int:

@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
+from .errors import UsageError
+
 if TYPE_CHECKING:  # annotations only: the CLI talking to photorankd never loads numpy
     import numpy as np
 
@@ -88,3 +90,66 @@ class RankRequest:
 
     def __post_init__(self) -> None:
         self.references = [ReferenceSpec(ref) if isinstance(ref, str) else ref for ref in self.references]
+
+
+MODES = ("together", "any")
+SET_JOIN = " + "  # "Alice + Bob": the set's name in keywords and undo
+
+
+@dataclass
+class Person:
+    """A member of the set: a name and the reference photos of that person."""
+
+    name: str
+    references: list[ReferenceSpec] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        self.references = [ReferenceSpec(ref) if isinstance(ref, str) else ref for ref in self.references]
+
+
+@dataclass
+class PeopleRequest:
+    """Rank for several people: `together` (all of them in the photo) or `any` (at least one)."""
+
+    people: list[Person]
+    paths: list[str]
+    mode: str = "together"
+    recursive: bool = False
+    top: int | None = None
+    best_of_burst: bool = False
+    include_unsure: bool = False
+    write_xmp: bool = False
+    xmp: XmpOptions = field(default_factory=XmpOptions)
+
+    @property
+    def set_name(self) -> str:
+        return set_name([person.name for person in self.people])
+
+
+def set_name(names: list[str]) -> str:
+    """'Alice + Bob': the keyword and undo name of a set, in the order the people were given."""
+    return SET_JOIN.join(name.strip() for name in names)
+
+
+def check_people(people: list[Person], mode: str) -> None:
+    """What a set of people must be before any work: the one place these rules live."""
+    if mode not in MODES:
+        raise UsageError(f"ranking several people is 'together' or 'any', not {mode!r}")
+    if len(people) < 2:
+        raise UsageError("--together and --any rank several people: give each one with --person NAME --ref PHOTO")
+    names = [person.name.strip() for person in people]
+    if not all(names):
+        raise UsageError("every person of a set needs a name (--person NAME)")
+    if len(set(names)) != len(names):
+        raise UsageError(f"each person once: {', '.join(names)}")
+    if any(SET_JOIN.strip() in name for name in names):
+        raise UsageError(f"a person's name cannot hold '{SET_JOIN.strip()}': it joins the names of a set")
+    for person in people:
+        check_references(person)
+
+
+def check_references(person: Person) -> None:
+    """A person needs at least one reference photo (for a set and for one person alike)."""
+    if not person.references:
+        who = f" for {person.name}" if person.name else ""
+        raise UsageError(f"no reference photo{who}: add --ref PHOTO{' after --person ' + person.name if person.name else ''}")

@@ -26,7 +26,7 @@ from google.protobuf.message import Message
 
 from .config import APP_NAME, ConfigError, load_defaults, validate
 from .errors import PhotorankError, UsageError
-from .records import RankRequest, ReferenceSpec, XmpOptions
+from .records import PeopleRequest, Person, RankRequest, ReferenceSpec, XmpOptions, check_references
 from .v1 import photorank_pb2 as pb
 
 SOCKET_NAME = "photorankd.sock"
@@ -217,28 +217,38 @@ def xmp_options(message: pb.XmpOptions) -> XmpOptions:
     return options
 
 
-def rank_message(request: RankRequest) -> pb.RankRequest:
+def reference_messages(specs: list[ReferenceSpec]) -> list[pb.ReferencePhoto]:
+    return [
+        pb.ReferencePhoto(path=to_wire(os.path.abspath(spec.path)), box=list(spec.box or ()), **({"face": spec.face} if spec.face else {}))
+        for spec in specs
+    ]
+
+
+def rank_message(request: RankRequest | PeopleRequest) -> pb.RankRequest:
+    """One person's request (references and `person`), or a set's (`people` and `mode`)."""
+    if isinstance(request, PeopleRequest):
+        who = {
+            "people": [pb.Person(name=to_wire(person.name), references=reference_messages(person.references)) for person in request.people],
+            "mode": request.mode,
+        }
+    else:
+        who = {"references": reference_messages(request.references), "person": to_wire(request.person or "")}
     return pb.RankRequest(
-        references=[
-            pb.ReferencePhoto(path=to_wire(os.path.abspath(spec.path)), box=list(spec.box or ()), **({"face": spec.face} if spec.face else {}))
-            for spec in request.references
-        ],
+        **who,
         paths=wire_paths(request.paths),
         recursive=request.recursive,
         top=request.top or 0,
         best_of_burst=request.best_of_burst,
         include_unsure=request.include_unsure,
-        person=to_wire(request.person or ""),
         write_xmp=request.write_xmp,
         xmp=xmp_message(request.xmp),
     )
 
 
-def rank_request(message: pb.RankRequest) -> RankRequest:
-    """The library's request from a message, checked for what the message type cannot say."""
-    paths = request_paths(message.paths)
+def reference_specs(messages) -> list[ReferenceSpec]:
+    """ReferencePhoto messages as the library's specs, checked for what the message type cannot say."""
     references = []
-    for reference, path in zip(message.references, request_paths([reference.path for reference in message.references])):
+    for reference, path in zip(messages, request_paths([reference.path for reference in messages])):
         if reference.box and len(reference.box) != 4:
             raise UsageError(f"reference {path}: a box is [x, y, width, height], got {list(reference.box)}")
         if reference.HasField("face") and reference.face < 1:
@@ -248,19 +258,28 @@ def rank_request(message: pb.RankRequest) -> RankRequest:
             reference.face if reference.HasField("face") else None,
             tuple(reference.box) if reference.box else None,
         ))
-    if not references:
-        raise UsageError("no reference photo given")
-    return RankRequest(
-        references=references,
-        paths=paths,
-        recursive=message.recursive,
-        top=message.top or None,
-        best_of_burst=message.best_of_burst,
-        include_unsure=message.include_unsure,
-        person=from_wire(message.person) or None,
-        write_xmp=message.write_xmp,
-        xmp=xmp_options(message.xmp),
-    )
+    return references
+
+
+def rank_request(message: pb.RankRequest) -> RankRequest | PeopleRequest:
+    """The library's request from a message, checked for what the message type cannot say."""
+    common = {
+        "paths": request_paths(message.paths),
+        "recursive": message.recursive,
+        "top": message.top or None,
+        "best_of_burst": message.best_of_burst,
+        "include_unsure": message.include_unsure,
+        "write_xmp": message.write_xmp,
+        "xmp": xmp_options(message.xmp),
+    }
+    if message.people:
+        if message.references:
+            raise UsageError("a request names either one person's references or people, not both")
+        people = [Person(from_wire(person.name), reference_specs(person.references)) for person in message.people]
+        return PeopleRequest(people=people, mode=message.mode or "together", **common)
+    person = Person(from_wire(message.person), reference_specs(message.references))
+    check_references(person)
+    return RankRequest(references=person.references, person=person.name or None, **common)
 
 
 def wire_paths(paths: list[str]) -> list[str]:

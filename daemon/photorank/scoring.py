@@ -281,11 +281,28 @@ def reasons(target: dict, others: list[dict], s: dict, costs: dict[str, float] |
     """Short words a photographer would use, what is wrong first, then what is good.
 
     `costs` (aspect_costs): every aspect that costs at least `reason_cost_points` of the score is
-    said, in milder words (mild_fault) when none of the plain faults below names it."""
+    said, in milder words (mild_fault) when none of the plain faults names it."""
+    bad, good = face_reasons(target, s)
+    if not others and (target.get("face_size") or 1.0) < s["small_face_center"]:
+        bad.append("face small in frame")
+    if not others and resolution_quality(target, s) < 0.5:
+        bad.append("low resolution")
+    if others:
+        bad.extend(group_reasons(target, others, s))
+    elif target.get("eyes_open") is not None and not eyes_closed(target, s):
+        good.append("eyes open")
+    for aspect, cost in (costs or {}).items():
+        if cost >= s["reason_cost_points"] and not any(word.startswith(FAULT_WORDS[aspect]) for word in bad):
+            bad = [word for word in bad if not word.endswith("people look good")] if aspect == "group" else bad
+            bad.append(mild_fault(aspect, target, s))
+    return bad + good
+
+
+def face_reasons(target: dict, s: dict) -> tuple[list[str], list[str]]:
+    """(what is wrong, what is good) with one face, whatever else is in the photo."""
     bad: list[str] = []
     good: list[str] = []
-    eyes_open = target.get("eyes_open")
-    if eyes_open is None:
+    if target.get("eyes_open") is None:
         bad.append("eyes not visible")
     elif eyes_closed(target, s):
         bad.append("eyes closed")
@@ -305,21 +322,9 @@ def reasons(target: dict, others: list[dict], s: dict, costs: dict[str, float] |
         bad.append("face cut by the frame")
     if compression_quality(target, s) < 0.5:
         bad.append("blocky JPEG")
-    if not others and (target.get("face_size") or 1.0) < s["small_face_center"]:
-        bad.append("face small in frame")
-    if not others and resolution_quality(target, s) < 0.5:
-        bad.append("low resolution")
     if smiling(target, s):
         good.append("smiling")
-    if others:
-        bad.extend(group_reasons(target, others, s))
-    elif eyes_open is not None and not eyes_closed(target, s):
-        good.append("eyes open")
-    for aspect, cost in (costs or {}).items():
-        if cost >= s["reason_cost_points"] and not any(word.startswith(FAULT_WORDS[aspect]) for word in bad):
-            bad = [word for word in bad if not word.endswith("people look good")] if aspect == "group" else bad
-            bad.append(mild_fault(aspect, target, s))
-    return bad + good
+    return bad, good
 
 
 # The plain words (their beginnings) that already name each aspect's fault.
@@ -367,14 +372,20 @@ def group_reasons(target: dict, others: list[dict], s: dict) -> list[str]:
 
     The target's own faults are said plainly by `reasons`; these count only the other people, so
     one fact is never said twice."""
+    said = others_faults(others, s)
+    target_fine = not any(test(target, s) for test in (eyes_closed, looking_away, face_soft))
+    if not said and target_fine:
+        said.append(f"all {len(others) + 1} people look good")
+    return said
+
+
+def others_faults(others: list[dict], s: dict) -> list[str]:
+    """'eyes closed: 1 of 5 others', 'looking away: N of M others', 'face soft: N of M others'."""
     said = []
     for test, words in ((eyes_closed, "eyes closed"), (looking_away, "looking away"), (face_soft, "face soft")):
         number = sum(1 for signals in others if test(signals, s))
         if number:
             said.append(f"{words}: {number} of {len(others)} {'other' if len(others) == 1 else 'others'}")
-    target_fine = not any(test(target, s) for test in (eyes_closed, looking_away, face_soft))
-    if not said and target_fine:
-        said.append(f"all {len(others) + 1} people look good")
     return said
 
 

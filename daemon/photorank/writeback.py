@@ -3,6 +3,8 @@
 Thin over `xmp_writer`, which owns every byte-level guarantee (merge, atomic write, undo).
 Here a ranking becomes one PersonRating per photo; photos where the person is no longer found
 lose that person's earlier photorank data, so a re-run leaves the collection consistent.
+A set of people (together.py) is one PersonRating under the set's name ("Alice + Bob"),
+holding each member's face region under the member's own name.
 """
 
 from __future__ import annotations
@@ -16,6 +18,8 @@ import xmp_writer
 
 from . import __version__
 from .ranking import PhotoResult, RankingReport
+from .records import Box
+from .together import SetResult
 
 BEST_OF_BURST = "best of burst"
 UNSURE = "unsure"  # keyword leaf of a match the collection did not confirm (photorank|<Person>|unsure)
@@ -53,11 +57,11 @@ class WriteBackSummary:
         }
 
 
-def face_region(result: PhotoResult) -> xmp_writer.FaceRegion | None:
-    """The target face as normalised centre and size (MWG regions), clamped to the frame."""
+def face_region(result: PhotoResult, box: Box | None = None) -> xmp_writer.FaceRegion | None:
+    """The target face (or the face at `box`) as normalised centre and size (MWG regions), clamped to the frame."""
     if not result.width or not result.height:
         return None
-    x, y, w, h = result.target_face.box
+    x, y, w, h = box or result.target_face.box
     clamp = lambda value: min(1.0, max(0.0, value))  # noqa: E731 - one-line helper
     return xmp_writer.FaceRegion(
         cx=clamp((x + w / 2) / result.width),
@@ -69,6 +73,13 @@ def face_region(result: PhotoResult) -> xmp_writer.FaceRegion | None:
     )
 
 
+def member_regions(result: PhotoResult) -> tuple[tuple[str, xmp_writer.FaceRegion], ...]:
+    """A set's photo: each member's face region, by the member's name (none for one person)."""
+    if not isinstance(result, SetResult) or not (result.width and result.height):
+        return ()
+    return tuple((member.name, face_region(result, member.face.box)) for member in result.members)
+
+
 def person_rating(result: PhotoResult, person: str, engine: str, run_time: str) -> xmp_writer.PersonRating:
     return xmp_writer.PersonRating(
         person=person,
@@ -77,7 +88,8 @@ def person_rating(result: PhotoResult, person: str, engine: str, run_time: str) 
         stars=result.stars,
         kind=result.kind,
         tags=((BEST_OF_BURST,) if result.burst and result.best_of_burst else ()) + ((UNSURE,) if result.match == "unsure" else ()),
-        region=face_region(result),
+        region=None if isinstance(result, SetResult) else face_region(result),
+        member_regions=member_regions(result),
         engine=engine,
         version=__version__,
         run_time=run_time,

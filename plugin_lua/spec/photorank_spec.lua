@@ -81,6 +81,14 @@ describe("the command line", function()
     assert.are.same({ "oops" }, read_lines(dir .. "/err"))
   end)
 
+  it("names each person of a set before their reference, and ranks them together", function()
+    local lines = run({ verb = "rank", people = { { name = "Alice", path = AWKWARD[3] }, { name = "Bob $X", path = "/b.jpg" } },
+                        top = 5 })
+    assert.are.same({ "rank", "--person", "Alice", "--ref", AWKWARD[3], "--person", "Bob $X", "--ref", "/b.jpg",
+                      "--together", "--top", "5", "--paths-from", dir .. "/paths.txt", "--progress", "jsonl" },
+                    { table.unpack(lines, 2) })
+  end)
+
   it("takes only whole numbers of at least 1 from the entries", function()
     assert.are.same({ 3, 12 }, { core.positive_integer("3"), core.positive_integer(" 12 ") })
     for _, text in ipairs({ "", "0", "-2", "2.5", "ten", "1e400" }) do
@@ -219,6 +227,13 @@ describe("tags", function()
       core.result_tags("Alice", { rank = 7, kind = "group", burst = 2, best_of_burst = true, match = "unsure" }))
     assert.are.same({ "photorank|Alice|rank 012", "photorank|Alice|single" },
       core.result_tags("Alice", { rank = 12, kind = "single", best_of_burst = true, match = "sure" }))
+  end)
+
+  it("names a set's photo of all of them under the set's name", function()
+    local people = { { name = "Alice", path = "/a.jpg" }, { name = "Bob", path = "/b.jpg" } }
+    assert.are.same({ "photorank|Alice + Bob|rank 002", "photorank|Alice + Bob|together" },
+      core.result_tags(core.set_name(people), { rank = 2, kind = "together", match = "sure" }))
+    assert.is_false(core.is_our_tag("photorank|Alice|rank 001", "Alice + Bob"))
   end)
 
   it("keeps a name from making deeper tag levels", function()
@@ -397,6 +412,22 @@ describe("choosing the reference", function()
     assert.are.same({ a, { b, c } }, { core.choose_images({ a }, nil, nil, collection({ a, b, c })) })
   end)
 
+  it("holds one reference per person, kept in order and across sessions", function()
+    local people = core.set_person({}, "Alice", "/p/a.jpg")
+    people = core.set_person(people, "Bob", "/p/b c.jpg")
+    people = core.set_person(people, "Alice", "/p/c.jpg")
+    assert.are.same({ { name = "Alice", path = "/p/c.jpg" }, { name = "Bob", path = "/p/b c.jpg" } }, people)
+    assert.are.equal("Alice: c.jpg, Bob: b c.jpg", core.people_text(people))
+    assert.are.same(people, core.people_from_text(core.people_to_text(people)))
+    assert.is_nil(core.people_to_text(people):find("\n"), "darktablerc holds one setting a line")
+  end)
+
+  it("ranks for a set the images acted on, else the collection, never their references", function()
+    local people = { { name = "A", path = "/p/a" }, { name = "C", path = "/p/c" } }
+    assert.are.same({ b }, core.choose_set_images({ a, b }, people, not_listed))
+    assert.are.same({ b }, core.choose_set_images({ a }, people, collection({ a, b, c })))
+  end)
+
   it("prefers the reference set with 'set reference'", function()
     assert.are.same({ c, { a, b } }, { core.choose_images({ a, b }, a, c, not_listed) })
     assert.is_nil((core.choose_images({}, nil, nil, collection({ a }))))
@@ -432,6 +463,7 @@ describe("in darktable", function()
     assert.are.equal("rank for this person", dt.registered.actions.photorank_rank.label)
     assert.truthy(dt.registered.events["photorank/shortcut"])
     assert.truthy(dt.registered.events["photorank_undo/shortcut"])
+    assert.truthy(dt.registered.events["photorank_together/shortcut"])
     assert.are.equal("photorank/start_daemon", dt.registered.preference)
     for _, label in ipairs({ "set reference", "rank for this person", "index this collection", "undo photorank" }) do
       assert.truthy(panel_widget(label), label)
@@ -466,6 +498,38 @@ echo '{"results": [{"path": "/p/a b.jpg", "rank": 1, "stars": 4, "kind": "single
     panel_widget("undo photorank").clicked_callback()
     assert.are.same({ {}, 1 }, { tag_names(a), a.rating })
     dt.gui.action_images = {}
+  end)
+
+  it("ranks a set through its button: one reference per person set in the panel, listed there", function()
+    local earlier = {}
+    for i = #dt.images, 1, -1 do earlier[i], dt.images[i] = dt.images[i], nil end
+    local alice, bob = dt.add_image("/p", "alice.jpg"), dt.add_image("/p", "bob.jpg")
+    local both, one = dt.add_image("/p", "both.jpg"), dt.add_image("/p", "one.jpg")
+    local entry = dt.registered.libs.photorank.widget[1]
+    for _, chosen in ipairs({ { "Alice", alice }, { "Bob", bob } }) do
+      entry.text = chosen[1]
+      dt.gui.action_images = { chosen[2] }
+      panel_widget("set reference").clicked_callback()
+    end
+    assert.truthy(panel_widget("people: Alice: alice.jpg, Bob: bob.jpg"))
+    set_command([[
+case "$*" in "rank --person Alice --ref /p/alice.jpg --person Bob --ref /p/bob.jpg --together --paths-from "*) ;; *) exit 9 ;; esac
+echo '{"results": [{"path": "/p/both.jpg", "rank": 1, "stars": 3, "kind": "together", "match": "sure"}], "found": 1, "not_found": 1, "errors": []}'
+]])
+    dt.gui.action_images = {}
+    panel_widget("rank for these people").clicked_callback()
+    assert.are.equal("photorank: Alice + Bob together in 1 of 2 photos", dt.printed[#dt.printed])
+    assert.are.same({ "photorank|Alice + Bob|rank 001", "photorank|Alice + Bob|together" }, tag_names(both))
+    assert.are.same({ 3, 1 }, { both.rating, one.rating })
+    dt.gui.action_images = { both }
+    panel_widget("undo photorank").clicked_callback()
+    dt.gui.action_images = {}
+    panel_widget("set reference").clicked_callback() -- nothing selected: the people are forgotten
+    panel_widget("rank for these people").clicked_callback()
+    assert.truthy(dt.printed[#dt.printed]:match("^photorank: set a reference for each person first"))
+    entry.text = "Alice"
+    for i = #dt.images, 1, -1 do dt.images[i] = nil end
+    for i, image in ipairs(earlier) do dt.images[i] = image end
   end)
 
   it("shows photorank's error as a message, and when it is missing says so", function()

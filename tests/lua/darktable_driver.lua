@@ -1,8 +1,8 @@
 -- Runs inside a real darktable (tests/test_plugin_darktable.py): imports the photos, finds the
 -- plugin luarc loaded, ranks for the person through the plugin's shortcut action, waits for it,
--- takes a screenshot, undoes, and writes what darktable holds at each step (and what the panel
--- said) into a report.  Whatever happens it writes "done" and quits, so darktable never waits
--- for a user.
+-- takes a screenshot, ranks for a set of two people through their shortcut, undoes, and writes
+-- what darktable holds at each step (and what the panel said) into a report.  Whatever happens
+-- it writes "done" and quits, so darktable never waits for a user.
 
 local dt = require "darktable"
 
@@ -113,6 +113,26 @@ local ok, err = pcall(function()
     line("screenshot", tostring(dt.control.execute("import -window root '" .. env("PR_SCREENSHOT") .. "'")))
     show_only("DT_COLLECTION_PROP_FILMROLL", folder)
     wait_for("collection", 30, function() return #dt.collection == count end)
+  end
+
+  if env("PR_SET_PREFIX") then
+    -- the set's people were kept by "set reference" (darktablerc); nothing selected: the plugin
+    -- ranks the collection (the references aside) for the set
+    dt.gui.selection({})
+    dt.control.execute(env("PR_POINTER_AWAY"))
+    started = now()
+    dt.gui.action("lua/photorank rank for these people", 0, "", "", 1.0)
+    wait_for("ranking together", 3600, function()
+      for _i, image in pairs(dt.collection) do
+        for _j, tag in ipairs(dt.tags.get_tags(image)) do
+          if tag.name:find(env("PR_SET_PREFIX"), 1, true) == 1 then return true end
+        end
+      end
+      return false
+    end)
+    dt.control.sleep(1000) -- the plugin saves its memory of ratings after the last tag
+    timed("rank together", started)
+    snapshot("together")
   end
 
   local everything = {}

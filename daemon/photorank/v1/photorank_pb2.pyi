@@ -31,9 +31,19 @@ class XmpOptions(_message.Message):
     dry_run: bool
     def __init__(self, naming: _Optional[str] = ..., overwrite_ratings: _Optional[bool] = ..., unrated: _Optional[_Iterable[int]] = ..., embed: _Optional[bool] = ..., dry_run: _Optional[bool] = ...) -> None: ...
 
-class RankRequest(_message.Message):
-    __slots__ = ("references", "paths", "recursive", "top", "best_of_burst", "person", "write_xmp", "xmp", "include_unsure")
+class Person(_message.Message):
+    __slots__ = ("name", "references")
+    NAME_FIELD_NUMBER: _ClassVar[int]
     REFERENCES_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    references: _containers.RepeatedCompositeFieldContainer[ReferencePhoto]
+    def __init__(self, name: _Optional[str] = ..., references: _Optional[_Iterable[_Union[ReferencePhoto, _Mapping]]] = ...) -> None: ...
+
+class RankRequest(_message.Message):
+    __slots__ = ("references", "people", "mode", "paths", "recursive", "top", "best_of_burst", "person", "write_xmp", "xmp", "include_unsure")
+    REFERENCES_FIELD_NUMBER: _ClassVar[int]
+    PEOPLE_FIELD_NUMBER: _ClassVar[int]
+    MODE_FIELD_NUMBER: _ClassVar[int]
     PATHS_FIELD_NUMBER: _ClassVar[int]
     RECURSIVE_FIELD_NUMBER: _ClassVar[int]
     TOP_FIELD_NUMBER: _ClassVar[int]
@@ -43,6 +53,8 @@ class RankRequest(_message.Message):
     XMP_FIELD_NUMBER: _ClassVar[int]
     INCLUDE_UNSURE_FIELD_NUMBER: _ClassVar[int]
     references: _containers.RepeatedCompositeFieldContainer[ReferencePhoto]
+    people: _containers.RepeatedCompositeFieldContainer[Person]
+    mode: str
     paths: _containers.RepeatedScalarFieldContainer[str]
     recursive: bool
     top: int
@@ -51,7 +63,7 @@ class RankRequest(_message.Message):
     write_xmp: bool
     xmp: XmpOptions
     include_unsure: bool
-    def __init__(self, references: _Optional[_Iterable[_Union[ReferencePhoto, _Mapping]]] = ..., paths: _Optional[_Iterable[str]] = ..., recursive: _Optional[bool] = ..., top: _Optional[int] = ..., best_of_burst: _Optional[bool] = ..., person: _Optional[str] = ..., write_xmp: _Optional[bool] = ..., xmp: _Optional[_Union[XmpOptions, _Mapping]] = ..., include_unsure: _Optional[bool] = ...) -> None: ...
+    def __init__(self, references: _Optional[_Iterable[_Union[ReferencePhoto, _Mapping]]] = ..., people: _Optional[_Iterable[_Union[Person, _Mapping]]] = ..., mode: _Optional[str] = ..., paths: _Optional[_Iterable[str]] = ..., recursive: _Optional[bool] = ..., top: _Optional[int] = ..., best_of_burst: _Optional[bool] = ..., person: _Optional[str] = ..., write_xmp: _Optional[bool] = ..., xmp: _Optional[_Union[XmpOptions, _Mapping]] = ..., include_unsure: _Optional[bool] = ...) -> None: ...
 
 class IndexRequest(_message.Message):
     __slots__ = ("paths", "recursive")
@@ -137,8 +149,41 @@ class Reference(_message.Message):
     faces: int
     def __init__(self, path: _Optional[str] = ..., face: _Optional[int] = ..., box: _Optional[_Iterable[int]] = ..., faces: _Optional[int] = ...) -> None: ...
 
+class Member(_message.Message):
+    __slots__ = ("name", "score", "similarity", "match", "face", "components", "reasons")
+    class ComponentsEntry(_message.Message):
+        __slots__ = ("key", "value")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: float
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[float] = ...) -> None: ...
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    SCORE_FIELD_NUMBER: _ClassVar[int]
+    SIMILARITY_FIELD_NUMBER: _ClassVar[int]
+    MATCH_FIELD_NUMBER: _ClassVar[int]
+    FACE_FIELD_NUMBER: _ClassVar[int]
+    COMPONENTS_FIELD_NUMBER: _ClassVar[int]
+    REASONS_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    score: float
+    similarity: float
+    match: str
+    face: Face
+    components: _containers.ScalarMap[str, float]
+    reasons: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, name: _Optional[str] = ..., score: _Optional[float] = ..., similarity: _Optional[float] = ..., match: _Optional[str] = ..., face: _Optional[_Union[Face, _Mapping]] = ..., components: _Optional[_Mapping[str, float]] = ..., reasons: _Optional[_Iterable[str]] = ...) -> None: ...
+
+class PersonReferences(_message.Message):
+    __slots__ = ("name", "references")
+    NAME_FIELD_NUMBER: _ClassVar[int]
+    REFERENCES_FIELD_NUMBER: _ClassVar[int]
+    name: str
+    references: _containers.RepeatedCompositeFieldContainer[Reference]
+    def __init__(self, name: _Optional[str] = ..., references: _Optional[_Iterable[_Union[Reference, _Mapping]]] = ...) -> None: ...
+
 class PhotoResult(_message.Message):
-    __slots__ = ("path", "rank", "score", "stars", "kind", "similarity", "match", "faces", "prominent_faces", "target_face", "signals", "components", "reasons", "burst", "best_of_burst", "width", "height", "captured_at")
+    __slots__ = ("path", "rank", "score", "stars", "kind", "similarity", "match", "members", "faces", "prominent_faces", "target_face", "signals", "components", "reasons", "burst", "best_of_burst", "width", "height", "captured_at")
     class ComponentsEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -153,6 +198,7 @@ class PhotoResult(_message.Message):
     KIND_FIELD_NUMBER: _ClassVar[int]
     SIMILARITY_FIELD_NUMBER: _ClassVar[int]
     MATCH_FIELD_NUMBER: _ClassVar[int]
+    MEMBERS_FIELD_NUMBER: _ClassVar[int]
     FACES_FIELD_NUMBER: _ClassVar[int]
     PROMINENT_FACES_FIELD_NUMBER: _ClassVar[int]
     TARGET_FACE_FIELD_NUMBER: _ClassVar[int]
@@ -171,6 +217,7 @@ class PhotoResult(_message.Message):
     kind: str
     similarity: float
     match: str
+    members: _containers.RepeatedCompositeFieldContainer[Member]
     faces: int
     prominent_faces: int
     target_face: Face
@@ -182,7 +229,7 @@ class PhotoResult(_message.Message):
     width: int
     height: int
     captured_at: float
-    def __init__(self, path: _Optional[str] = ..., rank: _Optional[int] = ..., score: _Optional[float] = ..., stars: _Optional[int] = ..., kind: _Optional[str] = ..., similarity: _Optional[float] = ..., match: _Optional[str] = ..., faces: _Optional[int] = ..., prominent_faces: _Optional[int] = ..., target_face: _Optional[_Union[Face, _Mapping]] = ..., signals: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ..., components: _Optional[_Mapping[str, float]] = ..., reasons: _Optional[_Iterable[str]] = ..., burst: _Optional[int] = ..., best_of_burst: _Optional[bool] = ..., width: _Optional[int] = ..., height: _Optional[int] = ..., captured_at: _Optional[float] = ...) -> None: ...
+    def __init__(self, path: _Optional[str] = ..., rank: _Optional[int] = ..., score: _Optional[float] = ..., stars: _Optional[int] = ..., kind: _Optional[str] = ..., similarity: _Optional[float] = ..., match: _Optional[str] = ..., members: _Optional[_Iterable[_Union[Member, _Mapping]]] = ..., faces: _Optional[int] = ..., prominent_faces: _Optional[int] = ..., target_face: _Optional[_Union[Face, _Mapping]] = ..., signals: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ..., components: _Optional[_Mapping[str, float]] = ..., reasons: _Optional[_Iterable[str]] = ..., burst: _Optional[int] = ..., best_of_burst: _Optional[bool] = ..., width: _Optional[int] = ..., height: _Optional[int] = ..., captured_at: _Optional[float] = ...) -> None: ...
 
 class FileError(_message.Message):
     __slots__ = ("path", "error")
@@ -232,9 +279,11 @@ class WriteBack(_message.Message):
     def __init__(self, dry_run: _Optional[bool] = ..., files: _Optional[_Mapping[str, int]] = ..., notes: _Optional[_Iterable[_Union[FileNote, _Mapping]]] = ..., errors: _Optional[_Iterable[_Union[FileError, _Mapping]]] = ..., changes: _Optional[_Iterable[_Union[FileChange, _Mapping]]] = ...) -> None: ...
 
 class RankReport(_message.Message):
-    __slots__ = ("engine", "threshold", "references", "results", "found", "not_found", "errors", "xmp")
+    __slots__ = ("engine", "threshold", "mode", "people", "references", "results", "found", "not_found", "errors", "xmp")
     ENGINE_FIELD_NUMBER: _ClassVar[int]
     THRESHOLD_FIELD_NUMBER: _ClassVar[int]
+    MODE_FIELD_NUMBER: _ClassVar[int]
+    PEOPLE_FIELD_NUMBER: _ClassVar[int]
     REFERENCES_FIELD_NUMBER: _ClassVar[int]
     RESULTS_FIELD_NUMBER: _ClassVar[int]
     FOUND_FIELD_NUMBER: _ClassVar[int]
@@ -243,13 +292,15 @@ class RankReport(_message.Message):
     XMP_FIELD_NUMBER: _ClassVar[int]
     engine: str
     threshold: float
+    mode: str
+    people: _containers.RepeatedCompositeFieldContainer[PersonReferences]
     references: _containers.RepeatedCompositeFieldContainer[Reference]
     results: _containers.RepeatedCompositeFieldContainer[PhotoResult]
     found: int
     not_found: int
     errors: _containers.RepeatedCompositeFieldContainer[FileError]
     xmp: WriteBack
-    def __init__(self, engine: _Optional[str] = ..., threshold: _Optional[float] = ..., references: _Optional[_Iterable[_Union[Reference, _Mapping]]] = ..., results: _Optional[_Iterable[_Union[PhotoResult, _Mapping]]] = ..., found: _Optional[int] = ..., not_found: _Optional[int] = ..., errors: _Optional[_Iterable[_Union[FileError, _Mapping]]] = ..., xmp: _Optional[_Union[WriteBack, _Mapping]] = ...) -> None: ...
+    def __init__(self, engine: _Optional[str] = ..., threshold: _Optional[float] = ..., mode: _Optional[str] = ..., people: _Optional[_Iterable[_Union[PersonReferences, _Mapping]]] = ..., references: _Optional[_Iterable[_Union[Reference, _Mapping]]] = ..., results: _Optional[_Iterable[_Union[PhotoResult, _Mapping]]] = ..., found: _Optional[int] = ..., not_found: _Optional[int] = ..., errors: _Optional[_Iterable[_Union[FileError, _Mapping]]] = ..., xmp: _Optional[_Union[WriteBack, _Mapping]] = ...) -> None: ...
 
 class IndexReport(_message.Message):
     __slots__ = ("photos", "analysed", "cached", "errors")
