@@ -291,16 +291,9 @@ def test_sharp_face_on_blurred_background_beats_blurred_face_on_sharp_background
     assert any("face soft" in word for word in family["face_blur_2"].reasons)
 
 
-# Exposure is judged on the face alone (docs/scoring.md): t1's target face reads +1.15 EV, and
-# 2 stops under -0.86 EV, a well-exposed darker skin; the group aspect, at its floor, decides.
-T1_DARK = pytest.mark.xfail(reason="t1's darkened target face is within the skin-tone range", strict=True)
-
-
 @pytest.mark.parametrize("stem", ["t1", *[name.split(".")[0] for name in SHARED_PORTRAITS]])
 @pytest.mark.parametrize("copy", ["dark_2", "blur", "motion"])
-def test_degraded_copies_rank_below_their_original(derived, stem, copy, request):
-    if (stem, copy) == ("t1", "dark_2"):
-        request.applymarker(T1_DARK)
+def test_degraded_copies_rank_below_their_original(derived, stem, copy):
     judged, _ = derived
     if stem not in judged:
         pytest.skip("shared people photos not present")
@@ -312,7 +305,9 @@ def test_degraded_copies_rank_below_their_original(derived, stem, copy, request)
 
 def test_well_exposed_beats_two_stops_under_and_says_underexposed(derived):
     judged, _ = derived
-    portraits = [family for stem, family in judged.items() if stem != "t1"]  # t1: T1_DARK
+    # t1's target face reads +1.15 EV and 2 stops under -0.86 EV, a well-exposed darker skin
+    # (exposure is judged on the face alone, docs/scoring.md): it need not say "underexposed"
+    portraits = [family for stem, family in judged.items() if stem != "t1"]
     for family in portraits:
         assert family["dark_2"].score < family["original"].score
         assert "face underexposed" in family["dark_2"].reasons or "face a little dark" in family["dark_2"].reasons

@@ -54,7 +54,6 @@ from .ranking import (
 )
 from .identity import find_people
 from .records import ImageRecord, ProgressEvent, XmpOptions
-from .scoring import person_exposure_level
 from .records import PeopleRequest, check_people
 from .together import judge_set, one_face_each
 from .writeback import WriteBackSummary, undo_paths, write_back
@@ -419,12 +418,10 @@ class Library:
         wanted = {contents[photo]: members for photo, members in by_photo.items()
                   if request.mode == "any" or len(members) == len(people)}
         records = self.cache.load_many({path: synced.fingerprints[path] for path in paths if synced.fingerprints[path] in wanted}, self.key)
-        exposures = {name: person_exposure_level([reference.exposure for reference in references], self.config["scoring"])
-                     for name, references in people}
         judged = {
             path: judge_set(record, {name: (record.faces[face_numbers[match.face]], match.similarity, match.sure)
                                      for name, match in wanted[synced.fingerprints[path]].items()},
-                            [name for name, _ in people], exposures, request.mode, self.config)
+                            [name for name, _ in people], request.mode, self.config)
             for path, record in records.items()
         }
         results = [result for result in judged.values() if result is not None]

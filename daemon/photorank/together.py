@@ -68,15 +68,14 @@ MemberMatch = tuple[DetectedFace, float, bool]
 
 
 def judge_set(
-    record: ImageRecord, found: dict[str, MemberMatch], names: list[str], exposures: dict[str, float | None],
-    mode: str, config: dict[str, dict],
+    record: ImageRecord, found: dict[str, MemberMatch], names: list[str], mode: str, config: dict[str, dict],
 ) -> SetResult | None:
     """The photo's result for the set, or None when it does not qualify (together: someone is
     missing; any: nobody is there). `found`: name -> the member's match in this photo."""
     present = [name for name in names if name in found]
     if not present or (mode == "together" and len(present) < len(names)):
         return None
-    judged = {name: judge_photo(record, *found[name], exposures[name], config) for name in present}
+    judged = {name: judge_photo(record, *found[name], config) for name in present}
     scores = {name: judged[name].score for name in present}
     deciding = (min if mode == "together" else max)(present, key=scores.__getitem__)
     boxes = {name: found[name][0].box for name in present}
