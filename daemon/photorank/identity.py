@@ -141,18 +141,15 @@ def judge_members(references: np.ndarray, embeddings: np.ndarray, settings: dict
     rows = np.vstack([references, embeddings])
     piece, pieces = near_copy_pieces(rows, settings["copy_similarity"])
     similarity = np.clip(pieces @ pieces.T, -1.0, 1.0)
-    others = ~np.eye(len(pieces), dtype=bool)  # a piece is never compared with itself
     merges = average_linkage(similarity)
     cluster = clusters_at(merges, len(pieces), threshold)
     core = clusters_at(merges, len(pieces), threshold + settings["cluster_margin"])
     person = np.unique(piece[: len(references)])
     in_person = np.isin(cluster, cluster[person])
     in_core = np.isin(core, core[person])
-    to_person = mean_similarity(similarity, others, in_person[None, :])[:, 0]
+    to_person = mean_similarity(similarity, in_person[None, :])[0][:, 0]
     rivals = np.unique(cluster[~in_person])
-    rival_members = cluster[None, :] == rivals[:, None]
-    to_rivals = mean_similarity(similarity, others, rival_members)
-    rival_size = others.astype(np.float64) @ rival_members.T  # each rival's pieces, the piece itself left out
+    to_rivals, rival_size = mean_similarity(similarity, cluster[None, :] == rivals[:, None])
     to_rival = to_rivals.max(axis=1, initial=-1.0)
     to_lasting_rival = np.where(rival_size >= settings["rival_evidence"], to_rivals, -1.0).max(axis=1, initial=-1.0)
     is_reference = np.isin(np.arange(len(pieces)), person)  # a near copy of a reference is the person
@@ -165,8 +162,11 @@ def judge_members(references: np.ndarray, embeddings: np.ndarray, settings: dict
 def near_copy_pieces(rows: np.ndarray, copy_similarity: float) -> tuple[np.ndarray, np.ndarray]:
     """(piece of each row, one unit embedding per piece): rows joined by chains of similarities
     of at least `copy_similarity` are one piece of evidence, embedded as their normalised mean."""
-    first, second = np.nonzero(np.triu(rows @ rows.T >= copy_similarity, 1))
+    first, second = np.nonzero(rows @ rows.T >= copy_similarity)
+    first, second = first[first < second], second[first < second]
     label = np.arange(len(rows))
+    if not len(first):
+        return label, rows
     while True:  # each row takes the lowest label it is chained to (min-label propagation)
         lowest = np.minimum(label[first], label[second])
         joined = label.copy()
@@ -177,9 +177,10 @@ def near_copy_pieces(rows: np.ndarray, copy_similarity: float) -> tuple[np.ndarr
             break
         label = joined
     _, piece = np.unique(label, return_inverse=True)
-    sums = np.zeros((piece.max() + 1, rows.shape[1]), np.float64)
-    np.add.at(sums, piece, rows)
-    return piece, sums / np.linalg.norm(sums, axis=1, keepdims=True)
+    order = np.argsort(piece, kind="stable")
+    starts = np.flatnonzero(np.r_[True, np.diff(piece[order]) > 0])
+    sums = np.add.reduceat(rows[order], starts, axis=0)
+    return piece, (sums / np.linalg.norm(sums, axis=1, keepdims=True)).astype(rows.dtype)
 
 
 def average_linkage(similarity: np.ndarray) -> list[tuple[int, int, float]]:
@@ -233,13 +234,14 @@ def clusters_at(merges: list[tuple[int, int, float]], count: int, similarity: fl
     return np.array([root(row) for row in range(count)])
 
 
-def mean_similarity(similarity: np.ndarray, usable: np.ndarray, groups: np.ndarray) -> np.ndarray:
-    """(rows, groups): each row's mean similarity to each group (a boolean mask per group, over
-    the rows), over the pairs that count; -1 when none does."""
-    groups = groups.T.astype(np.float64)
-    sums = (similarity * usable) @ groups
-    counts = usable.astype(np.float64) @ groups
-    return np.where(counts > 0, sums / np.maximum(counts, 1.0), -1.0)
+def mean_similarity(similarity: np.ndarray, groups: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(means, counts), each (rows, groups): each row's mean similarity to each group (a boolean
+    mask per group, over the rows) and how many members that mean is over, the row itself left
+    out; -1 where it is over none."""
+    members = groups.T.astype(np.float64)
+    sums = similarity @ members - np.diag(similarity)[:, None] * members
+    counts = members.sum(axis=0)[None, :] - members
+    return np.where(counts > 0, sums / np.maximum(counts, 1.0), -1.0), counts
 
 
 def best_per_photo(members: np.ndarray, photos: np.ndarray, to_reference: np.ndarray, verdicts: Verdicts) -> dict[int, Match]:
