@@ -294,8 +294,8 @@ def people_items(kw: KeywordList, persons: dict[str, dict]) -> list[str]:
     own TagsList, so darktable and Lightroom show no People keyword of ours."""
     if kw.key != "digiKam:TagsList":
         return []
-    names = [_clean_component(p["Person"]) for _, p in sorted(persons.items()) if _region_key(p)]
-    return [f"{PEOPLE_ROOT}/{name}" for name in names if name]
+    names = [_clean_component(name) for _, p in sorted(persons.items()) for name, _values, _area in _region_keys(p)]
+    return [f"{PEOPLE_ROOT}/{name}" for name in dict.fromkeys(names) if name]
 
 
 def _list_items(doc: Document, kw: KeywordList) -> list[str]:
