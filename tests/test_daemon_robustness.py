@@ -262,7 +262,8 @@ def test_localhost_with_its_port_taken_on_one_of_its_addresses_is_refused(tmp_pa
         port = other_program.getsockname()[1]
         refused = photorankd("--socket", str(tmp_path / "d.sock"), "--cache", str(tmp_path / "faces.sqlite"),
                              "--tcp", f"localhost:{port}", "--token-file", str(tmp_path / "token"))
-    assert refused.returncode == 1 and "port is taken" in refused.stderr and "Traceback" not in refused.stderr
+    assert refused.returncode == 1 and "port is taken" in refused.stderr
+    one_clear_line(refused.stderr)  # gRPC is not asked to bind: none of its own log lines either
 
 
 # 8 ----------------------------------------------------------------------------------------------
