@@ -250,6 +250,22 @@ def test_a_taken_tcp_port_is_refused(tmp_path):
     assert third.returncode == 1 and "port is taken" in third.stderr and "Traceback" not in third.stderr
 
 
+def test_localhost_with_its_port_taken_on_one_of_its_addresses_is_refused(tmp_path):
+    """localhost names 127.0.0.1 and ::1: a program on either one's port must not share clients
+    with a photorankd bound to the other."""
+    with socket.socket(socket.AF_INET6) as other_program:
+        try:
+            other_program.bind(("::1", 0))
+        except OSError:
+            pytest.skip("no IPv6 loopback here")
+        other_program.listen()
+        port = other_program.getsockname()[1]
+        refused = photorankd("--socket", str(tmp_path / "d.sock"), "--cache", str(tmp_path / "faces.sqlite"),
+                             "--tcp", f"localhost:{port}", "--token-file", str(tmp_path / "token"))
+    assert refused.returncode == 1 and "port is taken" in refused.stderr
+    one_clear_line(refused.stderr)  # gRPC is not asked to bind: none of its own log lines either
+
+
 # 8 ----------------------------------------------------------------------------------------------
 
 

@@ -452,11 +452,16 @@ def _reconcile_keywords(doc: Document, kw: KeywordList, state: State, wanted: li
         else:
             present.add(text)
     _make_room_in_order(array, wanted, present, added)
+    people = people_items(kw, state.persons)
+    users_person = next((li for li in rdf.array_items(array) if rdf.simple_value(li) in people and rdf.simple_value(li) not in added), None)
     for item in wanted:
         if item not in present:
             li = etree.SubElement(array, rdf.LI)
             li.text = item
-            rdf.place_last(array, li)
+            if users_person is not None and item not in people:
+                rdf.place_before(users_person, li)  # the user's People/X must stay the newest tag named X
+            else:
+                rdf.place_last(array, li)
             added.add(item)
             present.add(item)
     added &= present & set(wanted)

@@ -274,6 +274,14 @@ def place_last(parent: etree._Element, elem: etree._Element) -> None:
     elem.tail = outer
 
 
+def place_before(anchor: etree._Element, elem: etree._Element) -> None:
+    """Insert elem just before anchor, indented as anchor is (remove_keeping_layout undoes it)."""
+    prev = anchor.getprevious()
+    indent = prev.tail if prev is not None else anchor.getparent().text
+    anchor.addprevious(elem)
+    elem.tail = indent if indent is not None and not indent.strip() else None
+
+
 def pretty(elem: etree._Element, indent: str) -> None:
     """Indent a subtree we built ourselves (indent = this element's own indent)."""
     children = list(elem)

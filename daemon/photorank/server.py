@@ -12,6 +12,7 @@ call on it must carry the token of a 0600 file.
 from __future__ import annotations
 
 import argparse
+import errno
 import hmac
 import logging
 import os
@@ -253,10 +254,30 @@ def bind_unix(server: grpc.Server, path: str) -> None:
     os.chmod(path, 0o600)
 
 
+def port_taken(address: str) -> bool:
+    """Whether something listens on the port at any address `address` names (localhost: both
+    127.0.0.1 and ::1). gRPC binds those it can and serves there: a port taken on one of them
+    would split the clients between photorankd and the other program."""
+    host, _, port = address.rpartition(":")
+    if int(port) == 0:
+        return False
+    hosts = ("127.0.0.1", "::1") if host == "localhost" else (host.strip("[]"),)  # as gRPC takes localhost
+    for numeric in hosts:
+        family = socket.AF_INET6 if ":" in numeric else socket.AF_INET
+        with socket.socket(family, socket.SOCK_STREAM) as probe:
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as gRPC binds: only a listener is in the way
+            try:
+                probe.bind((numeric, int(port)))
+            except OSError as error:  # no ::1 here (EADDRNOTAVAIL): gRPC cannot bind it either
+                if error.errno == errno.EADDRINUSE:
+                    return True
+    return False
+
+
 def bind_tcp(server: grpc.Server, address: str) -> str:
     """Listen on loopback `address`; the address actually bound (port 0 picks one)."""
     try:
-        port = server.add_insecure_port(address)
+        port = 0 if port_taken(address) else server.add_insecure_port(address)
     except RuntimeError:  # newer grpcio raises where older ones return 0
         port = 0
     if not port:

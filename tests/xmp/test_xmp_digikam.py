@@ -23,6 +23,8 @@ pytestmark = [
 
 # digiKam's rectangle for make_rating's region (centre 0.5, 0.375, size 0.125 x 0.25 of 640 x 480)
 ALICE_BOX = '<rect x="280" y="120" width="80" height="120"/>'
+# and for the region digiKam itself wrote for Carol in host_sidecars.DIGIKAM
+CAROL_BOX = '<rect x="96" y="108" width="64" height="72"/>'
 
 
 def _collection(folder):
@@ -65,10 +67,29 @@ def test_digikam_shows_the_users_data_before_after_our_write_and_after_undo(tmp_
         # the face: filed as the person People/Alice, with its box; not on photorank's keyword node
         assert ("People/Alice", ALICE_BOX) in filed.faces, (name, filed.faces)
         assert "People/Alice" in filed.persons and not any(p.startswith("photorank") for p in filed.persons), name
-    assert ("People/Carol", '<rect x="96" y="108" width="64" height="72"/>') in after["digikam.jpg"].faces
+    assert ("People/Carol", CAROL_BOX) in after["digikam.jpg"].faces
 
     for image, _ in photos.values():
         assert xw.undo(image).ok
     restored = import_folder(tmp_path / "photos", tmp_path / "undone")
     assert restored == {name: before[name] for name in restored}
     assert set(restored) == set(before)
+
+
+def test_a_person_the_user_already_filed_in_digikam_stays_their_person(tmp_path, monkeypatch):
+    """The user named Carol's face in digiKam (People/Carol, her region); photorank then ranks
+    Carol: her region stays filed under People/Carol, never under photorank's keyword node."""
+    monkeypatch.setenv("QT_QPA_PLATFORM_PLUGIN_PATH", str(tmp_path / "not Qt plugins"))
+    from PIL import Image
+
+    digikam = next(host for host in HOSTS if host.host == "digikam")
+    (tmp_path / "photos").mkdir()
+    image = tmp_path / "photos" / "carol.jpg"
+    Image.new("RGB", (640, 480), (90, 100, 60)).save(image, quality=90)
+    digikam.write(image.with_name(image.name + ".xmp"), image)
+
+    assert xw.write_rating(image, make_rating("Carol", rank=1, stars=4)).ok
+    filed = import_folder(tmp_path / "photos", tmp_path / "after")["carol.jpg"]
+    assert "photorank/Carol/rank 001" in filed.tags, filed.tags
+    assert ("People/Carol", CAROL_BOX) in filed.faces, filed.faces
+    assert filed.persons == {"People/Carol"}, filed.persons

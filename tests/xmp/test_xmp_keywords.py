@@ -112,3 +112,21 @@ def test_a_keyword_spelled_with_blanks_around_the_separator_is_not_copied_into_i
     data = exiftool_json(sidecar)
     assert [item for item in data["XMP-lr:HierarchicalSubject"] if "trip" in item] == ["family | trip"]
     assert "family/trip" in data["XMP-digiKam:TagsList"] and "trip" in data["XMP-dc:Subject"]
+
+
+def test_a_person_the_user_filed_in_digikam_keeps_their_people_tag_after_ours_and_undo_gives_it_back(tmp_path):
+    """digiKam files a region named X under the newest tag named X: the user's People/Carol must
+    stay after photorank/Carol/... in its TagsList (the real digiKam check: test_xmp_digikam.py)."""
+    image = _photo(tmp_path)
+    sidecar = image.with_name(image.name + ".xmp")
+    digikam = next(host for host in HOSTS if host.host == "digikam")
+    digikam.write(sidecar, image)  # Places/Beach, People/Carol and Carol's face region
+    before = _xmp_view(sidecar)
+
+    for rank in (1, 2):  # a second ranking replaces our tags, still before the user's People/Carol
+        xw.write_rating(image, make_rating("Carol", rank=rank))
+        tags = exiftool_json(sidecar)["XMP-digiKam:TagsList"]
+        assert tags == ["Places/Beach", f"photorank/Carol/rank {rank:03d}", "photorank/Carol/single", "People/Carol"]
+
+    assert xw.undo(image).paths("updated") == [str(sidecar)]
+    assert _xmp_view(sidecar) == before
