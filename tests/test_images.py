@@ -360,6 +360,31 @@ def test_heic_orientation_is_applied_once(tmp_path):
     assert_quadrants(loaded.pixels)
 
 
+def test_jxl_8bit_with_orientation_and_capture_time(tmp_path, small_photo):
+    path = factory.write_jxl(tmp_path / "export.jxl", small_photo, datetime_original="2024:02:03 04:05:06")
+    loaded = load_image(path)
+    assert_rgb8(loaded)
+    assert loaded.pixels.shape == small_photo.shape
+    assert mean_abs_diff(loaded.pixels, small_photo) < 5
+    assert loaded.captured_at == naive_ts("2024:02:03 04:05:06")
+
+    displayed = factory.quadrants(60, 40)
+    rotated = load_image(factory.write_jxl(tmp_path / "rot.jxl", factory.stored_for_orientation(displayed, 6),
+                                           exif_orientation=6, lossless=True))
+    assert rotated.orientation == 6
+    assert (rotated.full_width, rotated.full_height) == (60, 40)
+    assert_quadrants(rotated.pixels, tolerance=2)
+
+
+def test_jxl_16bit_is_scaled_not_clipped(tmp_path):
+    ramp = np.tile(np.linspace(0, 65535, 64).astype(np.uint16), (16, 1))
+    loaded = load_image(factory.write_jxl(tmp_path / "hdr16.jxl", ramp, lossless=True))
+    assert_rgb8(loaded)
+    row = loaded.pixels[0, :, 0].astype(int)
+    assert row[0] <= 2 and row[-1] >= 253  # the whole 16-bit range maps onto 0-255
+    assert np.all(np.diff(row) >= 0) and len(set(row)) > 50  # a ramp, not two clipped levels
+
+
 def test_png_misnamed_as_jpg_still_loads(tmp_path):
     path = tmp_path / "really_a_png.jpg"
     factory.write_png(tmp_path / "x.png", factory.quadrants(40, 30)).rename(path)

@@ -1,6 +1,6 @@
 """Stage 1: load an image file as oriented RGB pixels, decoding no more than the analysis needs.
 
-Photographers' folders hold JPEG, PNG (8/16-bit, RGBA), TIFF, WebP, HEIC/HEIF and RAW files.
+Photographers' folders hold JPEG, PNG (8/16-bit, RGBA), TIFF, WebP, HEIC/HEIF, JPEG XL and RAW files.
 RAW files are read through the JPEG preview the camera embedded (rawpy), which is what every
 culling tool shows and is orders of magnitude faster than demosaicing.
 JPEGs (also camera MPO JPEGs and RAW previews) are decoded at 1/2, 1/4 or 1/8 size by libjpeg's
@@ -28,13 +28,18 @@ try:  # HEIC/HEIF support registers itself as a Pillow plugin
 except ImportError:  # pragma: no cover - pillow-heif is a declared dependency
     pillow_heif = None
 
+try:  # JPEG XL (libjxl, through a Rust binding) also registers itself as a Pillow plugin, "JXL"
+    import pillow_jxl  # noqa: F401
+except ImportError:  # pragma: no cover - pillow-jxl-plugin is a declared dependency
+    pass
+
 RAW_EXTENSIONS = frozenset(
     {".cr2", ".cr3", ".crw", ".nef", ".nrw", ".arw", ".srf", ".sr2", ".dng", ".raf", ".orf", ".rw2",
      ".pef", ".srw", ".x3f", ".3fr", ".iiq", ".rwl", ".erf", ".kdc", ".mrw"}
 )
 RASTER_EXTENSIONS = frozenset(
     {".jpg", ".jpeg", ".jpe", ".png", ".tif", ".tiff", ".webp", ".heic", ".heif", ".hif", ".avif",
-     ".bmp", ".gif"}
+     ".bmp", ".gif", ".jxl"}
 )
 IMAGE_EXTENSIONS = RAW_EXTENSIONS | RASTER_EXTENSIONS
 
@@ -42,7 +47,7 @@ IMAGE_EXTENSIONS = RAW_EXTENSIONS | RASTER_EXTENSIONS
 # loads, while EPS/PDF/PSD and other plugins (EPS would run Ghostscript) are never reached.
 # Camera MPO files open through the JPEG plugin. Formats this Pillow build lacks are left out.
 Image.init()
-PIL_FORMATS = tuple(f for f in ("JPEG", "PNG", "TIFF", "WEBP", "HEIF", "AVIF", "BMP", "GIF") if f in Image.OPEN)
+PIL_FORMATS = tuple(f for f in ("JPEG", "PNG", "TIFF", "WEBP", "HEIF", "AVIF", "JXL", "BMP", "GIF") if f in Image.OPEN)
 
 # A 200 MP panorama is real, a 1-gigapixel PNG of a few kB is an attack. Allow real cameras and
 # stitched panoramas, refuse the rest with a clear error before any pixel memory is allocated.
