@@ -76,7 +76,10 @@ def build_parser() -> argparse.ArgumentParser:
         ) + "\n\n" + EXIT_CODES,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    rank.add_argument("--ref", action="append", required=True, metavar="REF", help="reference photo of the person (repeatable)")
+    rank.add_argument(
+        "--ref", action="append", default=[], metavar="REF",
+        help="reference photo of the person (repeatable); without it, the faces tagged --person NAME in the photos' XMP are the references",
+    )
     rank.add_argument("--ref-face", type=positive_int, metavar="N", help="use face N (1 = leftmost) of the reference instead of the largest")
     add_collection_arguments(rank)
     rank.add_argument("--top", type=positive_int, metavar="N", help="keep only the N best photos")
@@ -86,7 +89,11 @@ def build_parser() -> argparse.ArgumentParser:
         "--include-unsure", action="store_true",
         help="rank and rate photos where the match is unsure with the sure ones (default: listed after them, 0 stars)",
     )
-    rank.add_argument("--person", metavar="NAME", help="the person's name, for keywords and face regions (needed by --write-xmp)")
+    rank.add_argument(
+        "--person", metavar="NAME",
+        help="the person's name: faces tagged with it in the photos' XMP (face regions) serve as references; "
+             "also written into keywords and face regions by --write-xmp",
+    )
     rank.add_argument("--write-xmp", action="store_true", help="write stars, keywords and the face region into XMP sidecars")
     rank.add_argument("--dry-run", action="store_true", help="with --write-xmp: say which sidecars would change, write nothing")
     add_xmp_arguments(rank)
@@ -96,6 +103,10 @@ def build_parser() -> argparse.ArgumentParser:
         help="ratings that count as not rated and may be replaced (default 0; darktable's default import rating is 1: use 0,1)",
     )
     rank.set_defaults(run=run_rank)
+
+    people = commands.add_parser("people", help="list the people named in the photos' face regions (XMP), with their counts", **WITH_EXIT_CODES)
+    add_paths_arguments(people)
+    people.set_defaults(run=run_people)
 
     undo = commands.add_parser("undo", help="take photorank's ratings, keywords and regions out of sidecars", **WITH_EXIT_CODES)
     add_paths_arguments(undo)
@@ -298,6 +309,8 @@ def print_document(args: argparse.Namespace, document: dict, text) -> None:
 def run_rank(args: argparse.Namespace) -> int:
     if args.write_xmp and not (args.person and args.person.strip()):
         raise UsageError("--write-xmp needs --person NAME (the name written into keywords and face regions)")
+    if not args.ref and not (args.person and args.person.strip()):
+        raise UsageError("give a reference photo (--ref REF), or the name the person is tagged with in the photos (--person NAME)")
     request = RankRequest(
         references=[ReferenceSpec(path, args.ref_face) for path in args.ref],
         paths=collection_paths(args),
@@ -334,6 +347,22 @@ def report_errors(errors: Iterable[dict]) -> None:
     """Per-file errors, on stderr whatever the output (the JSON document lists them too)."""
     for error in errors:
         print(f"photorank: {error['path']}: {error['error']}", file=sys.stderr)
+
+
+def run_people(args: argparse.Namespace) -> int:
+    from .regions import people_document
+
+    document = people_document(collection_paths(args), args.recursive)
+    emit(args, json.dumps(document, indent=2, ensure_ascii=False) if args.json else people_text(document))
+    report_errors(document["errors"])
+    return EXIT_FAILED if document["errors"] or not document["people"] else EXIT_OK
+
+
+def people_text(document: dict) -> str:
+    lines = [f"{person['photos']:>6} photo(s)  {person['regions']:>6} face region(s)  {person['name']}" for person in document["people"]]
+    lines.append(f"{len(document['people'])} people named in {document['photos']} photo(s)"
+                 if document["people"] else f"no named face regions in {document['photos']} photo(s)")
+    return "\n".join(lines)
 
 
 def run_undo(args: argparse.Namespace) -> int:
@@ -431,7 +460,10 @@ def reference_text(reference: dict) -> str:
 
 def rank_text(document: dict) -> str:
     lines = [f"engine {document['engine']}; match threshold {document['threshold']:.3f}"]
-    lines += [f"reference {reference_text(reference)}" for reference in document["references"]]
+    given = [reference for reference in document["references"] if reference["source"] != "tag"]
+    lines += [f"reference {reference_text(reference)}" for reference in given]
+    tagged = len(document["references"]) - len(given)
+    lines += [f"references: {tagged} face(s) tagged as the person in the photos' XMP"] if tagged else []
     if document["results"]:
         lines.append(f"{'rank':>4} {'score':>5} {'stars':<5} {'kind':<6} {'match':>6}  photo - reasons ('?': unsure match)")
     for result in document["results"]:
@@ -445,6 +477,7 @@ def rank_text(document: dict) -> str:
     unsure = sum(result["match"] == "unsure" for result in document["results"])
     unsure_note = f"; {unsure} shown unsure (?), to confirm" if unsure else ""
     lines.append(f"{document['found']} photo(s) with the person{shown}, {document['not_found']} without{unsure_note}")
+    lines += [f"not ranked: {other['path']}: {other['reason']}" for other in document["tagged_as_other"]]
     if document["errors"]:
         lines.append(f"{len(document['errors'])} file(s) could not be read (listed on stderr)")
     if "xmp" in document:

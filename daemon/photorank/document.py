@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from .records import DetectedFace, ImageRecord
 from .ranking import RankingReport, faces_left_to_right
+from .tagged import tagged_as_reason
 
 
 def face_json(face: DetectedFace) -> dict:
@@ -25,7 +26,8 @@ def rank_document(report: RankingReport) -> dict:
         "engine": report.engine,
         "threshold": report.threshold,
         "references": [
-            {"path": ref.path, "face": ref.face_number, "box": list(ref.box), "faces": ref.faces} for ref in report.references
+            {"path": ref.path, "face": ref.face_number, "box": list(ref.box), "faces": ref.faces, "source": ref.source}
+            for ref in report.references
         ],
         "results": [
             {
@@ -36,6 +38,7 @@ def rank_document(report: RankingReport) -> dict:
                 "kind": result.kind,
                 "similarity": result.similarity,
                 "match": result.match,
+                "tagged": result.tagged,
                 "faces": result.faces,
                 "prominent_faces": result.prominent_faces,
                 "target_face": face_json(result.target_face),
@@ -53,6 +56,10 @@ def rank_document(report: RankingReport) -> dict:
         "found": report.found,
         "not_found": report.not_found,
         "errors": [{"path": path, "error": error} for path, error in report.errors],
+        "tagged_as_other": [
+            {"path": other.path, "tagged_as": other.name, "similarity": other.similarity, "reason": tagged_as_reason(other.name)}
+            for other in report.tagged_as_other
+        ],
     }
     if report.written is not None:
         document["xmp"] = report.written.as_dict()

@@ -27,7 +27,7 @@ from stat import S_ISREG
 
 import numpy as np
 
-from . import __version__
+from . import __version__, scoring
 from .cache import FaceCache, StoredFaces, fingerprint
 from .collection import check_paths, require_photos
 from .config import load_config
@@ -55,6 +55,8 @@ from .ranking import (
     pick_reference,
 )
 from .records import ImageRecord, ProgressEvent, XmpOptions
+from .regions import TagReader
+from .tagged import OtherTag, PersonTags, apply_to_matches, person_tags, region_only_results
 from .writeback import WriteBackSummary, undo_paths, write_back
 
 log = logging.getLogger(__name__)
@@ -328,6 +330,7 @@ class Library:
             self.cache.close()
             raise
         self.analyser = Analyser(choice, self.signal_settings, workers or os.cpu_count() or 1, self._store)
+        self.tags = TagReader()  # the people the user tagged, read from the photos' XMP as they change
         self._prepared = False
 
     def __enter__(self) -> Library:
@@ -346,10 +349,15 @@ class Library:
         """Find the person of the references in the photos of `request.paths`, judge, rank, and
         write back when asked. The references are checked before the collection is looked at."""
         began = time.perf_counter()
-        check_paths([spec.path for spec in request.references], "reference")
+        if request.references:
+            check_paths([spec.path for spec in request.references], "reference")
         check_paths(request.paths)
-        if request.write_xmp and not (request.person or "").strip():
+        person = (request.person or "").strip()
+        if request.write_xmp and not person:
             raise UsageError("writing XMP needs the person's name (--person NAME): it goes into keywords and face regions")
+        if not request.references and not person:
+            raise UsageError("no reference: give a reference photo of the person (--ref), or the name the person is "
+                             "tagged with in the photos (--person NAME)")
         references = self.references(request.references, progress, cancel)
         files, synced = self.sync_collection(request.paths, request.recursive, progress, cancel)
         if progress:
@@ -359,9 +367,22 @@ class Library:
         # One content may sit at several paths (a copy, an export): it is one image to the decision.
         contents = list(dict.fromkeys(synced.fingerprints[path] for path in paths))
         embeddings, owners, face_numbers = self.faces.lookup(contents)
-        matches = find_person(references, embeddings, owners, self.threshold, self.config["matching"])
+        tags, tagged_records = self.person_tags(person, paths, synced.fingerprints) if person else (PersonTags(), {})
+        references = references + tags.references
+        if not references and not tags.region_only:
+            raise PhotorankError(f"no reference: no face in these photos is tagged {person!r} (`photorank people` lists "
+                                 "the names tagged); give a reference photo with --ref")
+        matches = find_person(references, embeddings, owners, self.threshold, self.config["matching"]) if references else []
+        matches, tagged_as_other = self.apply_tags(tags, matches, paths, synced.fingerprints, contents, embeddings,
+                                                   owners, face_numbers, references)
         judged = self.judge(paths, synced.fingerprints, contents, matches, face_numbers, references)
         results = [result for result in judged.values() if result is not None]
+        for result in results:
+            result.tagged = "person" if result.path in tags.faces else ""
+        exposure = scoring.person_exposure_level([reference.exposure for reference in references], self.config["scoring"])
+        region_only = region_only_results(tags, tagged_records, {result.path for result in results}, exposure, self.config)
+        results += region_only
+        judged.update((result.path, result) for result in region_only)
         report = RankingReport(
             engine=self.engine.id,
             references=references,
@@ -370,13 +391,14 @@ class Library:
             errors=[(path, errors[path]) for path in files if path in errors],
             threshold=self.threshold,
             found=len(results),
+            tagged_as_other=tagged_as_other,
         )
         if progress:
             progress(ProgressEvent("ranking", len(paths), len(paths)))
         log.info("rank: %d photos, the person in %d, in %.0f ms", len(files), report.found, (time.perf_counter() - began) * 1000)
         if request.write_xmp:
             stop_if_cancelled(cancel)  # a client that went away must not have its sidecars changed
-            report.written = self.write_back(report, request.person.strip(), request.xmp, progress)
+            report.written = self.write_back(report, person, request.xmp, progress)
         return report
 
     def references(self, specs: list[ReferenceSpec], progress: Progress | None = None, cancel: threading.Event | None = None):
@@ -470,6 +492,33 @@ class Library:
         holding = [folder for folder in folders if any(path.startswith(os.path.join(folder, "")) for path in files)]
         self.faces.forget(self.cache.prune(holding, set(files)))
         return files, synced
+
+    def person_tags(self, person: str, paths: list[str], fingerprints: dict[str, str]) -> tuple[PersonTags, dict[str, ImageRecord]]:
+        """What the photos' own XMP says of the person: tagged faces, region-only photos, faces
+        tagged as others; and the records of the photos that have named regions."""
+        photo_tags = {path: found for path, found in self.tags.read(paths).items() if found.regions}
+        for path, found in photo_tags.items():
+            for error in found.errors:
+                log.warning("%s", error)
+        records = self.cache.load_many({path: fingerprints[path] for path in photo_tags}, self.key)
+        return person_tags(person, photo_tags, records), records
+
+    @staticmethod
+    def apply_tags(tags: PersonTags, matches: list[Match], paths: list[str], fingerprints: dict[str, str],
+                   contents: list[str], embeddings: np.ndarray, owners: np.ndarray, face_numbers: np.ndarray,
+                   references: list[Reference]) -> tuple[list[Match], list[OtherTag]]:
+        """The matches with the user's tags applied (tagged.apply_to_matches), on the index's rows."""
+        tagged_paths = set(tags.faces) | set(tags.others)
+        if not tagged_paths:
+            return matches, []
+        position = {content: number for number, content in enumerate(contents)}
+        paths_of: dict[int, list[str]] = {}
+        for path in paths:
+            if path in tagged_paths:
+                paths_of.setdefault(position[fingerprints[path]], []).append(path)
+        selected = np.flatnonzero(np.isin(owners, list(paths_of)))
+        rows = {(int(owners[row]), int(face_numbers[row])): int(row) for row in selected}
+        return apply_to_matches(tags, matches, paths_of, rows, embeddings, references)
 
     def judge(self, paths: list[str], fingerprints: dict[str, str], contents: list[str], matches: list[Match],
               face_numbers: np.ndarray, references: list[Reference]) -> dict[str, PhotoResult | None]:

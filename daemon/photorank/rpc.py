@@ -183,8 +183,8 @@ def rank_request(message: pb.RankRequest) -> RankRequest:
             reference.face if reference.HasField("face") else None,
             tuple(reference.box) if reference.box else None,
         ))
-    if not references:
-        raise UsageError("no reference photo given")
+    if not references and not message.person.strip():
+        raise UsageError("no reference photo given, and no person's name whose tagged faces would serve as references")
     return RankRequest(
         references=references,
         paths=list(message.paths),

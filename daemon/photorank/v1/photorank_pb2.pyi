@@ -126,19 +126,21 @@ class Face(_message.Message):
     def __init__(self, box: _Optional[_Iterable[int]] = ..., detector_score: _Optional[float] = ..., signals: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ...) -> None: ...
 
 class Reference(_message.Message):
-    __slots__ = ("path", "face", "box", "faces")
+    __slots__ = ("path", "face", "box", "faces", "source")
     PATH_FIELD_NUMBER: _ClassVar[int]
     FACE_FIELD_NUMBER: _ClassVar[int]
     BOX_FIELD_NUMBER: _ClassVar[int]
     FACES_FIELD_NUMBER: _ClassVar[int]
+    SOURCE_FIELD_NUMBER: _ClassVar[int]
     path: str
     face: int
     box: _containers.RepeatedScalarFieldContainer[int]
     faces: int
-    def __init__(self, path: _Optional[str] = ..., face: _Optional[int] = ..., box: _Optional[_Iterable[int]] = ..., faces: _Optional[int] = ...) -> None: ...
+    source: str
+    def __init__(self, path: _Optional[str] = ..., face: _Optional[int] = ..., box: _Optional[_Iterable[int]] = ..., faces: _Optional[int] = ..., source: _Optional[str] = ...) -> None: ...
 
 class PhotoResult(_message.Message):
-    __slots__ = ("path", "rank", "score", "stars", "kind", "similarity", "match", "faces", "prominent_faces", "target_face", "signals", "components", "reasons", "burst", "best_of_burst", "width", "height", "captured_at")
+    __slots__ = ("path", "rank", "score", "stars", "kind", "similarity", "match", "faces", "prominent_faces", "target_face", "signals", "components", "reasons", "burst", "best_of_burst", "width", "height", "captured_at", "tagged")
     class ComponentsEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -164,6 +166,7 @@ class PhotoResult(_message.Message):
     WIDTH_FIELD_NUMBER: _ClassVar[int]
     HEIGHT_FIELD_NUMBER: _ClassVar[int]
     CAPTURED_AT_FIELD_NUMBER: _ClassVar[int]
+    TAGGED_FIELD_NUMBER: _ClassVar[int]
     path: str
     rank: int
     score: float
@@ -182,7 +185,20 @@ class PhotoResult(_message.Message):
     width: int
     height: int
     captured_at: float
-    def __init__(self, path: _Optional[str] = ..., rank: _Optional[int] = ..., score: _Optional[float] = ..., stars: _Optional[int] = ..., kind: _Optional[str] = ..., similarity: _Optional[float] = ..., match: _Optional[str] = ..., faces: _Optional[int] = ..., prominent_faces: _Optional[int] = ..., target_face: _Optional[_Union[Face, _Mapping]] = ..., signals: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ..., components: _Optional[_Mapping[str, float]] = ..., reasons: _Optional[_Iterable[str]] = ..., burst: _Optional[int] = ..., best_of_burst: _Optional[bool] = ..., width: _Optional[int] = ..., height: _Optional[int] = ..., captured_at: _Optional[float] = ...) -> None: ...
+    tagged: str
+    def __init__(self, path: _Optional[str] = ..., rank: _Optional[int] = ..., score: _Optional[float] = ..., stars: _Optional[int] = ..., kind: _Optional[str] = ..., similarity: _Optional[float] = ..., match: _Optional[str] = ..., faces: _Optional[int] = ..., prominent_faces: _Optional[int] = ..., target_face: _Optional[_Union[Face, _Mapping]] = ..., signals: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ..., components: _Optional[_Mapping[str, float]] = ..., reasons: _Optional[_Iterable[str]] = ..., burst: _Optional[int] = ..., best_of_burst: _Optional[bool] = ..., width: _Optional[int] = ..., height: _Optional[int] = ..., captured_at: _Optional[float] = ..., tagged: _Optional[str] = ...) -> None: ...
+
+class TaggedAsOther(_message.Message):
+    __slots__ = ("path", "tagged_as", "similarity", "reason")
+    PATH_FIELD_NUMBER: _ClassVar[int]
+    TAGGED_AS_FIELD_NUMBER: _ClassVar[int]
+    SIMILARITY_FIELD_NUMBER: _ClassVar[int]
+    REASON_FIELD_NUMBER: _ClassVar[int]
+    path: str
+    tagged_as: str
+    similarity: float
+    reason: str
+    def __init__(self, path: _Optional[str] = ..., tagged_as: _Optional[str] = ..., similarity: _Optional[float] = ..., reason: _Optional[str] = ...) -> None: ...
 
 class FileError(_message.Message):
     __slots__ = ("path", "error")
@@ -220,7 +236,7 @@ class WriteBack(_message.Message):
     def __init__(self, dry_run: _Optional[bool] = ..., files: _Optional[_Mapping[str, int]] = ..., notes: _Optional[_Iterable[_Union[FileNote, _Mapping]]] = ..., errors: _Optional[_Iterable[_Union[FileError, _Mapping]]] = ...) -> None: ...
 
 class RankReport(_message.Message):
-    __slots__ = ("engine", "threshold", "references", "results", "found", "not_found", "errors", "xmp")
+    __slots__ = ("engine", "threshold", "references", "results", "found", "not_found", "errors", "xmp", "tagged_as_other")
     ENGINE_FIELD_NUMBER: _ClassVar[int]
     THRESHOLD_FIELD_NUMBER: _ClassVar[int]
     REFERENCES_FIELD_NUMBER: _ClassVar[int]
@@ -229,6 +245,7 @@ class RankReport(_message.Message):
     NOT_FOUND_FIELD_NUMBER: _ClassVar[int]
     ERRORS_FIELD_NUMBER: _ClassVar[int]
     XMP_FIELD_NUMBER: _ClassVar[int]
+    TAGGED_AS_OTHER_FIELD_NUMBER: _ClassVar[int]
     engine: str
     threshold: float
     references: _containers.RepeatedCompositeFieldContainer[Reference]
@@ -237,7 +254,8 @@ class RankReport(_message.Message):
     not_found: int
     errors: _containers.RepeatedCompositeFieldContainer[FileError]
     xmp: WriteBack
-    def __init__(self, engine: _Optional[str] = ..., threshold: _Optional[float] = ..., references: _Optional[_Iterable[_Union[Reference, _Mapping]]] = ..., results: _Optional[_Iterable[_Union[PhotoResult, _Mapping]]] = ..., found: _Optional[int] = ..., not_found: _Optional[int] = ..., errors: _Optional[_Iterable[_Union[FileError, _Mapping]]] = ..., xmp: _Optional[_Union[WriteBack, _Mapping]] = ...) -> None: ...
+    tagged_as_other: _containers.RepeatedCompositeFieldContainer[TaggedAsOther]
+    def __init__(self, engine: _Optional[str] = ..., threshold: _Optional[float] = ..., references: _Optional[_Iterable[_Union[Reference, _Mapping]]] = ..., results: _Optional[_Iterable[_Union[PhotoResult, _Mapping]]] = ..., found: _Optional[int] = ..., not_found: _Optional[int] = ..., errors: _Optional[_Iterable[_Union[FileError, _Mapping]]] = ..., xmp: _Optional[_Union[WriteBack, _Mapping]] = ..., tagged_as_other: _Optional[_Iterable[_Union[TaggedAsOther, _Mapping]]] = ...) -> None: ...
 
 class IndexReport(_message.Message):
     __slots__ = ("photos", "analysed", "cached", "errors")
