@@ -140,7 +140,7 @@ class Reference(_message.Message):
     def __init__(self, path: _Optional[str] = ..., face: _Optional[int] = ..., box: _Optional[_Iterable[int]] = ..., faces: _Optional[int] = ..., source: _Optional[str] = ...) -> None: ...
 
 class PhotoResult(_message.Message):
-    __slots__ = ("path", "rank", "score", "stars", "kind", "similarity", "match", "faces", "prominent_faces", "target_face", "signals", "components", "reasons", "burst", "best_of_burst", "width", "height", "captured_at", "tagged")
+    __slots__ = ("path", "rank", "score", "stars", "kind", "similarity", "match", "tagged", "faces", "prominent_faces", "target_face", "signals", "components", "reasons", "burst", "best_of_burst", "width", "height", "captured_at")
     class ComponentsEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -155,6 +155,7 @@ class PhotoResult(_message.Message):
     KIND_FIELD_NUMBER: _ClassVar[int]
     SIMILARITY_FIELD_NUMBER: _ClassVar[int]
     MATCH_FIELD_NUMBER: _ClassVar[int]
+    TAGGED_FIELD_NUMBER: _ClassVar[int]
     FACES_FIELD_NUMBER: _ClassVar[int]
     PROMINENT_FACES_FIELD_NUMBER: _ClassVar[int]
     TARGET_FACE_FIELD_NUMBER: _ClassVar[int]
@@ -166,7 +167,6 @@ class PhotoResult(_message.Message):
     WIDTH_FIELD_NUMBER: _ClassVar[int]
     HEIGHT_FIELD_NUMBER: _ClassVar[int]
     CAPTURED_AT_FIELD_NUMBER: _ClassVar[int]
-    TAGGED_FIELD_NUMBER: _ClassVar[int]
     path: str
     rank: int
     score: float
@@ -174,6 +174,7 @@ class PhotoResult(_message.Message):
     kind: str
     similarity: float
     match: str
+    tagged: str
     faces: int
     prominent_faces: int
     target_face: Face
@@ -185,8 +186,7 @@ class PhotoResult(_message.Message):
     width: int
     height: int
     captured_at: float
-    tagged: str
-    def __init__(self, path: _Optional[str] = ..., rank: _Optional[int] = ..., score: _Optional[float] = ..., stars: _Optional[int] = ..., kind: _Optional[str] = ..., similarity: _Optional[float] = ..., match: _Optional[str] = ..., faces: _Optional[int] = ..., prominent_faces: _Optional[int] = ..., target_face: _Optional[_Union[Face, _Mapping]] = ..., signals: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ..., components: _Optional[_Mapping[str, float]] = ..., reasons: _Optional[_Iterable[str]] = ..., burst: _Optional[int] = ..., best_of_burst: _Optional[bool] = ..., width: _Optional[int] = ..., height: _Optional[int] = ..., captured_at: _Optional[float] = ..., tagged: _Optional[str] = ...) -> None: ...
+    def __init__(self, path: _Optional[str] = ..., rank: _Optional[int] = ..., score: _Optional[float] = ..., stars: _Optional[int] = ..., kind: _Optional[str] = ..., similarity: _Optional[float] = ..., match: _Optional[str] = ..., tagged: _Optional[str] = ..., faces: _Optional[int] = ..., prominent_faces: _Optional[int] = ..., target_face: _Optional[_Union[Face, _Mapping]] = ..., signals: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ..., components: _Optional[_Mapping[str, float]] = ..., reasons: _Optional[_Iterable[str]] = ..., burst: _Optional[int] = ..., best_of_burst: _Optional[bool] = ..., width: _Optional[int] = ..., height: _Optional[int] = ..., captured_at: _Optional[float] = ...) -> None: ...
 
 class TaggedAsOther(_message.Message):
     __slots__ = ("path", "tagged_as", "similarity", "reason")
@@ -236,7 +236,7 @@ class WriteBack(_message.Message):
     def __init__(self, dry_run: _Optional[bool] = ..., files: _Optional[_Mapping[str, int]] = ..., notes: _Optional[_Iterable[_Union[FileNote, _Mapping]]] = ..., errors: _Optional[_Iterable[_Union[FileError, _Mapping]]] = ...) -> None: ...
 
 class RankReport(_message.Message):
-    __slots__ = ("engine", "threshold", "references", "results", "found", "not_found", "errors", "xmp", "tagged_as_other")
+    __slots__ = ("engine", "threshold", "references", "results", "found", "not_found", "errors", "tagged_as_other", "xmp")
     ENGINE_FIELD_NUMBER: _ClassVar[int]
     THRESHOLD_FIELD_NUMBER: _ClassVar[int]
     REFERENCES_FIELD_NUMBER: _ClassVar[int]
@@ -244,8 +244,8 @@ class RankReport(_message.Message):
     FOUND_FIELD_NUMBER: _ClassVar[int]
     NOT_FOUND_FIELD_NUMBER: _ClassVar[int]
     ERRORS_FIELD_NUMBER: _ClassVar[int]
-    XMP_FIELD_NUMBER: _ClassVar[int]
     TAGGED_AS_OTHER_FIELD_NUMBER: _ClassVar[int]
+    XMP_FIELD_NUMBER: _ClassVar[int]
     engine: str
     threshold: float
     references: _containers.RepeatedCompositeFieldContainer[Reference]
@@ -253,9 +253,9 @@ class RankReport(_message.Message):
     found: int
     not_found: int
     errors: _containers.RepeatedCompositeFieldContainer[FileError]
-    xmp: WriteBack
     tagged_as_other: _containers.RepeatedCompositeFieldContainer[TaggedAsOther]
-    def __init__(self, engine: _Optional[str] = ..., threshold: _Optional[float] = ..., references: _Optional[_Iterable[_Union[Reference, _Mapping]]] = ..., results: _Optional[_Iterable[_Union[PhotoResult, _Mapping]]] = ..., found: _Optional[int] = ..., not_found: _Optional[int] = ..., errors: _Optional[_Iterable[_Union[FileError, _Mapping]]] = ..., xmp: _Optional[_Union[WriteBack, _Mapping]] = ..., tagged_as_other: _Optional[_Iterable[_Union[TaggedAsOther, _Mapping]]] = ...) -> None: ...
+    xmp: WriteBack
+    def __init__(self, engine: _Optional[str] = ..., threshold: _Optional[float] = ..., references: _Optional[_Iterable[_Union[Reference, _Mapping]]] = ..., results: _Optional[_Iterable[_Union[PhotoResult, _Mapping]]] = ..., found: _Optional[int] = ..., not_found: _Optional[int] = ..., errors: _Optional[_Iterable[_Union[FileError, _Mapping]]] = ..., tagged_as_other: _Optional[_Iterable[_Union[TaggedAsOther, _Mapping]]] = ..., xmp: _Optional[_Union[WriteBack, _Mapping]] = ...) -> None: ...
 
 class IndexReport(_message.Message):
     __slots__ = ("photos", "analysed", "cached", "errors")
