@@ -58,7 +58,8 @@ end
 
 --- The shell command of one photorank run.
 -- options: photorank (the command), verb ("rank" or "index"), paths_file, stderr_file, and
--- for rank: reference, reference_face, person, top, best_of_burst, include_unsure.
+-- for rank: reference (nil: the faces tagged with the person's name are the references),
+-- reference_face, person, top, best_of_burst, include_unsure.
 -- The shell prints its pid, then becomes photorank (exec), so that pid can be interrupted.
 function core.build_command(options)
   local q = core.shell_quote
@@ -67,8 +68,8 @@ function core.build_command(options)
     for _i, word in ipairs({ ... }) do words[#words + 1] = word end
   end
   if options.verb == "rank" then
-    add("--ref", q(options.reference))
-    if options.reference_face then add("--ref-face", tostring(options.reference_face)) end
+    if options.reference then add("--ref", q(options.reference)) end
+    if options.reference and options.reference_face then add("--ref-face", tostring(options.reference_face)) end
     add("--person", q(options.person))
     if options.top then add("--top", tostring(options.top)) end
     if options.best_of_burst then add("--best-of-burst") end
@@ -479,6 +480,13 @@ function core.choose_images(acted_on, hovered, chosen, collection)
   return reference, photos
 end
 
+--- The images to rank when the faces tagged with the person's name are the references (no
+-- reference photo): those acted on when several are, else the whole collection.
+function core.choose_tagged_images(acted_on, collection)
+  if #acted_on > 1 then return acted_on end
+  return collection()
+end
+
 --- Distinct file paths of the images (darktable duplicates share a file), in order, and
 -- the images of each path.
 function core.group_by_path(images)
@@ -644,6 +652,7 @@ local function remember_settings()
   dt.preferences.write(MODULE, "reference_face", "string", widgets.reference_face.text)
   dt.preferences.write(MODULE, "best_of_burst", "bool", widgets.best_of_burst.value)
   dt.preferences.write(MODULE, "include_unsure", "bool", widgets.include_unsure.value)
+  dt.preferences.write(MODULE, "tagged_references", "bool", widgets.tagged_references.value)
   dt.preferences.write(MODULE, "overwrite", "bool", widgets.policy.selected == 2)
   dt.preferences.write(MODULE, "one_star", "string", widgets.one_star_unrated.value and "unrated" or "rated")
 end
@@ -767,15 +776,20 @@ local function rank_for_person(acted_on)
   remember_settings()
   local person = widgets.person.text:gsub("^%s+", ""):gsub("%s+$", "")
   if person == "" then return fail(_("photorank: type the person's name in the photorank panel first")) end
-  local reference, photos = core.choose_images(acted_on or {}, dt.gui.hovered, state.reference, collection_images)
-  if reference == nil then return fail(_("photorank: select a photo of the person first")) end
+  local reference, photos
+  if state.reference == nil and widgets.tagged_references.value then
+    photos = core.choose_tagged_images(acted_on or {}, collection_images)
+  else
+    reference, photos = core.choose_images(acted_on or {}, dt.gui.hovered, state.reference, collection_images)
+    if reference == nil then return fail(_("photorank: select a photo of the person first")) end
+  end
   if #photos == 0 then return fail(_("photorank: no other photos to rank")) end
 
   local paths, by_path = core.group_by_path(photos)
   run_exclusively(function()
     local document, message = run_photorank({
       verb = "rank",
-      reference = core.image_path(reference),
+      reference = reference and core.image_path(reference),
       reference_face = core.positive_integer(widgets.reference_face.text),
       person = person,
       top = core.positive_integer(widgets.top.text),
@@ -857,6 +871,11 @@ widgets.best_of_burst = dt.new_widget("check_button") {
   value = pref("best_of_burst", "bool"),
   tooltip = _("keep only the best photo of each burst or near-duplicate group"),
 }
+widgets.tagged_references = dt.new_widget("check_button") {
+  label = _("no reference set: use the tagged faces"),
+  value = pref("tagged_references", "bool"),
+  tooltip = _("with no reference set, the faces tagged with this name (face regions from digiKam, Lightroom, Picasa...) are the references"),
+}
 widgets.include_unsure = dt.new_widget("check_button") {
   label = _("include unsure matches"),
   value = pref("include_unsure", "bool"),
@@ -886,6 +905,7 @@ local panel = dt.new_widget("box") {
   widgets.top,
   widgets.best_of_burst,
   widgets.include_unsure,
+  widgets.tagged_references,
   widgets.policy,
   widgets.one_star_unrated,
   widgets.reference,
