@@ -214,3 +214,24 @@ def test_stored_areas_land_on_the_displayed_face(orientation):
     # drawn on the displayed image (its applied-to size is the displayed one): taken as it is
     drawn = NamedRegion(OBAMA, (0.5, 0.25, 0.25, 0.25), (60, 40))
     assert pixel_box(drawn, 60, 40, orientation) == (30, 10, 15, 10) or orientation in (2, 3, 4)
+
+
+@pytest.mark.slow
+def test_the_daemon_ranks_a_person_with_no_references_from_the_tags(tagged_folder, tmp_path):
+    from test_daemon import Daemon, rank_events
+
+    from photorank.v1 import photorank_pb2 as pb
+
+    folder, cache = tagged_folder
+    daemon = Daemon(tmp_path)
+    try:
+        _, report = rank_events(daemon, pb.RankRequest(paths=[str(folder)], person=OBAMA))
+    finally:
+        daemon.stop()
+    in_process = rank(folder, cache, references=[], person=OBAMA)
+    assert {reference.source for reference in report.references} == {"tag"}
+    assert names(reference.path for reference in report.references) == names(reference.path for reference in in_process.references)
+    assert names(result.path for result in report.results) == names(result.path for result in in_process.results)
+    assert [other.tagged_as for other in report.tagged_as_other] == [BIDEN]
+    hidden = next(result for result in report.results if result.path.endswith("hidden.jpg"))
+    assert hidden.tagged == "region only" and hidden.reasons[0] == FACE_NOT_VISIBLE
