@@ -15,34 +15,15 @@ from PIL import Image
 
 import imagefactory as factory
 import xmp_writer
+from test_regions import OBAMA, BIDEN, exiftool, microsoft_info, mwg_info
 from photorank.cli import main
 from photorank.library import Library
 from photorank.ranking import RankRequest, ReferenceSpec
-from photorank.regions import NamedRegion, TagReader, people_counts, pixel_box
+from photorank.regions import TagReader, people_counts
 from photorank.tagged import FACE_NOT_VISIBLE
 
-OBAMA, BIDEN = "Barack Obama", "Joe Biden"
-
-pytestmark = pytest.mark.skipif(shutil.which("exiftool") is None, reason="exiftool is not installed (it writes the tags)")
-
-
-def exiftool(*arguments: str) -> None:
-    done = subprocess.run(["exiftool", "-q", "-q", *arguments], capture_output=True, text=True)
-    assert done.returncode == 0, done.stderr
-
-
-def mwg_info(regions: list[tuple[str, tuple[float, float, float, float]]], width: int, height: int) -> str:
-    """exiftool's structure for mwg-rs:Regions: areas as normalised centre x, y and w, h."""
-    items = ",".join(
-        f"{{Area={{X={x + w / 2:.4f},Y={y + h / 2:.4f},W={w:.4f},H={h:.4f},Unit=normalized}},Name={name},Type=Face}}"
-        for name, (x, y, w, h) in regions
-    )
-    return f"-XMP-mwg-rs:RegionInfo={{AppliedToDimensions={{W={width},H={height},Unit=pixel}},RegionList=[{items}]}}"
-
-
-def microsoft_info(name: str, area: tuple[float, float, float, float]) -> str:
-    rectangle = "|, ".join(f"{value:.4f}" for value in area)  # exiftool escapes a comma in a structure with |
-    return f"-XMP-MP:RegionInfoMP={{Regions=[{{PersonDisplayName={name},Rectangle={rectangle}}}]}}"
+pytestmark = [pytest.mark.skipif(shutil.which("exiftool") is None, reason="exiftool is not installed (it writes the tags)"),
+              pytest.mark.slow]  # the module's photos are analysed once, in about a minute
 
 
 def normalised(box, width: int, height: int) -> tuple[float, float, float, float]:
@@ -199,21 +180,6 @@ def test_a_name_nobody_is_tagged_with_and_no_reference_is_said_plainly(tagged_fo
     assert "no face in these photos is tagged 'Nobody Here'" in error and "Traceback" not in error
     assert main(["rank", str(folder), "--no-daemon", "--cache", cache]) == 2
     assert "--person NAME" in capsys.readouterr().err
-
-
-@pytest.mark.parametrize("orientation", range(1, 9))
-def test_stored_areas_land_on_the_displayed_face(orientation):
-    displayed = np.zeros((40, 60, 1), np.uint8)
-    displayed[10:20, 30:45] = 1  # the face, in displayed pixels: x 30, y 10, 15 x 10
-    stored = factory.stored_for_orientation(displayed, orientation)[..., 0]
-    rows, columns = np.nonzero(stored)
-    height, width = stored.shape
-    area = (columns.min() / width, rows.min() / height, (columns.max() + 1 - columns.min()) / width, (rows.max() + 1 - rows.min()) / height)
-    region = NamedRegion(OBAMA, area, (width, height))
-    assert pixel_box(region, 60, 40, orientation) == (30, 10, 15, 10)
-    # drawn on the displayed image (its applied-to size is the displayed one): taken as it is
-    drawn = NamedRegion(OBAMA, (0.5, 0.25, 0.25, 0.25), (60, 40))
-    assert pixel_box(drawn, 60, 40, orientation) == (30, 10, 15, 10) or orientation in (2, 3, 4)
 
 
 @pytest.mark.slow
