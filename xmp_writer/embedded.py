@@ -74,9 +74,8 @@ def photo_metadata(path: str) -> tuple[bytes | None, str | None]:
         if os.fstat(handle.fileno()).st_size == 0:
             return None, None
         with mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ) as data:
-            if jpeg.is_jpeg(data[:3]):
-                whole = data[:]
-                return jpeg.locate(whole).packet, exif_rating(_exif_tiff(whole))
+            if jpeg.is_jpeg(data[:3]):  # the segments before the image data only: no copy of the whole file
+                return jpeg.locate(data).packet, exif_rating(_exif_tiff(data))
             if data[:12] == JXL_CONTAINER:
                 return jxl_xml_box(data) or scan_packet(data), None
             tiff = data if data[:4] in TIFF_MAGIC else None
