@@ -17,6 +17,7 @@ import imagefactory as factory
 import xmp_writer
 from test_regions import OBAMA, BIDEN, exiftool, microsoft_info, mwg_info
 from photorank.cli import main
+from photorank.config import load_defaults, merge
 from photorank.library import Library
 from photorank.ranking import RankRequest, ReferenceSpec
 from photorank.regions import TagReader, people_counts
@@ -103,8 +104,8 @@ def stored_area(displayed: tuple[float, float, float, float]) -> tuple[float, fl
     return y, 1 - x - w, h, w
 
 
-def rank(folder, cache, **options):
-    with Library(cache_path=cache, workers=2) as library:
+def rank(folder, cache, config=None, **options):
+    with Library(config, cache_path=cache, workers=2) as library:
         return library.rank(RankRequest(paths=[str(folder)], **options))
 
 
@@ -143,6 +144,15 @@ def test_tagged_faces_are_the_references_when_no_reference_is_given(tagged_folde
     for tagged in ("obama_1.jpg", "obama_2.jpg", "rotated.jpg", "group_obama_biden_1.jpg"):
         assert found[tagged].tagged == "person" and found[tagged].match == "sure", tagged
     assert not {"biden_1.jpg", "biden_2.jpg", "jeff_bezos_1.jpg"} & set(found)
+
+
+def test_many_tagged_faces_are_spread_but_each_stays_the_persons(tagged_folder):
+    folder, cache = tagged_folder
+    config = merge(load_defaults(), {"matching": {"max_tagged_references": 2}})
+    report = rank(folder, cache, config, references=[], person=OBAMA)
+    assert names(reference.path for reference in report.references) == {"group_obama_biden_1.jpg", "obama_2.jpg"}  # 1st, 3rd of 4
+    tagged = names(result.path for result in report.results if result.tagged == "person")
+    assert tagged == {"obama_1.jpg", "obama_2.jpg", "rotated.jpg", "group_obama_biden_1.jpg"}
 
 
 def test_a_region_without_a_detected_face_is_still_ranked_with_the_reason(tagged_folder):

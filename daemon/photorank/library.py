@@ -56,7 +56,7 @@ from .ranking import (
 )
 from .records import ImageRecord, ProgressEvent, XmpOptions
 from .regions import TagReader
-from .tagged import OtherTag, PersonTags, apply_to_matches, person_tags, region_only_results
+from .tagged import OtherTag, PersonTags, apply_to_matches, person_tags, region_only_results, spread
 from .writeback import WriteBackSummary, undo_paths, write_back
 
 log = logging.getLogger(__name__)
@@ -368,7 +368,7 @@ class Library:
         contents = list(dict.fromkeys(synced.fingerprints[path] for path in paths))
         embeddings, owners, face_numbers = self.faces.lookup(contents)
         tags, tagged_records = self.person_tags(person, paths, synced.fingerprints) if person else (PersonTags(), {})
-        references = references + tags.references
+        references = references + spread(tags.references, self.config["matching"]["max_tagged_references"])
         if not references and not tags.region_only:
             raise PhotorankError(f"no reference: no face in these photos is tagged {person!r} (`photorank people` lists "
                                  "the names tagged); give a reference photo with --ref")

@@ -70,6 +70,14 @@ def person_tags(person: str, tags: dict[str, PhotoTags], records: dict[str, Imag
     return found
 
 
+def spread(references: list[Reference], limit: int) -> list[Reference]:
+    """At most `limit` of the references, evenly spaced in path order (over folders and years)."""
+    ordered = sorted(references, key=lambda reference: reference.path)
+    if len(ordered) <= limit:
+        return ordered
+    return [ordered[number * len(ordered) // limit] for number in range(limit)]
+
+
 def tagged_reference(record: ImageRecord, face: int) -> Reference:
     """The face the user tagged, as a reference (numbered from the left, like a reference photo's)."""
     target = record.faces[face]
