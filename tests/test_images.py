@@ -420,6 +420,19 @@ def test_jxl_bomb_is_refused_before_libjxl_decodes_it(tmp_path):
     assert_image_error(path, "decompression bomb", "megapixel")
 
 
+def test_jpeg_transcoded_losslessly_to_jxl_keeps_its_orientation(tmp_path):
+    from photorank.images import jxl_header
+
+    displayed = factory.quadrants(60, 40)
+    jpeg = factory.write_jpeg(tmp_path / "q.jpg", factory.stored_for_orientation(displayed, 6), exif_orientation=6, quality=95)
+    with Image.open(jpeg) as image:
+        image.save(tmp_path / "q.jxl", "JXL", lossless_jpeg=True)
+    assert jxl_header((tmp_path / "q.jxl").read_bytes()).orientation == 6  # libjxl copied it into the codestream
+    loaded = load_image(tmp_path / "q.jxl")  # comes back as the JPEG, unturned, with its EXIF
+    assert loaded.orientation == 6 and (loaded.full_width, loaded.full_height) == (60, 40)
+    assert_quadrants(loaded.pixels)
+
+
 def test_jxl_turned_by_its_codestream_is_not_turned_again_by_exif():
     from photorank.images import _from_pil
 

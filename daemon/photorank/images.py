@@ -169,8 +169,11 @@ def _load_jxl(handle, max_side: int | None) -> LoadedImage:
         image = Image.open(handle, formats=("JXL",))
     except RuntimeError as error:  # libjxl's own message asks to rebuild it in debug mode: not for users
         raise ImageError("corrupt or truncated JPEG XL data (libjxl cannot decode it)") from error
+    # A JPEG kept losslessly inside (cjxl's default for JPEG input) comes back as that JPEG, unturned,
+    # with its own EXIF orientation.
+    turned = header.orientation if header and not getattr(image, "jpeg", False) else 1
     with image:
-        return _from_pil(image, max_side, oriented_by_decoder=header.orientation if header else 1)
+        return _from_pil(image, max_side, oriented_by_decoder=turned)
 
 
 def _check_pixels(width: int, height: int) -> None:
