@@ -18,6 +18,7 @@ import xmp_writer
 from test_regions import OBAMA, BIDEN, exiftool, microsoft_info, mwg_info
 from photorank.cli import main
 from photorank.config import load_defaults, merge
+from photorank.errors import PhotorankError
 from photorank.library import Library
 from photorank.ranking import RankRequest, ReferenceSpec
 from photorank.regions import TagReader, people_counts
@@ -190,6 +191,10 @@ def test_a_name_nobody_is_tagged_with_and_no_reference_is_said_plainly(tagged_fo
     assert "no face in these photos is tagged 'Nobody Here'" in error and "Traceback" not in error
     assert main(["rank", str(folder), "--no-daemon", "--cache", cache]) == 2
     assert "--person NAME" in capsys.readouterr().err
+    with Library(cache_path=":memory:", workers=2) as library:  # said before any photo is analysed
+        with pytest.raises(PhotorankError, match="no face in these photos is tagged"):
+            library.rank(RankRequest([], [str(folder)], person="Nobody Here"))
+        assert library.status().analyses_started == 0
 
 
 @pytest.mark.slow

@@ -358,6 +358,8 @@ class Library:
         if not request.references and not person:
             raise UsageError("no reference: give a reference photo of the person (--ref), or the name the person is "
                              "tagged with in the photos (--person NAME)")
+        if not request.references:
+            self.require_tags(person, request.paths, request.recursive)
         references = self.references(request.references, progress, cancel)
         files, synced = self.sync_collection(request.paths, request.recursive, progress, cancel)
         if progress:
@@ -369,9 +371,8 @@ class Library:
         embeddings, owners, face_numbers = self.faces.lookup(contents)
         tags, tagged_records = self.person_tags(person, paths, synced.fingerprints) if person else (PersonTags(), {})
         references = references + spread(tags.references, self.config["matching"]["max_tagged_references"])
-        if not references and not tags.region_only:
-            raise PhotorankError(f"no reference: no face in these photos is tagged {person!r} (`photorank people` lists "
-                                 "the names tagged); give a reference photo with --ref")
+        if not references and not tags.region_only:  # its tagged photos could not be read
+            raise PhotorankError(no_tagged_face(person))
         matches = find_person(references, embeddings, owners, self.threshold, self.config["matching"]) if references else []
         matches, tagged_as_other = self.apply_tags(tags, matches, paths, synced.fingerprints, contents, embeddings,
                                                    owners, face_numbers, references)
@@ -492,6 +493,12 @@ class Library:
         holding = [folder for folder in folders if any(path.startswith(os.path.join(folder, "")) for path in files)]
         self.faces.forget(self.cache.prune(holding, set(files)))
         return files, synced
+
+    def require_tags(self, person: str, paths: list[str], recursive: bool) -> None:
+        """With no reference photo, some face region must name the person: said before any analysis."""
+        files, _ = collect_images(paths, recursive)
+        if not any(region.area for photo in self.tags.read(files).values() for region in photo.naming(person)):
+            raise PhotorankError(no_tagged_face(person))
 
     def person_tags(self, person: str, paths: list[str], fingerprints: dict[str, str]) -> tuple[PersonTags, dict[str, ImageRecord]]:
         """What the photos' own XMP says of the person: tagged faces, region-only photos, faces
@@ -640,6 +647,11 @@ def stored_faces_of(file_fingerprint: str, record: ImageRecord) -> StoredFaces:
         embeddings=embeddings,
         errors={file_fingerprint: record.error} if record.error else {},
     )
+
+
+def no_tagged_face(person: str) -> str:
+    return (f"no reference: no face in these photos is tagged {person!r} (`photorank people` lists the names "
+            "tagged); give a reference photo with --ref")
 
 
 def stop_if_cancelled(cancel: threading.Event | None) -> None:
