@@ -58,8 +58,9 @@ end
 
 --- The shell command of one photorank run.
 -- options: photorank (the command), verb ("rank" or "index"), paths_file, stderr_file, and
--- for rank: reference, reference_face, person, top, best_of_burst, include_unsure; or, for a
--- set of people ranked together, people ({ name, path } each) instead of reference and person.
+-- for rank: reference (nil: the faces tagged with the person's name are the references),
+-- reference_face, person, top, best_of_burst, include_unsure; or, for a set of people ranked
+-- together, people ({ name, path } each) instead of reference and person.
 -- The shell prints its pid, then becomes photorank (exec), so that pid can be interrupted.
 function core.build_command(options)
   local q = core.shell_quote
@@ -71,8 +72,8 @@ function core.build_command(options)
     for _i, person in ipairs(options.people) do add("--person", q(person.name), "--ref", q(person.path)) end
     add("--together")
   elseif options.verb == "rank" then
-    add("--ref", q(options.reference))
-    if options.reference_face then add("--ref-face", tostring(options.reference_face)) end
+    if options.reference then add("--ref", q(options.reference)) end
+    if options.reference and options.reference_face then add("--ref-face", tostring(options.reference_face)) end
     add("--person", q(options.person))
   end
   if options.verb == "rank" then
@@ -562,6 +563,13 @@ function core.choose_set_images(acted_on, people, collection)
   return photos
 end
 
+--- The images to rank when the faces tagged with the person's name are the references (no
+-- reference photo): those acted on when several are, else the whole collection.
+function core.choose_tagged_images(acted_on, collection)
+  if #acted_on > 1 then return acted_on end
+  return collection()
+end
+
 --- Distinct file paths of the images (darktable duplicates share a file), in order, and
 -- the images of each path.
 function core.group_by_path(images)
@@ -729,6 +737,7 @@ local function remember_settings()
   dt.preferences.write(MODULE, "reference_face", "string", widgets.reference_face.text)
   dt.preferences.write(MODULE, "best_of_burst", "bool", widgets.best_of_burst.value)
   dt.preferences.write(MODULE, "include_unsure", "bool", widgets.include_unsure.value)
+  dt.preferences.write(MODULE, "tagged_references", "bool", widgets.tagged_references.value)
   dt.preferences.write(MODULE, "overwrite", "bool", widgets.policy.selected == 2)
   dt.preferences.write(MODULE, "one_star", "string", widgets.one_star_unrated.value and "unrated" or "rated")
 end
@@ -876,18 +885,24 @@ local function rank_for_person(acted_on)
   remember_settings()
   local person = widgets.person.text:gsub("^%s+", ""):gsub("%s+$", "")
   if person == "" then return fail(_("photorank: type the person's name in the photorank panel first")) end
-  local reference, photos = core.choose_images(acted_on or {}, dt.gui.hovered, state.reference, collection_images)
-  if reference == nil then return fail(_("photorank: select a photo of the person first")) end
+  local reference, photos
+  if state.reference == nil and widgets.tagged_references.value then
+    photos = core.choose_tagged_images(acted_on or {}, collection_images)
+  else
+    reference, photos = core.choose_images(acted_on or {}, dt.gui.hovered, state.reference, collection_images)
+    if reference == nil then return fail(_("photorank: select a photo of the person first")) end
+  end
   if #photos == 0 then return fail(_("photorank: no other photos to rank")) end
 
   local paths, by_path = core.group_by_path(photos)
   local face_asked = core.positive_integer(widgets.reference_face.text)
   -- said at once: "the first selected" follows the lighttable's sort order, not the click order
-  widgets.reference.label = _("reference: ") .. core.reference_text(reference.filename, face_asked)
+  local chosen = reference and core.reference_text(reference.filename, face_asked) or _("the faces tagged ") .. person
+  widgets.reference.label = _("reference: ") .. chosen
   run_exclusively(function()
     local document, message = run_photorank({
       verb = "rank",
-      reference = core.image_path(reference),
+      reference = reference and core.image_path(reference),
       reference_face = face_asked,
       person = person,
       top = core.positive_integer(widgets.top.text),
@@ -895,7 +910,7 @@ local function rank_for_person(acted_on)
       include_unsure = widgets.include_unsure.value,
     }, string.format(_("photorank: ranking %d photos for %s"), #paths, person), paths)
     if not document then return fail(message) end
-    local used = core.reference_text(reference.filename, face_asked, (document.references or {})[1])
+    local used = reference and core.reference_text(reference.filename, face_asked, (document.references or {})[1]) or chosen
     widgets.reference.label = _("reference: ") .. used
     apply_ranking(document, person, by_path, function(found, ranked)
       return string.format(_("photorank: %s found in %d of %d photos (reference %s)"), person, found, ranked, used)
@@ -995,6 +1010,11 @@ widgets.best_of_burst = dt.new_widget("check_button") {
   value = pref("best_of_burst", "bool"),
   tooltip = _("keep only the best photo of each burst or near-duplicate group"),
 }
+widgets.tagged_references = dt.new_widget("check_button") {
+  label = _("no reference set: use the tagged faces"),
+  value = pref("tagged_references", "bool"),
+  tooltip = _("with no reference set, the faces tagged with this name (face regions from digiKam, Lightroom, Picasa...) are the references"),
+}
 widgets.include_unsure = dt.new_widget("check_button") {
   label = _("include unsure matches"),
   value = pref("include_unsure", "bool"),
@@ -1025,6 +1045,7 @@ local panel = dt.new_widget("box") {
   widgets.top,
   widgets.best_of_burst,
   widgets.include_unsure,
+  widgets.tagged_references,
   widgets.policy,
   widgets.one_star_unrated,
   widgets.reference,

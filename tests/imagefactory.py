@@ -236,6 +236,18 @@ def write_heic(path, rgb: np.ndarray, exif_orientation: int | None = None,
     return Path(path)
 
 
+def write_jxl(path, array: np.ndarray, exif_orientation: int | None = None, datetime_original: str | None = None,
+              xmp: bytes | None = None, lossless: bool = False, quality: int = 90) -> Path:
+    """JPEG XL through pillow-jxl-plugin (libjxl): RGB/RGBA uint8, or (H, W) uint16 grey (16-bit);
+    EXIF in its 'Exif' box, XMP in its 'xml ' box (both in the ISO BMFF container)."""
+    import pillow_jxl  # noqa: F401 - registers the JXL encoder
+
+    image = Image.fromarray(np.asarray(array, np.uint8 if array.ndim == 3 else np.uint16))
+    image.save(path, "JXL", lossless=lossless, quality=quality, use_container=True, xmp=xmp,
+               **_exif_kwargs(exif_orientation, datetime_original))
+    return Path(path)
+
+
 # ---------------------------------------------------------------- TIFF / DNG encoder
 
 _TIFF_TYPES = {1: ("B", 1), 2: ("s", 1), 3: ("H", 2), 4: ("I", 4), 5: ("II", 8), 7: ("B", 1),

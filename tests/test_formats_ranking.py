@@ -1,4 +1,4 @@
-"""The person is found whatever the file: RAW, HEIC, 16-bit PNG, RGBA, TIFF, WebP, EXIF-rotated.
+"""The person is found whatever the file: RAW, HEIC, JPEG XL, 16-bit PNG, RGBA, TIFF, WebP, EXIF-rotated.
 
 Every copy shows the same portrait as displayed; the face box must land at the same place in
 displayed coordinates, whatever the stored orientation.
@@ -33,6 +33,8 @@ def formats_folder(tmp_path_factory):
     factory.write_png(folder / "with_alpha.png", np.dstack([displayed, np.full(displayed.shape[:2], 255, np.uint8)]))
     factory.write_tiff(folder / "export.tif", displayed)
     factory.write_webp(folder / "web.webp", displayed)
+    factory.write_jxl(folder / "export.jxl", displayed)
+    factory.write_jxl(folder / "rotated.jxl", factory.stored_for_orientation(displayed, 6), exif_orientation=6)
     factory.write_jpeg(folder / "grey.jpg", displayed, mode="L")
     factory.write_jpeg(folder / "print.jpg", displayed, mode="CMYK")
     reference = tmp_path_factory.mktemp("reference") / "ref.jpg"
@@ -40,9 +42,15 @@ def formats_folder(tmp_path_factory):
     return folder, reference
 
 
-def test_every_format_and_orientation_is_found_at_the_same_place(formats_folder):
+@pytest.fixture(scope="module")
+def formats_report(formats_folder):
     folder, reference = formats_folder
-    report = rank_collection(RankRequest(references=[str(reference)], paths=[str(folder)]), cache_path=":memory:", workers=2)
+    return rank_collection(RankRequest(references=[str(reference)], paths=[str(folder)]), cache_path=":memory:", workers=2)
+
+
+def test_every_format_and_orientation_is_found_at_the_same_place(formats_folder, formats_report):
+    folder, _ = formats_folder
+    report = formats_report
     assert report.errors == []
     found = {os.path.basename(r.path): r for r in report.results}
     assert set(found) == set(os.listdir(folder))
@@ -51,3 +59,12 @@ def test_every_format_and_orientation_is_found_at_the_same_place(formats_folder)
     for name, box in boxes.items():
         assert np.abs(box - expected).max() <= 0.06 * expected[2], f"{name}: face at {box}, expected near {expected}"
         assert (found[name].width, found[name].height) == (480, 600), name
+
+
+def test_a_jpeg_xl_ranks_like_its_jpeg_twin(formats_report):
+    found = {os.path.basename(r.path): r for r in formats_report.results}
+    twin = found["exif_1.jpg"]
+    for name in ("export.jxl", "rotated.jxl"):
+        assert found[name].kind == twin.kind == "single", name
+        assert abs(found[name].similarity - twin.similarity) < 0.03, name
+        assert abs(found[name].score - twin.score) < 5, (name, found[name].score, twin.score)

@@ -360,6 +360,92 @@ def test_heic_orientation_is_applied_once(tmp_path):
     assert_quadrants(loaded.pixels)
 
 
+def test_jxl_8bit_with_orientation_and_capture_time(tmp_path, small_photo):
+    path = factory.write_jxl(tmp_path / "export.jxl", small_photo, datetime_original="2024:02:03 04:05:06")
+    loaded = load_image(path)
+    assert_rgb8(loaded)
+    assert loaded.pixels.shape == small_photo.shape
+    assert mean_abs_diff(loaded.pixels, small_photo) < 5
+    assert loaded.captured_at == naive_ts("2024:02:03 04:05:06")
+
+    displayed = factory.quadrants(60, 40)
+    rotated = load_image(factory.write_jxl(tmp_path / "rot.jxl", factory.stored_for_orientation(displayed, 6),
+                                           exif_orientation=6, lossless=True))
+    assert rotated.orientation == 6
+    assert (rotated.full_width, rotated.full_height) == (60, 40)
+    assert_quadrants(rotated.pixels, tolerance=2)
+
+
+def test_jxl_16bit_is_scaled_not_clipped(tmp_path):
+    ramp = np.tile(np.linspace(0, 65535, 64).astype(np.uint16), (16, 1))
+    loaded = load_image(factory.write_jxl(tmp_path / "hdr16.jxl", ramp, lossless=True))
+    assert_rgb8(loaded)
+    row = loaded.pixels[0, :, 0].astype(int)
+    assert row[0] <= 2 and row[-1] >= 253  # the whole 16-bit range maps onto 0-255
+    assert np.all(np.diff(row) >= 0) and len(set(row)) > 50  # a ramp, not two clipped levels
+
+
+def jxl_codestream_start(height_minus_1: int, ratio: int, orientation: int | None) -> bytes:
+    """The first bytes of a JPEG XL codestream: signature, SizeHeader (30-bit height, a ratio for
+    the width), and ImageMetadata's first fields, written least significant bit first."""
+    fields = [(0, 1), (3, 2), (height_minus_1, 30), (ratio, 3)]
+    fields += [(1, 1)] if orientation is None else [(0, 1), (1, 1), (orientation - 1, 3)]
+    bits = [(value >> number) & 1 for value, count in fields for number in range(count)]
+    bits += [0] * (-len(bits) % 8)
+    return b"\xff\x0a" + bytes(sum(bit << n for n, bit in enumerate(bits[i:i + 8])) for i in range(0, len(bits), 8))
+
+
+def test_jxl_header_gives_size_and_codestream_orientation(tmp_path):
+    from photorank.images import jxl_header
+
+    header = jxl_header(jxl_codestream_start(3999, 4, None))  # ratio 4: 3:2
+    assert (header.width, header.height, header.orientation) == (6000, 4000, 1)
+    turned = jxl_header(jxl_codestream_start(99, 7, 6))
+    assert (turned.width, turned.height, turned.orientation) == (200, 100, 6)
+    made = factory.write_jxl(tmp_path / "c.jxl", factory.synthetic_scene(301, 199))
+    assert jxl_header(made.read_bytes()[:4096]) == type(header)(301, 199, 1)  # in its container
+
+
+def test_broken_jxl_files_are_said_plainly(tmp_path, small_photo):
+    data = factory.write_jxl(tmp_path / "ok.jxl", small_photo).read_bytes()
+    for name, broken in (("half.jxl", data[: len(data) // 2]), ("head.jxl", data[:12]), ("noise.jxl", data[:40] + b"x" * 500)):
+        (tmp_path / name).write_bytes(broken)
+        message = assert_image_error(tmp_path / name, "corrupt or truncated")
+        assert "libjxl cannot decode it" in message and "debug" not in message
+
+
+def test_jxl_bomb_is_refused_before_libjxl_decodes_it(tmp_path):
+    path = tmp_path / "bomb.jxl"
+    path.write_bytes(jxl_codestream_start(2**30 - 1, 1, None) + bytes(64))
+    assert_image_error(path, "decompression bomb", "megapixel")
+
+
+def test_jpeg_transcoded_losslessly_to_jxl_keeps_its_orientation(tmp_path):
+    from photorank.images import jxl_header
+
+    displayed = factory.quadrants(60, 40)
+    jpeg = factory.write_jpeg(tmp_path / "q.jpg", factory.stored_for_orientation(displayed, 6), exif_orientation=6, quality=95)
+    with Image.open(jpeg) as image:
+        image.save(tmp_path / "q.jxl", "JXL", lossless_jpeg=True)
+    assert jxl_header((tmp_path / "q.jxl").read_bytes()).orientation == 6  # libjxl copied it into the codestream
+    loaded = load_image(tmp_path / "q.jxl")  # comes back as the JPEG, unturned, with its EXIF
+    assert loaded.orientation == 6 and (loaded.full_width, loaded.full_height) == (60, 40)
+    assert_quadrants(loaded.pixels)
+
+
+def test_jxl_turned_by_its_codestream_is_not_turned_again_by_exif():
+    from photorank.images import _from_pil
+
+    displayed = factory.quadrants(60, 40)
+    image = Image.fromarray(displayed)  # as libjxl hands it over: already turned
+    exif = Image.Exif()
+    exif[0x0112] = 6
+    image.info["exif"] = exif.tobytes()
+    loaded = _from_pil(image, None, oriented_by_decoder=6)
+    assert loaded.orientation == 6 and (loaded.full_width, loaded.full_height) == (60, 40)
+    assert_quadrants(loaded.pixels, tolerance=2)
+
+
 def test_png_misnamed_as_jpg_still_loads(tmp_path):
     path = tmp_path / "really_a_png.jpg"
     factory.write_png(tmp_path / "x.png", factory.quadrants(40, 30)).rename(path)

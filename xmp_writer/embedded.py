@@ -6,9 +6,9 @@ program is the user's: kept under the rating policy, given back by undo. We copy
 manager shows as the user's own (rating, label, title, description, keywords, face regions),
 not the rest: an exporter's edit history in the file must not become an edit of the original.
 
-The packet is found precisely in a JPEG; in other formats (TIFF, DNG and TIFF-based RAW, CR3,
-HEIC, PNG, WebP) by scanning for the xpacket wrapper, as part 3 of the XMP specification
-allows for any file. IPTC-IIM has no rating field; EXIF's is tag 0x4746 in IFD0.
+The packet is found precisely in a JPEG and in a JPEG XL container (its 'xml ' box, which need
+not be xpacket-wrapped); in other formats (TIFF, DNG and TIFF-based RAW, CR3, HEIC, PNG, WebP) by
+scanning for the xpacket wrapper, as part 3 of the XMP specification allows for any file. IPTC-IIM has no rating field; EXIF's is tag 0x4746 in IFD0.
 """
 
 from __future__ import annotations
@@ -39,6 +39,7 @@ EXIF_RATING_TAG = 0x4746
 PACKET_START = b"<?xpacket begin="
 PACKET_END = b"<?xpacket end="
 TIFF_MAGIC = (b"II*\x00", b"MM\x00*")
+JXL_CONTAINER = b"\x00\x00\x00\x0cJXL \r\n\x87\n"
 
 
 def new_sidecar(image_path: str | os.PathLike) -> bytes:
@@ -73,9 +74,10 @@ def photo_metadata(path: str) -> tuple[bytes | None, str | None]:
         if os.fstat(handle.fileno()).st_size == 0:
             return None, None
         with mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ) as data:
-            if jpeg.is_jpeg(data[:3]):
-                whole = data[:]
-                return jpeg.locate(whole).packet, exif_rating(_exif_tiff(whole))
+            if jpeg.is_jpeg(data[:3]):  # the segments before the image data only: no copy of the whole file
+                return jpeg.locate(data).packet, exif_rating(_exif_tiff(data))
+            if data[:12] == JXL_CONTAINER:
+                return jxl_xml_box(data) or scan_packet(data), None
             tiff = data if data[:4] in TIFF_MAGIC else None
             return scan_packet(data), exif_rating(tiff)
 
@@ -88,6 +90,25 @@ def scan_packet(data) -> bytes | None:
     end = data.find(PACKET_END, start)
     close = data.find(b"?>", end) if end >= 0 else -1
     return None if close < 0 else bytes(data[start:close + 2])
+
+
+def jxl_xml_box(data) -> bytes | None:
+    """The content of the first 'xml ' box of a JPEG XL container (ISO BMFF boxes), or None."""
+    offset = 0
+    while offset + 8 <= len(data):
+        size, kind = struct.unpack_from(">I4s", data, offset)
+        header = 8
+        if size == 1 and offset + 16 <= len(data):  # a 64-bit size follows the type
+            (size,) = struct.unpack_from(">Q", data, offset + 8)
+            header = 16
+        elif size == 0:  # the last box runs to the end of the file
+            size = len(data) - offset
+        if size < header:
+            return None
+        if kind == b"xml ":
+            return bytes(data[offset + header:offset + size])
+        offset += size
+    return None
 
 
 def _exif_tiff(jpeg_data: bytes) -> bytes | None:

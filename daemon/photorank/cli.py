@@ -77,7 +77,8 @@ def build_parser() -> argparse.ArgumentParser:
     )
     rank.add_argument(
         "--ref", action=InOrder, metavar="REF",
-        help="reference photo of the person (repeatable); with --together or --any, of the --person before it",
+        help="reference photo of the person (repeatable); with --together or --any, of the --person before it; "
+        "without it, the faces tagged --person NAME in the photos' XMP are the references",
     )
     rank.add_argument(
         "--ref-face", action=InOrder, type=positive_int, metavar="N",
@@ -93,7 +94,8 @@ def build_parser() -> argparse.ArgumentParser:
     )
     rank.add_argument(
         "--person", action=InOrder, metavar="NAME",
-        help="the person's name, for keywords and face regions (needed by --write-xmp); "
+        help="the person's name, for keywords and face regions (needed by --write-xmp); faces tagged with it "
+        "in the photos' XMP (face regions) serve as references too; "
         "for several people, --person NAME --ref PHOTO for each, with --together or --any",
     )
     several = rank.add_mutually_exclusive_group()
@@ -114,6 +116,10 @@ def build_parser() -> argparse.ArgumentParser:
         help="ratings that count as not rated and may be replaced (default 0; darktable's default import rating is 1: use 0,1)",
     )
     rank.set_defaults(run=run_rank, order=[])
+
+    people = commands.add_parser("people", help="list the people named in the photos' face regions (XMP), with their counts", **WITH_EXIT_CODES)
+    add_paths_arguments(people)
+    people.set_defaults(run=run_people)
 
     undo = commands.add_parser("undo", help="take photorank's ratings, keywords and regions out of sidecars", **WITH_EXIT_CODES)
     add_paths_arguments(undo)
@@ -408,6 +414,22 @@ def report_errors(errors: Iterable[dict]) -> None:
         print(f"photorank: {error['path']}: {error['error']}", file=sys.stderr)
 
 
+def run_people(args: argparse.Namespace) -> int:
+    from .regions import people_document
+
+    document = people_document(collection_paths(args), args.recursive)
+    emit(args, json.dumps(document, indent=2, ensure_ascii=False) if args.json else people_text(document))
+    report_errors(document["errors"])
+    return EXIT_FAILED if document["errors"] or not document["people"] else EXIT_OK
+
+
+def people_text(document: dict) -> str:
+    lines = [f"{person['photos']:>6} photo(s)  {person['regions']:>6} face region(s)  {person['name']}" for person in document["people"]]
+    lines.append(f"{len(document['people'])} people named in {document['photos']} photo(s)"
+                 if document["people"] else f"no named face regions in {document['photos']} photo(s)")
+    return "\n".join(lines)
+
+
 def run_undo(args: argparse.Namespace) -> int:
     person = args.person.strip() if args.person else None
     paths = collection_paths(args)
@@ -510,7 +532,10 @@ def rank_text(document: dict) -> str:
         lines += [f"{person['name']}: reference {reference_text(reference)}"
                   for person in document["people"] for reference in person["references"]]
     else:
-        lines += [f"reference {reference_text(reference)}" for reference in document["references"]]
+        given = [reference for reference in document["references"] if reference["source"] != "tag"]
+        lines += [f"reference {reference_text(reference)}" for reference in given]
+        tagged = len(document["references"]) - len(given)
+        lines += [f"references: {tagged} face(s) tagged as the person in the photos' XMP"] if tagged else []
     if document["results"]:
         lines.append(f"{'rank':>4} {'score':>5} {'stars':<5} {'kind':<8} {'match':>6}  photo - reasons ('?': unsure match)")
     for result in document["results"]:
@@ -524,6 +549,7 @@ def rank_text(document: dict) -> str:
     unsure = sum(result["match"] == "unsure" for result in document["results"])
     unsure_note = f"; {unsure} shown unsure (?), to confirm" if unsure else ""
     lines.append(f"{document['found']} photo(s) with {who_is_ranked(document)}{shown}, {document['not_found']} without{unsure_note}")
+    lines += [f"not ranked: {other['path']}: {other['reason']}" for other in document["tagged_as_other"]]
     if document["errors"]:
         lines.append(f"{len(document['errors'])} file(s) could not be read (listed on stderr)")
     if "xmp" in document:

@@ -51,6 +51,7 @@ RANGES: dict[tuple[str, ...], tuple[Callable[[Any], bool], str]] = {
     ("matching", "rival_evidence"): (lambda v: v >= 1, "at least 1"),
     ("matching", "max_candidates"): (lambda v: v > 0, "greater than 0"),
     ("matching", "max_faces"): (lambda v: v > 0, "greater than 0"),
+    ("matching", "max_tagged_references"): (lambda v: v > 0, "greater than 0"),
     ("xmp", "unrated"): (lambda v: all(0 <= r <= 5 for r in v), "star ratings from 0 to 5"),
     ("stars", "score_thresholds"): (lambda v: len(v) == 4 and v == sorted(v), "4 scores in ascending order"),
     ("scoring", "reason_cost_points"): (lambda v: v >= 0, "at least 0"),

@@ -26,7 +26,8 @@ def face_json(face: DetectedFace) -> dict:
 
 
 def reference_json(reference: Reference) -> dict:
-    return {"path": reference.path, "face": reference.face_number, "box": list(reference.box), "faces": reference.faces}
+    return {"path": reference.path, "face": reference.face_number, "box": list(reference.box), "faces": reference.faces,
+            "source": reference.source}
 
 
 def member_json(member: MemberResult) -> dict:
@@ -42,7 +43,9 @@ def member_json(member: MemberResult) -> dict:
 
 
 def rank_document(report: RankingReport) -> dict:
-    from .together import SetResult  # the ranking stage: made by the library, never by the CLI's client
+    # the ranking stage: documents are made by the library, never by the CLI's client
+    from .tagged import tagged_as_reason
+    from .together import SetResult
 
     document = {
         "engine": report.engine,
@@ -59,6 +62,7 @@ def rank_document(report: RankingReport) -> dict:
                 "kind": result.kind,
                 "similarity": result.similarity,
                 "match": result.match,
+                "tagged": result.tagged,
                 "members": [member_json(member) for member in result.members] if isinstance(result, SetResult) else [],
                 "faces": result.faces,
                 "prominent_faces": result.prominent_faces,
@@ -77,6 +81,10 @@ def rank_document(report: RankingReport) -> dict:
         "found": report.found,
         "not_found": report.not_found,
         "errors": [{"path": path, "error": error} for path, error in report.errors],
+        "tagged_as_other": [
+            {"path": other.path, "tagged_as": other.name, "similarity": other.similarity, "reason": tagged_as_reason(other.name)}
+            for other in report.tagged_as_other
+        ],
     }
     if report.written is not None:
         document["xmp"] = report.written.as_dict()

@@ -1,6 +1,6 @@
 """Stage 1: load an image file as oriented RGB pixels, decoding no more than the analysis needs.
 
-Photographers' folders hold JPEG, PNG (8/16-bit, RGBA), TIFF, WebP, HEIC/HEIF and RAW files.
+Photographers' folders hold JPEG, PNG (8/16-bit, RGBA), TIFF, WebP, HEIC/HEIF, JPEG XL and RAW files.
 RAW files are read through the JPEG preview the camera embedded (rawpy), which is what every
 culling tool shows and is orders of magnitude faster than demosaicing.
 JPEGs (also camera MPO JPEGs and RAW previews) are decoded at 1/2, 1/4 or 1/8 size by libjpeg's
@@ -28,13 +28,18 @@ try:  # HEIC/HEIF support registers itself as a Pillow plugin
 except ImportError:  # pragma: no cover - pillow-heif is a declared dependency
     pillow_heif = None
 
+try:  # JPEG XL (libjxl, through a Rust binding) also registers itself as a Pillow plugin, "JXL"
+    import pillow_jxl  # noqa: F401
+except ImportError:  # pragma: no cover - pillow-jxl-plugin is a declared dependency
+    pass
+
 RAW_EXTENSIONS = frozenset(
     {".cr2", ".cr3", ".crw", ".nef", ".nrw", ".arw", ".srf", ".sr2", ".dng", ".raf", ".orf", ".rw2",
      ".pef", ".srw", ".x3f", ".3fr", ".iiq", ".rwl", ".erf", ".kdc", ".mrw"}
 )
 RASTER_EXTENSIONS = frozenset(
     {".jpg", ".jpeg", ".jpe", ".png", ".tif", ".tiff", ".webp", ".heic", ".heif", ".hif", ".avif",
-     ".bmp", ".gif"}
+     ".bmp", ".gif", ".jxl"}
 )
 IMAGE_EXTENSIONS = RAW_EXTENSIONS | RASTER_EXTENSIONS
 
@@ -42,7 +47,7 @@ IMAGE_EXTENSIONS = RAW_EXTENSIONS | RASTER_EXTENSIONS
 # loads, while EPS/PDF/PSD and other plugins (EPS would run Ghostscript) are never reached.
 # Camera MPO files open through the JPEG plugin. Formats this Pillow build lacks are left out.
 Image.init()
-PIL_FORMATS = tuple(f for f in ("JPEG", "PNG", "TIFF", "WEBP", "HEIF", "AVIF", "BMP", "GIF") if f in Image.OPEN)
+PIL_FORMATS = tuple(f for f in ("JPEG", "PNG", "TIFF", "WEBP", "HEIF", "AVIF", "JXL", "BMP", "GIF") if f in Image.OPEN)
 
 # A 200 MP panorama is real, a 1-gigapixel PNG of a few kB is an attack. Allow real cameras and
 # stitched panoramas, refuse the rest with a clear error before any pixel memory is allocated.
@@ -59,6 +64,11 @@ EXIF_IFD = 0x8769
 
 # File signatures of raster formats, to read a JPEG or PNG misnamed as RAW through Pillow.
 _RASTER_MAGIC = (b"\xff\xd8\xff", b"\x89PNG\r\n\x1a\n")
+# JPEG XL: a bare codestream, or the ISO BMFF container holding it in 'jxlc' or 'jxlp' boxes.
+JXL_CODESTREAM = b"\xff\x0a"
+JXL_CONTAINER = b"\x00\x00\x00\x0cJXL \r\n\x87\n"
+# Enough of a JPEG XL file to hold its container's first boxes and the codestream's size header.
+JXL_HEAD_BYTES = 64 * 1024
 
 
 class ImageError(Exception):
@@ -109,6 +119,8 @@ def load_image(path: str | os.PathLike, max_side: int | None = None) -> LoadedIm
             is_raw = os.path.splitext(path)[1].lower() in RAW_EXTENSIONS and not head.startswith(_RASTER_MAGIC)
             if not is_raw:
                 handle.seek(0)
+                if head.startswith((JXL_CODESTREAM, JXL_CONTAINER)):
+                    return _load_jxl(handle, max_side)
                 with Image.open(handle, formats=PIL_FORMATS) as image:
                     return _from_pil(image, max_side)
         return _load_raw(path, max_side)  # libraw opens the file itself and reads only what it needs
@@ -146,14 +158,38 @@ def _jpeg_draft_scale(width: int, height: int, max_side: int) -> int:
     return 1
 
 
-def _from_pil(image: Image.Image, max_side: int | None, orientation: int | None = None) -> LoadedImage:
-    """Decode an opened Pillow image. `orientation` (RAW container's) wins over the image's EXIF."""
-    declared_width, declared_height = image.size
-    if declared_width * declared_height > MAX_PIXELS:
+def _load_jxl(handle, max_side: int | None) -> LoadedImage:
+    """JPEG XL through pillow-jxl-plugin, which has libjxl decode the whole image as it opens it:
+    its size is checked from the header first. libjxl applies the codestream's orientation."""
+    header = jxl_header(handle.read(JXL_HEAD_BYTES))
+    if header is not None:
+        _check_pixels(header.width, header.height)
+    handle.seek(0)
+    try:
+        image = Image.open(handle, formats=("JXL",))
+    except RuntimeError as error:  # libjxl's own message asks to rebuild it in debug mode: not for users
+        raise ImageError("corrupt or truncated JPEG XL data (libjxl cannot decode it)") from error
+    # A JPEG kept losslessly inside (cjxl's default for JPEG input) comes back as that JPEG, unturned,
+    # with its own EXIF orientation.
+    turned = header.orientation if header and not getattr(image, "jpeg", False) else 1
+    with image:
+        return _from_pil(image, max_side, oriented_by_decoder=turned)
+
+
+def _check_pixels(width: int, height: int) -> None:
+    if width * height > MAX_PIXELS:
         raise ImageError(
-            f"refused as a possible decompression bomb: {declared_width}x{declared_height} pixels is over "
+            f"refused as a possible decompression bomb: {width}x{height} pixels is over "
             f"the {MAX_PIXELS // 1_000_000}-megapixel limit"
         )
+
+
+def _from_pil(image: Image.Image, max_side: int | None, orientation: int | None = None,
+              oriented_by_decoder: int = 1) -> LoadedImage:
+    """Decode an opened Pillow image. `orientation` (RAW container's) wins over the image's EXIF;
+    `oriented_by_decoder`: the orientation the decoder applied itself (JPEG XL's codestream's)."""
+    declared_width, declared_height = image.size
+    _check_pixels(declared_width, declared_height)
     exif_before = _orientation(image)
     if max_side and isinstance(image, JpegImagePlugin.JpegImageFile):  # JPEG and camera MPO
         scale = _jpeg_draft_scale(declared_width, declared_height, max_side)
@@ -167,6 +203,8 @@ def _from_pil(image: Image.Image, max_side: int | None, orientation: int | None 
 
     if orientation is not None and orientation != 1:
         rotate = orientation
+    elif oriented_by_decoder != 1:
+        rotate = 1  # libjxl turned the pixels; an EXIF orientation beside it must not turn them again
     elif exif_before != 1 and exif_after == 1:
         # The decoder oriented the pixels itself and dropped the tag (Pillow >= 12 does so for
         # TIFF); the size it declared is already the oriented one.
@@ -181,7 +219,9 @@ def _from_pil(image: Image.Image, max_side: int | None, orientation: int | None 
     full_width, full_height = (declared_height, declared_width) if swapped else (declared_width, declared_height)
 
     applied = rotate
-    if applied == 1 and exif_before != 1:
+    if oriented_by_decoder != 1:
+        applied = oriented_by_decoder
+    elif applied == 1 and exif_before != 1:
         applied = exif_before  # applied while decoding
     elif applied == 1 and image.info.get("original_orientation") in range(2, 9):
         # pillow-heif decodes HEIF with its irot/imir transform applied and resets EXIF to 1.
@@ -327,3 +367,79 @@ def _raw_timestamp(raw) -> float | None:
     if isinstance(value, (int, float)) and value > 0:
         return _naive_timestamp(datetime.fromtimestamp(value))
     return None
+
+
+@dataclass(frozen=True)
+class JxlHeader:
+    width: int  # as stored, before the orientation
+    height: int
+    orientation: int  # the codestream's own (1-8), which libjxl applies while decoding
+
+
+# JPEG XL SizeHeader: the width as a ratio of the height, by its 3-bit code (1-7).
+_JXL_RATIOS = {1: (1, 1), 2: (12, 10), 3: (4, 3), 4: (3, 2), 5: (16, 9), 6: (5, 4), 7: (2, 1)}
+
+
+def jxl_header(data: bytes) -> JxlHeader | None:
+    """Size and orientation from the start of a JPEG XL file (ISO/IEC 18181-1 SizeHeader and the
+    start of ImageMetadata); None when `data` is not JPEG XL or too short to tell."""
+    codestream = _jxl_codestream(data)
+    if codestream is None:
+        return None
+    bits = _Bits(codestream[2:])
+    try:
+        small = bits.read(1)
+        height = _jxl_dimension(bits, small)
+        ratio = bits.read(3)
+        if ratio:
+            numerator, denominator = _JXL_RATIOS[ratio]
+            width = height * numerator // denominator
+        else:
+            width = _jxl_dimension(bits, small)
+        orientation = 1
+        if not bits.read(1) and bits.read(1):  # not all_default, and extra_fields
+            orientation = 1 + bits.read(3)
+    except IndexError:
+        return None
+    return JxlHeader(width, height, orientation)
+
+
+def _jxl_dimension(bits: _Bits, small: int) -> int:
+    if small:
+        return (1 + bits.read(5)) * 8
+    return 1 + bits.read((9, 13, 18, 30)[bits.read(2)])
+
+
+def _jxl_codestream(data: bytes) -> bytes | None:
+    """The codestream's first bytes: the file itself, or the payload of its first jxlc/jxlp box."""
+    if data.startswith(JXL_CODESTREAM):
+        return data
+    offset = 0
+    while data.startswith(JXL_CONTAINER) and offset + 8 <= len(data):
+        size = int.from_bytes(data[offset:offset + 4], "big")
+        kind = data[offset + 4:offset + 8]
+        header = 16 if size == 1 else 8
+        if kind == b"jxlc":
+            return data[offset + header:]
+        if kind == b"jxlp":
+            return data[offset + header + 4:]  # after the part's index
+        if size < 8 and size != 1:
+            return None
+        offset += int.from_bytes(data[offset + 8:offset + 16], "big") if size == 1 else size
+    return None
+
+
+class _Bits:
+    """Reads JPEG XL's bit fields: least significant bit of each byte first."""
+
+    def __init__(self, data: bytes):
+        self.data = data
+        self.position = 0
+
+    def read(self, count: int) -> int:
+        value = 0
+        for number in range(count):
+            byte = self.data[(self.position + number) >> 3]  # IndexError past the end
+            value |= ((byte >> ((self.position + number) & 7)) & 1) << number
+        self.position += count
+        return value

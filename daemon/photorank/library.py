@@ -56,6 +56,8 @@ from .identity import find_people
 from .records import ImageRecord, ProgressEvent, XmpOptions
 from .records import PeopleRequest, check_people
 from .together import judge_set, one_face_each
+from .regions import TagReader
+from .tagged import OtherTag, PersonTags, apply_to_matches, person_tags, region_only_results, spread
 from .writeback import WriteBackSummary, undo_paths, write_back
 
 log = logging.getLogger(__name__)
@@ -338,6 +340,7 @@ class Library:
             self.cache.close()
             raise
         self.analyser = Analyser(choice, self.signal_settings, workers or os.cpu_count() or 1, self._store, self._recall)
+        self.tags = TagReader()  # the people the user tagged, read from the photos' XMP as they change
         self._prepared = False
 
     def __enter__(self) -> Library:
@@ -360,10 +363,17 @@ class Library:
         if isinstance(request, PeopleRequest):
             return self.rank_people(request, progress, cancel)
         began = time.perf_counter()
-        check_paths([spec.path for spec in request.references], "reference")
+        if request.references:
+            check_paths([spec.path for spec in request.references], "reference")
         check_paths(request.paths)
-        if request.write_xmp and not (request.person or "").strip():
+        person = (request.person or "").strip()
+        if request.write_xmp and not person:
             raise UsageError("writing XMP needs the person's name (--person NAME): it goes into keywords and face regions")
+        if not request.references and not person:
+            raise UsageError("no reference: give a reference photo of the person (--ref), or the name the person is "
+                             "tagged with in the photos (--person NAME)")
+        if not request.references:
+            self.require_tags(person, request.paths, request.recursive)
         references = self.references(request.references, progress, cancel)
         files, synced = self.sync_collection(request.paths, request.recursive, progress, cancel)
         if progress:
@@ -373,9 +383,20 @@ class Library:
         # One content may sit at several paths (a copy, an export): it is one image to the decision.
         contents = list(dict.fromkeys(synced.fingerprints[path] for path in paths))
         embeddings, owners, face_numbers = self.faces.lookup(contents)
-        matches = find_person(references, embeddings, owners, self.threshold, self.config["matching"])
+        tags, tagged_records = self.person_tags(person, paths, synced.fingerprints) if person else (PersonTags(), {})
+        references = references + spread(tags.references, self.config["matching"]["max_tagged_references"])
+        if not references and not tags.region_only:  # its tagged photos could not be read
+            raise PhotorankError(no_tagged_face(person))
+        matches = find_person(references, embeddings, owners, self.threshold, self.config["matching"]) if references else []
+        matches, tagged_as_other = self.apply_tags(tags, matches, paths, synced.fingerprints, contents, embeddings,
+                                                   owners, face_numbers, references)
         judged = self.judge(paths, synced.fingerprints, contents, matches, face_numbers)
         results = [result for result in judged.values() if result is not None]
+        for result in results:
+            result.tagged = "person" if result.path in tags.faces else ""
+        region_only = region_only_results(tags, tagged_records, {result.path for result in results}, self.config)
+        results += region_only
+        judged.update((result.path, result) for result in region_only)
         report = RankingReport(
             engine=self.engine.id,
             references=references,
@@ -384,13 +405,14 @@ class Library:
             errors=[(path, errors[path]) for path in files if path in errors],
             threshold=self.threshold,
             found=len(results),
+            tagged_as_other=tagged_as_other,
         )
         if progress:
             progress(ProgressEvent("ranking", len(paths), len(paths)))
         log.info("rank: %d photos, the person in %d, in %.0f ms", len(files), report.found, (time.perf_counter() - began) * 1000)
         if request.write_xmp:
             stop_if_cancelled(cancel)  # a client that went away must not have its sidecars changed
-            report.written = self.write_back(report, request.person.strip(), request.xmp, progress)
+            report.written = self.write_back(report, person, request.xmp, progress)
         return report
 
     def rank_people(self, request: PeopleRequest, progress: Progress | None = None,
@@ -537,6 +559,39 @@ class Library:
         self.faces.forget(self.cache.prune(holding, set(files)))
         return files, synced
 
+    def require_tags(self, person: str, paths: list[str], recursive: bool) -> None:
+        """With no reference photo, some face region must name the person: said before any analysis."""
+        files, _ = collect_images(paths, recursive)
+        if not any(region.area for photo in self.tags.read(files).values() for region in photo.naming(person)):
+            raise PhotorankError(no_tagged_face(person))
+
+    def person_tags(self, person: str, paths: list[str], fingerprints: dict[str, str]) -> tuple[PersonTags, dict[str, ImageRecord]]:
+        """What the photos' own XMP says of the person: tagged faces, region-only photos, faces
+        tagged as others; and the records of the photos that have named regions."""
+        photo_tags = {path: found for path, found in self.tags.read(paths).items() if found.regions}
+        for path, found in photo_tags.items():
+            for error in found.errors:
+                log.warning("%s", error)
+        records = self.cache.load_many({path: fingerprints[path] for path in photo_tags}, self.key)
+        return person_tags(person, photo_tags, records), records
+
+    @staticmethod
+    def apply_tags(tags: PersonTags, matches: list[Match], paths: list[str], fingerprints: dict[str, str],
+                   contents: list[str], embeddings: np.ndarray, owners: np.ndarray, face_numbers: np.ndarray,
+                   references: list[Reference]) -> tuple[list[Match], list[OtherTag]]:
+        """The matches with the user's tags applied (tagged.apply_to_matches), on the index's rows."""
+        tagged_paths = set(tags.faces) | set(tags.others)
+        if not tagged_paths:
+            return matches, []
+        position = {content: number for number, content in enumerate(contents)}
+        paths_of: dict[int, list[str]] = {}
+        for path in paths:
+            if path in tagged_paths:
+                paths_of.setdefault(position[fingerprints[path]], []).append(path)
+        selected = np.flatnonzero(np.isin(owners, list(paths_of)))
+        rows = {(int(owners[row]), int(face_numbers[row])): int(row) for row in selected}
+        return apply_to_matches(tags, matches, paths_of, rows, embeddings, references)
+
     def judge(self, paths: list[str], fingerprints: dict[str, str], contents: list[str], matches: list[Match],
               face_numbers: np.ndarray) -> dict[str, PhotoResult | None]:
         """path -> result, or None where the person is not; only the photos they are in are read.
@@ -663,6 +718,11 @@ def stored_faces_of(file_fingerprint: str, record: ImageRecord) -> StoredFaces:
         embeddings=embeddings,
         errors={file_fingerprint: record.error} if record.error else {},
     )
+
+
+def no_tagged_face(person: str) -> str:
+    return (f"no reference: no face in these photos is tagged {person!r} (`photorank people` lists the names "
+            "tagged); give a reference photo with --ref")
 
 
 def stop_if_cancelled(cancel: threading.Event | None) -> None:

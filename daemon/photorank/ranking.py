@@ -20,6 +20,7 @@ from .index import Progress
 from .records import Box, DetectedFace, ImageRecord, RankRequest, ReferenceSpec  # noqa: F401 - the requests live in records (light for the CLI); named here too
 
 if TYPE_CHECKING:
+    from .tagged import OtherTag
     from .writeback import WriteBackSummary
 
 
@@ -34,6 +35,7 @@ class Reference:
     box: tuple[int, int, int, int]
     embedding: np.ndarray = field(repr=False)
     faces: int = 1  # faces found in the reference photo
+    source: str = "photo"  # "photo": a reference photo given; "tag": a face the user tagged as the person
 
     @classmethod
     def of_face(cls, path: str, face_number: int, face: DetectedFace, faces: int = 1) -> Reference:
@@ -60,6 +62,7 @@ class PhotoResult:
     best_of_burst: bool = True
     thumbnail: bytes | None = field(default=None, repr=False)
     match: str = "sure"  # "sure" | "unsure": the collection did not confirm it is the person
+    tagged: str = ""  # "person": the user tagged this face as the person; "region only": tagged, no face detected there
 
 
 @dataclass
@@ -74,6 +77,7 @@ class RankingReport:
     written: WriteBackSummary | None = None  # what write-back did, when it was asked for
     mode: str = "single"  # or, for a set of people (together.py): "together" | "any"
     people: list[tuple[str, list[Reference]]] = field(default_factory=list)  # a set's members and their references
+    tagged_as_other: list[OtherTag] = field(default_factory=list)  # looked like the person, tagged as someone else
 
     @property
     def not_found(self) -> int:
@@ -205,7 +209,7 @@ def prominent_faces(faces: list[DetectedFace], target: DetectedFace, ratio: floa
     A portrait with small faces in the background stays a single-person photo; five friends
     in a selfie are a group. The target always counts.
     """
-    largest = max(face.box[2] for face in faces)
+    largest = max(face.box[2] for face in [*faces, target])  # a tagged face the detector missed is not in `faces`
     return [face for face in faces if face is target or face.box[2] >= ratio * largest]
 
 

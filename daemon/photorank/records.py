@@ -144,12 +144,13 @@ def check_people(people: list[Person], mode: str) -> None:
         raise UsageError(f"each person once: {', '.join(names)}")
     if any(SET_JOIN.strip() in name for name in names):
         raise UsageError(f"a person's name cannot hold '{SET_JOIN.strip()}': it joins the names of a set")
-    for person in people:
-        check_references(person)
+    for person in people:  # a set's members are found from reference photos (tags: one person only)
+        if not person.references:
+            raise UsageError(f"no reference photo for {person.name}: add --ref PHOTO after --person {person.name}")
 
 
 def check_references(person: Person) -> None:
-    """A person needs at least one reference photo (for a set and for one person alike)."""
-    if not person.references:
-        who = f" for {person.name}" if person.name else ""
-        raise UsageError(f"no reference photo{who}: add --ref PHOTO{' after --person ' + person.name if person.name else ''}")
+    """One person needs a reference photo, or a name: the faces tagged with it in the photos'
+    XMP are then the references (tagged.py)."""
+    if not person.references and not person.name:
+        raise UsageError("give a reference photo (--ref REF), or the name the person is tagged with in the photos (--person NAME)")

@@ -73,6 +73,12 @@ describe("the command line", function()
     end
   end)
 
+  it("sends no --ref when the tagged faces are the references", function()
+    local lines = run({ verb = "rank", person = "Marie Curie", reference_face = 2 })
+    assert.are.same({ "rank", "--person", "Marie Curie", "--paths-from", dir .. "/paths.txt", "--progress", "jsonl" },
+                    { table.unpack(lines, 2) })
+  end)
+
   it("leaves out what is not asked for and sends stderr to its file", function()
     local lines = run({ verb = "rank", reference = "/r.jpg", person = "Al", reference_face = 2,
                         include_unsure = true })
@@ -426,6 +432,11 @@ describe("choosing the reference", function()
     local people = { { name = "A", path = "/p/a" }, { name = "C", path = "/p/c" } }
     assert.are.same({ b }, core.choose_set_images({ a, b }, people, not_listed))
     assert.are.same({ b }, core.choose_set_images({ a }, people, collection({ a, b, c })))
+  end)
+
+  it("ranks the selection, or the collection, when the tagged faces are the references", function()
+    assert.are.same({ a, b }, core.choose_tagged_images({ a, b }, not_listed))
+    assert.are.same({ a, b, c }, core.choose_tagged_images({ a }, collection({ a, b, c })))
   end)
 
   it("prefers the reference set with 'set reference'", function()

@@ -138,16 +138,18 @@ class Face(_message.Message):
     def __init__(self, box: _Optional[_Iterable[int]] = ..., detector_score: _Optional[float] = ..., signals: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ...) -> None: ...
 
 class Reference(_message.Message):
-    __slots__ = ("path", "face", "box", "faces")
+    __slots__ = ("path", "face", "box", "faces", "source")
     PATH_FIELD_NUMBER: _ClassVar[int]
     FACE_FIELD_NUMBER: _ClassVar[int]
     BOX_FIELD_NUMBER: _ClassVar[int]
     FACES_FIELD_NUMBER: _ClassVar[int]
+    SOURCE_FIELD_NUMBER: _ClassVar[int]
     path: str
     face: int
     box: _containers.RepeatedScalarFieldContainer[int]
     faces: int
-    def __init__(self, path: _Optional[str] = ..., face: _Optional[int] = ..., box: _Optional[_Iterable[int]] = ..., faces: _Optional[int] = ...) -> None: ...
+    source: str
+    def __init__(self, path: _Optional[str] = ..., face: _Optional[int] = ..., box: _Optional[_Iterable[int]] = ..., faces: _Optional[int] = ..., source: _Optional[str] = ...) -> None: ...
 
 class Member(_message.Message):
     __slots__ = ("name", "score", "similarity", "match", "face", "components", "reasons")
@@ -183,7 +185,7 @@ class PersonReferences(_message.Message):
     def __init__(self, name: _Optional[str] = ..., references: _Optional[_Iterable[_Union[Reference, _Mapping]]] = ...) -> None: ...
 
 class PhotoResult(_message.Message):
-    __slots__ = ("path", "rank", "score", "stars", "kind", "similarity", "match", "members", "faces", "prominent_faces", "target_face", "signals", "components", "reasons", "burst", "best_of_burst", "width", "height", "captured_at")
+    __slots__ = ("path", "rank", "score", "stars", "kind", "similarity", "match", "tagged", "members", "faces", "prominent_faces", "target_face", "signals", "components", "reasons", "burst", "best_of_burst", "width", "height", "captured_at")
     class ComponentsEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -198,6 +200,7 @@ class PhotoResult(_message.Message):
     KIND_FIELD_NUMBER: _ClassVar[int]
     SIMILARITY_FIELD_NUMBER: _ClassVar[int]
     MATCH_FIELD_NUMBER: _ClassVar[int]
+    TAGGED_FIELD_NUMBER: _ClassVar[int]
     MEMBERS_FIELD_NUMBER: _ClassVar[int]
     FACES_FIELD_NUMBER: _ClassVar[int]
     PROMINENT_FACES_FIELD_NUMBER: _ClassVar[int]
@@ -217,6 +220,7 @@ class PhotoResult(_message.Message):
     kind: str
     similarity: float
     match: str
+    tagged: str
     members: _containers.RepeatedCompositeFieldContainer[Member]
     faces: int
     prominent_faces: int
@@ -229,7 +233,19 @@ class PhotoResult(_message.Message):
     width: int
     height: int
     captured_at: float
-    def __init__(self, path: _Optional[str] = ..., rank: _Optional[int] = ..., score: _Optional[float] = ..., stars: _Optional[int] = ..., kind: _Optional[str] = ..., similarity: _Optional[float] = ..., match: _Optional[str] = ..., members: _Optional[_Iterable[_Union[Member, _Mapping]]] = ..., faces: _Optional[int] = ..., prominent_faces: _Optional[int] = ..., target_face: _Optional[_Union[Face, _Mapping]] = ..., signals: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ..., components: _Optional[_Mapping[str, float]] = ..., reasons: _Optional[_Iterable[str]] = ..., burst: _Optional[int] = ..., best_of_burst: _Optional[bool] = ..., width: _Optional[int] = ..., height: _Optional[int] = ..., captured_at: _Optional[float] = ...) -> None: ...
+    def __init__(self, path: _Optional[str] = ..., rank: _Optional[int] = ..., score: _Optional[float] = ..., stars: _Optional[int] = ..., kind: _Optional[str] = ..., similarity: _Optional[float] = ..., match: _Optional[str] = ..., tagged: _Optional[str] = ..., members: _Optional[_Iterable[_Union[Member, _Mapping]]] = ..., faces: _Optional[int] = ..., prominent_faces: _Optional[int] = ..., target_face: _Optional[_Union[Face, _Mapping]] = ..., signals: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ..., components: _Optional[_Mapping[str, float]] = ..., reasons: _Optional[_Iterable[str]] = ..., burst: _Optional[int] = ..., best_of_burst: _Optional[bool] = ..., width: _Optional[int] = ..., height: _Optional[int] = ..., captured_at: _Optional[float] = ...) -> None: ...
+
+class TaggedAsOther(_message.Message):
+    __slots__ = ("path", "tagged_as", "similarity", "reason")
+    PATH_FIELD_NUMBER: _ClassVar[int]
+    TAGGED_AS_FIELD_NUMBER: _ClassVar[int]
+    SIMILARITY_FIELD_NUMBER: _ClassVar[int]
+    REASON_FIELD_NUMBER: _ClassVar[int]
+    path: str
+    tagged_as: str
+    similarity: float
+    reason: str
+    def __init__(self, path: _Optional[str] = ..., tagged_as: _Optional[str] = ..., similarity: _Optional[float] = ..., reason: _Optional[str] = ...) -> None: ...
 
 class FileError(_message.Message):
     __slots__ = ("path", "error")
@@ -279,7 +295,7 @@ class WriteBack(_message.Message):
     def __init__(self, dry_run: _Optional[bool] = ..., files: _Optional[_Mapping[str, int]] = ..., notes: _Optional[_Iterable[_Union[FileNote, _Mapping]]] = ..., errors: _Optional[_Iterable[_Union[FileError, _Mapping]]] = ..., changes: _Optional[_Iterable[_Union[FileChange, _Mapping]]] = ...) -> None: ...
 
 class RankReport(_message.Message):
-    __slots__ = ("engine", "threshold", "mode", "people", "references", "results", "found", "not_found", "errors", "xmp")
+    __slots__ = ("engine", "threshold", "mode", "people", "references", "results", "found", "not_found", "errors", "tagged_as_other", "xmp")
     ENGINE_FIELD_NUMBER: _ClassVar[int]
     THRESHOLD_FIELD_NUMBER: _ClassVar[int]
     MODE_FIELD_NUMBER: _ClassVar[int]
@@ -289,6 +305,7 @@ class RankReport(_message.Message):
     FOUND_FIELD_NUMBER: _ClassVar[int]
     NOT_FOUND_FIELD_NUMBER: _ClassVar[int]
     ERRORS_FIELD_NUMBER: _ClassVar[int]
+    TAGGED_AS_OTHER_FIELD_NUMBER: _ClassVar[int]
     XMP_FIELD_NUMBER: _ClassVar[int]
     engine: str
     threshold: float
@@ -299,8 +316,9 @@ class RankReport(_message.Message):
     found: int
     not_found: int
     errors: _containers.RepeatedCompositeFieldContainer[FileError]
+    tagged_as_other: _containers.RepeatedCompositeFieldContainer[TaggedAsOther]
     xmp: WriteBack
-    def __init__(self, engine: _Optional[str] = ..., threshold: _Optional[float] = ..., mode: _Optional[str] = ..., people: _Optional[_Iterable[_Union[PersonReferences, _Mapping]]] = ..., references: _Optional[_Iterable[_Union[Reference, _Mapping]]] = ..., results: _Optional[_Iterable[_Union[PhotoResult, _Mapping]]] = ..., found: _Optional[int] = ..., not_found: _Optional[int] = ..., errors: _Optional[_Iterable[_Union[FileError, _Mapping]]] = ..., xmp: _Optional[_Union[WriteBack, _Mapping]] = ...) -> None: ...
+    def __init__(self, engine: _Optional[str] = ..., threshold: _Optional[float] = ..., mode: _Optional[str] = ..., people: _Optional[_Iterable[_Union[PersonReferences, _Mapping]]] = ..., references: _Optional[_Iterable[_Union[Reference, _Mapping]]] = ..., results: _Optional[_Iterable[_Union[PhotoResult, _Mapping]]] = ..., found: _Optional[int] = ..., not_found: _Optional[int] = ..., errors: _Optional[_Iterable[_Union[FileError, _Mapping]]] = ..., tagged_as_other: _Optional[_Iterable[_Union[TaggedAsOther, _Mapping]]] = ..., xmp: _Optional[_Union[WriteBack, _Mapping]] = ...) -> None: ...
 
 class IndexReport(_message.Message):
     __slots__ = ("photos", "analysed", "cached", "errors")
