@@ -149,7 +149,6 @@ def test_each_ref_belongs_to_the_person_before_it():
     (["--person", "A", "--ref", "{a}", "--person", "B", "--any"], "no reference photo for B"),
     (["--person", "A", "--ref", "{a}", "--together"], "rank several people"),
     (["--person", "A", "--ref", "{a}", "--person", "A", "--ref", "{b}", "--together"], "each person once"),
-    (["--person", "A"], "no reference photo for A"),
     (["--person", "A", "--ref-face", "2", "--ref", "{a}", "--person", "B", "--ref", "{b}", "--any"], "goes after the --ref"),
 ])
 def test_a_mistake_in_naming_the_people_is_one_line_before_any_work(arguments, said, tmp_path, capsys):

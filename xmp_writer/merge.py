@@ -294,7 +294,7 @@ def people_items(kw: KeywordList, persons: dict[str, dict]) -> list[str]:
     own TagsList, so darktable and Lightroom show no People keyword of ours."""
     if kw.key != "digiKam:TagsList":
         return []
-    names = [_clean_component(name) for _, p in sorted(persons.items()) for name, _values, _area in _region_keys(p)]
+    names = [_clean_component(name) for _, p in sorted(persons.items()) for name, _values, _area in region_keys(p)]
     return [f"{PEOPLE_ROOT}/{name}" for name in dict.fromkeys(names) if name]
 
 
@@ -501,7 +501,7 @@ def _drop_if_created_and_empty(state: State, key: str, prop, array) -> None:
 # ---- face regions --------------------------------------------------------
 
 
-def _region_keys(person: dict) -> list[tuple[str, tuple[float, ...], str]]:
+def region_keys(person: dict) -> list[tuple[str, tuple[float, ...], str]]:
     """(name, (cx, cy, w, h), area text) of each face region an entry holds: its own, and for a
     set of people ("Alice + Bob") each member's, under the member's name."""
     regions = [(person["Person"], person.get("Region") or "")]
@@ -547,11 +547,11 @@ def _same_region(key, li_key) -> bool:
 
 
 def _reconcile_regions(doc: Document, old: State, new: State, notes: list[str]) -> None:
-    ours_before = [key[:2] for person in old.persons.values() for key in _region_keys(person)]
+    ours_before = [key[:2] for person in old.persons.values() for key in region_keys(person)]
     # One region per name: a person's own entry before a set that also holds them.
     wanted: dict[str, tuple[tuple[float, ...], str, dict]] = {}
     for person in sorted(new.persons.values(), key=lambda person: bool(person.get("MemberRegions"))):
-        for name, values, area in _region_keys(person):
+        for name, values, area in region_keys(person):
             wanted.setdefault(name, (values, area, person))
     found = doc.find_property(MWGRS_NS, "Regions")
     if found is None or found[1] is None:

@@ -153,4 +153,4 @@ def check_references(person: Person) -> None:
     """One person needs a reference photo, or a name: the faces tagged with it in the photos'
     XMP are then the references (tagged.py)."""
     if not person.references and not person.name:
-        raise UsageError("give a reference photo (--ref REF), or the name the person is tagged with in the photos (--person NAME)")
+        raise UsageError("no reference photo: give one (--ref REF), or the name the person is tagged with in the photos (--person NAME)")

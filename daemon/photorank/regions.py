@@ -80,9 +80,10 @@ def name_key(name: str) -> str:
 def regions_in(packet: bytes) -> list[NamedRegion]:
     """Every named region of one XMP document, ours (photorank's) left out."""
     doc = rdf.Document(packet)
-    own = own_regions(doc)
+    state = merge.read_state(doc)
+    own = own_regions(state)
     found = [region for region in mwg_regions(doc) if not _is_own(region, own)]
-    return found + microsoft_regions(doc) + digikam_people(doc)
+    return found + microsoft_regions(doc) + digikam_people(doc, state.added.get("AddedTagsList", set()))
 
 
 def mwg_regions(doc: rdf.Document) -> list[NamedRegion]:
@@ -123,28 +124,26 @@ def microsoft_regions(doc: rdf.Document) -> list[NamedRegion]:
     return regions
 
 
-def digikam_people(doc: rdf.Document) -> list[NamedRegion]:
+def digikam_people(doc: rdf.Document, ours: set[str]) -> list[NamedRegion]:
+    """digiKam's People/NAME tags; `ours`: the tags photorank added (its People/NAME beside its
+    own face region), which are not the user's."""
     found = doc.find_property(merge.DIGIKAM_NS, "TagsList")
     array = rdf.array_of(found[1]) if found is not None and found[1] is not None else None
     names = []
     for li in rdf.array_items(array) if array is not None else []:
         tag = rdf.simple_value(li).strip()
+        if tag in ours:
+            continue
         name = tag[len(DIGIKAM_PEOPLE):].rsplit("/", 1)[-1].strip() if tag.startswith(DIGIKAM_PEOPLE) else ""
         if name and name.casefold() not in DIGIKAM_UNNAMED:
             names.append(NamedRegion(name, None, None, "digikam tag"))
     return names
 
 
-def own_regions(doc: rdf.Document) -> list[tuple[str, Area]]:
-    """The regions photorank wrote: (name, centre area), as recorded in its namespace."""
-    own = []
-    for name, person in merge.read_state(doc).persons.items():
-        parts = (person.get("Region") or "").split()
-        try:
-            own.append((name, tuple(float(part) for part in parts[:4])))
-        except ValueError:
-            continue
-    return [(name, area) for name, area in own if len(area) == 4]
+def own_regions(state: merge.State) -> list[tuple[str, Area]]:
+    """The regions photorank wrote, a set's members' included: (name, centre area), as recorded
+    in its namespace."""
+    return [(name, values) for person in state.persons.values() for name, values, _area in merge.region_keys(person)]
 
 
 def _is_own(region: NamedRegion, own: list[tuple[str, Area]]) -> bool:
