@@ -14,6 +14,7 @@ import pytest
 from PIL import Image
 
 from photorank import scoring
+from photorank.cli import analyze_text
 from photorank.config import load_defaults
 from photorank.demo import package_image
 from photorank.index import index_paths
@@ -101,6 +102,12 @@ def test_a_photo_whose_highlights_sit_a_stop_under_white_costs_whatever_the_skin
     assert "photo underexposed" not in scoring.reasons(full_range, [], SETTINGS)
     # a dark skin in a photo that reaches white costs nothing: the photo is well exposed
     assert single(face(exposure=-0.9, image_highlights=0.0)) == single(GOOD)
+    # `analyze` says what `rank` holds against it, from the photo's highlights
+    document = {"engine": "e", "results": [{"path": "p.jpg", "faces": [{"box": [0, 0, 9, 9], "signals": face(exposure=-0.3)}],
+                                            "image_signals": {"image_highlights": -1.8}}]}
+    assert "in an underexposed photo" in analyze_text(document, SETTINGS)
+    document["results"][0]["image_signals"]["image_highlights"] = -0.1
+    assert "well exposed" in analyze_text(document, SETTINGS)
 
 
 def test_a_low_key_photo_whose_face_is_bright_is_not_underexposed():
