@@ -248,7 +248,7 @@ def test_scores_and_stars_do_not_depend_on_what_else_is_ranked(people_dir, peopl
 # --- orderings of derived copies of real photos -------------------------------------------------
 
 
-COPIES = ("face_blur_2", "background_blur", "dark_2", "blur", "motion")
+COPIES = ("face_blur_2", "background_blur", "dark_1", "dark_2", "blur", "motion")
 SHARED_PORTRAITS = ("obama_1.jpg", "jennifer_aniston_5.jpg", "jack_dorsey_1.jpg")
 
 
