@@ -78,7 +78,7 @@ def facing_quality(signals: dict, s: dict) -> float:
 def exposure_quality(signals: dict, s: dict) -> float:
     """Face exposure in EV, 0 = a middle skin tone. Within [exposure_low_ev, exposure_high_ev]
     every skin tone is well exposed (dark skin reads about -1 EV, light skin +0.5 EV), so there is
-    no penalty there; outside it the quality falls fast. Judged on this face alone, never against
+    no penalty there; outside it the quality falls fast. Judged on this photo alone, never against
     a reference or the other photos: any photo of the person is an equally good reference, and a
     darker skin is never mistaken for a darkened frame. Clipped skin is lost detail and costs on
     top, beyond the few percent of specular highlights. A light face darkened a stop still lies
