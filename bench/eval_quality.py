@@ -1,6 +1,6 @@
 """Does the score order degraded copies of a photo the way a photographer would?
 
-    python bench/eval_quality.py [--work DIR] [--workers N] [--limit N]
+    python bench/eval_quality.py [--work DIR] [--workers N] [--limit N] [--baseline SECTION.KEY=VALUE ...]
 
 Sources: the single-person photos of ../shared/data/people (when present) and the insightface
 wheel's group photo `t1.jpg` (its largest face is the target). Each source is decoded at the
@@ -26,6 +26,12 @@ each ordering the share of families ordered right (ties count as wrong), the sco
 of each copy, the median quality of each aspect, and the star histogram of the originals ranked
 together. Analyses are cached in `<work>/faces.sqlite`, so a second run only re-scores.
 
+With `--baseline`, the families are also judged with those settings changed (e.g.
+`--baseline scoring.brightening_allowance_ev=100` turns the photo's own exposure off) in the same
+run, and the orderings are printed side by side, baseline then as configured, for each half of the
+sources: "tuning" (even positions of the sorted sources, looked at while setting the defaults) and
+"held_out" (odd positions).
+
 Then the eyes: the eyes-closed ROC AUC on the held-out half of ../shared/data/eyes (HELD_OUT_EYES:
 the crops of odd position in each label's sorted file list; the even half was used for tuning),
 for each source of eyes and pose (`[signals] eyes_and_pose`: the mesh and the 68 points), on the
@@ -42,6 +48,7 @@ import os
 import statistics
 import sys
 import tempfile
+import tomllib
 from dataclasses import dataclass
 
 import numpy as np
@@ -265,6 +272,28 @@ def ordering_figures(judged: dict[str, dict]) -> list[tuple[str, str, bool, int,
     return figures
 
 
+def with_settings(config: dict, assignments: list[str]) -> dict:
+    """A copy of `config` with each "section.key=value" (a TOML value) set."""
+    changed = {section: dict(values) if isinstance(values, dict) else values for section, values in config.items()}
+    for assignment in assignments:
+        name, _, value = assignment.partition("=")
+        section, _, key = name.strip().partition(".")
+        changed[section][key] = tomllib.loads(f"value = {value.strip()}")["value"]
+    return changed
+
+
+def print_halves(baseline: dict[str, dict], judged: dict[str, dict], families: list[Family]) -> None:
+    """The orderings of each half of the families, baseline against as configured."""
+    for start, part in enumerate(("tuning", "held_out")):
+        names = [family.name for family in families[start::2]]
+        print(f"\norderings on the {part} half ({len(names)} families): baseline -> as configured")
+        before = ordering_figures({name: baseline[name] for name in names})
+        after = ordering_figures({name: judged[name] for name in names})
+        for (worse, better, _, right0, pairs0, _, _), (_, _, _, right1, pairs1, _, _) in zip(before, after):
+            print(f"  {worse:>15} < {better:<16} {right0 / max(pairs0, 1):.3f} -> {right1 / max(pairs1, 1):.3f}"
+                  f"  ({right0}/{pairs0} -> {right1}/{pairs1})")
+
+
 def print_report(judged: dict[str, dict], config: dict) -> None:
     print(f"\n{len(judged)} families\n")
     print("orderings (share of families where the first copy scores strictly below the second):")
@@ -378,11 +407,15 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--limit", type=int, default=None, help="use only the first N shared photos")
     parser.add_argument("--quiet", action="store_true", help="only the orderings and the star histogram")
+    parser.add_argument("--baseline", action="append", default=[], metavar="SECTION.KEY=VALUE",
+                        help="also judge with this setting changed and compare the orderings, per half")
     args = parser.parse_args(argv)
     config = load_config()
     families, records, threshold = build_families(source_photos(args.limit), args.work, config, args.workers)
     judged = judge_families(families, records, config, threshold)
     print_report(judged, config)
+    if args.baseline:
+        print_halves(judge_families(families, records, with_settings(config, args.baseline), threshold), judged, families)
     print_eyes_report(args.work, config, args.workers)
 
 

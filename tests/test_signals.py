@@ -397,6 +397,21 @@ def test_well_exposed_beats_two_stops_under(engine, smile_model):
     assert dark["shadows_crushed"] >= good["shadows_crushed"]
 
 
+def test_image_highlights_read_a_stop_under_as_one_ev_lower():
+    """The frame's highlights on t1 and its copies 1 and 2 stops under, in linear light."""
+    pixels = read_rgb(os.path.join(INSIGHTFACE_IMAGES, "t1.jpg"))
+    linear = (pixels / 255.0) ** 2.2
+    levels = [measure_image((np.clip(linear / 2.0**stops, 0, 1) ** (1 / 2.2) * 255).round().astype(np.uint8))["image_highlights"]
+              for stops in (0, 1, 2)]
+    assert -1.0 < levels[0] <= 0.0
+    assert levels[1] == pytest.approx(levels[0] - 1.0, abs=0.15)
+    assert levels[2] == pytest.approx(levels[0] - 2.0, abs=0.15)
+    # a few specular pixels at white do not make a dark frame well exposed
+    glint = (np.clip(linear / 4.0, 0, 1) ** (1 / 2.2) * 255).round().astype(np.uint8)
+    glint[:4, :40] = 255
+    assert measure_image(glint)["image_highlights"] == pytest.approx(levels[2], abs=0.05)
+
+
 def test_face_cut_by_the_frame_edge(engine, smile_model):
     pixels, face = _portrait(engine)
     assert measure_face(pixels, face)["edge_cut"] == 0.0

@@ -508,7 +508,9 @@ def analyze_text(document: dict, scoring_settings: dict, verbose: bool = False) 
     for result in document["results"]:
         lines.append(f"{result['path']}: {len(result['faces'])} face(s)")
         for number, face in enumerate(result["faces"], start=1):
-            lines.append(f"  face {number} at {box_text(face['box'])}: {describe_face(face['signals'], scoring_settings)}")
+            # The photo's highlights judge its exposure along with the face's level, as in `rank`.
+            seen = {**face["signals"], "image_highlights": result.get("image_signals", {}).get("image_highlights")}
+            lines.append(f"  face {number} at {box_text(face['box'])}: {describe_face(seen, scoring_settings)}")
             if verbose:
                 raw = ", ".join(f"{k} {v:.2f}" for k, v in face["signals"].items() if isinstance(v, (int, float)))
                 lines.append(f"    {raw}")

@@ -55,6 +55,8 @@ RANGES: dict[tuple[str, ...], tuple[Callable[[Any], bool], str]] = {
     ("xmp", "unrated"): (lambda v: all(0 <= r <= 5 for r in v), "star ratings from 0 to 5"),
     ("stars", "score_thresholds"): (lambda v: len(v) == 4 and v == sorted(v), "4 scores in ascending order"),
     ("scoring", "reason_cost_points"): (lambda v: v >= 0, "at least 0"),
+    ("scoring", "brightening_allowance_ev"): (lambda v: v >= 0, "at least 0"),
+    ("scoring", "brightening_tolerance_ev"): (lambda v: v > 0, "greater than 0"),
     ("scoring", "single_weights", "*"): (lambda v: v >= 0, "at least 0"),
     ("scoring", "group_weights", "*"): (lambda v: v >= 0, "at least 0"),
     # All zero would divide by zero in the weighted mean.

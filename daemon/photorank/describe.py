@@ -50,6 +50,8 @@ def exposure_words(signals: dict, s: dict) -> str:
         words = "underexposed"
     elif scoring.face_overexposed(signals, s):
         words = "overexposed"
+    elif scoring.photo_underexposed(signals, s):
+        words = "in an underexposed photo"
     else:
         words = "well exposed"
     return words + (", highlights clipped" if scoring.highlights_clipped(signals, s) else "")

@@ -78,10 +78,11 @@ def facing_quality(signals: dict, s: dict) -> float:
 def exposure_quality(signals: dict, s: dict) -> float:
     """Face exposure in EV, 0 = a middle skin tone. Within [exposure_low_ev, exposure_high_ev]
     every skin tone is well exposed (dark skin reads about -1 EV, light skin +0.5 EV), so there is
-    no penalty there; outside it the quality falls fast. Judged on this face alone, never against
+    no penalty there; outside it the quality falls fast. Judged on this photo alone, never against
     a reference or the other photos: any photo of the person is an equally good reference, and a
     darker skin is never mistaken for a darkened frame. Clipped skin is lost detail and costs on
-    top, beyond the few percent of specular highlights."""
+    top, beyond the few percent of specular highlights. A light face darkened a stop still lies
+    within the skin range: the photo's own tonal range tells (brightening_room)."""
     exposure = signals.get("exposure")
     quality = 1.0
     if exposure is not None:
@@ -90,8 +91,22 @@ def exposure_quality(signals: dict, s: dict) -> float:
             quality *= math.exp(-0.5 * ((low - exposure) / s["underexposure_tolerance_ev"]) ** 2)
         elif exposure > high:
             quality *= math.exp(-0.5 * ((exposure - high) / s["overexposure_tolerance_ev"]) ** 2)
+    unused = max(0.0, brightening_room(signals, s) - s["brightening_allowance_ev"])
+    quality *= math.exp(-0.5 * (unused / s["brightening_tolerance_ev"]) ** 2)
     clipped = signals.get("highlights_clipped") or 0.0
     return quality * math.exp(-max(0.0, clipped - s["clipped_allowance"]) / s["clipped_scale"])
+
+
+def brightening_room(signals: dict, s: dict) -> float:
+    """Stops the photo could be brightened before its highlights reach white (image_highlights)
+    or the face grows brighter than any skin (exposure_high_ev): how underexposed the photo is.
+    The face caps it, so a dark scene whose lit face is already bright (low key) is no fault."""
+    highlights = signals.get("image_highlights")
+    if highlights is None:
+        return 0.0
+    exposure = signals.get("exposure")
+    face_room = math.inf if exposure is None else s["exposure_high_ev"] - exposure
+    return max(0.0, min(-highlights, face_room))
 
 
 def cut_quality(signals: dict, s: dict) -> float:
@@ -175,6 +190,10 @@ def face_underexposed(signals: dict, s: dict) -> bool:
 def face_overexposed(signals: dict, s: dict) -> bool:
     exposure = signals.get("exposure")
     return exposure is not None and exposure > s["exposure_high_ev"] + s["exposure_reason_margin_ev"]
+
+
+def photo_underexposed(signals: dict, s: dict) -> bool:
+    return brightening_room(signals, s) > s["brightening_allowance_ev"] + s["exposure_reason_margin_ev"]
 
 
 def highlights_clipped(signals: dict, s: dict) -> bool:
@@ -267,7 +286,9 @@ def aspect_costs(components: dict[str, float], weights: dict[str, float]) -> dic
 def judge(target: DetectedFace, others: list[DetectedFace], record: ImageRecord, kind: str, s: dict) -> Judgement:
     other_signals = [face.signals for face in others]
     # Boxes are in the original's pixels: how many pixels the face really has.
-    target_signals = {**target.signals, "face_width_px": float(target.box[2])}
+    # The photo's highlights judge its exposure along with the face's own level.
+    target_signals = {**target.signals, "face_width_px": float(target.box[2]),
+                      "image_highlights": record.image_signals.get("image_highlights")}
     score, components = score_signals(target_signals, other_signals, record.image_signals, kind, s)
     rounded = {name: round(quality, 3) for name, quality in components.items()}
     costs = aspect_costs(components, weights_of(kind, s))
@@ -314,6 +335,8 @@ def face_reasons(target: dict, s: dict) -> tuple[list[str], list[str]]:
         bad.append("face underexposed")
     elif face_overexposed(target, s):
         bad.append("face overexposed")
+    elif photo_underexposed(target, s):
+        bad.append("photo underexposed")
     if highlights_clipped(target, s):
         bad.append("highlights clipped on face")
     if looking_away(target, s):
@@ -332,7 +355,7 @@ FAULT_WORDS = {
     "eyes": ("eyes closed", "eyes not visible"),
     "sharpness": ("face soft",),
     "expression": (),
-    "exposure": ("face underexposed", "face overexposed", "highlights clipped on face"),
+    "exposure": ("face underexposed", "face overexposed", "photo underexposed", "highlights clipped on face"),
     "facing": ("looking away",),
     "framing": ("face small in frame",),
     "cut": ("face cut by the frame",),
@@ -350,6 +373,8 @@ def mild_fault(aspect: str, target: dict, s: dict) -> str:
         exposure = target.get("exposure")
         if exposure is not None and exposure < s["exposure_low_ev"]:
             return "face a little dark"
+        if brightening_room(target, s) > s["brightening_allowance_ev"]:
+            return "photo a little dark"
         return "face a little bright" if exposure is not None and exposure > s["exposure_high_ev"] else "some skin clipped"
     if aspect == "expression":
         return "not smiling" if target.get("smile") is not None else "expression not read"

@@ -255,15 +255,17 @@ def _blockiness(view: FaceView, _measured: dict) -> dict:
 
 def _image(pixels: np.ndarray) -> dict[str, float | None]:
     """Whole-image signals: image_sharpness (90th percentile of tile sharpness, 0-1),
-    image_exposure (EV of the median luminance from mid grey 0.18 linear), image_highlights_clipped."""
+    image_exposure (EV of the median luminance from mid grey 0.18 linear), image_highlights_clipped,
+    image_highlights (quality.highlight_level: where the brightest non-specular tones sit, EV from white)."""
     grey = quality.luma(np.ascontiguousarray(pixels))
     step = max(1, int(max(grey.shape) // 1024))  # exposure statistics need no more than ~1 Mpx
     sample = grey[::step, ::step]
-    linear = float(np.median(quality._srgb_to_linear(sample)))
+    linear = quality._srgb_to_linear(sample)
     return {
         "image_sharpness": quality.image_sharpness(grey),
-        "image_exposure": max(-10.0, min(4.0, math.log2(max(linear, 1e-4) / 0.18))),
+        "image_exposure": max(-10.0, min(4.0, math.log2(max(float(np.median(linear)), 1e-4) / 0.18))),
         "image_highlights_clipped": float(np.mean(sample >= 250)),
+        "image_highlights": quality.highlight_level(linear),
     }
 
 
@@ -278,7 +280,7 @@ FACE_SIGNAL_ROWS = (
     Signal("blockiness", ("blockiness",), _blockiness, 1),
 )
 IMAGE_SIGNAL_ROWS = (
-    Signal("image", ("image_sharpness", "image_exposure", "image_highlights_clipped"), _image, 1),
+    Signal("image", ("image_sharpness", "image_exposure", "image_highlights_clipped", "image_highlights"), _image, 2),  # 2: highlights
 )
 # Every key measure_face / measure_image returns, in a stable order (the CLI's `analyze --json` prints them).
 FACE_SIGNALS = tuple(key for row in FACE_SIGNAL_ROWS for key in row.keys)

@@ -142,6 +142,19 @@ def _srgb_to_linear(values: np.ndarray) -> np.ndarray:
     return np.where(v <= 0.04045, v / 12.92, ((v + 0.055) / 1.055) ** 2.4)
 
 
+# The brightest tones that are not speculars: a lamp, a glint or a small window cover less than
+# this share of a frame, so the percentile below it is where the scene's own highlights sit.
+HIGHLIGHT_PERCENTILE = 99.0
+
+
+def highlight_level(linear: np.ndarray) -> float:
+    """EV of the frame's highlights (HIGHLIGHT_PERCENTILE of linear luminance) below white: about 0
+    when a photo uses its whole tonal range, -1 for the same photo one stop under. A photo's own
+    measure of its exposure, whatever the skin tone of the people in it."""
+    level = float(np.percentile(linear, HIGHLIGHT_PERCENTILE))
+    return max(-10.0, min(0.0, math.log2(max(level, 1e-4))))
+
+
 def skin_region(pixels: np.ndarray, box, landmarks) -> np.ndarray:
     """RGB pixels of the central face (cheeks, nose, forehead), as (N, 3)."""
     height, width = pixels.shape[:2]
