@@ -25,8 +25,16 @@ from .errors import PhotorankError
 DEFAULTS_FILE = "defaults.toml"
 APP_NAME = "photorank"
 
-# Settings that take one of a few strings, by key path.
-CHOICES: dict[tuple[str, ...], tuple[str, ...]] = {
+def _engine_names() -> tuple[str, ...]:
+    from .faces import engine_names
+
+    return tuple(engine_names())
+
+
+# Settings that take one of a few strings, by key path (a function: choices found at run time).
+CHOICES: dict[tuple[str, ...], tuple[str, ...] | Callable[[], tuple[str, ...]]] = {
+    # The registered face engines (faces/*_engine.py; also `--engine`).
+    ("analysis", "engine"): _engine_names,
     # The smile models signals/expression.py can run (its BACKENDS).
     ("expression", "backend"): ("fer", "deepface"),
     # The sidecar namings xmp_writer understands (its model.NAMINGS; also `--xmp-naming`).
@@ -124,6 +132,8 @@ def validate(config: dict, schema: dict, source: str, path: tuple[str, ...] = ()
         if isinstance(value, dict):
             validate(value, schema[key], source, here)
         choices = CHOICES.get(here)
+        if callable(choices):
+            choices = choices()
         if choices and value not in choices:
             raise ConfigError(f"{source}: {_name(here)} must be one of {', '.join(choices)} (got {_show(value)})")
         test, expected = RANGES.get(here) or RANGES.get((*path, "*")) or (None, "")

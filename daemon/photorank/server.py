@@ -232,7 +232,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--log-level", default="info", choices=["debug", "info", "warning", "error"])
     parser.add_argument("--cache", metavar="FILE", help="face cache file (default: in the user cache dir)")
     parser.add_argument("--workers", type=int, metavar="N", help="analysis processes (default: all cores)")
-    parser.add_argument("--engine", choices=["auto", "dlib", "insightface"], default="auto", help="face engine (default: auto)")
+    add_engine_arguments(parser, "photos analysed under another engine are analysed again when asked for")
     parser.add_argument("--config", metavar="FILE", help="configuration file (default: the user's config.toml, if any)")
     parser.add_argument("--watch", action="append", metavar="FOLDER", default=[], help="keep the index of FOLDER (and sub-folders) current as photos arrive (repeatable)")
     return parser
@@ -260,7 +260,7 @@ def serve(args: argparse.Namespace) -> int:
         raise PhotorankError("--workers must be at least 1")
     prepare_socket(socket_path)
     began = time.monotonic()
-    library = Library(load_config(args.config), engine=args.engine, cache_path=args.cache, workers=args.workers, preload=True)
+    library = Library(load_config(args.config), engine=engine_argument(args), cache_path=args.cache, workers=args.workers, preload=True)
     health_servicer = health.HealthServicer()
     servicer = PhotorankServicer(library, rpc.unix_target(socket_path))
     servers = [build_server(servicer, health_servicer)]

@@ -15,17 +15,24 @@ import os
 import numpy as np
 
 from ..records import DetectedFace
-from . import EngineUnavailable
+from . import EngineSpec, EngineUnavailable
 
 MODEL_PACKAGE = "face_recognition_models"
 LANDMARKS_68 = "shape_predictor_68_face_landmarks.dat"
 RESNET = "dlib_face_recognition_resnet_model_v1.dat"
 
-# Keyword options of DlibEngine that InsightFaceEngine does not take.
-DLIB_OPTIONS = frozenset({"upsample_limit_px"})
-
 # dlib's HOG window is 80x80: a face smaller than that is found only in an upsampled image.
 HOG_WINDOW_PX = 80
+
+
+def dlib_version() -> str:
+    """The installed dlib's version (the dlib-bin wheel or a source build)."""
+    for package in ("dlib-bin", "dlib"):
+        try:
+            return importlib.metadata.version(package)
+        except importlib.metadata.PackageNotFoundError:
+            pass
+    raise EngineUnavailable("the dlib engine needs dlib: pip install dlib-bin")
 
 
 def model_path(filename: str) -> str:
@@ -53,13 +60,7 @@ class DlibEngine:
     def __init__(self, min_face_px: int = 40, max_side: int | None = None, upsample_limit_px: int = 2600):
         # Cheap: checks that the models are installed; they load on first use (a warm re-rank
         # answered from the cache never pays for them).
-        try:
-            version = importlib.metadata.version("dlib-bin")
-        except importlib.metadata.PackageNotFoundError:
-            try:
-                version = importlib.metadata.version("dlib")
-            except importlib.metadata.PackageNotFoundError as error:
-                raise EngineUnavailable("the dlib engine needs dlib: pip install dlib-bin") from error
+        version = dlib_version()
         self._model_files = model_path(LANDMARKS_68), model_path(RESNET)
         self._dlib = None
         self.min_face_px = min_face_px
@@ -87,7 +88,7 @@ class DlibEngine:
             embedding = np.asarray(self._encoder.compute_face_descriptor(pixels, shape), dtype=np.float32)
             embedding /= np.linalg.norm(embedding) + 1e-12
             points = np.array([(p.x, p.y) for p in shape.parts()], dtype=np.float32)
-            box = _clip_box(rect.left(), rect.top(), rect.width(), rect.height(), pixels.shape[1], pixels.shape[0])
+            box = clip_box(rect.left(), rect.top(), rect.width(), rect.height(), pixels.shape[1], pixels.shape[0])
             faces.append(DetectedFace(box=box, detector_score=float(score), embedding=embedding, landmarks=points))
         return faces
 
@@ -140,8 +141,14 @@ def landmarks_in_box(pixels: np.ndarray, box) -> np.ndarray:
     return np.array([(p.x, p.y) for p in shape.parts()], dtype=np.float64)
 
 
-def _clip_box(x: int, y: int, w: int, h: int, width: int, height: int) -> tuple[int, int, int, int]:
+def clip_box(x: int, y: int, w: int, h: int, width: int, height: int) -> tuple[int, int, int, int]:
     """HOG boxes may reach past the frame for faces at its edge; keep the part inside it."""
     left, top = max(0, x), max(0, y)
     right, bottom = min(width, x + w), min(height, y + h)
     return left, top, max(1, right - left), max(1, bottom - top)
+
+
+ENGINE = EngineSpec(
+    name="dlib", detector="hog", section="dlib", factory=DlibEngine, options=frozenset({"upsample_limit_px"}),
+    summary="dlib HOG detector, 68 landmarks and ResNet embedding (for comparison)",
+)
