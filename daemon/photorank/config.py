@@ -31,10 +31,8 @@ def _engine_names() -> tuple[str, ...]:
     return tuple(engine_names())
 
 
-# Settings that take one of a few strings, by key path (a function: choices found at run time).
-CHOICES: dict[tuple[str, ...], tuple[str, ...] | Callable[[], tuple[str, ...]]] = {
-    # The registered face engines (faces/*_engine.py; also `--engine`).
-    ("analysis", "engine"): _engine_names,
+# Settings that take one of a few strings, by key path.
+CHOICES: dict[tuple[str, ...], tuple[str, ...]] = {
     # The smile models signals/expression.py can run (its BACKENDS).
     ("expression", "backend"): ("fer", "deepface"),
     # The sidecar namings xmp_writer understands (its model.NAMINGS; also `--xmp-naming`).
@@ -44,6 +42,11 @@ CHOICES: dict[tuple[str, ...], tuple[str, ...] | Callable[[], tuple[str, ...]]] 
 # Ranges the type check cannot see, by key path ("*": every key of that table):
 # (test on a value of the right type, what is expected).
 RANGES: dict[tuple[str, ...], tuple[Callable[[Any], bool], str]] = {
+    # The registered face engines (faces/*_engine.py, found at run time; also `--engine`).
+    ("analysis", "engine"): (lambda v: v in _engine_names(), "auto or a face engine listed by `photorank rank --help`"),
+    ("blazeface", "min_score"): (lambda v: 0 < v < 1, "between 0 and 1"),
+    ("blazeface", "merge_iou"): (lambda v: 0 < v < 1, "between 0 and 1"),
+    ("blazeface", "threads"): (lambda v: v > 0, "greater than 0"),
     ("analysis", "max_side"): (lambda v: v > 0, "greater than 0"),
     ("analysis", "min_face_px"): (lambda v: v > 0, "greater than 0"),
     ("matching", "threshold"): (lambda v: 0 <= v < 1, "from 0 (the engine's own) to below 1"),
@@ -132,8 +135,6 @@ def validate(config: dict, schema: dict, source: str, path: tuple[str, ...] = ()
         if isinstance(value, dict):
             validate(value, schema[key], source, here)
         choices = CHOICES.get(here)
-        if callable(choices):
-            choices = choices()
         if choices and value not in choices:
             raise ConfigError(f"{source}: {_name(here)} must be one of {', '.join(choices)} (got {_show(value)})")
         test, expected = RANGES.get(here) or RANGES.get((*path, "*")) or (None, "")
