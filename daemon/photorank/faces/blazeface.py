@@ -112,26 +112,24 @@ def tile_windows(width: int, height: int, side: int, overlap: float) -> list[Win
     return [Window(x, y, side) for y in starts(height) for x in starts(width)]
 
 
-def tile_sides(long_side: int, min_face_px: float, face_range: tuple[float, float]) -> list[int]:
-    """Window sides from the whole image down, each level finding faces from face_range[0] to
-    face_range[1] of its side, the levels' ranges overlapping so no face size falls between them;
-    the last level's smallest face is `min_face_px`."""
-    smallest, largest = face_range
-    smallest_side = math.ceil(min_face_px / smallest)
-    sides = [long_side]
-    while sides[-1] > smallest_side:
-        # Each level's largest faces reach past the smallest of the level above by a margin.
-        sides.append(max(smallest_side, round(sides[-1] * smallest / largest * 1.25)))
-    return sides
+def tile_sides(long_side: int, min_face_px: float, smallest_face: float) -> list[int]:
+    """Window sides from the whole image down to the side whose smallest face is `min_face_px`,
+    in geometric steps of at most LEVEL_RATIO: each level's faces (from `smallest_face` of its
+    side up) overlap the next level's by far, and the tiles' overlap stays small (few tiles)."""
+    smallest_side = math.ceil(min_face_px / smallest_face)
+    if long_side <= smallest_side:
+        return [long_side]
+    steps = math.ceil(math.log(long_side / smallest_side) / math.log(LEVEL_RATIO))
+    return [round(long_side * (smallest_side / long_side) ** (step / steps)) for step in range(steps + 1)]
 
 
-def windows_for(width: int, height: int, min_face_px: float, face_range: tuple[float, float]) -> list[Window]:
+def windows_for(width: int, height: int, min_face_px: float, smallest_face: float) -> list[Window]:
     """The whole image (letterboxed) and the tile levels below it. Neighbouring tiles overlap by
     the largest face the level above does not find, so each face lies whole in some window."""
-    sides = tile_sides(max(width, height), min_face_px, face_range)
+    sides = tile_sides(max(width, height), min_face_px, smallest_face)
     windows = [Window(0, 0, sides[0])]
     for above, side in zip(sides, sides[1:]):
-        overlap = min(0.75, 1.25 * above * face_range[0] / side)
+        overlap = min(0.75, 1.25 * above * smallest_face / side)
         windows += tile_windows(width, height, side, overlap)
     return windows
 
@@ -178,9 +176,13 @@ def iou(box: np.ndarray, others: np.ndarray) -> np.ndarray:
     return inter / (box[2] * box[3] + others[:, 2] * others[:, 3] - inter + 1e-12)
 
 
-# Face widths (as a fraction of the window) the full-range model finds reliably: measured on
-# shared portraits shrunk into its 192-px input, found with scores >= 0.6 from 12 px to 120 px.
-FULL_RANGE_FACES = (14 / 192, 100 / 192)
+# The smallest face width (a fraction of the window) the full-range model finds reliably: on
+# shared portraits shrunk into its 192-px input it finds faces of 12 to 120 px (HOG box widths).
+# Taken as 20: at 14 and 16 a 45-px face of a group (turned, in shade) was lost at some places.
+FULL_RANGE_SMALLEST_FACE = 20 / 192
+# Window sides shrink by at most this factor from one level to the next: within the model's 6x
+# range of face sizes, and tiles overlap by less than a third.
+LEVEL_RATIO = 3.0
 # The short-range model's detections count only for faces beyond the full-range model's reach:
 # on smaller faces it adds false detections (on shared group photos: a logo, a gap between heads).
 SHORT_RANGE_SMALLEST_FACE = 0.4
@@ -208,7 +210,7 @@ class BlazeFaceDetector:
         boxes, scores, keypoints = self._run(short, pixels, whole)
         large = boxes[:, 2] >= SHORT_RANGE_SMALLEST_FACE * whole.side
         found = [(boxes[large], scores[large], keypoints[large])]
-        found += [self._run(full, pixels, window) for window in windows_for(width, height, self.min_face_px, FULL_RANGE_FACES)]
+        found += [self._run(full, pixels, window) for window in windows_for(width, height, self.min_face_px, FULL_RANGE_SMALLEST_FACE)]
         boxes = np.concatenate([f[0] for f in found])
         if not len(boxes):
             return []
