@@ -179,7 +179,7 @@ def index_paths(
     paths: list[str],
     *,
     recursive: bool = False,
-    engine: str = "auto",
+    engine: str | None = None,
     cache_path: str | None = None,
     workers: int | None = None,
     config: dict[str, dict] | None = None,
