@@ -34,6 +34,17 @@ class BlazeFaceModel:
 FULL_RANGE = BlazeFaceModel(models.BLAZEFACE_FULL, 192, (4,), (1,))
 SHORT_RANGE = BlazeFaceModel(models.BLAZEFACE_SHORT, 128, (8, 16), (2, 6))
 
+# The smallest face width (a fraction of the window) the full-range model finds reliably: on
+# shared portraits shrunk into its 192-px input it finds faces of 12 to 120 px (HOG box widths).
+# Taken as 20: at 14 and 16 a 45-px face of a group (turned, in shade) was lost at some places.
+FULL_RANGE_SMALLEST_FACE = 20 / 192
+# Window sides shrink by at most this factor from one level to the next: within the model's 6x
+# range of face sizes, and tiles overlap by less than a third.
+LEVEL_RATIO = 3.0
+# The short-range model's detections count only for faces beyond the full-range model's reach:
+# on smaller faces it adds false detections (on shared group photos: a logo, a gap between heads).
+SHORT_RANGE_SMALLEST_FACE = 0.4
+
 
 @dataclass(frozen=True)
 class Detection:
@@ -174,18 +185,6 @@ def iou(box: np.ndarray, others: np.ndarray) -> np.ndarray:
     bottom = np.minimum(box[1] + box[3], others[:, 1] + others[:, 3])
     inter = np.clip(right - left, 0, None) * np.clip(bottom - top, 0, None)
     return inter / (box[2] * box[3] + others[:, 2] * others[:, 3] - inter + 1e-12)
-
-
-# The smallest face width (a fraction of the window) the full-range model finds reliably: on
-# shared portraits shrunk into its 192-px input it finds faces of 12 to 120 px (HOG box widths).
-# Taken as 20: at 14 and 16 a 45-px face of a group (turned, in shade) was lost at some places.
-FULL_RANGE_SMALLEST_FACE = 20 / 192
-# Window sides shrink by at most this factor from one level to the next: within the model's 6x
-# range of face sizes, and tiles overlap by less than a third.
-LEVEL_RATIO = 3.0
-# The short-range model's detections count only for faces beyond the full-range model's reach:
-# on smaller faces it adds false detections (on shared group photos: a logo, a gap between heads).
-SHORT_RANGE_SMALLEST_FACE = 0.4
 
 
 class BlazeFaceDetector:
