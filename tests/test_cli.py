@@ -46,7 +46,7 @@ def test_rank_text_listing_and_top(demo_collection, cache_file):
     done = run_photorank("rank", "--ref", reference, collection, "--top", "2", cache=cache_file)
     assert done.returncode == 0, done.stderr
     lines = done.stdout.splitlines()
-    assert lines[0].startswith("engine dlib-")
+    assert lines[0].startswith(f"engine {DEFAULT_ENGINE}-")
     assert sum(1 for line in lines if "collection" in line and " - " in line) == 2
 
 

@@ -29,6 +29,7 @@ from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
 from . import __version__, rpc
+from .cli import add_engine_arguments, engine_argument
 from .config import load_config
 from .document import analyze_document, progress_document, rank_document
 from .errors import PhotorankError
