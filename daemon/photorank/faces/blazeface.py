@@ -41,6 +41,9 @@ FULL_RANGE_SMALLEST_FACE = 20 / 192
 # Window sides shrink by at most this factor from one level to the next: within the model's 6x
 # range of face sizes, and tiles overlap by less than a third.
 LEVEL_RATIO = 3.0
+# Detections narrower than this share of min_face_px are dropped: the tiles are sized for faces
+# from min_face_px, and below it they were false (a 26-px coat button on a shared photo).
+SMALLEST_KEPT_FACE = 0.75
 # The short-range model's detections count only for faces beyond the full-range model's reach:
 # on smaller faces it adds false detections (on shared group photos: a logo, a gap between heads).
 SHORT_RANGE_SMALLEST_FACE = 0.4
@@ -215,7 +218,7 @@ class BlazeFaceDetector:
             return []
         detections = weighted_nms(boxes, np.concatenate([f[1] for f in found]), np.concatenate([f[2] for f in found]),
                                   self.merge_iou)
-        return [d for d in detections if _inside(d.box, width, height)]
+        return [d for d in detections if _inside(d.box, width, height) and d.box[2] >= SMALLEST_KEPT_FACE * self.min_face_px]
 
     def _run(self, runner: BlazeFaceRunner, pixels: np.ndarray, window: Window):
         """The runner's detections in one window, in image pixels."""
