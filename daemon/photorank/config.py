@@ -25,6 +25,7 @@ from .errors import PhotorankError
 DEFAULTS_FILE = "defaults.toml"
 APP_NAME = "photorank"
 
+
 def _engine_names() -> tuple[str, ...]:
     from .faces import engine_names
 
