@@ -192,7 +192,7 @@ def add_engine_arguments(parser: argparse.ArgumentParser, note: str) -> None:
     choice = parser.add_mutually_exclusive_group()
     choice.add_argument("--engine", choices=engine_names(), help=f"face engine (default: [analysis] engine, auto; {note})")
     choice.add_argument("--detector", choices=detector_names(),
-                        help=f"the engine by the detector it runs, e.g. hog (dlib) to compare with blazeface ({note})")
+                        help=f"the engine by the detector it runs, e.g. blazeface, or hog (the dlib engine) ({note})")
 
 
 def engine_argument(args: argparse.Namespace) -> str | None:

@@ -58,8 +58,9 @@ class EngineSpec:
 
 # Every engine takes these [analysis] settings.
 ANALYSIS_OPTIONS = frozenset({"max_side", "min_face_px"})
-# What `auto` runs when no insightface model pack is on disk.
-DEFAULT_ENGINE = "blazeface"
+# What `auto` runs when no insightface model pack is on disk: HOG, whose identity figures the
+# BlazeFace engine does not yet match (docs/engines.md).
+DEFAULT_ENGINE = "dlib"
 
 
 @functools.cache

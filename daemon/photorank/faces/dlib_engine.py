@@ -174,5 +174,5 @@ def clip_box(x: int, y: int, w: int, h: int, width: int, height: int) -> tuple[i
 
 ENGINE = EngineSpec(
     name="dlib", detector="hog", section="dlib", factory=DlibEngine, options=frozenset({"upsample_limit_px", "embedding"}),
-    summary="dlib HOG detector, 68 landmarks and ResNet embedding (for comparison)",
+    summary="dlib HOG detector, 68 landmarks and ResNet embedding (offline default)",
 )
