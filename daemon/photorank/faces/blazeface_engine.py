@@ -25,10 +25,6 @@ from .dlib_engine import RESNET, ResNetEmbedding, clip_box, dlib_version, landma
 # found by both (spread: 0.08 in scale, 0.04 in offset).
 HOG_BOX_SCALE = 0.93
 HOG_BOX_CENTRE_DOWN = 0.01
-# HOG's box from dlib's own 68 points on the same faces: its side is this much the points' width
-# and its centre this much of that width from the points' mean (x, y). Medians over the 114 faces.
-HOG_BOX_FROM_POINTS_SCALE = 1.045
-HOG_BOX_FROM_POINTS_OFFSET = (0.005, -0.034)
 
 
 class BlazeFaceEngine:
@@ -50,7 +46,7 @@ class BlazeFaceEngine:
             self.max_side = max_side
         self.detector = BlazeFaceDetector(min_face_px, min_score, merge_iou, threads)
         self.id = f"blazeface-litert{litert}-dlib-{dlib_version()}-resnet128"
-        self.settings_key = f"rebox-side{self.max_side}-min{min_face_px}-score{min_score}-iou{merge_iou}"
+        self.settings_key = f"side{self.max_side}-min{min_face_px}-score{min_score}-iou{merge_iou}"
 
     def detect(self, pixels: np.ndarray) -> list[DetectedFace]:
         detections = self.detector.detect(pixels)
@@ -58,11 +54,7 @@ class BlazeFaceEngine:
             return []
         pixels = np.ascontiguousarray(pixels)
         rects = [hog_shaped_rect(d) for d in detections]
-        predictor = landmark_predictor()
-        # A second pass from the box HOG would give around the first pass's points: the predictor
-        # then starts as it was trained, whatever the shape of BlazeFace's box.
-        rects = [hog_rect_around(predictor(pixels, rect)) for rect in rects]
-        shapes = [predictor(pixels, rect) for rect in rects]
+        shapes = [landmark_predictor()(pixels, rect) for rect in rects]
         embeddings = self.embed_faces(pixels, shapes)
         height, width = pixels.shape[:2]
         return [
@@ -89,18 +81,6 @@ def hog_shaped_rect(detection: Detection):
     x, y, w, h = detection.box
     side = w * HOG_BOX_SCALE
     cx, cy = x + w / 2, y + h / 2 + HOG_BOX_CENTRE_DOWN * w
-    left, top = round(cx - side / 2), round(cy - side / 2)
-    return dlib.rectangle(left, top, left + round(side) - 1, top + round(side) - 1)
-
-
-def hog_rect_around(shape):
-    """The dlib rectangle HOG gives for a face with these 68 landmarks."""
-    import dlib
-
-    points = np.array([(p.x, p.y) for p in shape.parts()], dtype=np.float64)
-    width = np.ptp(points[:, 0])
-    side = width * HOG_BOX_FROM_POINTS_SCALE
-    cx, cy = points.mean(0) + np.array(HOG_BOX_FROM_POINTS_OFFSET) * width
     left, top = round(cx - side / 2), round(cy - side / 2)
     return dlib.rectangle(left, top, left + round(side) - 1, top + round(side) - 1)
 
