@@ -188,6 +188,7 @@ def main(argv=None) -> int:
     parser.add_argument("--data", default=DEFAULT_DATA)
     parser.add_argument("--work", default=os.path.join("/tmp", "photorank_eval"), help="evaluation sets and face cache")
     parser.add_argument("--workers", type=int, default=1)
+    parser.add_argument("--engine", help="face engine (default: the configured one, auto)")
     parser.add_argument("--smiles", type=int, default=1000, help="how many SMILEsmileD crops to use as strangers")
     parser.add_argument("--skip-smiles", action="store_true")
     parser.add_argument("--skip-augment", action="store_true", help="skip the mirror / num_jitters study")
@@ -207,7 +208,7 @@ def main(argv=None) -> int:
     names = {identity(f) for f in files if not f.startswith("group_")}
     truth = {f: (group_people(f, names) if f.startswith("group_") else {identity(f)}) for f in files}
     paths = [os.path.join(people_dir, f) for f in files] + ([t1] if t1 else [])
-    engine, records = index_paths(paths, engine="dlib", cache_path=cache, workers=args.workers)
+    engine, records = index_paths(paths, engine=args.engine, cache_path=cache, workers=args.workers)
     records = {os.path.basename(p): r for p, r in records.items()}
     if t1:
         # insightface's t1.jpg is a cast photo of six; its leftmost face is Jennifer Aniston (checked by
@@ -254,7 +255,7 @@ def main(argv=None) -> int:
         sources["t1.jpg"] = (t1, largest(records["t1.jpg"].faces).box, records["t1.jpg"].width)
     degraded_dir = os.path.join(args.work, "degraded")
     made = make_degraded(sources, degraded_dir)
-    _, degraded_records = index_paths(sorted(made), engine="dlib", cache_path=cache, workers=args.workers)
+    _, degraded_records = index_paths(sorted(made), engine=args.engine, cache_path=cache, workers=args.workers)
     kinds = sorted({kind for _, kind in made.values()}, key=list(degradations(BASE_WIDTH)).index)
     genuine_by_kind, impostor_by_kind, detected = defaultdict(list), defaultdict(list), defaultdict(list)
     worst_by_kind = {}

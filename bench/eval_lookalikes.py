@@ -49,7 +49,7 @@ class Collection:
     part: list[str]  # "people" | "cast" | "stranger"
 
 
-def build_collection(data: str, work: str, workers: int, smiles: int) -> tuple[Collection, dict[str, np.ndarray], object]:
+def build_collection(data: str, work: str, workers: int, smiles: int, engine_name: str | None = None) -> tuple[Collection, dict[str, np.ndarray], object]:
     """Index the shared photos and their degraded copies; returns the collection, the reference
     embeddings by photo name, and the engine."""
     cache = os.path.join(work, "faces.sqlite")
@@ -60,12 +60,12 @@ def build_collection(data: str, work: str, workers: int, smiles: int) -> tuple[C
     t1 = find_t1()
     if t1:
         clean["people/t1.jpg"] = t1
-    engine, records = index_paths(sorted(clean.values()), engine="dlib", cache_path=cache, workers=workers)
+    engine, records = index_paths(sorted(clean.values()), engine=engine_name, cache_path=cache, workers=workers)
     by_name = {name: records[os.path.abspath(path)] for name, path in clean.items()}
     singles = {n for n in by_name if not os.path.basename(n).startswith(("group_", "t1")) and by_name[n].faces}
     sources = {n.replace("/", "__"): (clean[n], largest(by_name[n].faces).box, by_name[n].width) for n in singles}
     made = make_degraded(sources, os.path.join(work, "degraded"))
-    _, degraded = index_paths(sorted(made), engine="dlib", cache_path=cache, workers=workers)
+    _, degraded = index_paths(sorted(made), engine=engine_name, cache_path=cache, workers=workers)
 
     names = {identity(os.path.basename(n)) for n in singles}
     rows, photo_of_face, photos, origin, truth, labelled, part = [], [], [], [], [], [], []
@@ -283,12 +283,13 @@ def main() -> int:
     parser.add_argument("--data", default=DEFAULT_DATA)
     parser.add_argument("--work", default=os.path.join("/tmp", "photorank_eval"), help="evaluation sets and face cache")
     parser.add_argument("--workers", type=int, default=1)
+    parser.add_argument("--engine", help="face engine (default: the configured one, auto)")
     parser.add_argument("--smiles", type=int, default=1000, help="how many SMILEsmileD crops to use as strangers")
     parser.add_argument("--tune", choices=["people", "cast"], default="people", help="the part the settings were tuned on")
     parser.add_argument("--grid", action="store_true", help="also print the settings grid on both parts")
     args = parser.parse_args()
     started = time.time()
-    collection, references, engine = build_collection(args.data, args.work, args.workers, args.smiles)
+    collection, references, engine = build_collection(args.data, args.work, args.workers, args.smiles, args.engine)
     settings = load_defaults()["matching"]
     threshold = settings["threshold"] or engine.match_threshold
     held_out = "cast" if args.tune == "people" else "people"

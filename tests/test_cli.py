@@ -7,6 +7,8 @@ import os
 import subprocess
 import sys
 
+from photorank.faces import DEFAULT_ENGINE
+
 
 def run_photorank(*args: str, cache: str) -> subprocess.CompletedProcess:
     return subprocess.run(
@@ -20,7 +22,7 @@ def test_rank_json_contract(demo_collection, cache_file):
     done = run_photorank("rank", "--ref", reference, collection, "--json", cache=cache_file)
     assert done.returncode == 0, done.stderr
     document = json.loads(done.stdout)
-    assert document["engine"].startswith("dlib-")
+    assert document["engine"].startswith(f"{DEFAULT_ENGINE}-")
     assert document["references"][0]["path"] == reference
     assert document["not_found"] == 1
     assert document["errors"] == []
@@ -44,7 +46,7 @@ def test_rank_text_listing_and_top(demo_collection, cache_file):
     done = run_photorank("rank", "--ref", reference, collection, "--top", "2", cache=cache_file)
     assert done.returncode == 0, done.stderr
     lines = done.stdout.splitlines()
-    assert lines[0].startswith("engine dlib-")
+    assert lines[0].startswith(f"engine {DEFAULT_ENGINE}-")
     assert sum(1 for line in lines if "collection" in line and " - " in line) == 2
 
 

@@ -22,6 +22,7 @@ from PIL import Image
 from daemon_process import Daemon
 
 from photorank.client import DaemonClient
+from photorank.faces import DEFAULT_ENGINE
 from photorank.ranking import RankRequest, ReferenceSpec
 from photorank.v1 import photorank_pb2 as pb
 from photorank.v1 import photorank_pb2_grpc as pb_grpc
@@ -108,7 +109,7 @@ def test_index_analyze_undo_and_status(daemon, photos):
     client.close()
 
     status = daemon.status()
-    assert status.version and status.engine.startswith("dlib-") and status.pid == daemon.process.pid
+    assert status.version and status.engine.startswith(f"{DEFAULT_ENGINE}-") and status.pid == daemon.process.pid
     assert status.cache_path == daemon.cache and status.workers == 2 and status.uptime_seconds > 0
 
 

@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 from onnx_models import ARCFACE_TEMPLATE, expected_embedding, write_pack
-from photorank.faces import EngineUnavailable, load_engine
+from photorank.faces import DEFAULT_ENGINE, EngineUnavailable, load_engine
 from photorank.faces import insightface_engine as ife
 from photorank.faces.insightface_engine import InsightFaceEngine, detection_sizes, model_pack_present
 
@@ -213,12 +213,12 @@ def test_auto_picks_insightface_when_the_pack_is_present(pack_root, monkeypatch)
     assert isinstance(load_engine("auto", min_face_px=40), InsightFaceEngine)
 
 
-def test_auto_falls_back_to_dlib_without_the_pack(tmp_path, monkeypatch):
+def test_auto_falls_back_to_the_default_engine_without_the_pack(tmp_path, monkeypatch):
     pytest.importorskip("dlib")
     engine = load_engine("auto", root=str(tmp_path), pack="buffalo_l", min_face_px=40, det_size=(640, 640))
-    assert not isinstance(engine, InsightFaceEngine) and engine.id.startswith("dlib-")
+    assert not isinstance(engine, InsightFaceEngine) and engine.id.startswith(f"{DEFAULT_ENGINE}-")
     monkeypatch.setenv(ife.ROOT_ENV, str(tmp_path))
-    assert load_engine("auto").id.startswith("dlib-")
+    assert load_engine("auto").id.startswith(f"{DEFAULT_ENGINE}-")
 
 
 @pytest.fixture

@@ -184,11 +184,28 @@ def add_backend_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--daemon", metavar="ADDRESS", help="ask the photorankd at this socket path or HOST:PORT (default: the usual socket, when one answers)")
     parser.add_argument("--no-daemon", action="store_true", help="run in this process even when photorankd is running")
     parser.add_argument("--token-file", metavar="FILE", help="the token for a daemon on TCP (default: photorankd's)")
-    parser.add_argument("--engine", choices=["auto", "dlib", "insightface"], help="face engine (default: auto; runs in-process)")
+    add_engine_arguments(parser, "runs in-process")
     parser.add_argument("--no-cache", action="store_true", help="analyse everything afresh and keep nothing (runs in-process)")
     parser.add_argument("--cache", metavar="FILE", help="face cache file (default: in the user cache dir; runs in-process)")
     parser.add_argument("--workers", type=positive_int, metavar="N", help="worker processes for analysis (default: all cores; runs in-process)")
     parser.add_argument("--config", metavar="FILE", help="configuration file (default: the user's config.toml, if any; runs in-process)")
+
+
+def add_engine_arguments(parser: argparse.ArgumentParser, note: str) -> None:
+    """--engine and --detector, whose choices are the registered engines (docs/engines.md)."""
+    from .faces import detector_names, engine_names
+
+    choice = parser.add_mutually_exclusive_group()
+    choice.add_argument("--engine", choices=engine_names(), help=f"face engine (default: [analysis] engine, auto; {note})")
+    choice.add_argument("--detector", choices=detector_names(),
+                        help=f"the engine by the detector it runs, e.g. blazeface, or hog (the dlib engine) ({note})")
+
+
+def engine_argument(args: argparse.Namespace) -> str | None:
+    """The engine --engine or --detector names; None: the config's."""
+    from .faces import engine_for_detector
+
+    return engine_for_detector(args.detector) if args.detector else args.engine
 
 
 def add_xmp_arguments(parser: argparse.ArgumentParser) -> None:
@@ -233,17 +250,17 @@ def open_backend(args: argparse.Namespace):
     """photorankd when it runs (and no option asks for a Library of our own), else in-process."""
     from .client import LocalBackend, find_daemon
 
-    own_library = args.engine or args.no_cache or args.cache or args.workers or args.config
+    own_library = args.engine or args.detector or args.no_cache or args.cache or args.workers or args.config
     if not (args.no_daemon or own_library):
         client = find_daemon(args.daemon, args.token_file)
         if client is not None:
             return client
     elif args.daemon:
-        raise UsageError("--daemon goes with neither --no-daemon nor --engine, --cache, --no-cache, --workers, --config (those are the daemon's own)")
+        raise UsageError("--daemon goes with neither --no-daemon nor --engine, --detector, --cache, --no-cache, --workers, --config (those are the daemon's own)")
     from .library import Library
 
     cache = ":memory:" if args.no_cache else args.cache
-    return LocalBackend(Library(load_config(args.config), engine=args.engine or "auto", cache_path=cache, workers=args.workers))
+    return LocalBackend(Library(load_config(args.config), engine=engine_argument(args), cache_path=cache, workers=args.workers))
 
 
 class InOrder(argparse.Action):

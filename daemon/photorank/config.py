@@ -25,6 +25,13 @@ from .errors import PhotorankError
 DEFAULTS_FILE = "defaults.toml"
 APP_NAME = "photorank"
 
+
+def _engine_names() -> tuple[str, ...]:
+    from .faces import engine_names
+
+    return tuple(engine_names())
+
+
 # Settings that take one of a few strings, by key path.
 CHOICES: dict[tuple[str, ...], tuple[str, ...]] = {
     # The smile models signals/expression.py can run (its BACKENDS).
@@ -40,6 +47,11 @@ CHOICES: dict[tuple[str, ...], tuple[str, ...]] = {
 # Ranges the type check cannot see, by key path ("*": every key of that table):
 # (test on a value of the right type, what is expected).
 RANGES: dict[tuple[str, ...], tuple[Callable[[Any], bool], str]] = {
+    # The registered face engines (faces/*_engine.py, found at run time; also `--engine`).
+    ("analysis", "engine"): (lambda v: v in _engine_names(), "auto or a face engine listed by `photorank rank --help`"),
+    ("blazeface", "min_score"): (lambda v: 0 < v < 1, "between 0 and 1"),
+    ("blazeface", "merge_iou"): (lambda v: 0 < v < 1, "between 0 and 1"),
+    ("blazeface", "threads"): (lambda v: v > 0, "greater than 0"),
     ("analysis", "max_side"): (lambda v: v > 0, "greater than 0"),
     ("analysis", "min_face_px"): (lambda v: v > 0, "greater than 0"),
     ("matching", "threshold"): (lambda v: 0 <= v < 1, "from 0 (the engine's own) to below 1"),

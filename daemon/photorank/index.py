@@ -17,7 +17,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .collection import is_folder
-from .faces import EngineUnavailable, FaceEngine, load_engine
+from .faces import EngineUnavailable, FaceEngine, engines, load_engine
 from .images import ImageError, is_image_path, load_image
 from .models import ModelUnavailable
 from .records import DetectedFace, ImageRecord, ProgressEvent
@@ -181,7 +181,7 @@ def index_paths(
     paths: list[str],
     *,
     recursive: bool = False,
-    engine: str = "auto",
+    engine: str | None = None,
     cache_path: str | None = None,
     workers: int | None = None,
     config: dict[str, dict] | None = None,
@@ -194,7 +194,10 @@ def index_paths(
         return library.engine, library.analyze(paths, recursive, progress)
 
 
-def engine_choice(name: str, config: dict[str, dict]) -> EngineChoice:
-    """The engine settings of the config; empty strings mean 'the engine's own default'."""
-    options = {**config["analysis"], **config["dlib"], **config["insightface"]}
-    return EngineChoice(name, tuple(sorted((key, value) for key, value in options.items() if value != "")))
+def engine_choice(name: str | None, config: dict[str, dict]) -> EngineChoice:
+    """The engine named (else the config's [analysis] engine) with the [analysis] sizes and every
+    engine's section; empty strings mean 'the engine's own default'."""
+    analysis = {key: value for key, value in config["analysis"].items() if key != "engine"}
+    options = {**analysis, **{key: value for spec in engines().values() for key, value in config[spec.section].items()}}
+    return EngineChoice(name or config["analysis"]["engine"],
+                        tuple(sorted((key, value) for key, value in options.items() if value != "")))

@@ -320,12 +320,13 @@ class Library:
         self,
         config: dict[str, dict] | None = None,
         *,
-        engine: str = "auto",
+        engine: str | None = None,
         cache_path: str | None = None,
         workers: int | None = None,
         preload: bool = False,
     ):
-        """`preload`: read every cached face into memory now (the daemon, which serves many
+        """`engine`: a registered engine's name or "auto" (None: the config's [analysis] engine).
+        `preload`: read every cached face into memory now (the daemon, which serves many
         requests); otherwise each request reads the faces of its own photos (one command)."""
         self.config = config or load_config()
         choice = engine_choice(engine, self.config)

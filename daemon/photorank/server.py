@@ -31,6 +31,7 @@ from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
 from . import __version__, lifeline, rpc
+from .cli import add_engine_arguments, engine_argument
 from .config import load_config
 from .document import analyze_document, progress_document, rank_document
 from .errors import PhotorankError
@@ -331,7 +332,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--log-level", default="info", choices=["debug", "info", "warning", "error"])
     parser.add_argument("--cache", metavar="FILE", help="face cache file (default: in the user cache dir)")
     parser.add_argument("--workers", type=int, metavar="N", help="analysis processes (default: all cores)")
-    parser.add_argument("--engine", choices=["auto", "dlib", "insightface"], default="auto", help="face engine (default: auto)")
+    add_engine_arguments(parser, "photos analysed under another engine are analysed again when asked for")
     parser.add_argument("--config", metavar="FILE", help="configuration file (default: the user's config.toml, if any)")
     parser.add_argument("--watch", action="append", metavar="FOLDER", default=[], help="keep the index of FOLDER (and sub-folders) current as photos arrive (repeatable)")
     return parser
@@ -363,7 +364,7 @@ def serve(args: argparse.Namespace) -> int:
     prepare_socket(socket_path, private_folder=args.socket is None)
     began = time.monotonic()
     lifeline.start_forkserver()  # from the main thread, so the workers end with this process
-    library = Library(config, engine=args.engine, cache_path=args.cache, workers=args.workers, preload=True)
+    library = Library(config, engine=engine_argument(args), cache_path=args.cache, workers=args.workers, preload=True)
     health_servicer = health.HealthServicer()
     servicer = PhotorankServicer(library, rpc.unix_target(socket_path))
     servers = [build_server(servicer, health_servicer)]

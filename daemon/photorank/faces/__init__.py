@@ -1,11 +1,17 @@
 """Stage 2: find faces, their landmarks and identity embeddings.
 
-Every engine has the same small interface (FaceEngine); `load_engine` picks one by name.
+Every engine has the same small interface (FaceEngine) and registers itself with an EngineSpec in
+its own module; `load_engine` picks one by name.
 Embeddings of different engines are not comparable: the cache keys faces by `engine.id`.
 """
 
 from __future__ import annotations
 
+import functools
+import importlib
+import pkgutil
+from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Protocol
 
 import numpy as np
@@ -33,28 +39,76 @@ class FaceEngine(Protocol):
         ...
 
 
-def load_engine(name: str = "auto", **options) -> FaceEngine:
-    """'dlib', 'insightface', or 'auto' (insightface when its model pack is present, else dlib).
+@dataclass(frozen=True)
+class EngineSpec:
+    """What makes an engine selectable: a module `faces/*_engine.py` defines one as `ENGINE`.
 
-    `options` may hold settings of both engines (the [analysis], [dlib] and [insightface] config
-    sections together); each engine gets only its own.
+    The engine reads its own config section (`section`, keyword options of `factory`, listed in
+    `options`) besides the [analysis] sizes, and is chosen by `--engine NAME` or by its detector's
+    name (`--detector`, [analysis] detector). Adding such a file is all a new engine needs.
     """
-    from .dlib_engine import DLIB_OPTIONS, DlibEngine
-    from .insightface_engine import INSIGHTFACE_OPTIONS, InsightFaceEngine, model_pack_present
 
-    if name == "dlib":
-        return DlibEngine(**_without(options, INSIGHTFACE_OPTIONS))
-    if name == "insightface":
-        return InsightFaceEngine(**_without(options, DLIB_OPTIONS))
+    name: str
+    detector: str  # what finds the faces; engines sharing an embedding differ by it
+    section: str
+    factory: Callable[..., FaceEngine]
+    options: frozenset[str]  # the factory's keywords from its section
+    summary: str
+
+
+# Every engine takes these [analysis] settings.
+ANALYSIS_OPTIONS = frozenset({"max_side", "min_face_px"})
+# What `auto` runs when no insightface model pack is on disk: HOG, whose identity figures the
+# BlazeFace engine does not yet match (docs/engines.md).
+DEFAULT_ENGINE = "dlib"
+
+
+@functools.cache
+def engines() -> dict[str, EngineSpec]:
+    """The registered engines by name: the ENGINE of every faces/*_engine.py module."""
+    found = {}
+    for module in pkgutil.iter_modules(__path__):
+        if module.name.endswith("_engine"):
+            spec = getattr(importlib.import_module(f"{__name__}.{module.name}"), "ENGINE", None)
+            if spec is not None:
+                found[spec.name] = spec
+    return dict(sorted(found.items()))
+
+
+def engine_names() -> list[str]:
+    """The choices of --engine."""
+    return ["auto", *engines()]
+
+
+def detector_names() -> list[str]:
+    """The choices of --detector."""
+    return sorted(spec.detector for spec in engines().values())
+
+
+def engine_for_detector(detector: str) -> str:
+    for spec in engines().values():
+        if spec.detector == detector:
+            return spec.name
+    raise ValueError(f"unknown face detector {detector!r}: choose {', '.join(detector_names())}")
+
+
+def load_engine(name: str = "auto", **options) -> FaceEngine:
+    """A registered engine by name, or 'auto' (insightface when its model pack is present, else
+    DEFAULT_ENGINE).
+
+    `options` may hold the settings of every engine (the [analysis] and engine config sections
+    together); each engine gets only the [analysis] sizes and its own.
+    """
     if name == "auto":
+        from .insightface_engine import model_pack_present
+
         if model_pack_present(options.get("pack"), options.get("root")):
             try:
                 return load_engine("insightface", **options)
             except EngineUnavailable:
                 pass
-        return load_engine("dlib", **options)
-    raise ValueError(f"unknown face engine {name!r}: choose auto, dlib or insightface")
-
-
-def _without(options: dict, names: frozenset[str]) -> dict:
-    return {key: value for key, value in options.items() if key not in names}
+        return load_engine(DEFAULT_ENGINE, **options)
+    spec = engines().get(name)
+    if spec is None:
+        raise ValueError(f"unknown face engine {name!r}: choose {', '.join(engine_names())}")
+    return spec.factory(**{key: value for key, value in options.items() if key in ANALYSIS_OPTIONS | spec.options})

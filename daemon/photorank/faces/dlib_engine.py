@@ -16,18 +16,25 @@ import os
 import numpy as np
 
 from ..records import DetectedFace
-from . import EngineUnavailable
+from . import EngineSpec, EngineUnavailable
 from .resnet_onnx import resnet_descriptors
 
 MODEL_PACKAGE = "face_recognition_models"
 LANDMARKS_68 = "shape_predictor_68_face_landmarks.dat"
 RESNET = "dlib_face_recognition_resnet_model_v1.dat"
 
-# Keyword options of DlibEngine that InsightFaceEngine does not take.
-DLIB_OPTIONS = frozenset({"upsample_limit_px", "embedding"})
-
 # dlib's HOG window is 80x80: a face smaller than that is found only in an upsampled image.
 HOG_WINDOW_PX = 80
+
+
+def dlib_version() -> str:
+    """The installed dlib's version (the dlib-bin wheel or a source build)."""
+    for package in ("dlib-bin", "dlib"):
+        try:
+            return importlib.metadata.version(package)
+        except importlib.metadata.PackageNotFoundError:
+            pass
+    raise EngineUnavailable("the dlib engine needs dlib: pip install dlib-bin")
 
 
 def model_path(filename: str) -> str:
@@ -56,18 +63,12 @@ class DlibEngine:
                  embedding: str = "onnxruntime"):
         # Cheap: checks that the models are installed; they load on first use (a warm re-rank
         # answered from the cache never pays for them).
-        try:
-            version = importlib.metadata.version("dlib-bin")
-        except importlib.metadata.PackageNotFoundError:
-            try:
-                version = importlib.metadata.version("dlib")
-            except importlib.metadata.PackageNotFoundError as error:
-                raise EngineUnavailable("the dlib engine needs dlib: pip install dlib-bin") from error
+        version = dlib_version()
         self._model_files = model_path(LANDMARKS_68), model_path(RESNET)
         self._dlib = None
         self.min_face_px = min_face_px
         self.upsample_limit_px = upsample_limit_px
-        self.embedding = embedding
+        self.embed_faces = ResNetEmbedding(embedding, self._model_files[1])
         if max_side:
             self.max_side = max_side
         # Embeddings: unchanged by how faces are found, and by the runtime (onnxruntime's are
@@ -80,7 +81,6 @@ class DlibEngine:
 
         self._detector = dlib.get_frontal_face_detector()
         self._landmarks = landmark_predictor()
-        self._descriptors = resnet_descriptors(self.embedding, self._model_files[1])
         self._dlib = dlib
 
     def detect(self, pixels: np.ndarray) -> list[DetectedFace]:
@@ -92,19 +92,9 @@ class DlibEngine:
         faces = []
         for rect, score, shape, embedding in zip(rects, scores, shapes, embeddings):
             points = np.array([(p.x, p.y) for p in shape.parts()], dtype=np.float32)
-            box = _clip_box(rect.left(), rect.top(), rect.width(), rect.height(), pixels.shape[1], pixels.shape[0])
+            box = clip_box(rect.left(), rect.top(), rect.width(), rect.height(), pixels.shape[1], pixels.shape[0])
             faces.append(DetectedFace(box=box, detector_score=float(score), embedding=embedding, landmarks=points))
         return faces
-
-    def embed_faces(self, pixels: np.ndarray, shapes: list) -> np.ndarray:
-        """Unit-length 128-d embeddings (n, 128) of a photo's faces from their dlib landmark shapes,
-        all faces in one batch."""
-        if self._dlib is None:
-            self._load()
-        if not shapes:
-            return np.zeros((0, 128), dtype=np.float32)
-        vectors = np.asarray(self._descriptors(pixels, shapes), dtype=np.float32)
-        return vectors / (np.linalg.norm(vectors, axis=1, keepdims=True) + 1e-12)
 
     def _find_boxes(self, pixels: np.ndarray):
         """Upsample by the smallest factor that brings `min_face_px` faces up to the HOG window.
@@ -136,6 +126,26 @@ class DlibEngine:
         return 1.0 / (1.0 + math.exp(-(detector_score - 0.2) / 0.4))
 
 
+class ResNetEmbedding:
+    """dlib's 128-d ResNet in the chosen runtime ("onnxruntime" or "dlib"), loaded on first use:
+    the one embedding path of the engines that align faces by dlib's 68 landmarks."""
+
+    def __init__(self, runtime: str, resnet_file: str):
+        self.runtime = runtime
+        self._resnet_file = resnet_file
+        self._descriptors = None
+
+    def __call__(self, pixels: np.ndarray, shapes: list) -> np.ndarray:
+        """Unit-length embeddings (n, 128) of a photo's faces from their dlib landmark shapes,
+        all faces in one batch."""
+        if not shapes:
+            return np.zeros((0, 128), dtype=np.float32)
+        if self._descriptors is None:
+            self._descriptors = resnet_descriptors(self.runtime, self._resnet_file)
+        vectors = np.asarray(self._descriptors(pixels, shapes), dtype=np.float32)
+        return vectors / (np.linalg.norm(vectors, axis=1, keepdims=True) + 1e-12)
+
+
 @functools.cache
 def landmark_predictor():
     """dlib's 68-point predictor, loaded once per process: the engine and the signals share it."""
@@ -155,8 +165,14 @@ def landmarks_in_box(pixels: np.ndarray, box) -> np.ndarray:
     return np.array([(p.x, p.y) for p in shape.parts()], dtype=np.float64)
 
 
-def _clip_box(x: int, y: int, w: int, h: int, width: int, height: int) -> tuple[int, int, int, int]:
+def clip_box(x: int, y: int, w: int, h: int, width: int, height: int) -> tuple[int, int, int, int]:
     """HOG boxes may reach past the frame for faces at its edge; keep the part inside it."""
     left, top = max(0, x), max(0, y)
     right, bottom = min(width, x + w), min(height, y + h)
     return left, top, max(1, right - left), max(1, bottom - top)
+
+
+ENGINE = EngineSpec(
+    name="dlib", detector="hog", section="dlib", factory=DlibEngine, options=frozenset({"upsample_limit_px", "embedding"}),
+    summary="dlib HOG detector, 68 landmarks and ResNet embedding (offline default)",
+)

@@ -24,16 +24,12 @@ import os
 import numpy as np
 
 from ..records import DetectedFace
-from . import EngineUnavailable
+from . import EngineSpec, EngineUnavailable
 
 ROOT_ENV = "PHOTORANK_INSIGHTFACE_ROOT"
 PACK_ENV = "PHOTORANK_INSIGHTFACE_PACK"
 DEFAULT_ROOT = "~/.insightface"  # insightface's own default model root
 DEFAULT_PACKS = ("buffalo_l", "buffalo_s")  # tried in this order when no pack is named
-
-# Keyword options of InsightFaceEngine that DlibEngine does not take: load_engine('auto') drops
-# them when it falls back to dlib.
-INSIGHTFACE_OPTIONS = frozenset({"pack", "root", "det_size", "det_thresh", "match_threshold", "download"})
 
 # Not calibrated here: the packs cannot be downloaded on this machine (see docs/engines.md).
 # ArcFace (w600k_r50 / w600k_mbf) cosine similarity of the same person is typically 0.5-0.8 on
@@ -297,3 +293,10 @@ def _box_from_corners(bbox, width: int, height: int) -> tuple[int, int, int, int
     left, top = min(max(0, round(x1)), width - 1), min(max(0, round(y1)), height - 1)
     right, bottom = min(width, round(x2)), min(height, round(y2))
     return left, top, max(1, right - left), max(1, bottom - top)
+
+
+ENGINE = EngineSpec(
+    name="insightface", detector="scrfd", section="insightface", factory=InsightFaceEngine,
+    options=frozenset({"pack", "root", "det_size", "det_thresh", "match_threshold", "download"}),
+    summary="insightface SCRFD detector and ArcFace embedding (auto's choice when its pack is present)",
+)

@@ -1,0 +1,92 @@
+"""The BlazeFace engine: BlazeFace finds the faces, dlib places 68 landmarks and embeds them.
+
+BlazeFace (MediaPipe's CNN detectors, run by LiteRT; faces.blazeface) replaces dlib's HOG
+detector: a fifth of its time on the shared photos, every face HOG finds there found too, and faces
+behind sunglasses and masks that HOG misses (docs/engines.md). Identity stays dlib's 128-d
+ResNet with the alignment it was trained with: each BlazeFace box is mapped to the box shape
+dlib's landmark predictor was trained on (calibrated against HOG boxes), the 68 landmarks are
+placed in it, and the ResNet embeds the face chips those landmarks align.
+"""
+
+from __future__ import annotations
+
+import importlib.metadata
+import math
+
+import numpy as np
+
+from ..records import DetectedFace
+from . import EngineSpec, EngineUnavailable
+from .blazeface import BlazeFaceDetector, Detection
+from .dlib_engine import RESNET, ResNetEmbedding, clip_box, dlib_version, landmark_predictor, model_path
+
+# A BlazeFace box mapped to the HOG box dlib's predictors were trained with: HOG's is this much
+# the width and its centre this much of the width lower. Medians over 114 faces of ../shared/data
+# found by both (spread: 0.08 in scale, 0.04 in offset).
+HOG_BOX_SCALE = 0.93
+HOG_BOX_CENTRE_DOWN = 0.01
+
+
+class BlazeFaceEngine:
+    """BlazeFace boxes, dlib's 68 landmarks and 128-d ResNet embeddings, batched per photo."""
+
+    # The embedding is dlib's ResNet, aligned as dlib_engine does: its calibrated threshold holds
+    # (bench/eval_identity.py, docs/calibration.md).
+    match_threshold = 0.915
+    max_side = 2048
+
+    def __init__(self, min_face_px: int = 40, max_side: int | None = None, min_score: float = 0.5,
+                 merge_iou: float = 0.3, threads: int = 1, embedding: str = "onnxruntime"):
+        try:
+            litert = importlib.metadata.version("ai-edge-litert")
+        except importlib.metadata.PackageNotFoundError as error:
+            raise EngineUnavailable("the blazeface engine needs LiteRT: pip install ai-edge-litert") from error
+        self.embed_faces = ResNetEmbedding(embedding, model_path(RESNET))
+        if max_side:
+            self.max_side = max_side
+        self.detector = BlazeFaceDetector(min_face_px, min_score, merge_iou, threads)
+        self.id = f"blazeface-litert{litert}-dlib-{dlib_version()}-resnet128"
+        self.settings_key = f"side{self.max_side}-min{min_face_px}-score{min_score}-iou{merge_iou}"
+
+    def detect(self, pixels: np.ndarray) -> list[DetectedFace]:
+        detections = self.detector.detect(pixels)
+        if not detections:
+            return []
+        pixels = np.ascontiguousarray(pixels)
+        rects = [hog_shaped_rect(d) for d in detections]
+        shapes = [landmark_predictor()(pixels, rect) for rect in rects]
+        embeddings = self.embed_faces(pixels, shapes)
+        height, width = pixels.shape[:2]
+        return [
+            DetectedFace(
+                box=clip_box(rect.left(), rect.top(), rect.width(), rect.height(), width, height),
+                detector_score=detection.score,
+                embedding=embedding,
+                landmarks=np.array([(p.x, p.y) for p in shape.parts()], dtype=np.float32),
+            )
+            for detection, rect, shape, embedding in zip(detections, rects, shapes, embeddings)
+        ]
+
+    @staticmethod
+    def confidence(detector_score: float) -> float:
+        """BlazeFace's probability (0.5 doubtful .. 0.95 clear face) as 0-1 on the scale of the
+        other engines: 0.5 at 0.6, 0.88 at 0.75."""
+        return 1.0 / (1.0 + math.exp(-(detector_score - 0.6) / 0.075))
+
+
+def hog_shaped_rect(detection: Detection):
+    """The dlib rectangle of the box HOG would give for this face."""
+    import dlib
+
+    x, y, w, h = detection.box
+    side = w * HOG_BOX_SCALE
+    cx, cy = x + w / 2, y + h / 2 + HOG_BOX_CENTRE_DOWN * w
+    left, top = round(cx - side / 2), round(cy - side / 2)
+    return dlib.rectangle(left, top, left + round(side) - 1, top + round(side) - 1)
+
+
+ENGINE = EngineSpec(
+    name="blazeface", detector="blazeface", section="blazeface", factory=BlazeFaceEngine,
+    options=frozenset({"min_score", "merge_iou", "threads", "embedding"}),
+    summary="MediaPipe BlazeFace (LiteRT), dlib 68 landmarks and ResNet embedding (finds masked faces; identity a little below dlib)",
+)
