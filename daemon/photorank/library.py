@@ -54,7 +54,7 @@ from .ranking import (
 )
 from .identity import find_people
 from .records import ImageRecord, ProgressEvent, XmpOptions
-from .records import PeopleRequest, check_people
+from .records import PeopleRequest, Person, check_people, check_references
 from .together import judge_set, one_face_each
 from .regions import TagReader
 from .tagged import OtherTag, PersonTags, apply_to_matches, person_tags, region_only_results, spread
@@ -370,19 +370,11 @@ class Library:
         person = (request.person or "").strip()
         if request.write_xmp and not person:
             raise UsageError("writing XMP needs the person's name (--person NAME): it goes into keywords and face regions")
-        if not request.references and not person:
-            raise UsageError("no reference: give a reference photo of the person (--ref), or the name the person is "
-                             "tagged with in the photos (--person NAME)")
+        check_references(Person(person, request.references))
         if not request.references:
             self.require_tags(person, request.paths, request.recursive)
         references = self.references(request.references, progress, cancel)
-        files, synced = self.sync_collection(request.paths, request.recursive, progress, cancel)
-        if progress:
-            progress(ProgressEvent("ranking", 0, len(synced.fingerprints)))
-        errors = self.unreadable(synced)
-        paths = [path for path in files if path in synced.fingerprints and path not in errors]
-        # One content may sit at several paths (a copy, an export): it is one image to the decision.
-        contents = list(dict.fromkeys(synced.fingerprints[path] for path in paths))
+        files, synced, errors, paths, contents = self.collection_to_rank(request.paths, request.recursive, progress, cancel)
         embeddings, owners, face_numbers = self.faces.lookup(contents)
         tags, tagged_records = self.person_tags(person, paths, synced.fingerprints) if person else (PersonTags(), {})
         references = references + spread(tags.references, self.config["matching"]["max_tagged_references"])
@@ -426,12 +418,7 @@ class Library:
         check_paths(request.paths)
         found_references = iter(self.references([spec for person in request.people for spec in person.references], progress, cancel))
         people = [(person.name.strip(), [next(found_references) for _ in person.references]) for person in request.people]
-        files, synced = self.sync_collection(request.paths, request.recursive, progress, cancel)
-        if progress:
-            progress(ProgressEvent("ranking", 0, len(synced.fingerprints)))
-        errors = self.unreadable(synced)
-        paths = [path for path in files if path in synced.fingerprints and path not in errors]
-        contents = list(dict.fromkeys(synced.fingerprints[path] for path in paths))
+        files, synced, errors, paths, contents = self.collection_to_rank(request.paths, request.recursive, progress, cancel)
         embeddings, owners, face_numbers = self.faces.lookup(contents)
         matches = find_people(
             [np.stack([reference.embedding for reference in references]) for _, references in people],
@@ -467,6 +454,18 @@ class Library:
             stop_if_cancelled(cancel)
             report.written = self.write_back(report, request.set_name, request.xmp, progress)
         return report
+
+    def collection_to_rank(self, paths: list[str], recursive: bool, progress: Progress | None,
+                           cancel: threading.Event | None) -> tuple[list[str], Synced, dict[str, str], list[str], list[str]]:
+        """The collection in step with the cache: (files, synced, unreadable, readable paths, their
+        contents). One content may sit at several paths (a copy, an export): it is one image to
+        the decision."""
+        files, synced = self.sync_collection(paths, recursive, progress, cancel)
+        if progress:
+            progress(ProgressEvent("ranking", 0, len(synced.fingerprints)))
+        errors = self.unreadable(synced)
+        readable = [path for path in files if path in synced.fingerprints and path not in errors]
+        return files, synced, errors, readable, list(dict.fromkeys(synced.fingerprints[path] for path in readable))
 
     def references(self, specs: list[ReferenceSpec], progress: Progress | None = None, cancel: threading.Event | None = None):
         """The person's face in each reference photo (analysed first if need be)."""

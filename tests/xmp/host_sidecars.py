@@ -25,7 +25,18 @@ NAMESPACES = {
 }
 
 
-def _sidecar(toolkit: str, prefixes: tuple[str, ...], attributes: dict[str, str], body: str) -> str:
+def mwg_face_region(name: str, centre_area: tuple[float, float, float, float], applied_to: tuple[int, int] | None = None) -> str:
+    """An MWG face region as digiKam and Lightroom write it (stArea: normalised centre x, y, w, h)."""
+    x, y, w, h = centre_area
+    dimensions = (f'    <mwg-rs:AppliedToDimensions stDim:w="{applied_to[0]}" stDim:h="{applied_to[1]}" stDim:unit="pixel"/>\n'
+                  if applied_to else "")
+    return (f'   <mwg-rs:Regions rdf:parseType="Resource">\n{dimensions}    <mwg-rs:RegionList>\n     <rdf:Bag>\n      <rdf:li>\n'
+            f'       <rdf:Description mwg-rs:Name="{name}" mwg-rs:Type="Face">\n'
+            f'        <mwg-rs:Area stArea:x="{x}" stArea:y="{y}" stArea:w="{w}" stArea:h="{h}" stArea:unit="normalized"/>\n'
+            '       </rdf:Description>\n      </rdf:li>\n     </rdf:Bag>\n    </mwg-rs:RegionList>\n   </mwg-rs:Regions>\n')
+
+
+def sidecar_of(toolkit: str, prefixes: tuple[str, ...], attributes: dict[str, str], body: str) -> str:
     """One rdf:Description with its namespaces, attribute-form properties and `body`."""
     declared = "".join(f'\n    xmlns:{prefix}="{NAMESPACES[prefix]}"' for prefix in prefixes)
     attributes_text = "".join(f'\n   {name}="{value}"' for name, value in attributes.items())
@@ -35,33 +46,21 @@ def _sidecar(toolkit: str, prefixes: tuple[str, ...], attributes: dict[str, str]
             '  </rdf:Description>\n </rdf:RDF>\n</x:xmpmeta>\n')
 
 
-LIGHTROOM = _sidecar(
+LIGHTROOM = sidecar_of(
     "Adobe XMP Core 7.0-c000 1.000000, 0000/00/00-00:00:00", ("xmp", "dc", "lr", "crs"),
     {"xmp:Rating": "4", "crs:Exposure2012": "+0.35"},
     _array("dc:subject", "Bag", ("family", "trip", "wedding"))
     + _array("lr:hierarchicalSubject", "Bag", ("family|trip", "wedding")))
 
 # digiKam 7.9 writes its tags in every list and a person it knows as a face region under People.
-DIGIKAM = _sidecar(
+DIGIKAM = sidecar_of(
     "XMP Core 4.4.0-Exiv2", ("xmp", "dc", "lr", "digiKam", "MicrosoftPhoto", "mwg-rs", "stDim", "stArea"),
     {"xmp:Rating": "5", "MicrosoftPhoto:Rating": "99"},
     _array("digiKam:TagsList", "Seq", ("Places/Beach", "People/Carol"))
     + _array("MicrosoftPhoto:LastKeywordXMP", "Bag", ("Places/Beach", "People/Carol"))
     + _array("lr:hierarchicalSubject", "Bag", ("Places|Beach", "People|Carol"))
     + _array("dc:subject", "Bag", ("Beach", "Carol"))
-    + """   <mwg-rs:Regions rdf:parseType="Resource">
-    <mwg-rs:AppliedToDimensions stDim:w="640" stDim:h="480" stDim:unit="pixel"/>
-    <mwg-rs:RegionList>
-     <rdf:Bag>
-      <rdf:li>
-       <rdf:Description mwg-rs:Name="Carol" mwg-rs:Type="Face">
-        <mwg-rs:Area stArea:x="0.2" stArea:y="0.3" stArea:w="0.1" stArea:h="0.15" stArea:unit="normalized"/>
-       </rdf:Description>
-      </rdf:li>
-     </rdf:Bag>
-    </mwg-rs:RegionList>
-   </mwg-rs:Regions>
-""")
+    + mwg_face_region("Carol", (0.2, 0.3, 0.1, 0.15), applied_to=(640, 480)))
 
 
 @dataclass(frozen=True)

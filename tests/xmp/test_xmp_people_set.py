@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 
+from host_sidecars import mwg_face_region, sidecar_of
 from xmp_helpers import make_rating
 
 import xmp_writer as xw
@@ -59,26 +60,7 @@ def test_undo_of_the_set_keeps_each_persons_own_and_the_other_way_round(image):
     assert not sidecar.exists()  # we created it, and nothing else is in it
 
 
-USER_TAGGED_BOB = """<x:xmpmeta xmlns:x="adobe:ns:meta/">
- <rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
-  <rdf:Description rdf:about=""
-    xmlns:mwg-rs="http://www.metadataworkinggroup.com/schemas/regions/"
-    xmlns:stArea="http://ns.adobe.com/xmp/sType/Area#">
-   <mwg-rs:Regions rdf:parseType="Resource">
-    <mwg-rs:RegionList>
-     <rdf:Bag>
-      <rdf:li>
-       <rdf:Description mwg-rs:Name="Bob" mwg-rs:Type="Face">
-        <mwg-rs:Area stArea:x="0.3" stArea:y="0.4" stArea:w="0.1" stArea:h="0.2" stArea:unit="normalized"/>
-       </rdf:Description>
-      </rdf:li>
-     </rdf:Bag>
-    </mwg-rs:RegionList>
-   </mwg-rs:Regions>
-  </rdf:Description>
- </rdf:RDF>
-</x:xmpmeta>
-"""
+USER_TAGGED_BOB = sidecar_of("", ("mwg-rs", "stArea"), {}, mwg_face_region("Bob", (0.3, 0.4, 0.1, 0.2)))
 
 
 def test_a_members_region_the_user_tagged_is_kept_and_not_duplicated(image):
