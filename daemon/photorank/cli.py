@@ -192,19 +192,24 @@ def add_backend_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def add_engine_arguments(parser: argparse.ArgumentParser, note: str) -> None:
-    """--engine and --detector, whose choices are the registered engines (docs/engines.md)."""
-    from .faces import detector_names, engine_names
-
+    """--engine and --detector. Their choices are the registered engines (docs/engines.md), checked
+    where an engine is loaded (engine_argument): listing them here would load every engine's
+    code into the CLI that only talks to photorankd."""
     choice = parser.add_mutually_exclusive_group()
-    choice.add_argument("--engine", choices=engine_names(), help=f"face engine (default: [analysis] engine, auto; {note})")
-    choice.add_argument("--detector", choices=detector_names(),
-                        help=f"the engine by the detector it runs, e.g. blazeface, or hog (the dlib engine) ({note})")
+    choice.add_argument("--engine", metavar="NAME",
+                        help=f"face engine: auto, or a registered one, e.g. dlib, blazeface, insightface (default: [analysis] engine; {note})")
+    choice.add_argument("--detector", metavar="NAME",
+                        help=f"the engine by the detector it runs, e.g. hog (the dlib engine) or blazeface ({note})")
 
 
 def engine_argument(args: argparse.Namespace) -> str | None:
-    """The engine --engine or --detector names; None: the config's."""
-    from .faces import engine_for_detector
+    """The engine --engine or --detector names, checked against the registry; None: the config's."""
+    from .faces import detector_names, engine_for_detector, engine_names
 
+    if args.detector and args.detector not in detector_names():
+        raise UsageError(f"--detector {args.detector}: choose {', '.join(detector_names())}")
+    if args.engine and args.engine not in engine_names():
+        raise UsageError(f"--engine {args.engine}: choose {', '.join(engine_names())}")
     return engine_for_detector(args.detector) if args.detector else args.engine
 
 
