@@ -390,34 +390,27 @@ def person_request(args: argparse.Namespace) -> RankRequest:
     check_references(person)
     if args.write_xmp and not person.name:
         raise UsageError("--write-xmp needs --person NAME (the name written into keywords and face regions)")
-    return RankRequest(
-        references=person.references,
-        paths=collection_paths(args),
-        recursive=args.recursive,
-        top=args.top,
-        best_of_burst=args.best_of_burst,
-        include_unsure=args.include_unsure,
-        person=person.name or None,
-        write_xmp=args.write_xmp,
-        xmp=xmp_options(args),
-    )
+    return RankRequest(references=person.references, person=person.name or None, **ranking_choices(args))
 
 
 def people_request(args: argparse.Namespace) -> PeopleRequest:
     """`--person A --ref a.jpg --person B --ref b.jpg --together|--any`; checked before any work."""
     people = people_of(args.order)
     check_people(people, args.mode)
-    return PeopleRequest(
-        people=people,
-        paths=collection_paths(args),
-        mode=args.mode,
-        recursive=args.recursive,
-        top=args.top,
-        best_of_burst=args.best_of_burst,
-        include_unsure=args.include_unsure,
-        write_xmp=args.write_xmp,
-        xmp=xmp_options(args),
-    )
+    return PeopleRequest(people=people, mode=args.mode, **ranking_choices(args))
+
+
+def ranking_choices(args: argparse.Namespace) -> dict:
+    """What a ranking for one person and for a set ask alike: the photos, how many, and write-back."""
+    return {
+        "paths": collection_paths(args),
+        "recursive": args.recursive,
+        "top": args.top,
+        "best_of_burst": args.best_of_burst,
+        "include_unsure": args.include_unsure,
+        "write_xmp": args.write_xmp,
+        "xmp": xmp_options(args),
+    }
 
 
 def save_reference_crop(references: list[dict], path: str) -> None:
