@@ -7,9 +7,9 @@ from __future__ import annotations
 import os
 import pathlib
 import shutil
-import signal
 import subprocess
-import time
+
+from programs import environment, start, stop, wait_for
 
 DRIVER = pathlib.Path(__file__).resolve().parent / "lua" / "darktable_driver.lua"
 SCREEN = "1600x1000x24"
@@ -58,7 +58,7 @@ def private_env(tmp_path) -> dict:
     """No daemon and no face cache of the user's: a runtime and a cache dir of this test's own."""
     runtime = tmp_path / "runtime"
     runtime.mkdir(mode=0o700, exist_ok=True)
-    return dict(os.environ, XDG_RUNTIME_DIR=str(runtime), XDG_CACHE_HOME=str(tmp_path / "xdg-cache"))
+    return environment(XDG_RUNTIME_DIR=str(runtime), XDG_CACHE_HOME=str(tmp_path / "xdg-cache"))
 
 
 def start_xvfb() -> tuple[subprocess.Popen, str]:
@@ -66,14 +66,13 @@ def start_xvfb() -> tuple[subprocess.Popen, str]:
     `xvfb-run -a` races other Xvfb started at the same moment, and a darktable given a display
     another test's X server holds never starts."""
     read_end, write_end = os.pipe()
-    xvfb = subprocess.Popen(["Xvfb", "-displayfd", str(write_end), "-screen", "0", SCREEN, "-nolisten", "tcp"],
-                            pass_fds=(write_end,), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                            start_new_session=True)
+    xvfb = start(["Xvfb", "-displayfd", str(write_end), "-screen", "0", SCREEN, "-nolisten", "tcp"],
+                 pass_fds=(write_end,), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     os.close(write_end)
     with os.fdopen(read_end) as displays:
         display = displays.readline().strip()
     if not display:
-        xvfb.kill()
+        stop(xvfb)
         raise AssertionError("Xvfb did not start")
     return xvfb, f":{display}"
 
@@ -102,24 +101,19 @@ def run_lua(work: pathlib.Path, script: pathlib.Path, env: dict, *, timeout: flo
         xvfb, display = start_xvfb()
         command = ["darktable", "--configdir", str(config / "cfg"), "--cachedir", str(config / "cache"),
                    "--library", ":memory:", "--luacmd", f'io.open("{started}", "w"):close() dofile("{script}")']
-        process = subprocess.Popen(command, env=dict(env, DISPLAY=display), stdout=subprocess.DEVNULL,
-                                   stderr=subprocess.PIPE, start_new_session=True)
+        process = start(command, env=dict(env, DISPLAY=display), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
         try:
-            begun = time.monotonic()
-            while not started.exists() and process.poll() is None and time.monotonic() - begun < start_timeout:
-                time.sleep(1)
-            if not started.exists():
-                os.killpg(process.pid, signal.SIGKILL)
+            if not wait_for(started.exists, start_timeout, process, every=1):
+                stop(process, grace=0)
                 process.communicate()
                 continue
             return process.communicate(timeout=timeout)[1].decode(errors="replace")
         except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)  # darktable and photorank with it
+            stop(process, grace=0)  # darktable and photorank with it
             stderr = process.communicate()[1].decode(errors="replace")
             raise AssertionError(f"darktable did not finish in {timeout:.0f} s\n{stderr[-2000:]}") from None
         finally:
-            xvfb.terminate()
-            xvfb.wait(timeout=30)
+            stop(xvfb)
     raise AssertionError(f"darktable never reached the Lua script in {attempts} starts of {start_timeout:.0f} s")
 
 

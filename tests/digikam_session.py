@@ -11,16 +11,15 @@ of its `AlbumRoots` table: digiKam scans it at start-up, reading the XMP sidecar
 
 from __future__ import annotations
 
-import os
 import pathlib
 import shutil
-import signal
 import sqlite3
 import subprocess
 import time
 from dataclasses import dataclass
 
 from darktable_session import start_xvfb
+from programs import environment, start, stop, wait_for
 
 PROGRAMS = ("digikam", "dbus-run-session", "Xvfb")
 DIGIKAMRC = """[Album Settings]
@@ -84,44 +83,24 @@ def _run(work: pathlib.Path, database: pathlib.Path, folder: pathlib.Path, until
                XDG_DATA_HOME=str(home / "data"), XDG_CACHE_HOME=str(home / "cache"),
                XDG_RUNTIME_DIR=str(runtime), QTWEBENGINE_DISABLE_SANDBOX="1")
     log = open(work / "digikam.log", "ab")
-    process = subprocess.Popen(["dbus-run-session", "--", "digikam", "--database-directory", str(database)],
-                               env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    process = start(["dbus-run-session", "--", "digikam", "--database-directory", str(database)],
+                    env=env, stdout=log, stderr=subprocess.STDOUT)
     try:
-        started = time.monotonic()
-        while not until():
+        if not wait_for(until, timeout, process, every=1):
             if process.poll() is not None:
                 raise AssertionError(f"digiKam stopped early ({process.returncode}): {_tail(work)}")
-            if time.monotonic() - started > timeout:
-                raise AssertionError(f"digiKam did not scan {folder} in {timeout:.0f} s: {_tail(work)}")
-            time.sleep(1)
+            raise AssertionError(f"digiKam did not scan {folder} in {timeout:.0f} s: {_tail(work)}")
     finally:
-        _stop(process)
+        stop(process)  # dbus-run-session, digiKam and its helpers
         log.close()
-        xvfb.terminate()
-        xvfb.wait(timeout=30)
+        stop(xvfb)
 
 
 def _system_env() -> dict:
     """This process's environment without what Python packages set for their own Qt: importing
     cv2 (OpenCV's wheel) points QT_QPA_PLATFORM_PLUGIN_PATH, QT_QPA_FONTDIR and LD_LIBRARY_PATH
     into the wheel, and Debian's digiKam then finds no usable xcb platform plugin."""
-    return {key: value for key, value in os.environ.items() if not key.startswith("QT_") and key != "LD_LIBRARY_PATH"}
-
-
-def _stop(process: subprocess.Popen) -> None:
-    """SIGTERM to digiKam's process group (dbus-run-session, digiKam, its helpers), then SIGKILL."""
-    try:
-        os.killpg(process.pid, signal.SIGTERM)
-        process.wait(timeout=20)
-    except subprocess.TimeoutExpired:
-        pass
-    except ProcessLookupError:
-        return
-    try:
-        os.killpg(process.pid, signal.SIGKILL)
-    except ProcessLookupError:
-        pass
-    process.wait()
+    return {key: value for key, value in environment().items() if not key.startswith("QT_") and key != "LD_LIBRARY_PATH"}
 
 
 def _tail(work: pathlib.Path) -> str:

@@ -13,7 +13,7 @@ import textwrap
 
 import numpy as np
 import pytest
-from daemon_process import descendants
+from programs import descendants, start
 from photorank import cache as cache_module
 from photorank import library as library_module
 from photorank.cache import SCHEMA_VERSION, FaceCache, fingerprint
@@ -263,7 +263,7 @@ CONCURRENT_RUN = textwrap.dedent("""
 def test_two_runs_at_once_share_the_cache(demo_collection, tmp_path, cache_file, monkeypatch):
     folder, _ = copy_collection(demo_collection, tmp_path)
     runs = [
-        subprocess.Popen([sys.executable, "-c", CONCURRENT_RUN, folder, cache_file], stderr=subprocess.PIPE, text=True)
+        start([sys.executable, "-c", CONCURRENT_RUN, folder, cache_file], stderr=subprocess.PIPE, text=True)
         for _ in range(2)
     ]
     for run in runs:

@@ -4,17 +4,14 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
-import sys
+
+from programs import photorank
 
 from photorank.faces import DEFAULT_ENGINE
 
 
-def run_photorank(*args: str, cache: str) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, "-m", "photorank.cli", *args, "--cache", cache],
-        capture_output=True, text=True, timeout=600,
-    )
+def run_photorank(*args: str, cache: str):
+    return photorank(*args, "--cache", cache)
 
 
 def test_rank_json_contract(demo_collection, cache_file):

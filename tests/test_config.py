@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-import subprocess
-import sys
 
 import pytest
+from programs import photorank
 
 from photorank.config import CHOICES, RANGES, ConfigError, load_config, load_defaults, validate
 
@@ -154,8 +153,7 @@ single_weights = { eyes = 0 }
 
 def test_cli_config_exits_1_with_the_message(tmp_path):
     path = write(tmp_path, '[xmp]\nnaming = "Auto"\n')
-    done = subprocess.run([sys.executable, "-m", "photorank.cli", "config", "--config", path],
-                          capture_output=True, text=True, timeout=120)
+    done = photorank("config", "--config", path)
     assert done.returncode == 1
     assert done.stderr.strip() == \
         f'photorank: {path}: [xmp] naming must be one of auto, name.ext.xmp, name.xmp (got "Auto")'
@@ -164,8 +162,7 @@ def test_cli_config_exits_1_with_the_message(tmp_path):
 
 def test_cli_config_prints_valid_overrides(tmp_path):
     path = write(tmp_path, "[scoring]\nsingle_weights = { sharpness = 5 }\n")
-    done = subprocess.run([sys.executable, "-m", "photorank.cli", "config", "--config", path],
-                          capture_output=True, text=True, timeout=120)
+    done = photorank("config", "--config", path)
     assert done.returncode == 0, done.stderr
     assert '"sharpness": 5,' in done.stdout
 

@@ -8,8 +8,6 @@ import shutil
 import signal
 import socket
 import stat
-import subprocess
-import sys
 import threading
 import time
 
@@ -19,7 +17,7 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
 from PIL import Image
 
-from daemon_process import Daemon
+from programs import Daemon, environment, photorank
 
 from photorank.client import DaemonClient
 from photorank.faces import DEFAULT_ENGINE
@@ -47,26 +45,19 @@ def daemon(tmp_path):
     running.stop()
 
 
-def rank_events(daemon: Daemon, request: pb.RankRequest) -> tuple[list[pb.Progress], pb.RankReport]:
-    events = list(daemon.stub.Rank(request))
-    assert events[-1].HasField("report")
-    assert all(event.HasField("progress") for event in events[:-1])
-    return [event.progress for event in events[:-1]], events[-1].report
-
-
 def test_rank_streams_progress_then_the_same_document_as_the_cli_in_process(daemon, photos, tmp_path):
     folder, reference = photos
     request = pb.RankRequest(references=[pb.ReferencePhoto(path=reference)], paths=[str(folder)])
-    progress, report = rank_events(daemon, request)
+    progress, report = daemon.rank(request)
     indexing = [event for event in progress if event.phase == "indexing"]
     assert indexing[-1].done == indexing[-1].total == 12
     assert sum(1 for event in indexing if event.path) == 12  # one event per photo analysed
     assert {event.phase for event in progress} >= {"references", "indexing", "ranking"}
     assert len(report.results) == 10 and report.not_found == 2
 
-    command = [sys.executable, "-m", "photorank.cli", "rank", "--ref", reference, str(folder), "--json"]
-    through_daemon = subprocess.run([*command, "--daemon", daemon.socket], capture_output=True, text=True, timeout=300)
-    in_process = subprocess.run([*command, "--cache", str(tmp_path / "own.sqlite")], capture_output=True, text=True, timeout=600)
+    command = ["rank", "--ref", reference, str(folder), "--json"]
+    through_daemon = photorank(*command, "--daemon", daemon.socket)
+    in_process = photorank(*command, "--cache", str(tmp_path / "own.sqlite"))
     assert through_daemon.returncode == in_process.returncode == 0, through_daemon.stderr + in_process.stderr
     assert through_daemon.stdout == in_process.stdout
     assert json.loads(through_daemon.stdout)["found"] == 10
@@ -75,9 +66,9 @@ def test_rank_streams_progress_then_the_same_document_as_the_cli_in_process(daem
 def test_second_rank_is_answered_from_memory(daemon, photos):
     folder, reference = photos
     request = pb.RankRequest(references=[pb.ReferencePhoto(path=reference)], paths=[str(folder)], top=3)
-    rank_events(daemon, request)
+    daemon.rank(request)
     started = daemon.status().analyses_started
-    progress, report = rank_events(daemon, request)
+    progress, report = daemon.rank(request)
     assert daemon.status().analyses_started == started  # nothing analysed again
     assert not [event for event in progress if event.path]
     assert [result.rank for result in report.results] == [1, 2, 3]
@@ -161,7 +152,7 @@ def test_bad_requests_get_a_clear_status_and_the_daemon_keeps_serving(daemon, ph
     with pytest.raises(grpc.RpcError) as caught:
         daemon.stub.Analyze(pb.AnalyzeRequest(paths=[str(tmp_path / "nowhere")]))
     assert caught.value.code() == grpc.StatusCode.NOT_FOUND
-    progress, report = rank_events(daemon, pb.RankRequest(references=[pb.ReferencePhoto(path=reference)], paths=[str(folder)]))
+    progress, report = daemon.rank(pb.RankRequest(references=[pb.ReferencePhoto(path=reference)], paths=[str(folder)]))
     assert report.found == 10
 
 
@@ -183,7 +174,7 @@ def test_overlapping_indexes_analyse_each_photo_once_and_ranks_answer_meanwhile(
         thread.start()
     time.sleep(0.5)
     # A rank over cached photos is answered while both indexes run.
-    _, report = rank_events(daemon, pb.RankRequest(references=[pb.ReferencePhoto(path=reference)], paths=[str(cached)]))
+    _, report = daemon.rank(pb.RankRequest(references=[pb.ReferencePhoto(path=reference)], paths=[str(cached)]))
     assert report.found == 1
     indexing_still = any(thread.is_alive() for thread in threads)
     for thread in threads:
@@ -269,18 +260,12 @@ def test_kill_9_during_an_index_loses_at_most_the_photos_in_flight(tmp_path, pho
 
 def test_cli_finds_the_daemon_and_reports_status(daemon, photos, tmp_path):
     folder, reference = photos
-    done = subprocess.run(
-        [sys.executable, "-m", "photorank.cli", "status", "--daemon", daemon.socket, "--json"], capture_output=True, text=True, timeout=60
-    )
+    done = photorank("status", "--daemon", daemon.socket, "--json")
     assert done.returncode == 0, done.stderr
     assert json.loads(done.stdout)["running"] is True
-    env = {**os.environ, "XDG_RUNTIME_DIR": str(tmp_path / "nobody")}
-    done = subprocess.run([sys.executable, "-m", "photorank.cli", "status"], capture_output=True, text=True, timeout=60, env=env)
+    done = photorank("status", env=environment(XDG_RUNTIME_DIR=str(tmp_path / "nobody")))
     assert done.returncode == 1 and "not running" in done.stdout and "photorankd" in done.stdout
-    jsonl = subprocess.run(
-        [sys.executable, "-m", "photorank.cli", "rank", "--ref", reference, str(folder), "--daemon", daemon.socket, "--progress", "jsonl"],
-        capture_output=True, text=True, timeout=600,
-    )
+    jsonl = photorank("rank", "--ref", reference, str(folder), "--daemon", daemon.socket, "--progress", "jsonl")
     assert jsonl.returncode == 0, jsonl.stderr
     lines = [json.loads(line) for line in jsonl.stdout.splitlines()]
     assert all(line["event"] == "progress" for line in lines[:-1]) and len(lines) > 3
@@ -295,16 +280,10 @@ def test_watch_indexes_photos_as_they_arrive(tmp_path, photos):
 
     def arrives(name: str, images: int) -> None:
         shutil.copy(folder / name, watched / name)
-        deadline = time.monotonic() + 120
-        while running.status().images < images:
-            assert time.monotonic() < deadline, running.text_log()
-            time.sleep(0.2)
+        running.wait_until(lambda: running.status().images >= images)
 
     try:
-        deadline = time.monotonic() + 120
-        while "watching" not in running.text_log():  # the watcher runs, and the folder was looked through
-            assert time.monotonic() < deadline, running.text_log()
-            time.sleep(0.2)
+        running.wait_until(lambda: "watching" in running.text_log())  # the watcher runs, and the folder was looked through
         arrives("q80_portrait.jpg", 1)
         report = list(running.stub.Index(pb.IndexRequest(paths=[str(watched)])))[-1].report
         assert report.cached == 1 and report.analysed == 0  # already analysed when it arrived

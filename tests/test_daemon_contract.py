@@ -5,10 +5,10 @@ from __future__ import annotations
 
 import json
 import pathlib
-import subprocess
 import sys
 
 import pytest
+from programs import run
 
 from photorank.document import analyze_document, rank_document
 from photorank.library import Library
@@ -22,10 +22,9 @@ GENERATED = ("photorank_pb2.py", "photorank_pb2.pyi", "photorank_pb2_grpc.py")
 
 def test_committed_stubs_match_the_proto(tmp_path):
     pytest.importorskip("grpc_tools")
-    done = subprocess.run(
+    done = run(
         [sys.executable, "-m", "grpc_tools.protoc", "-I", str(REPO / "protos"), f"--python_out={tmp_path}",
          f"--grpc_python_out={tmp_path}", f"--pyi_out={tmp_path}", str(REPO / "protos/photorank/v1/photorank.proto")],
-        capture_output=True, text=True,
     )
     assert done.returncode == 0, done.stderr
     for name in GENERATED:

@@ -10,14 +10,13 @@ import signal
 import socket
 import sqlite3
 import stat
-import subprocess
 import sys
 import threading
 import time
 
 import grpc
 import pytest
-from daemon_process import Daemon
+from programs import Daemon, environment, photorank, photorankd, python, run, start
 from PIL import Image
 
 from photorank.v1 import photorank_pb2 as pb
@@ -25,16 +24,6 @@ from xmp_writer import rdf
 
 LATIN1_NAME = b"caf\xe9.jpg"  # "café.jpg" as an old Windows archive names it: not UTF-8
 HEAVY_MODULES = ("numpy", "cv2", "dlib", "lxml", "PIL", "onnxruntime")
-
-
-def cli(*arguments: str, env: dict | None = None, timeout: float = 600) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "photorank.cli", *arguments], capture_output=True, text=True,
-                          errors="surrogateescape", timeout=timeout, env=env)
-
-
-def photorankd(*arguments: str, env: dict | None = None) -> subprocess.CompletedProcess:
-    """A photorankd that is expected to refuse to start: its exit code and stderr."""
-    return subprocess.run([sys.executable, "-m", "photorank.server", *arguments], capture_output=True, text=True, timeout=120, env=env)
 
 
 def one_clear_line(stderr: str) -> None:
@@ -68,19 +57,14 @@ def reencoded(photo: str, folder, qualities: range):
     return folder
 
 
-def rank_report(daemon: Daemon, request: pb.RankRequest) -> tuple[list[pb.Progress], pb.RankReport]:
-    events = list(daemon.stub.Rank(request))
-    return [event.progress for event in events[:-1]], events[-1].report
-
-
-# 1 ----------------------------------------------------------------------------------------------
+# --- file names that are not UTF-8 ----------------------------------------------------------------
 
 
 @pytest.mark.slow
 def test_a_name_that_is_not_utf8_travels_both_ways_unchanged(shared_daemon, odd_folder):
     folder, reference = odd_folder
     latin1_path = os.path.join(os.fsencode(folder), LATIN1_NAME)
-    progress, report = rank_report(shared_daemon, pb.RankRequest(references=[pb.ReferencePhoto(path=reference)], paths=[str(folder)]))
+    progress, report = shared_daemon.rank(pb.RankRequest(references=[pb.ReferencePhoto(path=reference)], paths=[str(folder)]))
     from photorank.rpc import from_wire
 
     assert latin1_path in {os.fsencode(from_wire(result.path)) for result in report.results}
@@ -92,14 +76,14 @@ def test_a_name_that_is_not_utf8_travels_both_ways_unchanged(shared_daemon, odd_
     assert len(again.results) == 1 and len(again.results[0].faces) == 1
 
     command = ("rank", "--ref", reference, str(folder), "--json")
-    through_daemon = cli(*command, "--daemon", shared_daemon.socket)
-    in_process = cli(*command, "--no-daemon", "--cache", str(folder.parent / "own.sqlite"))
+    through_daemon = photorank(*command, "--daemon", shared_daemon.socket)
+    in_process = photorank(*command, "--no-daemon", "--cache", str(folder.parent / "own.sqlite"))
     assert through_daemon.returncode == in_process.returncode == 0, through_daemon.stderr + in_process.stderr
     assert through_daemon.stdout == in_process.stdout
     assert "caf\\udce9.jpg" in through_daemon.stdout
 
 
-# 2 ----------------------------------------------------------------------------------------------
+# --- a damaged or unwritable cache ----------------------------------------------------------------
 
 
 def damage(cache: str) -> None:
@@ -130,7 +114,7 @@ def test_a_damaged_cache_is_moved_aside_and_rebuilt(tmp_path, demo_collection):
     assert sum("is damaged" in line for line in (tmp_path / "photorankd.log").read_text().splitlines()) == 1
 
     damage(first.cache)
-    done = cli("index", source, "--no-daemon", "--cache", first.cache)
+    done = photorank("index", source, "--no-daemon", "--cache", first.cache)
     assert done.returncode == 0, done.stderr
     assert "is damaged" in done.stderr and "Traceback" not in done.stderr
 
@@ -148,7 +132,7 @@ def test_an_unwritable_cache_folder_is_one_clear_line(tmp_path):
     assert "cannot use the face cache" in done.stderr and "--cache" in done.stderr
 
 
-# 3 ----------------------------------------------------------------------------------------------
+# --- a killed daemon ------------------------------------------------------------------------------
 
 
 @pytest.mark.slow
@@ -162,7 +146,7 @@ def test_kill_9_ends_the_workers_forkserver_and_tracker(tmp_path, demo_collectio
     running.stop(signal.SIGKILL)  # asserts that every one of them has ended
 
 
-# 4 ----------------------------------------------------------------------------------------------
+# --- what the socket path holds -------------------------------------------------------------------
 
 
 @pytest.mark.parametrize("kind", ["file", "symlink"])
@@ -181,7 +165,7 @@ def test_socket_path_holding_something_else_is_left_alone(tmp_path, kind):
     assert path.is_symlink() == (kind == "symlink") and path.read_text() == ("mine" if kind == "symlink" else "mine too")
 
 
-# 5, 6, 13 ---------------------------------------------------------------------------------------
+# --- writing back through odd folders, temp names and links ---------------------------------------
 
 
 @pytest.mark.slow
@@ -190,7 +174,7 @@ def test_write_back_through_odd_folders_temp_names_and_symlinks(shared_daemon, d
     folder = tmp_path / "photos"
     shutil.copytree(source, folder)
     (folder / "portrait_dark.jpg.xmp").mkdir()  # a folder named like a sidecar
-    dead = subprocess.Popen(["true"])  # a pid that no longer runs
+    dead = start(["true"])  # a pid that no longer runs
     dead.wait()
     users = [f"notes.photorank-tmp-{dead.pid}.txt", f".plan.photorank-tmp-{dead.pid}-draft"]
     for name in users:
@@ -207,7 +191,7 @@ def test_write_back_through_odd_folders_temp_names_and_symlinks(shared_daemon, d
 
     request = pb.RankRequest(references=[pb.ReferencePhoto(path=reference)], paths=[str(folder)], person="Tom", write_xmp=True,
                              xmp=pb.XmpOptions(embed=True))
-    _, report = rank_report(shared_daemon, request)
+    _, report = shared_daemon.rank(request)
     dark = str(folder / "portrait_dark.jpg.xmp")
     errors = {error.path: error.error for error in report.xmp.errors}
     assert list(errors) == [dark] and "directory" in errors[dark], errors
@@ -220,7 +204,7 @@ def test_write_back_through_odd_folders_temp_names_and_symlinks(shared_daemon, d
     assert (folder / "portrait_soft.jpg.xmp").is_symlink() and b"photorank" in sidecar_target.read_bytes()
 
 
-# 7 ----------------------------------------------------------------------------------------------
+# --- TCP ports ------------------------------------------------------------------------------------
 
 
 def free_port() -> int:
@@ -266,7 +250,7 @@ def test_localhost_with_its_port_taken_on_one_of_its_addresses_is_refused(tmp_pa
     one_clear_line(refused.stderr)  # gRPC is not asked to bind: none of its own log lines either
 
 
-# 8 ----------------------------------------------------------------------------------------------
+# --- bad options ----------------------------------------------------------------------------------
 
 
 def test_bad_xmp_options_are_refused_before_any_work(shared_daemon, demo_collection):
@@ -280,11 +264,11 @@ def test_bad_xmp_options_are_refused_before_any_work(shared_daemon, demo_collect
     assert shared_daemon.status().analyses_started == started
 
 
-# 9 ----------------------------------------------------------------------------------------------
+# --- private files --------------------------------------------------------------------------------
 
 
 def test_cache_and_its_folder_are_private_and_a_readable_token_is_refused(tmp_path):
-    env = {**os.environ, "XDG_CACHE_HOME": str(tmp_path / "cache-home")}
+    env = environment(XDG_CACHE_HOME=str(tmp_path / "cache-home"))
     token = tmp_path / "token"
     token.write_text("secret\n")
     token.chmod(0o644)
@@ -297,8 +281,7 @@ def test_cache_and_its_folder_are_private_and_a_readable_token_is_refused(tmp_pa
     running.stop()
     from photorank.cache import FaceCache
 
-    default = subprocess.run([sys.executable, "-c", "from photorank.cache import FaceCache; print(FaceCache().path)"],
-                             capture_output=True, text=True, env=env, check=True).stdout.strip()
+    default = python("from photorank.cache import FaceCache; print(FaceCache().path)", env=env, check=True).stdout.strip()
     assert default.startswith(str(tmp_path / "cache-home"))
     assert stat.S_IMODE(os.stat(default).st_mode) == 0o600
     assert stat.S_IMODE(os.stat(os.path.dirname(default)).st_mode) == 0o700
@@ -310,7 +293,7 @@ def test_cache_and_its_folder_are_private_and_a_readable_token_is_refused(tmp_pa
     assert stat.S_IMODE(os.stat(old).st_mode) == 0o600
 
 
-# 10 ---------------------------------------------------------------------------------------------
+# --- the runtime folder ---------------------------------------------------------------------------
 
 
 def test_a_runtime_folder_of_another_user_is_one_clear_line(tmp_path):
@@ -319,19 +302,19 @@ def test_a_runtime_folder_of_another_user_is_one_clear_line(tmp_path):
     temp = tmp_path / "tmp"
     (temp / f"runtime-{os.getuid()}").mkdir(parents=True)
     os.chown(temp / f"runtime-{os.getuid()}", 65534, 65534)
-    env = {key: value for key, value in os.environ.items() if key != "XDG_RUNTIME_DIR"}
+    env = environment(XDG_RUNTIME_DIR=None)
     env["TMPDIR"] = str(temp)
     done = photorankd("--cache", str(tmp_path / "faces.sqlite"), env=env)
     assert done.returncode == 1
     one_clear_line(done.stderr)
     assert "XDG_RUNTIME_DIR" in done.stderr
-    status = cli("status", env=env, timeout=60)
+    status = photorank("status", env=env, timeout=60)
     assert status.returncode == 1 and "Traceback" not in status.stderr
-    missing = cli("rank", "--ref", str(tmp_path / "nobody.jpg"), str(tmp_path), env=env, timeout=120)
+    missing = photorank("rank", "--ref", str(tmp_path / "nobody.jpg"), str(tmp_path), env=env, timeout=120)
     assert missing.returncode == 2 and "Traceback" not in missing.stderr
 
 
-# 11 ---------------------------------------------------------------------------------------------
+# --- messages in sentences ------------------------------------------------------------------------
 
 
 def test_status_messages_are_sentences(shared_daemon, demo_collection, tmp_path):
@@ -360,7 +343,7 @@ def test_sigterm_tells_running_calls_why_in_a_sentence(tmp_path, demo_collection
     assert running.stop() == 0
 
 
-# 12 ---------------------------------------------------------------------------------------------
+# --- each photo analysed once ---------------------------------------------------------------------
 
 
 @pytest.mark.slow
@@ -381,16 +364,13 @@ def test_a_photo_finished_by_another_request_is_not_analysed_again(tmp_path, dem
         running.stop()
 
 
-# 14 ---------------------------------------------------------------------------------------------
+# --- what the CLI loads to ask the daemon ---------------------------------------------------------
 
 
 def test_the_cli_asking_the_daemon_loads_no_analysis_code(shared_daemon, demo_collection):
     source, reference = demo_collection
-    done = subprocess.run(
-        [sys.executable, "-X", "importtime", "-m", "photorank.cli", "analyze", "--daemon", shared_daemon.socket, "--json",
-         os.path.join(source, "portrait.jpg")],
-        capture_output=True, text=True, timeout=300,
-    )
+    done = run([sys.executable, "-X", "importtime", "-m", "photorank.cli", "analyze", "--daemon", shared_daemon.socket, "--json",
+                os.path.join(source, "portrait.jpg")])
     assert done.returncode == 0, done.stderr
     imported = {line.split("|")[-1].strip() for line in done.stderr.splitlines() if line.startswith("import time:")}
     assert "grpc" in imported and "photorank.client" in imported

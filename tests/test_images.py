@@ -6,7 +6,6 @@ All test images are derived here (imagefactory), from shipped photos where conte
 from __future__ import annotations
 
 import os
-import time
 from datetime import datetime
 
 import numpy as np
@@ -148,9 +147,7 @@ def large_jpeg(tmp_path_factory, photo):
 
 def test_large_jpeg_is_decoded_by_dct_scaling(large_jpeg, decoded_jpeg_sizes):
     path, big = large_jpeg
-    started = time.perf_counter()
     reduced = load_image(path, max_side=2048)
-    reduced_seconds = time.perf_counter() - started
     # libjpeg decoded 1/2 size (3000x2000 >= 2048), never the 24 MP original.
     assert decoded_jpeg_sizes == [(3000, 2000)]
 
@@ -163,12 +160,9 @@ def test_large_jpeg_is_decoded_by_dct_scaling(large_jpeg, decoded_jpeg_sizes):
     assert mean_abs_diff(reduced.pixels, reference) < 4
 
     decoded_jpeg_sizes.clear()
-    started = time.perf_counter()
     full = load_image(path)
-    full_seconds = time.perf_counter() - started
     assert decoded_jpeg_sizes == [(6000, 4000)]
     assert full.pixels.shape == (4000, 6000, 3) and full.scale == 1.0
-    print(f"6000x4000 JPEG: max_side=2048 {reduced_seconds * 1000:.0f} ms, full {full_seconds * 1000:.0f} ms")
 
 
 def test_smallest_dct_scale_that_still_covers_max_side(large_jpeg, decoded_jpeg_sizes):
@@ -596,12 +590,10 @@ def test_not_images(tmp_path):
     assert_image_error(eps, "not an image")
 
 
-def test_decompression_bomb_is_refused_quickly(tmp_path):
+def test_decompression_bomb_is_refused_from_its_header(tmp_path):
     bomb = factory.write_png_bomb(tmp_path / "bomb.png", 40_000, 40_000)
     assert os.path.getsize(bomb) < 10_000
-    started = time.perf_counter()
-    assert_image_error(bomb, "decompression bomb")
-    assert time.perf_counter() - started < 2
+    assert_image_error(bomb, "decompression bomb")  # said from the header: its 1.6 gigapixels are never decoded
 
     over = factory.write_png_bomb(tmp_path / "over.png", 20_000, MAX_PIXELS // 20_000 + 1)
     assert_image_error(over, "decompression bomb")

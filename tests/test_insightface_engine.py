@@ -7,7 +7,6 @@ from __future__ import annotations
 import os
 import shutil
 import socket
-import time
 
 import numpy as np
 import pytest
@@ -234,15 +233,13 @@ def no_network(monkeypatch):
 
 
 @pytest.mark.parametrize("layout", ["no root", "empty pack folder", "detector only"])
-def test_missing_pack_raises_quickly_without_download(tmp_path, no_network, layout):
+def test_missing_pack_raises_without_download(tmp_path, no_network, layout):
     if layout == "empty pack folder":
         (tmp_path / "models" / "buffalo_l").mkdir(parents=True)
     elif layout == "detector only":
         write_pack(tmp_path, recognition=False)
-    started = time.monotonic()
     with pytest.raises(EngineUnavailable) as caught:
         load_engine("insightface", root=str(tmp_path))
-    assert time.monotonic() - started < 2.0
     message = str(caught.value)
     assert "buffalo_l" in message and "--engine dlib" in message and str(tmp_path / "models") in message
     assert not (tmp_path / "models" / "buffalo_l.zip").exists()

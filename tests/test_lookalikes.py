@@ -10,10 +10,9 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import subprocess
-import sys
 
 import pytest
+import programs
 
 from shared_data import shared_folder
 from photorank.index import index_paths
@@ -93,11 +92,8 @@ def test_unsure_photos_come_after_the_sure_ones_without_stars_unless_included(ca
     assert scores == sorted(scores, reverse=True)
 
 
-def photorank(*args: str, cache: str) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, "-m", "photorank.cli", *args, "--engine", "dlib", "--quiet", "--cache", cache],
-        capture_output=True, text=True, timeout=600,
-    )
+def photorank(*args: str, cache: str):
+    return programs.photorank(*args, "--engine", "dlib", "--quiet", "--cache", cache)
 
 
 def test_the_json_and_text_output_say_which_matches_are_unsure(cast):
@@ -133,7 +129,7 @@ def test_an_unsure_photo_is_written_with_the_unsure_keyword_and_no_rating(cast, 
     assert done.returncode == 0, done.stderr
 
     def read_back(name: str) -> dict:
-        out = subprocess.run([EXIFTOOL, "-j", "-G1", str(photos / f"{name}.xmp")], capture_output=True, text=True, check=True)
+        out = programs.run([EXIFTOOL, "-j", "-G1", str(photos / f"{name}.xmp")], check=True)
         return json.loads(out.stdout)[0]
 
     unsure, sure = read_back("leonard_5.png"), read_back("leonard_2.png")

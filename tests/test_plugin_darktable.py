@@ -14,10 +14,10 @@ import json
 import os
 import shutil
 import subprocess
-import time
 
 import pytest
 from darktable_session import PLUGIN, plugin_darktablerc, private_env, run_darktable
+from programs import INSTALLED_PHOTORANK, PHOTORANKD, photorank, run, start, stop, wait_for
 
 pytestmark = pytest.mark.skipif(
     shutil.which("darktable") is None or shutil.which("Xvfb") is None,
@@ -44,11 +44,11 @@ def _photos(people_dir, folder):
     return sorted(str(path) for path in folder.iterdir())
 
 
-def _photorank_ranking(photorank, env, reference, paths, list_file) -> dict:
+def _photorank_ranking(env, reference, paths, list_file) -> dict:
     """photorank's own answer on the same photos: the order the plugin must apply."""
     list_file.write_text("".join(f"{path}\n" for path in paths if not path.endswith(REFERENCE)))
-    out = subprocess.run([photorank, "rank", "--ref", reference, "--person", PERSON, "--paths-from", str(list_file),
-                          "--progress", "jsonl"], env=env, capture_output=True, text=True, timeout=600, check=True)
+    out = photorank("rank", "--ref", reference, "--person", PERSON, "--paths-from", str(list_file), "--progress", "jsonl",
+                    installed=True, env=env, check=True)
     lines = out.stdout.splitlines()
     assert all(json.loads(line)["event"] == "progress" for line in lines[:-1])
     return json.loads(lines[-1])
@@ -64,9 +64,8 @@ def _expected_tags(result: dict) -> list[str]:
 
 def _sidecars(folder) -> dict[str, dict]:
     """exiftool's reading of every sidecar in the folder: {photo file name: {Rating, tags}}."""
-    out = subprocess.run(["exiftool", "-j", "-charset", "filename=utf8", "-XMP-xmp:Rating",
-                          "-XMP-lr:HierarchicalSubject", *sorted(str(p) for p in folder.glob("*.xmp"))],
-                         capture_output=True, text=True, check=True)
+    out = run(["exiftool", "-j", "-charset", "filename=utf8", "-XMP-xmp:Rating",
+               "-XMP-lr:HierarchicalSubject", *sorted(str(p) for p in folder.glob("*.xmp"))], check=True)
     sidecars = {}
     for entry in json.loads(out.stdout):
         tags = entry.get("HierarchicalSubject", [])
@@ -84,34 +83,26 @@ def photorank_env(request, tmp_path):
     if request.param == "in-process":
         yield env
         return
-    if shutil.which("photorankd") is None:
-        pytest.skip("the photorankd command is not installed")
     socket = tmp_path / "runtime" / "photorank" / "photorankd.sock"
     with open(tmp_path / "photorankd.log", "w") as log:
-        daemon = subprocess.Popen(["photorankd", "--workers", "1"], env=env, stdout=log, stderr=subprocess.STDOUT)
+        daemon = start([*PHOTORANKD, "--workers", "1"], env=env, stdout=log, stderr=subprocess.STDOUT)
     try:
-        deadline = time.monotonic() + 120
-        while not socket.exists():
-            assert daemon.poll() is None and time.monotonic() < deadline, (tmp_path / "photorankd.log").read_text()
-            time.sleep(0.5)
+        assert wait_for(socket.exists, 120, daemon), (tmp_path / "photorankd.log").read_text()
         yield env
-        status = json.loads(subprocess.run(["photorank", "status", "--json"], env=env, capture_output=True,
-                                           text=True, timeout=60).stdout)
+        status = json.loads(photorank("status", "--json", env=env).stdout)
         assert status["running"] and status["index_faces"] > 0, status  # it served the analyses
     finally:
-        daemon.terminate()
-        daemon.wait(timeout=60)
+        stop(daemon, grace=60)
 
 
 @pytest.mark.skipif(shutil.which("exiftool") is None, reason="exiftool reads the sidecars darktable wrote")
 def test_rank_for_this_person_in_darktable(tmp_path, people_dir, photorank_env):
-    photorank = shutil.which("photorank")
-    if photorank is None:
+    if INSTALLED_PHOTORANK is None:
         pytest.skip("the photorank command is not installed")
     folder = tmp_path / "photos"
     paths = _photos(people_dir, folder)
     env = photorank_env
-    expected = _photorank_ranking(photorank, env, str(folder / REFERENCE), paths, tmp_path / "paths.txt")
+    expected = _photorank_ranking(env, str(folder / REFERENCE), paths, tmp_path / "paths.txt")
     ranks = {os.path.basename(result["path"]): result for result in expected["results"]}
     # the person's photos are exactly the ones named after them (the reference aside)
     assert sorted(ranks) == sorted([AWKWARD] + [f"{name}.jpg" for name in PEOPLE if name.startswith(("obama", "group_obama"))
@@ -126,7 +117,7 @@ def test_rank_for_this_person_in_darktable(tmp_path, people_dir, photorank_env):
         env, PR_LIST=str(list_file), PR_REFERENCE=REFERENCE, PR_USER_RATED=USER_RATED, PR_REJECTED=REJECTED,
         PR_PERSON=PERSON, PR_SNAPSHOT=str(tmp_path / "sidecars-ranked"), PR_SET_PREFIX=f"photorank|{SET}|",
         **({"PR_SCREENSHOT": str(screenshot)} if shutil.which("import") else {})),
-        darktablerc=plugin_darktablerc(PERSON, photorank, {name: str(folder / file) for name, file in SET_PEOPLE.items()}),
+        darktablerc=plugin_darktablerc(PERSON, INSTALLED_PHOTORANK, {name: str(folder / file) for name, file in SET_PEOPLE.items()}),
         plugin=PLUGIN)
 
     # the panel named the reference while photorank ran, and the toast names it

@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import os
 import shutil
-import subprocess
 
 import pytest
-from shared_data import REPO
+from programs import INSTALLED_PHOTORANK, REPO, environment, run
 
 pytestmark = pytest.mark.skipif(
     shutil.which("busted") is None or shutil.which("lua5.4") is None,
@@ -16,8 +14,8 @@ pytestmark = pytest.mark.skipif(
 
 
 def test_plugin_unit_tests_pass(tmp_path):
-    env = dict(os.environ)
-    if shutil.which("photorank"):  # the specs that run the real photorank, on a photo without a face
+    env = environment()
+    if INSTALLED_PHOTORANK:  # the specs that run the real photorank, on a photo without a face
         from PIL import Image
 
         faceless = tmp_path / "blue sky.jpg"
@@ -25,14 +23,13 @@ def test_plugin_unit_tests_pass(tmp_path):
             Image.new("RGB", (200, 150), (90, 140, 200)).save(photo)
         runtime = tmp_path / "runtime"  # no daemon of the user's
         runtime.mkdir(mode=0o700)
-        env.update(PHOTORANK_COMMAND=shutil.which("photorank"), PHOTORANK_FACELESS_PHOTO=str(faceless),
+        env.update(PHOTORANK_COMMAND=INSTALLED_PHOTORANK, PHOTORANK_FACELESS_PHOTO=str(faceless),
                    XDG_RUNTIME_DIR=str(runtime), XDG_CACHE_HOME=str(tmp_path / "cache"))
-    run = subprocess.run(["busted", "--lua=lua5.4", "--output=TAP"], cwd=REPO / "plugin_lua",
-                         capture_output=True, text=True, timeout=300, env=env)
-    assert run.returncode == 0, run.stdout[-4000:] + run.stderr[-2000:]
-    lines = run.stdout.splitlines()
-    assert not [line for line in lines if line.startswith("not ok")], run.stdout[-4000:]
-    assert sum(line.startswith("ok ") for line in lines) >= 30, run.stdout[-2000:]
+    busted = run(["busted", "--lua=lua5.4", "--output=TAP"], cwd=REPO / "plugin_lua", timeout=300, env=env)
+    assert busted.returncode == 0, busted.stdout[-4000:] + busted.stderr[-2000:]
+    lines = busted.stdout.splitlines()
+    assert not [line for line in lines if line.startswith("not ok")], busted.stdout[-4000:]
+    assert sum(line.startswith("ok ") for line in lines) >= 30, busted.stdout[-2000:]
     if "PHOTORANK_COMMAND" in env:
         assert any(line.endswith("with the real photorank shows its message when the reference has no face")
-                   for line in lines), run.stdout[-2000:]
+                   for line in lines), busted.stdout[-2000:]

@@ -5,10 +5,10 @@ from __future__ import annotations
 
 import os
 import shutil
-import subprocess
 
 import numpy as np
 import pytest
+from programs import run
 
 import imagefactory as factory
 import xmp_writer
@@ -20,7 +20,7 @@ needs_exiftool = pytest.mark.skipif(shutil.which("exiftool") is None, reason="ex
 
 
 def exiftool(*arguments: str) -> None:
-    done = subprocess.run(["exiftool", "-q", "-q", *arguments], capture_output=True, text=True)
+    done = run(["exiftool", "-q", "-q", *arguments])
     assert done.returncode == 0, done.stderr
 
 

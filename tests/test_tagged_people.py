@@ -7,10 +7,10 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import subprocess
 
 import numpy as np
 import pytest
+from programs import Daemon
 from PIL import Image
 
 import imagefactory as factory
@@ -199,14 +199,12 @@ def test_a_name_nobody_is_tagged_with_and_no_reference_is_said_plainly(tagged_fo
 
 @pytest.mark.slow
 def test_the_daemon_ranks_a_person_with_no_references_from_the_tags(tagged_folder, tmp_path):
-    from test_daemon import Daemon, rank_events
-
     from photorank.v1 import photorank_pb2 as pb
 
     folder, cache = tagged_folder
     daemon = Daemon(tmp_path)
     try:
-        _, report = rank_events(daemon, pb.RankRequest(paths=[str(folder)], person=OBAMA))
+        _, report = daemon.rank(pb.RankRequest(paths=[str(folder)], person=OBAMA))
     finally:
         daemon.stop()
     in_process = rank(folder, cache, references=[], person=OBAMA)

@@ -5,11 +5,10 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import subprocess
-import sys
 
 import numpy as np
 import pytest
+from programs import Daemon, photorank, run
 from PIL import Image
 
 from photorank import identity
@@ -103,8 +102,7 @@ def test_a_photo_with_one_member_eyes_closed_ranks_below_all_eyes_open(library, 
 
 
 def keywords_and_regions(sidecar) -> tuple[set[str], list[str]]:
-    done = subprocess.run(["exiftool", "-j", "-HierarchicalSubject", "-RegionName", str(sidecar)],
-                          capture_output=True, text=True, check=True)
+    done = run(["exiftool", "-j", "-HierarchicalSubject", "-RegionName", str(sidecar)], check=True)
     found = json.loads(done.stdout)[0]
     listed = lambda value: value if isinstance(value, list) else [value] if value else []  # noqa: E731
     return set(listed(found.get("HierarchicalSubject"))), listed(found.get("RegionName"))
@@ -200,21 +198,19 @@ def test_framing_together_names_who_is_hidden_or_small():
 
 @pytest.mark.slow
 def test_a_set_through_the_daemon_is_the_same_document_as_in_process(people_dir, tmp_path):
-    from test_daemon import Daemon
-
     folder = tmp_path / "photos"
     folder.mkdir()
     for name in ("group_kit_harington_rose_leslie.jpg", "kit_harington_2.jpg", "obama_3.jpg"):
         shutil.copy(people_dir / name, folder / name)
     people = ["--person", "Kit", "--ref", str(people_dir / "kit_harington_1.jpg"),
               "--person", "Rose", "--ref", str(people_dir / "rose_leslie_1.jpg")]
-    command = [sys.executable, "-m", "photorank.cli", "rank", *people, "--any", str(folder), "--json"]
+    command = ["rank", *people, "--any", str(folder), "--json"]
     daemon = Daemon(tmp_path)
     try:
-        through_daemon = subprocess.run([*command, "--daemon", daemon.socket], capture_output=True, text=True, timeout=300)
+        through_daemon = photorank(*command, "--daemon", daemon.socket)
     finally:
         daemon.stop()
-    in_process = subprocess.run([*command, "--cache", str(tmp_path / "own.sqlite")], capture_output=True, text=True, timeout=300)
+    in_process = photorank(*command, "--cache", str(tmp_path / "own.sqlite"))
     assert through_daemon.returncode == in_process.returncode == 0, through_daemon.stderr + in_process.stderr
     assert through_daemon.stdout == in_process.stdout
     kinds = {os.path.basename(result["path"]): result["kind"] for result in json.loads(in_process.stdout)["results"]}

@@ -5,24 +5,21 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import subprocess
-import sys
 
 import pytest
+import programs
 
 EXIFTOOL = shutil.which("exiftool")
 needs_exiftool = pytest.mark.skipif(EXIFTOOL is None, reason="exiftool not installed (Debian: libimage-exiftool-perl)")
 
 
-def photorank(*args: str, cache: str | None = None) -> subprocess.CompletedProcess:
+def photorank(*args: str, cache: str | None = None):
     ranking = ["--quiet", "--cache", cache] if cache else []
-    return subprocess.run(
-        [sys.executable, "-m", "photorank.cli", *args, *ranking], capture_output=True, text=True, timeout=600
-    )
+    return programs.photorank(*args, *ranking)
 
 
 def read_back(sidecar: str) -> dict:
-    done = subprocess.run([EXIFTOOL, "-j", "-G1", "-struct", sidecar], capture_output=True, text=True, check=True)
+    done = programs.run([EXIFTOOL, "-j", "-G1", "-struct", sidecar], check=True)
     return json.loads(done.stdout)[0]
 
 

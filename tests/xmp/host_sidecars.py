@@ -4,9 +4,9 @@ inputs of the keyword-reconciliation tests (test_xmp_keywords.py) and the digiKa
 
 from __future__ import annotations
 
-import subprocess
 from dataclasses import dataclass
 
+from programs import run
 from xmp_helpers import darktable_sidecar
 
 
@@ -74,8 +74,8 @@ class HostSidecar:
     def write(self, sidecar, image) -> None:
         """Put this host's sidecar at `sidecar` (the exiftool one is made by exiftool itself)."""
         if self.host == "exiftool":
-            subprocess.run(["exiftool", "-q", "-o", str(sidecar), "-XMP-dc:Subject=holiday",
-                            f"-XMP-xmp:Rating={self.rating}", str(image)], check=True)
+            run(["exiftool", "-q", "-o", str(sidecar), "-XMP-dc:Subject=holiday",
+                 f"-XMP-xmp:Rating={self.rating}", str(image)], check=True)
         elif self.host == "darktable":
             sidecar.write_bytes(darktable_sidecar(history=3, rating=str(self.rating), keywords=("family|trip",)))
         else:

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import os
 import stat
-import subprocess
 
 import pytest
+from programs import run
 from xmp_helpers import exiftool_json, exiv2_lines, make_rating, needs_exiftool, needs_exiv2
 
 import xmp_writer as xw
@@ -110,8 +110,8 @@ def test_embedded_packet_is_read_by_exiftool_and_exiv2(photo):
 @needs_exiftool
 @needs_exiv2
 def test_packet_written_by_exiftool_keeps_its_data(photo):
-    subprocess.run(["exiftool", "-q", "-overwrite_original", "-XMP-dc:Subject=foo", "-XMP-xmp:Rating=2",
-                    "-XMP-dc:Title=Holiday", "-XMP-iptcExt:PersonInImage=Carol", str(photo)], check=True)
+    run(["exiftool", "-q", "-overwrite_original", "-XMP-dc:Subject=foo", "-XMP-xmp:Rating=2",
+         "-XMP-dc:Title=Holiday", "-XMP-iptcExt:PersonInImage=Carol", str(photo)], check=True)
     original = photo.read_bytes()
     before = {k: v for k, v in exiftool_json(photo).items() if k.startswith("XMP")}
     before_exiv2 = exiv2_lines(photo)

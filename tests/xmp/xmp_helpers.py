@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import json
 import shutil
-import subprocess
 
 import pytest
+from programs import run
 
 from xmp_writer import FaceRegion, PersonRating
 
@@ -84,14 +84,13 @@ def make_rating(person: str = "Alice", rank: int = 7, stars: int = 3, kind: str 
 
 
 def exiftool_json(path) -> dict:
-    out = subprocess.run(["exiftool", "-j", "-G1", "-struct", str(path)],
-                         check=True, capture_output=True, text=True).stdout
+    out = run(["exiftool", "-j", "-G1", "-struct", str(path)], check=True).stdout
     return json.loads(out)[0]
 
 
 def exiv2_lines(path) -> list[str]:
     """exiv2's view of every XMP property: one "key type count value" line each."""
-    result = subprocess.run(["exiv2", "-px", str(path)], capture_output=True)
+    result = run(["exiv2", "-px", str(path)], text=False)
     return result.stdout.decode("utf-8", "replace").splitlines()
 
 
