@@ -5,9 +5,16 @@ from __future__ import annotations
 import json
 import os
 
+import pytest
 from programs import photorank
 
 from photorank.faces import DEFAULT_ENGINE
+
+
+@pytest.fixture(scope="module")
+def cache_file(tmp_path_factory) -> str:
+    """One face cache for the module: each demo photo is analysed once."""
+    return str(tmp_path_factory.mktemp("cli-cache") / "faces.sqlite")
 
 
 def run_photorank(*args: str, cache: str):
