@@ -131,6 +131,8 @@ def test_write_back_for_the_set_and_undo_by_its_name_keeps_each_persons_own(libr
     assert document["xmp"]["files"] == {"updated": 1, "unchanged": 1}  # the photo of both; obama_3 has no set data to undo
     keywords, regions = keywords_and_regions(sidecar)
     assert keywords == own_keywords | {"photorank|Obama + Biden|rank 001", "photorank|Obama + Biden|together"}
+    assert set(document["results"][0]["keywords"]) == keywords - own_keywords
+    assert document["keyword_prefix"] == "photorank|Obama + Biden|"
     assert sorted(regions) == ["Biden", "Obama"]
     assert not (folder / "biden_2.jpg.xmp").exists()
 

@@ -231,6 +231,7 @@ class RankingReport:
     mode: str = "single"  # or, for a set of people (together.py): "together" | "any"
     people: list[tuple[str, list[Reference]]] = field(default_factory=list)  # a set's members and their references
     tagged_as_other: list[OtherTag] = field(default_factory=list)  # looked like the person, tagged as someone else
+    person: str = ""  # the name keywords go under: the person's, a set's ("Alice + Bob"); "" when none was given
 
     @property
     def not_found(self) -> int:

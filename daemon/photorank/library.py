@@ -351,6 +351,7 @@ class Library:
             threshold=self.threshold,
             found=len(results),
             tagged_as_other=tagged_as_other,
+            person=person,
         )
         if progress:
             progress(ProgressEvent("ranking", len(paths), len(paths)))
@@ -396,6 +397,7 @@ class Library:
             found=len(results),
             mode=request.mode,
             people=people,
+            person=request.set_name,
         )
         if progress:
             progress(ProgressEvent("ranking", len(paths), len(paths)))
