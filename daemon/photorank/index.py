@@ -17,7 +17,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .collection import is_folder
-from .faces import EngineUnavailable, FaceEngine, engines, load_engine
+from .faces import EngineUnavailable, FaceEngine, engines, load_engine, onnx_providers
 from .images import ImageError, is_image_path, load_image
 from .models import ModelUnavailable
 from .records import DetectedFace, ImageRecord, ProgressEvent
@@ -195,9 +195,11 @@ def index_paths(
 
 
 def engine_choice(name: str | None, config: dict[str, dict]) -> EngineChoice:
-    """The engine named (else the config's [analysis] engine) with the [analysis] sizes and every
-    engine's section; empty strings mean 'the engine's own default'."""
+    """The engine named (else the config's [analysis] engine) with the [analysis] sizes and
+    onnxruntime providers and every engine's section; empty strings mean 'the engine's own default'."""
     analysis = {key: value for key, value in config["analysis"].items() if key != "engine"}
+    # Resolved here, once: an unavailable provider is said once, not by every worker.
+    analysis["onnx_providers"] = tuple(onnx_providers.resolve(analysis["onnx_providers"]))
     options = {**analysis, **{key: value for spec in engines().values() for key, value in config[spec.section].items()}}
     return EngineChoice(name or config["analysis"]["engine"],
                         tuple(sorted((key, value) for key, value in options.items() if value != "")))
