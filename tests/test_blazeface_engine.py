@@ -6,7 +6,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from PIL import Image, ImageOps
-from shared_data import load_bench, shared_folder
+from detector_comparison import compare_all, occlusion_recall, shared_photos
+from shared_data import shared_folder
 
 from photorank.config import ConfigError, load_defaults, merge
 from photorank.demo import package_image, portrait_from_crop
@@ -114,8 +115,7 @@ def test_engine_is_cheap_to_create_and_loads_models_on_first_use():
 @pytest.mark.slow
 def test_finds_every_face_hog_finds_from_40_px_on_shared_photos():
     shared_folder("people")
-    bench = load_bench("bench_detection")
-    rows = bench.compare_all(bench.shared_photos("people", "cast"))
+    rows, _, _ = compare_all(shared_photos("people", "cast"))
     assert sum(len(row.hog_boxes) for row in rows) > 100
     assert [(row.path, row.missed) for row in rows if row.missed] == []
     # False or extra detections stay few (each is listed by bench/bench_detection.py).
@@ -125,9 +125,8 @@ def test_finds_every_face_hog_finds_from_40_px_on_shared_photos():
 @pytest.mark.slow
 def test_masked_faces_are_found_where_hog_loses_them():
     folder = shared_folder("people")
-    bench = load_bench("bench_detection")
     singles = sorted(str(p) for p in folder.iterdir() if p.name.startswith(("obama", "biden", "kit", "rose")))
-    recall = bench.occlusion_recall(singles)
+    recall = occlusion_recall(singles)
     faces, found, identified = recall["mask"]["BlazeFace"]
     assert faces >= 8 and found == faces and identified >= faces - 1
     assert recall["mask"]["HOG (dlib)"][1] < found
