@@ -55,15 +55,18 @@ class BlazeFaceEngine:
         self.settings_key = (f"side{self.max_side}-min{min_face_px}-score{min_score}-hogbelow{min_score_without_hog}"
                              f"-iou{merge_iou}")
 
+    def find_boxes(self, pixels: np.ndarray) -> list[Detection]:
+        """BlazeFace's detections; below `min_score_without_hog` only those where HOG sees a face
+        too: BlazeFace's doubtful boxes include non-faces (hair, patterns) that then match people."""
+        return [d for d in self.detector.detect(pixels)
+                if d.score >= self.min_score_without_hog or hog_confirms(pixels, hog_shaped_rect(d))]
+
     def detect(self, pixels: np.ndarray) -> list[DetectedFace]:
         pixels = np.ascontiguousarray(pixels)
-        found = [(d, hog_shaped_rect(d)) for d in self.detector.detect(pixels)]
-        # Below min_score_without_hog BlazeFace also fires on non-faces (hands, patterns) that
-        # then match people; such a box stays only where HOG sees a face too (docs/engines.md).
-        found = [(d, rect) for d, rect in found if d.score >= self.min_score_without_hog or hog_confirms(pixels, rect)]
-        if not found:
+        detections = self.find_boxes(pixels)
+        if not detections:
             return []
-        detections, rects = zip(*found)
+        rects = [hog_shaped_rect(d) for d in detections]
         shapes = [landmark_predictor()(pixels, rect) for rect in rects]
         embeddings = self.embed_faces(pixels, shapes)
         height, width = pixels.shape[:2]
