@@ -18,6 +18,7 @@ from . import identity, scoring
 from .errors import PhotorankError, UsageError
 from .index import Progress
 from .records import Box, DetectedFace, ImageRecord, RankRequest, ReferenceSpec  # noqa: F401 - the requests live in records (light for the CLI); named here too
+from .settings import MatchingSettings, Settings
 
 if TYPE_CHECKING:
     from .tagged import OtherTag
@@ -85,10 +86,10 @@ class RankingReport:
 
 
 def rank_collection(request: RankRequest, progress: Progress | None = None, **library_options) -> RankingReport:
-    """One-shot: rank with a Library made for this call (engine, cache_path, workers, config)."""
+    """One-shot: rank with a Library made for this call (engine, cache_path, workers, settings)."""
     from .library import Library
 
-    with Library(library_options.pop("config", None), **library_options) as library:
+    with Library(library_options.pop("settings", None), **library_options) as library:
         return library.rank(request, progress)
 
 
@@ -138,7 +139,7 @@ class Match:
 
 
 def find_person(
-    references: list[Reference], embeddings: np.ndarray, owners: np.ndarray, threshold: float, settings: dict
+    references: list[Reference], embeddings: np.ndarray, owners: np.ndarray, threshold: float, settings: MatchingSettings
 ) -> list[Match]:
     """In each photo, the face that is the person, if any, sure or unsure.
 
@@ -154,7 +155,7 @@ def find_person(
 
 
 def judge_records(
-    records: list[ImageRecord], references: list[Reference], threshold: float, config: dict[str, dict]
+    records: list[ImageRecord], references: list[Reference], threshold: float, settings: Settings
 ) -> dict[str, PhotoResult | None]:
     """path -> the photo's result, or None when the person is not in it (records in memory)."""
     faces = [(number, face) for number, record in enumerate(records) for face in record.faces]
@@ -162,29 +163,29 @@ def judge_records(
     owners = np.array([number for number, _ in faces], dtype=np.int32)
     matches = {
         match.owner: (faces[match.row][1], match.similarity, match.sure)
-        for match in find_person(references, embeddings, owners, threshold, config["matching"])
+        for match in find_person(references, embeddings, owners, threshold, settings.matching)
     }
-    return judge_matches(records, matches, config)
+    return judge_matches(records, matches, settings)
 
 
 def judge_matches(
-    records: list[ImageRecord], matches: dict[int, tuple[DetectedFace, float, bool]], config: dict[str, dict]
+    records: list[ImageRecord], matches: dict[int, tuple[DetectedFace, float, bool]], settings: Settings
 ) -> dict[str, PhotoResult | None]:
     """path -> the photo's result, given the person's face, similarity and sureness in each
     photo they are in (`matches`, by position in `records`). Each photo is judged on its own,
     neither against the references nor against the other photos: its score and stars do not
     depend on which photo of the person is the reference, nor on what else is ranked."""
     return {
-        record.path: judge_photo(record, *matches[number], config) if number in matches else None
+        record.path: judge_photo(record, *matches[number], settings) if number in matches else None
         for number, record in enumerate(records)
     }
 
 
-def judge_photo(record: ImageRecord, target: DetectedFace, similarity: float, sure: bool, config: dict[str, dict]) -> PhotoResult:
-    prominent = prominent_faces(record.faces, target, config["group"]["prominent_ratio"])
+def judge_photo(record: ImageRecord, target: DetectedFace, similarity: float, sure: bool, settings: Settings) -> PhotoResult:
+    prominent = prominent_faces(record.faces, target, settings.group.prominent_ratio)
     others = [face for face in prominent if face is not target]
     kind = "group" if others else "single"
-    judgement = scoring.judge(target, others, record, kind, config["scoring"])
+    judgement = scoring.judge(target, others, record, kind, settings.scoring)
     return PhotoResult(
         path=record.path,
         score=judgement.score,
@@ -214,19 +215,19 @@ def prominent_faces(faces: list[DetectedFace], target: DetectedFace, ratio: floa
 
 
 def order_results(
-    results: list[PhotoResult], config: dict[str, dict], best_of_burst_only: bool, include_unsure: bool = False
+    results: list[PhotoResult], settings: Settings, best_of_burst_only: bool, include_unsure: bool = False
 ) -> list[PhotoResult]:
     """Best first; bursts marked; ranks and stars assigned. Unsure matches come after the sure
     ones with 0 stars, unless `include_unsure` ranks and rates them with the sure ones."""
     from .bursts import mark_bursts
 
     results = sorted(results, key=lambda result: (-result.score, result.path))
-    mark_bursts(results, config["burst"])
+    mark_bursts(results, settings.burst)
     if best_of_burst_only:
         results = [result for result in results if result.best_of_burst]
     rated = [result for result in results if include_unsure or result.match == "sure"]
     apart = [result for result in results if not (include_unsure or result.match == "sure")]
     for rank, result in enumerate(rated + apart, start=1):
         result.rank = rank
-        result.stars = scoring.stars(result.score, config["stars"]) if rank <= len(rated) else 0
+        result.stars = scoring.stars(result.score, settings.stars) if rank <= len(rated) else 0
     return rated + apart

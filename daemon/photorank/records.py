@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING
 
 from .errors import UsageError
+from .settings import XmpSettings
 
 if TYPE_CHECKING:  # annotations only: the CLI talking to photorankd never loads numpy
     import numpy as np
@@ -59,10 +60,12 @@ class XmpOptions:
     embed: bool | None = None
     dry_run: bool = False  # say what would be written, write nothing
 
-    def over(self, settings: dict) -> dict:
-        """The [xmp] config section with these choices on top."""
-        chosen = {key: value for key, value in vars(self).items() if value is not None}
-        return {**settings, **chosen}
+    def over(self, xmp: XmpSettings) -> XmpSettings:
+        """The [xmp] settings with these choices on top (dry_run is no setting: it goes apart)."""
+        chosen = {key: value for key, value in vars(self).items() if value is not None and key != "dry_run"}
+        if self.unrated is not None:
+            chosen["unrated"] = tuple(self.unrated)
+        return replace(xmp, **chosen)
 
 
 @dataclass
