@@ -168,9 +168,9 @@ def test_stars_are_fixed_bands_of_the_score_and_every_found_photo_has_one():
     given = [scoring.stars(score, STARS) for score in scores]
     assert min(given) == 1 and set(given) == {1, 2, 3, 4, 5}
     assert given == sorted(given, reverse=True)
-    for count, threshold in enumerate(STARS["score_thresholds"], start=2):
+    for count, threshold in enumerate(STARS.score_thresholds, start=2):
         assert scoring.stars(threshold, STARS) == count and scoring.stars(threshold - 0.1, STARS) == count - 1
-    assert scoring.star_bands(STARS).startswith(f"1 star below {STARS['score_thresholds'][0]:g}, 2 from")
+    assert scoring.star_bands(STARS).startswith(f"1 star below {STARS.score_thresholds[0]:g}, 2 from")
 
 
 def test_every_aspect_that_costs_points_is_said():
