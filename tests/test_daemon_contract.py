@@ -12,7 +12,7 @@ import pytest
 
 from photorank.document import analyze_document, rank_document
 from photorank.library import Library
-from photorank.ranking import RankRequest
+from photorank.api import RankRequest
 from photorank.rpc import to_document, to_message, without_absent
 from photorank.v1 import photorank_pb2 as pb
 
@@ -37,7 +37,7 @@ def test_committed_stubs_match_the_proto(tmp_path):
 def documents(demo_collection):
     collection, reference = demo_collection
     with Library(cache_path=":memory:", workers=2) as library:
-        report = library.rank(RankRequest([reference], [collection]))
+        report = library.rank(RankRequest([reference], [collection], person="Tom Hanks"))
         records = library.analyze([collection])
         return rank_document(report), analyze_document(library.engine.id, records)
 
@@ -45,6 +45,7 @@ def documents(demo_collection):
 def test_documents_travel_through_their_messages_unchanged(documents):
     rank, analyze = documents
     assert rank["results"] and any(result["burst"] is None for result in rank["results"])
+    assert rank["keyword_prefix"] and all(result["keywords"] for result in rank["results"])
     back = without_absent(to_document(to_message(rank, pb.RankReport)), ("xmp",))
     assert json.dumps(back, indent=2) == json.dumps(rank, indent=2)
     back = to_document(to_message(analyze, pb.AnalyzeReport))

@@ -50,6 +50,10 @@ def test_ranking_is_written_into_sidecars_and_undone(collection, cache_file):
     assert read_back(user_sidecar)["XMP-xmp:Rating"] == 2
     group = read_back(os.path.join(folder, "group_with_person.jpg.xmp"))
     assert "photorank|Tom Hanks|group" in group["XMP-lr:HierarchicalSubject"]
+    assert document["keyword_prefix"] == "photorank|Tom Hanks|"
+    for result in document["results"]:  # what a photo manager is told to apply is what the sidecar holds
+        assert result["keywords"] == read_back(result["path"] + ".xmp")["XMP-lr:HierarchicalSubject"]
+        assert all(keyword.startswith(document["keyword_prefix"]) for keyword in result["keywords"])
     assert not os.path.exists(os.path.join(folder, "group_without_person.jpg.xmp"))
 
     again = photorank("rank", "--ref", reference, folder, "--person", "Tom Hanks", "--write-xmp", "--json", cache=cache_file)

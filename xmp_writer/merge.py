@@ -65,6 +65,7 @@ KEYWORD_LISTS = (
                 "AddedHierarchicalSubject", "|"),
     KeywordList("digiKam:TagsList", DIGIKAM_NS, "digiKam", "TagsList", "Seq", "AddedTagsList", "/"),
 )
+HIERARCHICAL = KEYWORD_LISTS[1]  # lr:hierarchicalSubject: the list darktable reads its tags from
 REGIONS_KEY = "mwg-rs:Regions"
 
 PERSON_FIELDS = ("Person", "Rank", "Score", "Stars", "Kind", "Engine", "Version", "RunTime", "Region")
@@ -265,18 +266,33 @@ def keep_run_time_of_same_result(fields: dict, previous: dict | None) -> dict:
 
 
 def keyword_paths(person: dict) -> list[list[str]]:
-    name = _clean_component(person["Person"]) or "unnamed"
-    rank = int(person.get("Rank") or 0)
+    """A person's keywords as paths, from the fields our namespace keeps."""
+    return person_keyword_paths(person["Person"], int(person.get("Rank") or 0), person.get("Kind"), person.get("Tags") or [])
+
+
+def person_keyword_paths(person: str, rank: int, kind: str | None, tags) -> list[list[str]]:
+    """The keyword scheme, in this one place: photorank/<Person>/rank 007, its kind, its tags."""
     leaves = [f"rank {rank:03d}"]
-    if person.get("Kind") in KINDS:  # "single" / "group": filter a person's portraits or group photos
-        leaves.append(person["Kind"])
-    leaves += person.get("Tags") or []
-    paths = []
-    for leaf in leaves:
-        leaf = _clean_component(leaf)
-        if leaf:
-            paths.append([ROOT_KEYWORD, name, leaf])
-    return paths
+    if kind in KINDS:  # "single" / "group": filter a person's portraits or group photos
+        leaves.append(kind)
+    leaves += tags
+    root = [ROOT_KEYWORD, keyword_name(person)]
+    return [root + [leaf] for leaf in map(_clean_component, leaves) if leaf]
+
+
+def keyword_name(person: str) -> str:
+    """The person's name as the middle component of every keyword of theirs."""
+    return _clean_component(person) or "unnamed"
+
+
+def hierarchical_keywords(person: str, rank: int, kind: str | None, tags=()) -> list[str]:
+    """One person's keywords in one photo as darktable and Lightroom hold them (photorank|Alice|rank 007)."""
+    return [HIERARCHICAL.separator.join(path) for path in person_keyword_paths(person, rank, kind, tags)]
+
+
+def hierarchical_prefix(person: str) -> str:
+    """What every keyword of `person` begins with (photorank|Alice|): a host's earlier tags of theirs."""
+    return HIERARCHICAL.separator.join([ROOT_KEYWORD, keyword_name(person), ""])
 
 
 def desired_items(kw: KeywordList, persons: dict[str, dict]) -> list[str]:

@@ -35,6 +35,12 @@ def _engine_names() -> tuple[str, ...]:
     return tuple(engine_names())
 
 
+def _onnx_providers_known(names: list[str]) -> bool:
+    from .faces.onnx_providers import known
+
+    return known(names)
+
+
 # Settings that take one of a few strings, by key path.
 CHOICES: dict[tuple[str, ...], tuple[str, ...]] = {
     # The smile models signals/expression.py can run (its BACKENDS).
@@ -57,6 +63,11 @@ RANGES: dict[tuple[str, ...], tuple[Callable[[Any], bool], str]] = {
     ("blazeface", "threads"): (lambda v: v > 0, "greater than 0"),
     ("analysis", "max_side"): (lambda v: v > 0, "greater than 0"),
     ("analysis", "min_face_px"): (lambda v: v > 0, "greater than 0"),
+    ("analysis", "onnx_providers"): (
+        lambda v: bool(v) and _onnx_providers_known(v),
+        "onnxruntime execution providers, e.g. [\"CUDAExecutionProvider\", \"CPUExecutionProvider\"] "
+        "(onnxruntime.get_all_providers() lists every name)",
+    ),
     ("matching", "threshold"): (lambda v: 0 <= v < 1, "from 0 (the engine's own) to below 1"),
     ("matching", "candidate_margin"): (lambda v: 0 <= v < 1, "from 0 to below 1"),
     ("matching", "cluster_margin"): (lambda v: -1 < v < 1, "between -1 and 1"),

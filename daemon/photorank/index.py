@@ -11,16 +11,16 @@ import errno
 import hashlib
 import json
 import os
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from dataclasses import asdict, dataclass
 
 import numpy as np
 
 from .collection import is_folder
-from .faces import EngineUnavailable, FaceEngine, engines, load_engine
+from .faces import EngineUnavailable, FaceEngine, engines, load_engine, onnx_providers
 from .images import ImageError, is_image_path, load_image
 from .models import ModelUnavailable
-from .records import DetectedFace, ImageRecord, ProgressEvent
+from .records import DetectedFace, ImageRecord
 from .settings import MeasuringSettings, Settings
 
 # Part of every analysis key, so cached analyses made under another version are never used.
@@ -30,8 +30,6 @@ from .settings import MeasuringSettings, Settings
 # are the signals (each row's version, signals.registry_key()); cache.SCHEMA_VERSION covers tables.
 # 2: the signals changed since version 1. 3: blockiness; smile-aware eyes; edge_cut from the face's extent.
 ANALYSIS_VERSION = 3
-
-Progress = Callable[[ProgressEvent], None]
 
 
 @dataclass(frozen=True)
@@ -180,27 +178,12 @@ def os_error_text(error: OSError) -> str:
     return f"cannot read: {error.strerror or error}"
 
 
-def index_paths(
-    paths: list[str],
-    *,
-    recursive: bool = False,
-    engine: str | None = None,
-    cache_path: str | None = None,
-    workers: int | None = None,
-    settings: Settings | None = None,
-    progress: Progress | None = None,
-) -> tuple[FaceEngine, dict[str, ImageRecord]]:
-    """One-shot: sync a cache with the photos in `paths`; the engine and every record."""
-    from .library import Library
-
-    with Library(settings, engine=engine, cache_path=cache_path, workers=workers) as library:
-        return library.engine, library.analyze(paths, recursive, progress)
-
-
 def engine_choice(name: str | None, settings: Settings) -> EngineChoice:
-    """The engine named (else the [analysis] engine) with the [analysis] sizes and every engine's
-    section; empty strings mean 'the engine's own default'."""
+    """The engine named (else the [analysis] engine) with the [analysis] sizes and onnxruntime
+    providers and every engine's section; empty strings mean 'the engine's own default'."""
     analysis = {key: value for key, value in asdict(settings.analysis).items() if key != "engine"}
+    # Resolved here, once: an unavailable provider is said once, not by every worker.
+    analysis["onnx_providers"] = tuple(onnx_providers.resolve(analysis["onnx_providers"]))
     options = {**analysis, **{key: value for spec in engines().values() for key, value in settings.engines[spec.section].items()}}
     return EngineChoice(name or settings.analysis.engine,
                         tuple(sorted((key, value) for key, value in options.items() if value != "")))

@@ -22,6 +22,7 @@ class AnalysisSettings:
     engine: str
     max_side: int
     min_face_px: int
+    onnx_providers: tuple[str, ...]
 
 
 @dataclass(frozen=True)

@@ -17,10 +17,9 @@ from datetime import datetime, timezone
 import xmp_writer
 
 from . import __version__
-from .ranking import PhotoResult, RankingReport
+from .api import PhotoResult, RankingReport, SetResult
 from .records import Box
 from .settings import XmpSettings
-from .together import SetResult
 
 BEST_OF_BURST = "best of burst"
 UNSURE = "unsure"  # keyword leaf of a match the collection did not confirm (photorank|<Person>|unsure)
@@ -81,6 +80,21 @@ def member_regions(result: PhotoResult) -> tuple[tuple[str, xmp_writer.FaceRegio
     return tuple((member.name, face_region(result, member.face.box)) for member in result.members)
 
 
+def result_tags(result: PhotoResult) -> tuple[str, ...]:
+    """The keyword leaves a result earns beyond its rank and kind."""
+    return ((BEST_OF_BURST,) if result.burst and result.best_of_burst else ()) + ((UNSURE,) if result.match == "unsure" else ())
+
+
+def result_keywords(result: PhotoResult, person: str) -> list[str]:
+    """The keywords `write_back` gives this result, as darktable's tags name them (photorank|Alice|rank 007)."""
+    return xmp_writer.hierarchical_keywords(person, result.rank, result.kind, result_tags(result))
+
+
+def keyword_prefix(person: str) -> str:
+    """What every keyword of `person` begins with: a photo manager's earlier tags of theirs."""
+    return xmp_writer.hierarchical_prefix(person)
+
+
 def person_rating(result: PhotoResult, person: str, engine: str, run_time: str) -> xmp_writer.PersonRating:
     return xmp_writer.PersonRating(
         person=person,
@@ -88,7 +102,7 @@ def person_rating(result: PhotoResult, person: str, engine: str, run_time: str) 
         score=result.score,
         stars=result.stars,
         kind=result.kind,
-        tags=((BEST_OF_BURST,) if result.burst and result.best_of_burst else ()) + ((UNSURE,) if result.match == "unsure" else ()),
+        tags=result_tags(result),
         region=None if isinstance(result, SetResult) else face_region(result),
         member_regions=member_regions(result),
         engine=engine,

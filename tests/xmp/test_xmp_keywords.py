@@ -130,3 +130,15 @@ def test_a_person_the_user_filed_in_digikam_keeps_their_people_tag_after_ours_an
 
     assert xw.undo(image).paths("updated") == [str(sidecar)]
     assert _xmp_view(sidecar) == before
+
+
+def test_the_keywords_a_host_is_told_to_apply_are_the_ones_written(tmp_path):
+    image = _photo(tmp_path)
+    rating = make_rating(person="Ann/Lee, Jr|x", rank=12, kind="group", tags=("best of burst", "unsure"))
+    xw.write_rating(image, rating)
+    written = _as_list(exiftool_json(image.with_name(image.name + ".xmp")).get("XMP-lr:HierarchicalSubject"))
+    told = xw.hierarchical_keywords(rating.person, rating.rank, rating.kind, rating.tags)
+    assert told == written == ["photorank|Ann Lee Jr x|rank 012", "photorank|Ann Lee Jr x|group",
+                               "photorank|Ann Lee Jr x|best of burst", "photorank|Ann Lee Jr x|unsure"]
+    assert all(keyword.startswith(xw.hierarchical_prefix(rating.person)) for keyword in told)
+    assert xw.hierarchical_prefix("  ") == "photorank|unnamed|"

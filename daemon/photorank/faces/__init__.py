@@ -56,8 +56,8 @@ class EngineSpec:
     summary: str
 
 
-# Every engine takes these [analysis] settings.
-ANALYSIS_OPTIONS = frozenset({"max_side", "min_face_px"})
+# Every engine takes these [analysis] settings (onnx_providers: its onnxruntime sessions').
+ANALYSIS_OPTIONS = frozenset({"max_side", "min_face_px", "onnx_providers"})
 # What `auto` runs when no insightface model pack is on disk: HOG, whose identity figures the
 # BlazeFace engine does not yet match (docs/engines.md).
 DEFAULT_ENGINE = "dlib"

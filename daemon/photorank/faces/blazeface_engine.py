@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import importlib.metadata
 import math
+from collections.abc import Sequence
 
 import numpy as np
 
@@ -19,6 +20,7 @@ from ..records import DetectedFace
 from . import EngineSpec, EngineUnavailable
 from .blazeface import BlazeFaceDetector, Detection
 from .dlib_engine import RESNET, ResNetEmbedding, clip_box, dlib_version, landmark_predictor, model_path
+from .onnx_providers import CPU
 
 # A BlazeFace box mapped to the HOG box dlib's predictors were trained with: HOG's is this much
 # the width and its centre this much of the width lower. Medians over 114 faces of ../shared/data
@@ -36,12 +38,13 @@ class BlazeFaceEngine:
     max_side = 2048
 
     def __init__(self, min_face_px: int = 40, max_side: int | None = None, min_score: float = 0.5,
-                 merge_iou: float = 0.3, threads: int = 1, embedding: str = "onnxruntime"):
+                 merge_iou: float = 0.3, threads: int = 1, embedding: str = "onnxruntime",
+                 onnx_providers: Sequence[str] = (CPU,)):
         try:
             litert = importlib.metadata.version("ai-edge-litert")
         except importlib.metadata.PackageNotFoundError as error:
             raise EngineUnavailable("the blazeface engine needs LiteRT: pip install ai-edge-litert") from error
-        self.embed_faces = ResNetEmbedding(embedding, model_path(RESNET))
+        self.embed_faces = ResNetEmbedding(embedding, model_path(RESNET), onnx_providers)
         if max_side:
             self.max_side = max_side
         self.detector = BlazeFaceDetector(min_face_px, min_score, merge_iou, threads)

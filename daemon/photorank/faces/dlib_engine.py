@@ -12,11 +12,13 @@ import importlib.metadata
 import importlib.util
 import math
 import os
+from collections.abc import Sequence
 
 import numpy as np
 
 from ..records import DetectedFace
 from . import EngineSpec, EngineUnavailable
+from .onnx_providers import CPU
 from .resnet_onnx import resnet_descriptors
 
 MODEL_PACKAGE = "face_recognition_models"
@@ -60,7 +62,7 @@ class DlibEngine:
     max_side = 2048
 
     def __init__(self, min_face_px: int = 40, max_side: int | None = None, upsample_limit_px: int = 2600,
-                 embedding: str = "onnxruntime"):
+                 embedding: str = "onnxruntime", onnx_providers: Sequence[str] = (CPU,)):
         # Cheap: checks that the models are installed; they load on first use (a warm re-rank
         # answered from the cache never pays for them).
         version = dlib_version()
@@ -68,7 +70,7 @@ class DlibEngine:
         self._dlib = None
         self.min_face_px = min_face_px
         self.upsample_limit_px = upsample_limit_px
-        self.embed_faces = ResNetEmbedding(embedding, self._model_files[1])
+        self.embed_faces = ResNetEmbedding(embedding, self._model_files[1], onnx_providers)
         if max_side:
             self.max_side = max_side
         # Embeddings: unchanged by how faces are found, and by the runtime (onnxruntime's are
@@ -127,12 +129,13 @@ class DlibEngine:
 
 
 class ResNetEmbedding:
-    """dlib's 128-d ResNet in the chosen runtime ("onnxruntime" or "dlib"), loaded on first use:
+    """dlib's 128-d ResNet in the chosen runtime ("onnxruntime", on `providers`, or "dlib"), loaded on first use:
     the one embedding path of the engines that align faces by dlib's 68 landmarks."""
 
-    def __init__(self, runtime: str, resnet_file: str):
+    def __init__(self, runtime: str, resnet_file: str, providers: Sequence[str] = (CPU,)):
         self.runtime = runtime
         self._resnet_file = resnet_file
+        self._providers = providers
         self._descriptors = None
 
     def __call__(self, pixels: np.ndarray, shapes: list) -> np.ndarray:
@@ -141,7 +144,7 @@ class ResNetEmbedding:
         if not shapes:
             return np.zeros((0, 128), dtype=np.float32)
         if self._descriptors is None:
-            self._descriptors = resnet_descriptors(self.runtime, self._resnet_file)
+            self._descriptors = resnet_descriptors(self.runtime, self._resnet_file, self._providers)
         vectors = np.asarray(self._descriptors(pixels, shapes), dtype=np.float32)
         return vectors / (np.linalg.norm(vectors, axis=1, keepdims=True) + 1e-12)
 

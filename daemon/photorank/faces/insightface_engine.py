@@ -20,11 +20,13 @@ import glob
 import hashlib
 import math
 import os
+from collections.abc import Sequence
 
 import numpy as np
 
 from ..records import DetectedFace
 from . import EngineSpec, EngineUnavailable
+from .onnx_providers import CPU, resolve
 
 ROOT_ENV = "PHOTORANK_INSIGHTFACE_ROOT"
 PACK_ENV = "PHOTORANK_INSIGHTFACE_PACK"
@@ -165,7 +167,8 @@ def _align(value: float) -> int:
 
 
 class InsightFaceEngine:
-    """insightface's FaceAnalysis (detection + recognition only) on onnxruntime's CPU provider."""
+    """insightface's FaceAnalysis (detection + recognition only) in onnxruntime, on the CPU
+    unless `onnx_providers` names others ([analysis] onnx_providers)."""
 
     max_side = 2048
 
@@ -179,6 +182,7 @@ class InsightFaceEngine:
         det_thresh: float = 0.5,
         match_threshold: float | None = None,
         download: bool = False,
+        onnx_providers: Sequence[str] = (CPU,),
     ):
         """`pack` None picks PHOTORANK_INSIGHTFACE_PACK or the first default pack on disk.
         `det_size`: a (w, h) pair or a list of pairs run together (insightface merges them with
@@ -210,6 +214,7 @@ class InsightFaceEngine:
         if not self.det_size:
             self.det_size = detection_sizes(self.max_side, min_face_px)
         self.det_thresh = det_thresh
+        self.onnx_providers = onnx_providers
         self.pack = name
         self.directory = directory
         self._app = None  # FaceAnalysis loads on first detect(): a warm re-rank never pays for it
@@ -227,18 +232,22 @@ class InsightFaceEngine:
             # The pack's absolute folder as `name`: FaceAnalysis then loads it as it is, without
             # its download step and without a same-named folder in the working directory
             # shadowing the model root.
-            app = FaceAnalysis(
-                name=self.directory,
-                root=self.root,
-                providers=["CPUExecutionProvider"],
-                allowed_modules=["detection", "recognition"],
-            )
-            app.prepare(ctx_id=-1, det_thresh=self.det_thresh, det_size=self.det_size)
+            providers = resolve(self.onnx_providers)
+            app = FaceAnalysis(name=self.directory, root=self.root, providers=providers, allowed_modules=["detection", "recognition"])
+            # A negative ctx_id moves every model to the CPU; 0 keeps the providers (device 0).
+            app.prepare(ctx_id=-1 if providers == [CPU] else 0, det_thresh=self.det_thresh, det_size=self.det_size)
         except Exception as error:  # a corrupt file, an ONNX Runtime too old for the models, ...
             raise EngineUnavailable(f"insightface could not load model pack {self.pack} from {self.directory}: {error!r}") from error
         if "recognition" not in app.models:
             raise EngineUnavailable(f"insightface found no recognition model in {self.directory}")
         self._app = app
+
+    @property
+    def providers(self) -> list[str]:
+        """The execution providers the recognition model runs on (the models load first)."""
+        if self._app is None:
+            self._load()
+        return self._app.models["recognition"].session.get_providers()
 
     @staticmethod
     def confidence(detector_score: float) -> float:

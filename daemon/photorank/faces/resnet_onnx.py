@@ -20,12 +20,14 @@ from __future__ import annotations
 
 import os
 import sys
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
 
 from .. import models
 from ..errors import PhotorankError
+from .onnx_providers import CPU, resolve
 
 # Bumped when the conversion changes, so a model converted by an older photorank is rebuilt.
 CONVERTER_VERSION = 1
@@ -400,14 +402,15 @@ def verify_against_dlib(model: bytes, dat_path: str) -> float:
     return worst
 
 
-def session(model: str | bytes):
-    """An onnxruntime session on one thread: photorank runs one worker process per core."""
+def session(model: str | bytes, providers: Sequence[str] = (CPU,)):
+    """An onnxruntime session on one thread (photorank runs one worker process per core), on
+    `providers` as far as this installation offers them (onnx_providers.resolve)."""
     import onnxruntime
 
     options = onnxruntime.SessionOptions()
     options.intra_op_num_threads = 1
     options.inter_op_num_threads = 1
-    return onnxruntime.InferenceSession(model, options, providers=["CPUExecutionProvider"])
+    return onnxruntime.InferenceSession(model, options, providers=resolve(providers))
 
 
 def descriptors(onnx_session, chips: np.ndarray) -> np.ndarray:
@@ -456,23 +459,29 @@ def agreement_with_dlib(onnx_session, dat_path: str, chips: np.ndarray) -> np.nd
 class OnnxResNet:
     """dlib's network in onnxruntime: descriptors of all faces of a photo in one run."""
 
-    def __init__(self, dat_path: str):
-        self._session = session(ensure_converted(dat_path))
+    def __init__(self, dat_path: str, providers: Sequence[str] = (CPU,)):
+        self._session = session(ensure_converted(dat_path), providers)
 
     def __call__(self, pixels: np.ndarray, shapes) -> np.ndarray:
         return descriptors(self._session, face_chips(pixels, shapes))
 
+    @property
+    def providers(self) -> list[str]:
+        """The execution providers the session runs on, in onnxruntime's order of preference."""
+        return self._session.get_providers()
 
-def resnet_descriptors(runtime: str, dat_path: str):
-    """dlib's ResNet as a function (pixels, shapes) -> descriptors: in onnxruntime when `runtime`
-    is "onnxruntime" and the conversion works, else in dlib itself (the same numbers, slower)."""
+
+def resnet_descriptors(runtime: str, dat_path: str, providers: Sequence[str] = (CPU,)):
+    """dlib's ResNet as a function (pixels, shapes) -> descriptors: in onnxruntime (on
+    `providers`) when `runtime` is "onnxruntime" and the conversion works, else in dlib itself
+    (the same numbers, slower)."""
     import dlib
 
     if runtime not in RUNTIMES:
         raise ValueError(f"unknown runtime {runtime!r} for dlib's embedding network: choose {' or '.join(RUNTIMES)}")
     if runtime == "onnxruntime":
         try:
-            return OnnxResNet(dat_path)
+            return OnnxResNet(dat_path, providers)
         except (ImportError, ConversionError, OSError, RuntimeError) as error:
             print(f"photorank: dlib's face-recognition network runs in dlib instead of onnxruntime (slower): {error}",
                   file=sys.stderr)

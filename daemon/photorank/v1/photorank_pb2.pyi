@@ -185,7 +185,7 @@ class PersonReferences(_message.Message):
     def __init__(self, name: _Optional[str] = ..., references: _Optional[_Iterable[_Union[Reference, _Mapping]]] = ...) -> None: ...
 
 class PhotoResult(_message.Message):
-    __slots__ = ("path", "rank", "score", "stars", "kind", "similarity", "match", "tagged", "members", "faces", "prominent_faces", "target_face", "signals", "components", "reasons", "burst", "best_of_burst", "width", "height", "captured_at")
+    __slots__ = ("path", "rank", "score", "stars", "kind", "keywords", "similarity", "match", "tagged", "members", "faces", "prominent_faces", "target_face", "signals", "components", "reasons", "burst", "best_of_burst", "width", "height", "captured_at")
     class ComponentsEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -198,6 +198,7 @@ class PhotoResult(_message.Message):
     SCORE_FIELD_NUMBER: _ClassVar[int]
     STARS_FIELD_NUMBER: _ClassVar[int]
     KIND_FIELD_NUMBER: _ClassVar[int]
+    KEYWORDS_FIELD_NUMBER: _ClassVar[int]
     SIMILARITY_FIELD_NUMBER: _ClassVar[int]
     MATCH_FIELD_NUMBER: _ClassVar[int]
     TAGGED_FIELD_NUMBER: _ClassVar[int]
@@ -218,6 +219,7 @@ class PhotoResult(_message.Message):
     score: float
     stars: int
     kind: str
+    keywords: _containers.RepeatedScalarFieldContainer[str]
     similarity: float
     match: str
     tagged: str
@@ -233,7 +235,7 @@ class PhotoResult(_message.Message):
     width: int
     height: int
     captured_at: float
-    def __init__(self, path: _Optional[str] = ..., rank: _Optional[int] = ..., score: _Optional[float] = ..., stars: _Optional[int] = ..., kind: _Optional[str] = ..., similarity: _Optional[float] = ..., match: _Optional[str] = ..., tagged: _Optional[str] = ..., members: _Optional[_Iterable[_Union[Member, _Mapping]]] = ..., faces: _Optional[int] = ..., prominent_faces: _Optional[int] = ..., target_face: _Optional[_Union[Face, _Mapping]] = ..., signals: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ..., components: _Optional[_Mapping[str, float]] = ..., reasons: _Optional[_Iterable[str]] = ..., burst: _Optional[int] = ..., best_of_burst: _Optional[bool] = ..., width: _Optional[int] = ..., height: _Optional[int] = ..., captured_at: _Optional[float] = ...) -> None: ...
+    def __init__(self, path: _Optional[str] = ..., rank: _Optional[int] = ..., score: _Optional[float] = ..., stars: _Optional[int] = ..., kind: _Optional[str] = ..., keywords: _Optional[_Iterable[str]] = ..., similarity: _Optional[float] = ..., match: _Optional[str] = ..., tagged: _Optional[str] = ..., members: _Optional[_Iterable[_Union[Member, _Mapping]]] = ..., faces: _Optional[int] = ..., prominent_faces: _Optional[int] = ..., target_face: _Optional[_Union[Face, _Mapping]] = ..., signals: _Optional[_Union[_struct_pb2.Struct, _Mapping]] = ..., components: _Optional[_Mapping[str, float]] = ..., reasons: _Optional[_Iterable[str]] = ..., burst: _Optional[int] = ..., best_of_burst: _Optional[bool] = ..., width: _Optional[int] = ..., height: _Optional[int] = ..., captured_at: _Optional[float] = ...) -> None: ...
 
 class TaggedAsOther(_message.Message):
     __slots__ = ("path", "tagged_as", "similarity", "reason")
@@ -295,11 +297,12 @@ class WriteBack(_message.Message):
     def __init__(self, dry_run: _Optional[bool] = ..., files: _Optional[_Mapping[str, int]] = ..., notes: _Optional[_Iterable[_Union[FileNote, _Mapping]]] = ..., errors: _Optional[_Iterable[_Union[FileError, _Mapping]]] = ..., changes: _Optional[_Iterable[_Union[FileChange, _Mapping]]] = ...) -> None: ...
 
 class RankReport(_message.Message):
-    __slots__ = ("engine", "threshold", "mode", "people", "references", "results", "found", "not_found", "errors", "tagged_as_other", "xmp")
+    __slots__ = ("engine", "threshold", "mode", "people", "keyword_prefix", "references", "results", "found", "not_found", "errors", "tagged_as_other", "xmp")
     ENGINE_FIELD_NUMBER: _ClassVar[int]
     THRESHOLD_FIELD_NUMBER: _ClassVar[int]
     MODE_FIELD_NUMBER: _ClassVar[int]
     PEOPLE_FIELD_NUMBER: _ClassVar[int]
+    KEYWORD_PREFIX_FIELD_NUMBER: _ClassVar[int]
     REFERENCES_FIELD_NUMBER: _ClassVar[int]
     RESULTS_FIELD_NUMBER: _ClassVar[int]
     FOUND_FIELD_NUMBER: _ClassVar[int]
@@ -311,6 +314,7 @@ class RankReport(_message.Message):
     threshold: float
     mode: str
     people: _containers.RepeatedCompositeFieldContainer[PersonReferences]
+    keyword_prefix: str
     references: _containers.RepeatedCompositeFieldContainer[Reference]
     results: _containers.RepeatedCompositeFieldContainer[PhotoResult]
     found: int
@@ -318,7 +322,7 @@ class RankReport(_message.Message):
     errors: _containers.RepeatedCompositeFieldContainer[FileError]
     tagged_as_other: _containers.RepeatedCompositeFieldContainer[TaggedAsOther]
     xmp: WriteBack
-    def __init__(self, engine: _Optional[str] = ..., threshold: _Optional[float] = ..., mode: _Optional[str] = ..., people: _Optional[_Iterable[_Union[PersonReferences, _Mapping]]] = ..., references: _Optional[_Iterable[_Union[Reference, _Mapping]]] = ..., results: _Optional[_Iterable[_Union[PhotoResult, _Mapping]]] = ..., found: _Optional[int] = ..., not_found: _Optional[int] = ..., errors: _Optional[_Iterable[_Union[FileError, _Mapping]]] = ..., tagged_as_other: _Optional[_Iterable[_Union[TaggedAsOther, _Mapping]]] = ..., xmp: _Optional[_Union[WriteBack, _Mapping]] = ...) -> None: ...
+    def __init__(self, engine: _Optional[str] = ..., threshold: _Optional[float] = ..., mode: _Optional[str] = ..., people: _Optional[_Iterable[_Union[PersonReferences, _Mapping]]] = ..., keyword_prefix: _Optional[str] = ..., references: _Optional[_Iterable[_Union[Reference, _Mapping]]] = ..., results: _Optional[_Iterable[_Union[PhotoResult, _Mapping]]] = ..., found: _Optional[int] = ..., not_found: _Optional[int] = ..., errors: _Optional[_Iterable[_Union[FileError, _Mapping]]] = ..., tagged_as_other: _Optional[_Iterable[_Union[TaggedAsOther, _Mapping]]] = ..., xmp: _Optional[_Union[WriteBack, _Mapping]] = ...) -> None: ...
 
 class IndexReport(_message.Message):
     __slots__ = ("photos", "analysed", "cached", "errors")
