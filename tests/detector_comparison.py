@@ -56,7 +56,7 @@ def compare(path: str, hog: DlibEngine, blazeface: BlazeFaceEngine) -> tuple[Com
     rects, _ = hog._find_boxes(pixels)
     hog_time = time.perf_counter() - start
     start = time.perf_counter()
-    detections = blazeface.detector.detect(pixels)
+    detections = blazeface.find_boxes(pixels)
     blazeface_time = time.perf_counter() - start
     hog_boxes = [(r.left(), r.top(), r.width(), r.height()) for r in rects]
     found = [tuple(round(v) for v in d.box) for d in detections]

@@ -4,11 +4,11 @@ history plus our rating and tags."""
 
 from __future__ import annotations
 
-import os
 import shutil
 
 import pytest
 from darktable_session import run_lua
+from programs import environment
 from xmp_helpers import camera_packet, exiftool_json, jpeg_with_packet, make_rating
 from lxml import etree
 
@@ -61,7 +61,7 @@ def _run_darktable(tmp_path, image, mode: str, name: str = "") -> list[str]:
     script.write_text(LUA)
     name = name or mode
     report = tmp_path / f"report-{name}.txt"
-    env = dict(os.environ, PR_OUT=str(report), PR_IMAGE=str(image), PR_MODE=mode, PR_EXPORT=str(tmp_path / "export.jpg"))
+    env = environment(PR_OUT=str(report), PR_IMAGE=str(image), PR_MODE=mode, PR_EXPORT=str(tmp_path / "export.jpg"))
     run_lua(tmp_path / f"dt-{name}", script, env, timeout=400)
     lines = report.read_text().splitlines()
     assert any(line.startswith("ok=true") for line in lines), lines
