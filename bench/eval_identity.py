@@ -30,24 +30,20 @@ from collections import defaultdict
 import numpy as np
 from PIL import Image, ImageFilter, ImageOps
 
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "tests"))  # the one-shot helpers
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "tests"))  # one-shot helpers, data labels
 from oneshot import index_paths  # noqa: E402
+from shared_data import DISTRACTORS, identity, largest  # noqa: E402
 from photorank.faces.dlib_engine import landmarks_in_box  # noqa: E402
 from photorank.images import load_image
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 DEFAULT_DATA = os.path.join(os.path.dirname(REPO), "shared", "data")
-DISTRACTORS = {"lin_manuel_miranda", "jeff_bezos", "marissa_mayer", "sundar_pichai"}
 THRESHOLDS = (0.80, 0.84, 0.86, 0.88, 0.89, 0.90, 0.905, 0.91, 0.9125, 0.915, 0.9175, 0.92, 0.925)
 BASE_WIDTH = 1000  # degradations are defined at about this width
 NO_FACE = -1.0
 
 
 # --------------------------------------------------------------------------- people photos
-
-
-def identity(filename: str) -> str:
-    return re.sub(r"_\d.*$", "", os.path.splitext(filename)[0])
 
 
 def source(filename: str) -> str:
@@ -60,10 +56,6 @@ def source(filename: str) -> str:
 def group_people(filename: str, names: set[str]) -> set[str]:
     stem = os.path.splitext(filename)[0]
     return {name for name in names if name in stem}
-
-
-def largest(faces):
-    return max(faces, key=lambda face: face.box[2] * face.box[3]) if faces else None
 
 
 def photo_score(record, embedding: np.ndarray) -> float:

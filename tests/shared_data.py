@@ -1,11 +1,11 @@
-"""Where the tests find ../shared/data and the bench scripts; a plain module (not conftest.py,
-whose name tests/xmp/conftest.py shares), imported by conftest and by test files alike."""
+"""Where the tests and bench scripts find ../shared/data, and who is in its photos; a plain module
+(not conftest.py, whose name tests/xmp/conftest.py shares), imported by conftest and test files alike."""
 
 from __future__ import annotations
 
-import importlib.util
+import os
 import pathlib
-import sys
+import re
 
 import pytest
 
@@ -21,10 +21,15 @@ def shared_folder(name: str) -> pathlib.Path:
     return folder
 
 
-def load_bench(name: str):
-    """A script of bench/ as a module (the tests share its derived copies, data splits and figures)."""
-    spec = importlib.util.spec_from_file_location(name, REPO / "bench" / f"{name}.py")
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # its dataclasses look their module up while being built
-    spec.loader.exec_module(module)
-    return module
+# The people of ../shared/data/people who are nobody's reference: strangers to every query.
+DISTRACTORS = {"lin_manuel_miranda", "jeff_bezos", "marissa_mayer", "sundar_pichai"}
+
+
+def identity(filename: str) -> str:
+    """Who a photo of ../shared/data/people shows, by its file name ("obama_3.jpg": "obama")."""
+    return re.sub(r"_\d.*$", "", os.path.splitext(filename)[0])
+
+
+def largest(faces):
+    """The largest of a photo's faces (the one a single-person photo is about), or None."""
+    return max(faces, key=lambda face: face.box[2] * face.box[3]) if faces else None

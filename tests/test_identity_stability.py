@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import pytest
 
-from shared_data import load_bench, shared_folder
+import stability_measures as stability
+from shared_data import shared_folder
 from photorank.config import default_settings
 
 pytestmark = pytest.mark.slow
@@ -18,10 +19,9 @@ QUERIES = {"obama", "kit_harington", "jennifer_aniston", "rose_leslie", "leonard
 
 @pytest.fixture(scope="module")
 def shared(tmp_path_factory):
-    """(bench module, collection, pool, records, threshold, settings, cache, made-photo folder)."""
+    """(measures module, collection, pool, records, threshold, settings, cache, made-photo folder)."""
     data = shared_folder("people").parent
     shared_folder("cast")
-    stability = load_bench("eval_stability")
     work = tmp_path_factory.mktemp("stability")
     photos = stability.shared_photos(str(data))
     collection, pool = stability.split_pool(photos)

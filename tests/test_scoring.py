@@ -1,7 +1,7 @@
 """Scoring: the model on hand-made signals, then orderings of derived copies of real photos.
 
-The derived copies are made by bench/eval_quality.py's `derive` (face-blurred, background-blurred,
-darkened, blurred, motion-blurred), from the insightface wheel's t1.jpg (always installed) and,
+The derived copies are made by `derive` of tests/quality_measures.py, as bench/eval_quality.py
+makes them (face-blurred, background-blurred, darkened, blurred, motion-blurred), from the insightface wheel's t1.jpg (always installed) and,
 when ../shared/data is beside the checkout, a few single-person photos of shared/data/people.
 """
 
@@ -22,7 +22,8 @@ from oneshot import index_paths, judge_records
 from photorank.api import Reference
 from photorank.records import DetectedFace, ImageRecord
 
-from shared_data import SHARED_DATA, load_bench
+from quality_measures import derive, largest_face
+from shared_data import SHARED_DATA
 
 SETTINGS = default_settings().scoring
 STARS = default_settings().stars
@@ -275,7 +276,6 @@ def derived(tmp_path_factory):
     """Families of copies and profile/frontal crops, analysed once for the whole module.
 
     Returns (families: stem -> copy -> PhotoResult, crops: name -> PhotoResult)."""
-    eval_quality = load_bench("eval_quality")
     folder = str(tmp_path_factory.mktemp("derived"))
     cache_path = os.path.join(folder, "faces.sqlite")
     settings = default_settings()
@@ -294,10 +294,10 @@ def derived(tmp_path_factory):
     targets, families = {}, {}
     for stem in sources:
         record = records[os.path.join(originals, f"{stem}.jpg")]
-        target = eval_quality.largest_face(record)  # as bench/eval_quality.py picks it
+        target = largest_face(record)  # as bench/eval_quality.py picks it
         targets[stem] = target
         pixels = np.asarray(Image.open(record.path).convert("RGB"))
-        families[stem] = write_family(copies_dir, stem, pixels, target.box, eval_quality.derive)
+        families[stem] = write_family(copies_dir, stem, pixels, target.box, derive)
         if stem == "t1":  # the most frontal and the most turned person, each cropped as a portrait
             frontal = min(record.faces, key=lambda f: abs(f.signals.get("yaw") or 0))
             turned = max(record.faces, key=lambda f: abs(f.signals.get("yaw") or 0))
@@ -312,7 +312,7 @@ def derived(tmp_path_factory):
     crops = {}
     for name in ("frontal", "turned"):
         record = copy_records[os.path.join(copies_dir, f"crop_{name}.jpg")]
-        own = eval_quality.largest_face(record)
+        own = largest_face(record)
         crops[name] = judge_records([record], [Reference.of_face(record.path, 1, own)], threshold, settings)[record.path]
     return judged, crops
 

@@ -19,11 +19,10 @@ from photorank.config import default_settings, settings_with
 from photorank.records import DetectedFace
 from photorank.signals import FACE_SIGNALS, IMAGE_SIGNALS, expression, measure_face, measure_image
 
-from shared_data import load_bench
+from quality_measures import crop_signals, eye_crops, roc_auc
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SHARED = os.path.join(os.path.dirname(REPO), "shared", "data")
-EVAL_QUALITY = load_bench("eval_quality")  # the eye crops' tuning / held-out split, ROC AUC, crop signals
 INSIGHTFACE_IMAGES = os.path.join(importlib.util.find_spec("insightface").submodule_search_locations[0], "data", "images")
 
 
@@ -145,7 +144,7 @@ def test_smile_auc_on_smilesmiled(smile_model):
         paths = sorted(glob.glob(os.path.join(root, label, "*.jpg")))
         assert len(paths) == 500
         scores[label] = [expression.smile(cv2.imread(p, cv2.IMREAD_GRAYSCALE), (0, 0, 64, 64)) for p in paths]
-    value = EVAL_QUALITY.roc_auc(scores["smile"], scores["neutral"])
+    value = roc_auc(scores["smile"], scores["neutral"])
     print(f"smile AUC {value:.3f}")
     assert value >= 0.93
 
@@ -246,14 +245,14 @@ def test_eyes_auc_on_held_out_open_and_closed_eyes(smile_model, source, componen
     needs_shared("eyes")
     settings = settings_with({"signals": {"eyes_and_pose": source}}).measuring
     for part in ("tuning", "held_out"):
-        values = {label: [EVAL_QUALITY.crop_signals(path, settings) for path in paths]
-                  for label, paths in EVAL_QUALITY.eye_crops(part).items()}
+        values = {label: [crop_signals(path, settings) for path in paths]
+                  for label, paths in eye_crops(part).items()}
         assert len(values["open"]) >= 30 and len(values["closed"]) >= 10
         assert all(v["eyes_judgeable"] == 1.0 for v in values["open"] + values["closed"])
         for key in components:
-            value = EVAL_QUALITY.roc_auc([v[key] for v in values["open"]], [v[key] for v in values["closed"]])
+            value = roc_auc([v[key] for v in values["open"]], [v[key] for v in values["closed"]])
             print(f"{source} {part} {key} AUC {value:.3f}")
-    assert EVAL_QUALITY.roc_auc([v["eyes_open"] for v in values["open"]], [v["eyes_open"] for v in values["closed"]]) >= required
+    assert roc_auc([v["eyes_open"] for v in values["open"]], [v["eyes_open"] for v in values["closed"]]) >= required
 
 
 def test_a_laughing_squint_reads_open(engine, smile_model):
