@@ -52,6 +52,7 @@ def burst_folder(tmp_path_factory):
     return folder, reference
 
 
+@pytest.mark.slow
 def test_the_best_frame_of_a_burst_is_marked_and_can_be_kept_alone(burst_folder):
     folder, reference = burst_folder
     request = RankRequest(references=[str(reference)], paths=[str(folder)])
@@ -68,6 +69,7 @@ def test_the_best_frame_of_a_burst_is_marked_and_can_be_kept_alone(burst_folder)
     assert kept == ["burst_0.jpg", "group_same_second.jpg"]
 
 
+@pytest.mark.slow
 def test_same_frame_at_two_resolutions_is_a_near_duplicate(people_dir, people_cache):
     report = rank_collection(RankRequest(references=[str(people_dir / "obama_1.jpg")], paths=[str(people_dir)]), cache_path=people_cache)
     by_name = {os.path.basename(r.path): r for r in report.results}

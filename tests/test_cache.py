@@ -89,6 +89,7 @@ def test_moved_file_is_recognised_without_decoding(demo_collection, tmp_path, ca
     assert os.path.join(folder, "portrait.jpg") not in paths  # pruned
 
 
+@pytest.mark.slow
 def test_changed_file_is_analysed_again(demo_collection, tmp_path, cache_file, monkeypatch):
     folder, _ = copy_collection(demo_collection, tmp_path)
     index_paths([folder], cache_path=cache_file, workers=1)
@@ -112,6 +113,7 @@ def test_deleted_files_are_pruned_with_their_faces(demo_collection, tmp_path, ca
     assert faces == 3 + 7  # three portraits and the group with the person (six plus the person)
 
 
+@pytest.mark.slow
 def test_interrupted_run_resumes_where_it_stopped(demo_collection, tmp_path, cache_file, monkeypatch):
     folder, _ = copy_collection(demo_collection, tmp_path)
 
@@ -129,6 +131,7 @@ def test_interrupted_run_resumes_where_it_stopped(demo_collection, tmp_path, cac
     assert len(decoded) == 5 - kept  # what was stored before the interruption is not analysed again
 
 
+@pytest.mark.slow
 def test_no_cache_gives_the_same_results(demo_collection, tmp_path, cache_file, monkeypatch):
     folder, reference = copy_collection(demo_collection, tmp_path)
     request = RankRequest(references=[reference], paths=[folder])
@@ -261,6 +264,7 @@ CONCURRENT_RUN = textwrap.dedent("""
 """)
 
 
+@pytest.mark.slow
 def test_two_runs_at_once_share_the_cache(demo_collection, tmp_path, cache_file, monkeypatch):
     folder, _ = copy_collection(demo_collection, tmp_path)
     runs = [
@@ -293,6 +297,7 @@ def test_fingerprint_sees_the_middle_of_uncompressed_files(tmp_path):
     assert fingerprint(first, size) == fingerprint(str(tmp_path / "a.bmp"), size)
 
 
+@pytest.mark.slow
 def test_copies_of_one_photo_are_analysed_once_and_all_ranked(demo_collection, tmp_path, cache_file, monkeypatch):
     folder, reference = copy_collection(demo_collection, tmp_path)
     shutil.copyfile(os.path.join(folder, "portrait.jpg"), os.path.join(folder, "portrait copy.jpg"))
@@ -304,6 +309,7 @@ def test_copies_of_one_photo_are_analysed_once_and_all_ranked(demo_collection, t
     assert os.path.join(folder, "portrait copy.jpg") in stored_paths(cache_file)
 
 
+@pytest.mark.slow
 def test_a_worker_that_dies_fails_only_its_photos_and_the_run_goes_on(demo_collection, tmp_path, cache_file):
     from photorank.library import WORKER_DIED, Library
 

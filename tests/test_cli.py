@@ -21,6 +21,7 @@ def run_photorank(*args: str, cache: str):
     return photorank(*args, "--cache", cache)
 
 
+@pytest.mark.slow
 def test_rank_json_contract(demo_collection, cache_file):
     collection, reference = demo_collection
     done = run_photorank("rank", "--ref", reference, collection, "--json", cache=cache_file)
@@ -45,6 +46,7 @@ def test_rank_json_contract(demo_collection, cache_file):
         assert isinstance(result["reasons"], list)
 
 
+@pytest.mark.slow
 def test_rank_text_listing_and_top(demo_collection, cache_file):
     collection, reference = demo_collection
     done = run_photorank("rank", "--ref", reference, collection, "--top", "2", cache=cache_file)

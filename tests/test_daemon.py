@@ -45,6 +45,7 @@ def daemon(tmp_path):
     running.stop()
 
 
+@pytest.mark.slow
 def test_rank_streams_progress_then_the_same_document_as_the_cli_in_process(daemon, photos, tmp_path):
     folder, reference = photos
     request = pb.RankRequest(references=[pb.ReferencePhoto(path=reference)], paths=[str(folder)])
@@ -63,6 +64,7 @@ def test_rank_streams_progress_then_the_same_document_as_the_cli_in_process(daem
     assert json.loads(through_daemon.stdout)["found"] == 10
 
 
+@pytest.mark.slow
 def test_second_rank_is_answered_from_memory(daemon, photos):
     folder, reference = photos
     request = pb.RankRequest(references=[pb.ReferencePhoto(path=reference)], paths=[str(folder)], top=3)
@@ -76,6 +78,7 @@ def test_second_rank_is_answered_from_memory(daemon, photos):
     assert status.images == 13 and status.faces == status.index_faces > 0
 
 
+@pytest.mark.slow
 def test_index_analyze_undo_and_status(daemon, photos):
     folder, reference = photos
     events = list(daemon.stub.Index(pb.IndexRequest(paths=[str(folder)])))
@@ -125,6 +128,7 @@ def test_socket_is_private(daemon):
     assert stat.S_IMODE(os.stat(os.path.dirname(daemon.socket)).st_mode) == 0o700
 
 
+@pytest.mark.slow
 def test_bad_requests_get_a_clear_status_and_the_daemon_keeps_serving(daemon, photos, tmp_path):
     folder, reference = photos
     blank = tmp_path / "blank.png"
@@ -156,6 +160,7 @@ def test_bad_requests_get_a_clear_status_and_the_daemon_keeps_serving(daemon, ph
     assert report.found == 10
 
 
+@pytest.mark.slow
 def test_overlapping_indexes_analyse_each_photo_once_and_ranks_answer_meanwhile(daemon, photos, tmp_path):
     folder, reference = photos
     cached = tmp_path / "cached"
@@ -185,6 +190,7 @@ def test_overlapping_indexes_analyse_each_photo_once_and_ranks_answer_meanwhile(
     assert [r.photos for r in reports] == [12, 12]
 
 
+@pytest.mark.slow
 def test_a_cancelled_rank_stops_its_work(daemon, photos):
     folder, reference = photos
     calls = daemon.stub.Index(pb.IndexRequest(paths=[str(folder)]))
@@ -235,6 +241,7 @@ def test_sigterm_stops_cleanly(tmp_path):
     assert "stopped" in open(tmp_path / "photorankd.log").read()
 
 
+@pytest.mark.slow
 def test_kill_9_during_an_index_loses_at_most_the_photos_in_flight(tmp_path, photos):
     folder, _ = photos
     running = Daemon(tmp_path)
@@ -258,6 +265,7 @@ def test_kill_9_during_an_index_loses_at_most_the_photos_in_flight(tmp_path, pho
         restarted.stop()
 
 
+@pytest.mark.slow
 def test_cli_finds_the_daemon_and_reports_status(daemon, photos, tmp_path):
     folder, reference = photos
     done = photorank("status", "--daemon", daemon.socket, "--json")

@@ -41,6 +41,7 @@ def documents(demo_collection):
         return rank_document(report), analyze_document(library.engine.id, records)
 
 
+@pytest.mark.slow
 def test_documents_travel_through_their_messages_unchanged(documents):
     rank, analyze = documents
     assert rank["results"] and any(result["burst"] is None for result in rank["results"])

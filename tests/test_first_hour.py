@@ -70,6 +70,7 @@ def test_a_rating_inside_the_photo_is_kept_and_its_keywords_reach_the_sidecar(co
 # --- the README's tests pass without the system programs ------------------------------------------
 
 
+@pytest.mark.slow
 def test_tests_that_need_system_programs_skip_when_they_are_hidden():
     hide = REPO / ".ci" / "without-system-programs"
     seen = run([str(hide), sys.executable, "-c",
@@ -284,6 +285,7 @@ def test_fetching_the_smile_model_says_so_on_stderr(tmp_path):
 # --- the demo -------------------------------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_the_demo_explains_itself_and_cleans_up(tmp_path):
     scratch = tmp_path / "tmp"
     scratch.mkdir()

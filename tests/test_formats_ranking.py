@@ -17,6 +17,8 @@ from photorank.demo import package_image, portrait_from_crop
 from oneshot import rank_collection
 from photorank.api import RankRequest
 
+pytestmark = pytest.mark.slow  # both tests read the ranking of every format, made once for the module
+
 
 @pytest.fixture(scope="module")
 def formats_folder(tmp_path_factory):

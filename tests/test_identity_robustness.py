@@ -83,6 +83,7 @@ def degraded(people_dir, tmp_path_factory, dlib_engine):
     return folder, copies, str(tmp_path_factory.mktemp("cache") / "faces.sqlite")
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     "reference, person",
     [("obama_1.jpg", "obama_4.jpg"), ("kit_harington_1.jpg", "kit_harington_2.jpg")],
@@ -117,6 +118,7 @@ def test_person_is_found_in_a_cast_photo_as_the_right_face(people_dir, tmp_path)
     assert x + w < 300, f"matched the face at x={x}, not Jennifer Aniston's (leftmost)"
 
 
+@pytest.mark.slow
 def test_strangers_rarely_match(people_dir, dlib_engine):
     """200 LFW-derived strangers (SMILEsmileD 64x64 crops, upscaled) against two references:
     the false-match rate stays well under 1% (measured ~0.1% per pair at the threshold)."""

@@ -18,6 +18,7 @@ from shared_data import shared_folder
 from oneshot import index_paths, rank_collection
 from photorank.api import RankRequest
 
+pytestmark = pytest.mark.slow  # every test reads the cast analysed once for the module
 ACTORS = ("amy", "bernadette", "howard", "leonard", "penny", "raj", "sheldon", "stuart")
 EXIFTOOL = shutil.which("exiftool")
 

@@ -19,10 +19,11 @@ import pytest
 from darktable_session import PLUGIN, plugin_darktablerc, private_env, run_darktable
 from programs import INSTALLED_PHOTORANK, PHOTORANKD, photorank, run, start, stop, wait_for
 
-pytestmark = pytest.mark.skipif(
-    shutil.which("darktable") is None or shutil.which("Xvfb") is None,
-    reason="darktable and Xvfb (Debian xvfb) are needed to run the plugin in darktable",
-)
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.skipif(shutil.which("darktable") is None or shutil.which("Xvfb") is None,
+                       reason="darktable and Xvfb (Debian xvfb) are needed to run the plugin in darktable"),
+]
 
 PERSON = "Obama"
 REFERENCE = "obama_1.jpg"

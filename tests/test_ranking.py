@@ -47,6 +47,7 @@ def test_a_good_frame_ranks_above_its_soft_and_dark_copies(demo_report):
     assert all(1 <= r.stars <= 5 for r in demo_report.results)
 
 
+@pytest.mark.slow
 def test_broken_files_are_reported_and_the_batch_goes_on(demo_collection, tmp_path):
     collection, reference = demo_collection
     folder = tmp_path / "mixed"
@@ -72,6 +73,7 @@ def test_reference_without_a_face_is_a_clear_error(demo_collection, tmp_path):
         rank_collection(RankRequest(references=[str(blank)], paths=[collection]), cache_path=":memory:", workers=1)
 
 
+@pytest.mark.slow
 def test_reference_face_number_picks_a_face_of_a_group_reference(demo_collection):
     collection, _ = demo_collection
     group = os.path.join(collection, "group_with_person.jpg")

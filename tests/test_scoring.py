@@ -221,6 +221,7 @@ def test_the_cost_of_an_aspect_is_the_points_it_takes():
     assert costs["sharpness"] == pytest.approx(100.0 - score)
 
 
+@pytest.mark.slow
 def test_scores_and_stars_do_not_depend_on_what_else_is_ranked(people_dir, people_cache):
     """The whole people/ folder and random subsets of it: every photo keeps its score and stars."""
     import random
@@ -317,6 +318,7 @@ def derived(tmp_path_factory):
     return judged, crops
 
 
+@pytest.mark.slow
 def test_t1_family_is_found_and_is_a_group(derived):
     judged, _ = derived
     assert all(result is not None for result in judged["t1"].values())
@@ -324,6 +326,7 @@ def test_t1_family_is_found_and_is_a_group(derived):
     assert any(word.endswith("others") or "people look good" in word for word in judged["t1"]["original"].reasons)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("stem", ["t1", *[name.split(".")[0] for name in SHARED_PORTRAITS]])
 def test_sharp_face_on_blurred_background_beats_blurred_face_on_sharp_background(derived, stem):
     judged, _ = derived
@@ -335,6 +338,7 @@ def test_sharp_face_on_blurred_background_beats_blurred_face_on_sharp_background
     assert any("face soft" in word for word in family["face_blur_2"].reasons)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("stem", ["t1", *[name.split(".")[0] for name in SHARED_PORTRAITS]])
 @pytest.mark.parametrize("copy", ["dark_1", "dark_2", "blur", "motion"])
 def test_degraded_copies_rank_below_their_original(derived, stem, copy):
@@ -347,6 +351,7 @@ def test_degraded_copies_rank_below_their_original(derived, stem, copy):
     assert family[copy].score < family["original"].score
 
 
+@pytest.mark.slow
 def test_well_exposed_beats_two_stops_under_and_says_underexposed(derived):
     judged, _ = derived
     # t1's target face reads +1.15 EV and 2 stops under -0.86 EV, a well-exposed darker skin
@@ -359,6 +364,7 @@ def test_well_exposed_beats_two_stops_under_and_says_underexposed(derived):
         assert family["dark_2"].target_face.signals["exposure"] < family["original"].target_face.signals["exposure"] - 1.5
 
 
+@pytest.mark.slow
 def test_frontal_beats_strong_profile(derived):
     _, crops = derived
     frontal, turned = crops["frontal"], crops["turned"]
@@ -374,6 +380,7 @@ def test_frontal_beats_strong_profile(derived):
 
 
 
+@pytest.mark.slow
 def test_the_cases_of_the_issue_on_real_photos(people_dir, people_cache):
     """obama_7_partial (face cut by the left edge) is named and loses its 4th star; biden_2 (a
     laughing squint) is not 'eyes closed'; a group photo never says one fact twice."""
@@ -397,6 +404,7 @@ def test_the_cases_of_the_issue_on_real_photos(people_dir, people_cache):
         assert len(result.reasons) == len(set(result.reasons)), result.reasons
 
 
+@pytest.mark.slow
 def test_the_same_person_facing_the_camera_beats_their_turned_head(people_dir, people_cache):
     """Real photos of one person: the most frontal scores higher on facing than the most turned.
 

@@ -266,6 +266,7 @@ def test_a_laughing_squint_reads_open(engine, smile_model):
     assert values["eyes_open"] >= 0.6
 
 
+@pytest.mark.slow
 def test_eyes_on_full_size_people_photos_mostly_open(engine, smile_model):
     root = needs_shared("people")
     from photorank.images import load_image

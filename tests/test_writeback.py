@@ -23,6 +23,7 @@ def read_back(sidecar: str) -> dict:
     return json.loads(done.stdout)[0]
 
 
+@pytest.mark.slow
 @needs_exiftool
 def test_ranking_is_written_into_sidecars_and_undone(collection, cache_file):
     folder, reference = collection
@@ -73,6 +74,7 @@ def test_write_xmp_needs_a_person(collection, cache_file):
     assert not [name for name in os.listdir(folder) if name.endswith(".xmp")]
 
 
+@pytest.mark.slow
 @needs_exiftool
 def test_a_photo_no_longer_found_loses_that_persons_data(collection, cache_file):
     folder, reference = collection
@@ -83,6 +85,7 @@ def test_a_photo_no_longer_found_loses_that_persons_data(collection, cache_file)
     assert not os.path.exists(os.path.join(folder, "group_with_person.jpg.xmp"))  # we created it: removed
 
 
+@pytest.mark.slow
 @needs_exiftool
 def test_darktable_default_star_counts_as_unrated_and_jpeg_embedding_undoes_to_the_same_bytes(collection, cache_file):
     folder, reference = collection
@@ -116,6 +119,7 @@ def test_unrated_takes_star_ratings_only(collection, cache_file):
     assert "star ratings 0-5" in done.stderr
 
 
+@pytest.mark.slow
 @needs_exiftool
 def test_photos_left_out_by_top_keep_their_data(collection, cache_file):
     folder, reference = collection
@@ -129,6 +133,7 @@ def test_photos_left_out_by_top_keep_their_data(collection, cache_file):
         assert any(k.startswith("photorank|Tom Hanks|rank") for k in read_back(path + ".xmp")["XMP-lr:HierarchicalSubject"])
 
 
+@pytest.mark.slow
 @needs_exiftool
 def test_two_photos_sharing_one_sidecar_get_the_better_ones_result(collection, cache_file):
     folder, reference = collection
@@ -149,6 +154,7 @@ def test_two_photos_sharing_one_sidecar_get_the_better_ones_result(collection, c
     assert f"photorank|Tom Hanks|rank {ranks[better]:03d}" in keywords
 
 
+@pytest.mark.slow
 def test_dry_run_lists_each_sidecar_and_what_would_change_in_it_and_writes_nothing(collection, cache_file):
     folder, reference = collection
     user_sidecar = os.path.join(folder, "portrait_dark.jpg.xmp")

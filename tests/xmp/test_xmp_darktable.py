@@ -14,10 +14,11 @@ from lxml import etree
 
 import xmp_writer as xw
 
-pytestmark = pytest.mark.skipif(
-    shutil.which("darktable") is None or shutil.which("Xvfb") is None,
-    reason="darktable and Xvfb are needed for the darktable round trip",
-)
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.skipif(shutil.which("darktable") is None or shutil.which("Xvfb") is None,
+                       reason="darktable and Xvfb are needed for the darktable round trip"),
+]
 
 # Runs inside darktable.  Whatever happens, it writes a report and quits, so
 # darktable never waits for a user.
@@ -137,7 +138,6 @@ def _darktable_view(tmp_path, photos, name: str) -> dict[str, tuple[int, list[st
     return view
 
 
-@pytest.mark.slow
 @pytest.mark.skipif(shutil.which("exiftool") is None, reason="exiftool writes one of the sidecars and reads them back")
 def test_darktable_keeps_every_hosts_keywords_through_our_write_its_own_write_and_undo(tmp_path):
     from host_sidecars import HOSTS
