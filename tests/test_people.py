@@ -3,21 +3,20 @@
 from __future__ import annotations
 
 import os
-import re
 
 import pytest
+from shared_data import DISTRACTORS, identity
 
 from oneshot import rank_collection
 from photorank.api import RankRequest
 
-DISTRACTORS = {"lin_manuel_miranda", "jeff_bezos", "marissa_mayer", "sundar_pichai"}
+pytestmark = pytest.mark.slow  # the people photos, analysed once a run into the session's face cache
 
 
 def identities(filename: str) -> set[str]:
-    stem = os.path.splitext(filename)[0]
-    if stem.startswith("group_"):
+    if filename.startswith("group_"):
         return set()  # names in group files are checked through `people_in_group`
-    return {re.sub(r"_\d.*$", "", stem)}
+    return {identity(filename)}
 
 
 def people_in_group(filename: str, names: set[str]) -> set[str]:
