@@ -37,7 +37,7 @@ from photorank.demo import make_demo_collection, package_image  # noqa: E402
 from photorank.faces import load_engine
 from photorank.faces.dlib_engine import DlibEngine
 from photorank.images import load_image
-from photorank.index import collect_images
+from photorank.analysis import collect_images
 from photorank.signals import measure_face
 
 SHARED_PEOPLE = os.path.join(os.path.dirname(__file__), "..", "..", "shared", "data", "people")
@@ -69,7 +69,7 @@ def naive_index(paths: list[str], engine: DlibEngine) -> int:
     one process, nothing cached."""
     import dlib
 
-    from photorank.faces.dlib_engine import RESNET, model_path
+    from photorank.faces.dlib_models import RESNET, model_path
 
     engine._load()
     encoder = dlib.face_recognition_model_v1(model_path(RESNET))

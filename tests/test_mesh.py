@@ -123,7 +123,7 @@ def test_a_signal_version_changes_the_analysis_key(monkeypatch):
     from dataclasses import replace
 
     from photorank.faces import load_engine
-    from photorank.index import analysis_key
+    from photorank.analysis import analysis_key
 
     engine = load_engine("dlib")
     settings = {"signals": {"eyes_and_pose": "mesh"}}

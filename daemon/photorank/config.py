@@ -20,10 +20,10 @@ from typing import Any, Callable
 
 import platformdirs
 
+from . import APP_NAME
 from .errors import PhotorankError
 
 DEFAULTS_FILE = "defaults.toml"
-APP_NAME = "photorank"
 
 
 def _engine_names() -> tuple[str, ...]:
