@@ -8,7 +8,7 @@ import pytest
 from PIL import Image, ImageOps
 from shared_data import load_bench, shared_folder
 
-from photorank.config import ConfigError, load_defaults, merge
+from photorank.config import ConfigError, default_settings, settings_with
 from photorank.demo import package_image, portrait_from_crop
 from photorank.faces import DEFAULT_ENGINE, engine_for_detector, engine_names, load_engine
 from photorank.faces.blazeface import Window, iou, tile_sides, windows_for
@@ -95,14 +95,13 @@ def test_engines_are_a_registry_with_detectors_and_a_config_key():
     assert engine_for_detector("hog") == "dlib" and engine_for_detector("blazeface") == "blazeface"
     with pytest.raises(ValueError, match="unknown face detector"):
         engine_for_detector("viola-jones")
-    defaults = load_defaults()
-    assert engine_choice(None, defaults).name == "auto"
-    chosen = engine_choice(None, merge(defaults, {"analysis": {"engine": "dlib"}})).build()
+    assert engine_choice(None, default_settings()).name == "auto"
+    chosen = engine_choice(None, settings_with({"analysis": {"engine": "dlib"}})).build()
     assert chosen.id.startswith("dlib-") and "hog" in chosen.id
-    tuned = engine_choice("blazeface", merge(defaults, {"blazeface": {"min_score": 0.7}})).build()
+    tuned = engine_choice("blazeface", settings_with({"blazeface": {"min_score": 0.7}})).build()
     assert tuned.detector.min_score == 0.7 and "score0.7" in tuned.settings_key
     with pytest.raises(ConfigError, match="engine"):
-        merge(defaults, {"analysis": {"engine": "nonesuch"}})
+        settings_with({"analysis": {"engine": "nonesuch"}})
     assert DEFAULT_ENGINE == "dlib"  # BlazeFace stays selectable until its identity figures match (docs/engines.md)
 
 

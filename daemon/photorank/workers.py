@@ -1,6 +1,6 @@
 """The worker processes that analyse photos, shared by every request of a Library.
 
-    analyser = Analyser(engine_choice(None, config), signal_settings, workers=2, store=..., recall=...)
+    analyser = Analyser(engine_choice(None, settings), settings.measuring, workers=2, store=..., recall=...)
     for seen, record in analyse_all(analyser, pending, cancel):
         ...
 
@@ -19,6 +19,7 @@ from . import lifeline
 from .analysis import EngineChoice, analyse_in_worker, start_worker
 from .errors import Cancelled, stop_if_cancelled
 from .records import ImageRecord, SeenFile
+from .settings import MeasuringSettings
 
 # Analyses one request keeps queued per worker: enough to keep every core busy, few enough that a
 # cancelled request stops within a photo or two and other requests' photos are not stuck behind it.
@@ -41,9 +42,9 @@ class Analyser:
     per-file errors that are not cached; the next photo gets a new pool.
     """
 
-    def __init__(self, choice: EngineChoice, signal_settings: dict, workers: int, store: Store, recall: Recall):
+    def __init__(self, choice: EngineChoice, measuring: MeasuringSettings, workers: int, store: Store, recall: Recall):
         self.workers = workers
-        self._start = (choice, signal_settings)
+        self._start = (choice, measuring)
         self._store = store
         self._recall = recall
         self._pool: ProcessPoolExecutor | None = None
