@@ -512,6 +512,11 @@ class Library:
         require_photos(files, folders, recursive)
         return undo_paths(files, person, (options or XmpOptions()).over(self.config["xmp"]))
 
+    def stale_paths(self) -> list[str]:
+        """The files the cache knows that were analysed under another engine or settings only:
+        what the daemon re-indexes in the background (reindex.py)."""
+        return self.cache.stale_paths(self.key)
+
     def status(self) -> LibraryStatus:
         files, images, faces = self.cache.counts(self.key)
         index_faces, index_bytes = self.faces.size()
