@@ -1,15 +1,16 @@
 """How much slower a ranking is while photorankd re-indexes in the background.
 
-    python bench/bench_reindex.py [--copies 2]
+    python bench/bench_reindex.py [--copies 2] [--repeats 3]
 
 A face cache of ../shared/data/people and cast (94 photos) is made by photorankd running the
 blazeface engine. photorankd then starts on a copy of that cache with the default engine, so every
 one of those photos is stale: once with `[daemon] reindex_in_background = false`, once with it on.
 In each, right after start, a cold ranking (the demo collection and --copies re-encoded copies of
 each of its photos: photos the cache has never seen, analysed by the ranking) and then a warm one
-(answered from memory) are timed end to end over gRPC. Printed: each time, the ratio with the
-re-index on against off, where the re-index stood when the cold ranking ended, and its rate once
-idle. Figures only, no asserts (docs/benchmarks.md).
+(answered from memory) are timed end to end over gRPC; off and on alternate --repeats times (the
+machine is shared). Printed: the median of each time, the ratio with the re-index on against off,
+where the re-index stood when each cold ranking ended, and its rate once idle. Figures only, no
+asserts (docs/benchmarks.md).
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from __future__ import annotations
 import argparse
 import pathlib
 import shutil
+import statistics
 import sys
 import tempfile
 import time
@@ -88,6 +90,7 @@ def run(folder: pathlib.Path, cache: pathlib.Path, request: pb.RankRequest, rein
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--copies", type=int, default=2, choices=range(len(QUALITIES) + 1), help="re-encoded copies of each demo photo")
+    parser.add_argument("--repeats", type=int, default=3, help="runs without and with the re-index, alternating")
     args = parser.parse_args()
     for name in STALE_FOLDERS:
         if not (SHARED / name).is_dir():
@@ -99,13 +102,16 @@ def main() -> None:
         photos, reference = ranking_photos(root, args.copies)
         request = pb.RankRequest(references=[pb.ReferencePhoto(path=reference)], paths=[str(photos)])
         print(f"{stale} stale photos (analysed under the blazeface engine); ranking {len(list(photos.iterdir()))} new photos, cold then warm")
-        off = run(root / "off", root / "old" / "faces.sqlite", request, reindex=False)
-        on = run(root / "on", root / "old" / "faces.sqlite", request, reindex=True)
+        runs: dict[bool, list[dict]] = {False: [], True: []}
+        for repeat in range(args.repeats):
+            for reindex in (False, True):
+                runs[reindex].append(run(root / f"{repeat}-{reindex}", root / "old" / "faces.sqlite", request, reindex))
     for kind in ("cold", "warm"):
-        print(f"{kind} ranking: {off[kind]:.2f} s without a re-index, {on[kind]:.2f} s during one (x{on[kind] / off[kind]:.2f})")
-    during = on["during"]
-    print(f"the re-index when the cold ranking ended: {during.state}, {during.done} of {during.total}")
-    print(f"re-index rate once idle: {on['rate']:.2f} photos/s")
+        off, on = (statistics.median(each[kind] for each in runs[reindex]) for reindex in (False, True))
+        print(f"{kind} ranking: {off:.2f} s without a re-index, {on:.2f} s during one (x{on / off:.2f}; medians of {args.repeats})")
+    stood = ", ".join(f"{each['during'].state} {each['during'].done} of {each['during'].total}" for each in runs[True])
+    print(f"the re-index when each cold ranking ended: {stood}")
+    print(f"re-index rate once idle: {statistics.median(each['rate'] for each in runs[True]):.2f} photos/s")
 
 
 if __name__ == "__main__":
