@@ -37,10 +37,10 @@ import time
 
 import numpy as np
 
+from photorank.api import RankRequest, ReferenceSpec
 from photorank.cache import FaceCache
 from photorank.demo import make_demo_collection
 from photorank.library import Library
-from photorank.ranking import RankRequest, ReferenceSpec
 from photorank.rpc import unix_target
 
 PERSON_PHOTOS = 300
@@ -101,9 +101,8 @@ def baseline_rank(cache_path: str, library: Library, folder: str, reference: str
     found = 0
     for name in sorted(os.listdir(folder)):
         path = os.path.join(folder, name)
-        stat = os.stat(path)
-        fingerprint = cache.known_fingerprint(path, stat.st_size, stat.st_mtime_ns)
-        record = cache.load(fingerprint, library.key, path)
+        state = cache.file_states([path], library.key)[path]
+        record = cache.load_many({path: state.fingerprint}, library.key)[path]
         best = max((float(np.dot(face.embedding, ref.embedding)) for face in record.faces), default=-1.0)
         found += best >= library.threshold
     cache.close()

@@ -30,12 +30,14 @@ import time
 import numpy as np
 from PIL import Image, ImageEnhance, ImageOps
 
-from photorank.demo import make_demo_collection, package_image
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "tests"))  # the one-shot helpers
+from oneshot import index_paths, rank_collection  # noqa: E402
+from photorank.api import RankRequest  # noqa: E402
+from photorank.demo import make_demo_collection, package_image  # noqa: E402
 from photorank.faces import load_engine
 from photorank.faces.dlib_engine import DlibEngine
 from photorank.images import load_image
-from photorank.index import collect_images, index_paths
-from photorank.ranking import RankRequest, rank_collection
+from photorank.index import collect_images
 from photorank.signals import measure_face
 
 SHARED_PEOPLE = os.path.join(os.path.dirname(__file__), "..", "..", "shared", "data", "people")

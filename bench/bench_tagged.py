@@ -27,8 +27,8 @@ import numpy as np
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from eval_identity import DEFAULT_DATA, DISTRACTORS, group_people, identity  # noqa: E402
 
+from photorank.api import RankRequest, ReferenceSpec  # noqa: E402
 from photorank.library import Library  # noqa: E402
-from photorank.ranking import RankRequest, ReferenceSpec  # noqa: E402
 from photorank.regions import TagReader  # noqa: E402
 
 SIDECAR = """<x:xmpmeta xmlns:x="adobe:ns:meta/">

@@ -26,8 +26,7 @@ from bench_identity import THRESHOLD, synthetic_index, timed  # noqa: E402
 from photorank.config import load_defaults  # noqa: E402
 from photorank.identity import find_people, find_person  # noqa: E402
 from photorank.library import Library  # noqa: E402
-from photorank.ranking import RankRequest  # noqa: E402
-from photorank.records import PeopleRequest, Person  # noqa: E402
+from photorank.api import PeopleRequest, Person, RankRequest  # noqa: E402
 
 PEOPLE = ["obama", "biden", "kit_harington", "rose_leslie"]
 SHARED_PEOPLE = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "..", "shared", "data", "people")

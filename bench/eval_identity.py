@@ -30,9 +30,10 @@ from collections import defaultdict
 import numpy as np
 from PIL import Image, ImageFilter, ImageOps
 
-from photorank.faces.dlib_engine import landmarks_in_box
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "tests"))  # the one-shot helpers
+from oneshot import index_paths  # noqa: E402
+from photorank.faces.dlib_engine import landmarks_in_box  # noqa: E402
 from photorank.images import load_image
-from photorank.index import index_paths
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 DEFAULT_DATA = os.path.join(os.path.dirname(REPO), "shared", "data")

@@ -31,11 +31,12 @@ from dataclasses import dataclass
 import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "tests"))  # the one-shot helpers
 from eval_identity import DEFAULT_DATA, DISTRACTORS, find_t1, identity, largest, make_degraded, smiles_embeddings, source  # noqa: E402
 
+from oneshot import index_paths  # noqa: E402
 from photorank.config import load_defaults  # noqa: E402
 from photorank.identity import Match, find_person, nearest_rows, with_neighbours  # noqa: E402
-from photorank.index import index_paths  # noqa: E402
 
 
 @dataclass

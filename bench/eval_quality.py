@@ -20,7 +20,7 @@ said otherwise:
 | `cut` | the frame's left edge moved into the face: a quarter of the face's width outside |
 | `small` | downscaled so the face is 64 px wide (only for faces wider than 128 px) |
 
-Every family is judged with `photorank.ranking.judge_records`, the reference being the target face
+Every family is judged with `judge_records` (tests/oneshot.py), the reference being the target face
 of the original, with the configuration in force (defaults plus the user's file). Printed: for
 each ordering the share of families ordered right (ties count as wrong), the score distribution
 of each copy, the median quality of each aspect, and the star histogram of the originals ranked
@@ -54,11 +54,13 @@ from dataclasses import dataclass
 import numpy as np
 from PIL import Image, ImageFilter
 
-from photorank.config import CHOICES, load_config
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "tests"))  # the one-shot helpers
+from oneshot import index_paths, judge_records  # noqa: E402
+from photorank.api import Reference  # noqa: E402
+from photorank.config import CHOICES, load_config  # noqa: E402
 from photorank.demo import package_image
 from photorank.images import load_image
-from photorank.index import index_paths
-from photorank.ranking import Reference, judge_records, order_results, prominent_faces
+from photorank.ranking import order_results, prominent_faces
 
 SHARED_DATA = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "shared", "data")
 SHARED_PEOPLE = os.path.join(SHARED_DATA, "people")

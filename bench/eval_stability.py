@@ -13,7 +13,7 @@ checks the same on fewer queries):
    the collection) and each pool photo, the band (sure, unsure, absent) of every other photo of
    the collection with the pool photo added is compared with the band without it: unchanged,
    moved by one band, or worse (sure to absent, absent to sure).
-2. **The reference chosen** (ranking.judge_records). For each person, each of their single-person
+2. **The reference chosen** (judge_records, tests/oneshot.py). For each person, each of their single-person
    photos serves in turn as the reference over the whole of people/ and cast/; each photo found
    with several references gets stars from each: the share of (photo, reference) cases with the
    photo's most common stars, and the score changes over 3 points that no reason explains (the
@@ -38,12 +38,13 @@ import numpy as np
 from PIL import Image, ImageOps
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "tests"))  # the one-shot helpers
 from eval_identity import DEFAULT_DATA, DISTRACTORS, identity, largest  # noqa: E402
 
+from oneshot import index_paths, judge_records  # noqa: E402
 from photorank import identity as decision  # noqa: E402
+from photorank.api import Reference  # noqa: E402
 from photorank.config import load_defaults  # noqa: E402
-from photorank.index import index_paths  # noqa: E402
-from photorank.ranking import Reference, judge_records  # noqa: E402
 from photorank.scoring import stars  # noqa: E402
 
 BANDS = {"absent": 0, "unsure": 1, "sure": 2}

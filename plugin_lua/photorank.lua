@@ -4,9 +4,9 @@
   Purpose
     Select a photo of a person, press "rank for this person": photorank finds every photo of
     that person among the selected images (or the whole collection), judges each one as a
-    photographer would, and this script gives them darktable stars and tags
-    (photorank|<person>|rank 007, |single, |group, |best of burst, |unsure), so you filter
-    by rating and sort. "undo photorank" takes it all out again.
+    photographer would, and this script gives them darktable stars and the tags photorank
+    names (photorank|<person>|rank 007, |single, |group, |best of burst, |unsure), so you
+    filter by rating and sort. "undo photorank" takes it all out again.
 
   Additional software
     photorank (the `photorank` command; `photorankd`, its daemon, is used when it runs).
@@ -31,7 +31,6 @@ local dt = require "darktable"
 
 local MODULE = "photorank"
 local MIN_API = "9.0.0"
-local TAG_ROOT = "photorank"
 
 local has_dtutils, du = pcall(require, "lib/dtutils")
 
@@ -325,35 +324,23 @@ end
 -- tags
 ---------------------------------------------------------------------------------------------
 
---- A name as one component of a tag path: no separator of any photo manager, no commas
--- (the same cleaning photorank applies to the keywords it writes into sidecars).
-function core.tag_component(text)
-  local cleaned = tostring(text):gsub("[,|/\\%c]", " ")
-  cleaned = cleaned:gsub("%s+", " "):gsub("^ ", ""):gsub(" $", "")
-  return cleaned
-end
+-- photorank names every tag itself: a document gives each result's `keywords` and the
+-- `keyword_prefix` all of the person's (or set's) begin with.  Undo with no document at hand
+-- takes off what is under the root every prefix shares.
+local TAG_ROOT = "photorank|"
 
--- The kinds of photo a tag names: one person's single or group photo; a set's photo of all.
-local KINDS = { single = true, group = true, together = true, some = true }
-
-function core.person_prefix(person)
-  local name = core.tag_component(person)
-  return TAG_ROOT .. "|" .. (name ~= "" and name or "unnamed") .. "|"
-end
-
---- Tag names for one result of the document.
-function core.result_tags(person, result)
-  local prefix = core.person_prefix(person)
-  local tags = { prefix .. string.format("rank %03d", math.tointeger(result.rank) or 0) }
-  if KINDS[result.kind] then tags[#tags + 1] = prefix .. result.kind end
-  if result.burst ~= nil and result.best_of_burst == true then tags[#tags + 1] = prefix .. "best of burst" end
-  if result.match == "unsure" then tags[#tags + 1] = prefix .. "unsure" end
-  return tags
-end
-
-function core.is_our_tag(name, person)
-  local prefix = person and core.person_prefix(person) or (TAG_ROOT .. "|")
+local function is_under(name, prefix)
   return name:sub(1, #prefix) == prefix
+end
+
+--- The prefix of a ranking's tags, or nil and the message when the document names none (a
+-- photorank older than the plugin, or a ranking without a person).
+function core.keyword_prefix(document)
+  local prefix = document.keyword_prefix
+  if type(prefix) ~= "string" or not is_under(prefix, TAG_ROOT) or prefix == TAG_ROOT then
+    return nil, _("photorank: its ranking names no tags; update photorank (pip install -U photorank)")
+  end
+  return prefix
 end
 
 ---------------------------------------------------------------------------------------------
@@ -517,7 +504,7 @@ function core.set_person(people, name, path)
   return out
 end
 
---- The set's name in tags and undo, as photorank writes it: "Alice + Bob".
+--- The set's name, as photorank names it in tags: "Alice + Bob".
 function core.set_name(people)
   local names = {}
   for _i, person in ipairs(people) do names[#names + 1] = person.name end
@@ -589,12 +576,16 @@ end
 -- applying a ranking to darktable images
 ---------------------------------------------------------------------------------------------
 
---- Gives every image of the ranked set what this ranking says (stars and tags where the
--- person is, the person's old tags and rating taken off where they no longer are; files
--- photorank could not read are left alone).  tags: an interface over dt.tags (create,
--- attach, detach, get_tags, delete_if_unused) so tests can stand in for darktable.
--- Returns counts { tagged, rated, kept, cleared } and the notes on kept ratings.
+--- Gives every image of the ranked set what this ranking says (stars, and the document's
+-- keywords as tags, where the person is; the tags under the document's prefix and the person's
+-- rating taken off where they no longer are; files photorank could not read are left alone).
+-- person: the name the memory of ratings keeps the stars under.  tags: an interface over
+-- dt.tags (create, attach, detach, get_tags, delete_if_unused) so tests can stand in for
+-- darktable.  Returns counts { tagged, rated, kept, cleared }, or nil and the message when the
+-- document names no tags (nothing is changed then).
 function core.apply_document(document, person, by_path, memory, policy, tags, on_step)
+  local prefix, problem = core.keyword_prefix(document)
+  if not prefix then return nil, problem end
   local counts = { tagged = 0, rated = 0, kept = 0, cleared = 0 }
   local results, unreadable = {}, {}
   for _i, result in ipairs(document.results or {}) do results[result.path] = result end
@@ -614,10 +605,10 @@ function core.apply_document(document, person, by_path, memory, policy, tags, on
     local result = results[path]
     if result ~= nil or not unreadable[path] then
       local wanted = {}
-      for _i, name in ipairs(result and core.result_tags(person, result) or {}) do wanted[name] = true end
+      for _i, name in ipairs(result and result.keywords or {}) do wanted[name] = true end
       for _i, image in ipairs(by_path[path]) do
         for _i, old in ipairs(tags.get_tags(image)) do
-          if core.is_our_tag(old.name, person) and not wanted[old.name] then
+          if is_under(old.name, prefix) and not wanted[old.name] then
             tags.detach(old, image)
             touched_tags[old.name] = old
           end
@@ -651,7 +642,7 @@ function core.undo_images(images, memory, tags)
   for _i, image in ipairs(images) do
     local had = false
     for _i, old in ipairs(tags.get_tags(image)) do
-      if core.is_our_tag(old.name) then
+      if is_under(old.name, TAG_ROOT) then
         tags.detach(old, image)
         touched_tags[old.name] = old
         had = true
@@ -863,11 +854,12 @@ local function apply_ranking(document, person, by_path, found_text)
   local memory = core.load_memory(state.memory_file)
   local job = dt.gui.create_job(_("photorank: applying stars and tags"), true)
   local should_show = core.progress_gate()
-  local counts = core.apply_document(document, person, by_path, memory, rating_policy(), dt_tags,
+  local counts, problem = core.apply_document(document, person, by_path, memory, rating_policy(), dt_tags,
     function(step, total)
       if should_show(step / total, "applying") then job.percent = step / total end
     end)
   job.valid = false
+  if not counts then return fail(problem) end
   core.save_memory(state.memory_file, memory)
 
   local ranked = 0

@@ -12,7 +12,8 @@ import imagefactory as factory
 from photorank.bursts import group_ids
 from photorank.config import load_config
 from photorank.demo import package_image, portrait_from_crop
-from photorank.ranking import RankRequest, rank_collection
+from oneshot import rank_collection
+from photorank.api import RankRequest
 
 SETTINGS = load_config()["burst"]
 

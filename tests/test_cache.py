@@ -17,8 +17,8 @@ from daemon_process import descendants
 from photorank import cache as cache_module
 from photorank import library as library_module
 from photorank.cache import SCHEMA_VERSION, FaceCache, fingerprint
-from photorank.index import index_paths
-from photorank.ranking import RankRequest, rank_collection
+from oneshot import index_paths, rank_collection
+from photorank.api import RankRequest
 from photorank.records import DetectedFace, ImageRecord
 from PIL import Image, ImageOps
 
@@ -146,8 +146,8 @@ def test_analyses_of_different_engines_are_kept_apart(cache_file):
     face = DetectedFace(box=(1, 2, 30, 40), detector_score=1.5, embedding=np.ones(128, np.float32) / np.sqrt(128))
     cache = FaceCache(cache_file)
     cache.store("/x.jpg", 1000, 1, "fp", "engine-a", ImageRecord(path="/x.jpg", width=100, height=80, faces=[face]))
-    assert cache.load("fp", "engine-b", "/x.jpg") is None
-    record = cache.load("fp", "engine-a", "/moved/x.jpg")
+    assert cache.load_many({"/x.jpg": "fp"}, "engine-b") == {}
+    record = cache.load_many({"/moved/x.jpg": "fp"}, "engine-a")["/moved/x.jpg"]
     cache.close()
     assert record.path == "/moved/x.jpg"
     assert record.faces[0].box == (1, 2, 30, 40)
@@ -254,7 +254,8 @@ def test_another_runs_prune_between_writes_loses_nothing(demo_collection, tmp_pa
 
 CONCURRENT_RUN = textwrap.dedent("""
     import sys
-    from photorank.index import index_paths
+    sys.path.insert(0, sys.argv[3])  # tests/, for the one-shot helpers
+    from oneshot import index_paths
     _, records = index_paths([sys.argv[1]], cache_path=sys.argv[2], workers=1)
     assert len(records) == 5 and all(record.error is None for record in records.values()), records
 """)
@@ -263,7 +264,7 @@ CONCURRENT_RUN = textwrap.dedent("""
 def test_two_runs_at_once_share_the_cache(demo_collection, tmp_path, cache_file, monkeypatch):
     folder, _ = copy_collection(demo_collection, tmp_path)
     runs = [
-        subprocess.Popen([sys.executable, "-c", CONCURRENT_RUN, folder, cache_file], stderr=subprocess.PIPE, text=True)
+        subprocess.Popen([sys.executable, "-c", CONCURRENT_RUN, folder, cache_file, os.path.dirname(__file__)], stderr=subprocess.PIPE, text=True)
         for _ in range(2)
     ]
     for run in runs:

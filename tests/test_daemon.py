@@ -23,7 +23,7 @@ from daemon_process import Daemon
 
 from photorank.client import DaemonClient
 from photorank.faces import DEFAULT_ENGINE
-from photorank.ranking import RankRequest, ReferenceSpec
+from photorank.api import RankRequest, ReferenceSpec
 from photorank.v1 import photorank_pb2 as pb
 from photorank.v1 import photorank_pb2_grpc as pb_grpc
 
@@ -114,7 +114,7 @@ def test_index_analyze_undo_and_status(daemon, photos):
 
 
 def pb_options(**options):
-    from photorank.records import XmpOptions
+    from photorank.api import XmpOptions
 
     return XmpOptions(**options)
 

@@ -12,7 +12,7 @@ import pytest
 
 from photorank.document import analyze_document, rank_document
 from photorank.library import Library
-from photorank.ranking import RankRequest
+from photorank.api import RankRequest
 from photorank.rpc import to_document, to_message, without_absent
 from photorank.v1 import photorank_pb2 as pb
 

@@ -14,7 +14,8 @@ from PIL import Image
 
 import imagefactory as factory
 from photorank.demo import package_image, portrait_from_crop
-from photorank.ranking import RankRequest, rank_collection
+from oneshot import rank_collection
+from photorank.api import RankRequest
 
 
 @pytest.fixture(scope="module")

@@ -13,7 +13,8 @@ import pytest
 from PIL import Image, ImageFilter, ImageOps
 
 from photorank.images import load_image
-from photorank.ranking import RankRequest, rank_collection
+from oneshot import rank_collection
+from photorank.api import RankRequest
 
 BASE_WIDTH = 1000
 

@@ -16,8 +16,8 @@ import sys
 import pytest
 
 from shared_data import shared_folder
-from photorank.index import index_paths
-from photorank.ranking import RankRequest, rank_collection
+from oneshot import index_paths, rank_collection
+from photorank.api import RankRequest
 
 ACTORS = ("amy", "bernadette", "howard", "leonard", "penny", "raj", "sheldon", "stuart")
 EXIFTOOL = shutil.which("exiftool")

@@ -7,7 +7,8 @@ import re
 
 import pytest
 
-from photorank.ranking import RankRequest, rank_collection
+from oneshot import rank_collection
+from photorank.api import RankRequest
 
 DISTRACTORS = {"lin_manuel_miranda", "jeff_bezos", "marissa_mayer", "sundar_pichai"}
 

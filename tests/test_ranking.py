@@ -9,7 +9,9 @@ import pytest
 
 from photorank.config import load_config
 from photorank.errors import UsageError
-from photorank.ranking import RankRequest, ReferenceError, ReferenceSpec, prominent_faces, rank_collection
+from oneshot import rank_collection
+from photorank.api import RankRequest, ReferenceSpec
+from photorank.ranking import ReferenceError, prominent_faces
 from photorank.records import DetectedFace
 
 import numpy as np

@@ -17,8 +17,8 @@ from photorank import scoring
 from photorank.cli import analyze_text
 from photorank.config import load_defaults
 from photorank.demo import package_image
-from photorank.index import index_paths
-from photorank.ranking import Reference, judge_records
+from oneshot import index_paths, judge_records
+from photorank.api import Reference
 from photorank.records import DetectedFace, ImageRecord
 
 from shared_data import SHARED_DATA, load_bench
@@ -223,7 +223,8 @@ def test_scores_and_stars_do_not_depend_on_what_else_is_ranked(people_dir, peopl
     """The whole people/ folder and random subsets of it: every photo keeps its score and stars."""
     import random
 
-    from photorank.ranking import RankRequest, rank_collection
+    from oneshot import rank_collection
+    from photorank.api import RankRequest
 
     def ranked(paths):
         report = rank_collection(
@@ -375,7 +376,8 @@ def test_frontal_beats_strong_profile(derived):
 def test_the_cases_of_the_issue_on_real_photos(people_dir, people_cache):
     """obama_7_partial (face cut by the left edge) is named and loses its 4th star; biden_2 (a
     laughing squint) is not 'eyes closed'; a group photo never says one fact twice."""
-    from photorank.ranking import RankRequest, rank_collection
+    from oneshot import rank_collection
+    from photorank.api import RankRequest
 
     def ranked(reference: str) -> dict:
         report = rank_collection(RankRequest(references=[str(people_dir / reference)], paths=[str(people_dir)]), cache_path=people_cache)
@@ -399,7 +401,8 @@ def test_the_same_person_facing_the_camera_beats_their_turned_head(people_dir, p
 
     The shared photos turn at most about 35 degrees (dlib's frontal detector finds no strong
     profile at all); the strong-profile case is covered by the signal-level test above."""
-    from photorank.ranking import RankRequest, rank_collection
+    from oneshot import rank_collection
+    from photorank.api import RankRequest
 
     report = rank_collection(RankRequest(references=[str(people_dir / "obama_1.jpg")], paths=[str(people_dir)]), cache_path=people_cache)
     singles = [r for r in report.results if r.kind == "single"]

@@ -20,7 +20,7 @@ from photorank.cli import main
 from photorank.config import load_defaults, merge
 from photorank.errors import PhotorankError
 from photorank.library import Library
-from photorank.ranking import RankRequest, ReferenceSpec
+from photorank.api import RankRequest, ReferenceSpec
 from photorank.regions import TagReader, people_counts
 from photorank.tagged import FACE_NOT_VISIBLE
 

@@ -18,7 +18,7 @@ from photorank.config import load_config
 from photorank.document import rank_document
 from photorank.library import Library
 from photorank.rpc import to_document, to_message, without_absent
-from photorank.records import PeopleRequest, Person
+from photorank.api import PeopleRequest, Person
 from photorank.together import framing_together
 from photorank.v1 import photorank_pb2 as pb
 
@@ -114,7 +114,7 @@ def keywords_and_regions(sidecar) -> tuple[set[str], list[str]]:
 def test_write_back_for_the_set_and_undo_by_its_name_keeps_each_persons_own(library, people_dir, tmp_path):
     if shutil.which("exiftool") is None:
         pytest.skip("exiftool is not installed: it reads the sidecars back")
-    from photorank.ranking import RankRequest
+    from photorank.api import RankRequest
 
     folder = tmp_path / "photos"
     folder.mkdir()

@@ -307,16 +307,6 @@ class FaceCache:
     # --- files -----------------------------------------------------------------------------
 
     @_recovering
-    def known_fingerprint(self, path: str, size: int, mtime_ns: int) -> str | None:
-        """The stored fingerprint when the file is unchanged since it was last seen."""
-        with self._lock:
-            row = self._db.execute(
-                "SELECT fingerprint FROM files WHERE path=? AND size=? AND mtime_ns=?",
-                (os.fsencode(path), size, mtime_ns),
-            ).fetchone()
-        return row[0] if row else None
-
-    @_recovering
     def file_states(self, paths: list[str], analysis_key: str) -> dict[str, FileState]:
         """What is remembered of each of `paths` (those never seen are absent): a few bulk queries."""
         states: dict[str, FileState] = {}
@@ -396,9 +386,6 @@ class FaceCache:
         return [os.fsdecode(path) for (path,) in rows]
 
     # --- analyses ------------------------------------------------------------------------------
-
-    def load(self, file_fingerprint: str, analysis_key: str, path: str) -> ImageRecord | None:
-        return self.load_many({path: file_fingerprint}, analysis_key).get(path)
 
     @_recovering
     def load_many(self, fingerprints: dict[str, str], analysis_key: str) -> dict[str, ImageRecord]:

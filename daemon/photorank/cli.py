@@ -17,11 +17,11 @@ import textwrap
 from collections.abc import Iterable, Sequence
 
 from . import __version__
+from .api import PeopleRequest, Person, ProgressEvent, RankRequest, ReferenceSpec, XmpOptions
 from .collection import check_output_file
 from .config import default_config_path, load_config, load_defaults
 from .document import progress_document
 from .errors import PhotorankError, UsageError
-from .records import PeopleRequest, Person, ProgressEvent, RankRequest, ReferenceSpec, XmpOptions, check_people, check_references
 from .scoring import star_bands
 
 EXIT_OK, EXIT_USAGE, EXIT_FAILED = 0, 2, 1
@@ -282,7 +282,7 @@ def people_of(order: list[tuple[str, str | int]]) -> list[Person]:
     people: list[Person] = []
     for option, value in order:
         if option == "person":
-            people.append(Person(value.strip()))
+            people.append(Person(value))
         elif not people:
             raise UsageError(f"--{option.replace('_', '-')} {value} comes before any --person: with --together or --any, "
                              "give each person as --person NAME --ref PHOTO")
@@ -386,18 +386,13 @@ def person_request(args: argparse.Namespace) -> RankRequest:
     if len(args.person or []) > 1:
         raise UsageError("several --person: rank them with --together (photos of all of them) or --any (of at least one)")
     face = (args.ref_face or [None])[-1]  # one person: the face number holds for every reference
-    person = Person((args.person or [""])[0].strip(), [ReferenceSpec(path, face) for path in args.ref or []])
-    check_references(person)
-    if args.write_xmp and not person.name:
-        raise UsageError("--write-xmp needs --person NAME (the name written into keywords and face regions)")
-    return RankRequest(references=person.references, person=person.name or None, **ranking_choices(args))
+    references = [ReferenceSpec(path, face) for path in args.ref or []]
+    return RankRequest(references=references, person=(args.person or [None])[0], **ranking_choices(args))
 
 
 def people_request(args: argparse.Namespace) -> PeopleRequest:
     """`--person A --ref a.jpg --person B --ref b.jpg --together|--any`; checked before any work."""
-    people = people_of(args.order)
-    check_people(people, args.mode)
-    return PeopleRequest(people=people, mode=args.mode, **ranking_choices(args))
+    return PeopleRequest(people=people_of(args.order), mode=args.mode, **ranking_choices(args))
 
 
 def ranking_choices(args: argparse.Namespace) -> dict:

@@ -17,12 +17,11 @@ import grpc
 from . import rpc
 from .document import analyze_document, rank_document
 from .errors import PathNotFound, PhotorankError, UsageError
-from .records import ProgressEvent, RankRequest, XmpOptions
+from .api import Progress, ProgressEvent, RankRequest, XmpOptions
 from .v1 import photorank_pb2 as pb
 from .v1 import photorank_pb2_grpc as pb_grpc
 
 if TYPE_CHECKING:  # the daemon's clients load no analysis code: asking photorankd stays fast
-    from .index import Progress
     from .library import Library
 
 # How long the CLI waits for a daemon whose socket exists before running in-process.

@@ -8,13 +8,8 @@ name), and a client turns those messages back into the very same documents. Name
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
+from .api import MemberResult, RankingReport, Reference, SetResult
 from .records import DetectedFace, ImageRecord
-
-if TYPE_CHECKING:  # the CLI talking to photorankd imports this module, never the ranking stage
-    from .ranking import RankingReport, Reference
-    from .together import MemberResult
 
 
 def face_json(face: DetectedFace) -> dict:
@@ -45,7 +40,6 @@ def member_json(member: MemberResult) -> dict:
 def rank_document(report: RankingReport) -> dict:
     # the ranking stage: documents are made by the library, never by the CLI's client
     from .tagged import tagged_as_reason
-    from .together import SetResult
     from .writeback import keyword_prefix, result_keywords
 
     document = {

@@ -8,6 +8,11 @@ Anything else is a bug or a per-file problem, never shown to the user as a trace
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import threading
+
 
 class PhotorankError(Exception):
     """An error with a message for the user; `kind` says which sort of mistake it is."""
@@ -25,3 +30,12 @@ class PathNotFound(PhotorankError):
     """A photo, folder or reference named by the user does not exist or cannot be read."""
 
     kind = "not_found"
+
+
+class Cancelled(PhotorankError):
+    """The client cancelled the request or went away; what was analysed so far is kept."""
+
+
+def stop_if_cancelled(cancel: threading.Event | None) -> None:
+    if cancel is not None and cancel.is_set():
+        raise Cancelled("cancelled; what was analysed so far is kept")

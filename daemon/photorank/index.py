@@ -11,7 +11,7 @@ import errno
 import hashlib
 import json
 import os
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 import numpy as np
@@ -20,7 +20,7 @@ from .collection import is_folder
 from .faces import EngineUnavailable, FaceEngine, engines, load_engine, onnx_providers
 from .images import ImageError, is_image_path, load_image
 from .models import ModelUnavailable
-from .records import DetectedFace, ImageRecord, ProgressEvent
+from .records import DetectedFace, ImageRecord
 
 # Part of every analysis key, so cached analyses made under another version are never used.
 # Bump it whenever the same engine and settings would now store something different for an
@@ -29,8 +29,6 @@ from .records import DetectedFace, ImageRecord, ProgressEvent
 # are the signals (each row's version, signals.registry_key()); cache.SCHEMA_VERSION covers tables.
 # 2: the signals changed since version 1. 3: blockiness; smile-aware eyes; edge_cut from the face's extent.
 ANALYSIS_VERSION = 3
-
-Progress = Callable[[ProgressEvent], None]
 
 
 @dataclass(frozen=True)
@@ -175,23 +173,6 @@ def os_error_text(error: OSError) -> str:
     if isinstance(error, PermissionError):
         return "permission denied"
     return f"cannot read: {error.strerror or error}"
-
-
-def index_paths(
-    paths: list[str],
-    *,
-    recursive: bool = False,
-    engine: str | None = None,
-    cache_path: str | None = None,
-    workers: int | None = None,
-    config: dict[str, dict] | None = None,
-    progress: Progress | None = None,
-) -> tuple[FaceEngine, dict[str, ImageRecord]]:
-    """One-shot: sync a cache with the photos in `paths`; the engine and every record."""
-    from .library import Library
-
-    with Library(config, engine=engine, cache_path=cache_path, workers=workers) as library:
-        return library.engine, library.analyze(paths, recursive, progress)
 
 
 def engine_choice(name: str | None, config: dict[str, dict]) -> EngineChoice:

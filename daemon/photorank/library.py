@@ -27,37 +27,30 @@ from stat import S_ISREG
 import numpy as np
 
 from . import __version__, lifeline
+from .api import (
+    IndexSummary,
+    LibraryStatus,
+    PeopleRequest,
+    PhotoResult,
+    Progress,
+    ProgressEvent,
+    RankingReport,
+    RankRequest,
+    Reference,
+    ReferenceSpec,
+    XmpOptions,
+)
 from .cache import FaceCache, StoredFaces, fingerprint
 from .collection import check_paths, require_photos
 from .config import load_config
-from .errors import PhotorankError, UsageError
-from .index import (
-    EngineChoice,
-    Progress,
-    analyse_in_worker,
-    analysis_key,
-    collect_images,
-    engine_choice,
-    os_error_text,
-    start_worker,
-)
-from .ranking import (
-    Match,
-    PhotoResult,
-    RankingReport,
-    RankRequest,
-    ReferenceSpec,
-    find_person,
-    judge_matches,
-    order_results,
-    pick_reference,
-)
-from .identity import find_people
-from .records import ImageRecord, ProgressEvent, XmpOptions
-from .records import PeopleRequest, Person, check_people, check_references
-from .together import judge_set, one_face_each
+from .errors import Cancelled, PhotorankError, stop_if_cancelled
+from .identity import Match, find_people, find_person
+from .index import EngineChoice, analyse_in_worker, analysis_key, collect_images, engine_choice, os_error_text, start_worker
+from .ranking import judge_photo, order_results, pick_reference
+from .records import ImageRecord
 from .regions import TagReader
 from .tagged import OtherTag, PersonTags, apply_to_matches, person_tags, region_only_results, spread
+from .together import judge_set, one_face_each
 from .writeback import WriteBackSummary, undo_paths, write_back
 
 log = logging.getLogger(__name__)
@@ -71,45 +64,6 @@ CANCEL_POLL_SECONDS = 0.2
 CANCEL_CHECK_FILES = 500
 SHUTTING_DOWN = "photorank is shutting down; what was analysed so far is kept"
 WORKER_DIED = "analysis interrupted: a worker process died (out of memory?); run again to retry this photo"
-
-
-class Cancelled(PhotorankError):
-    """The client cancelled the request or went away; what was analysed so far is kept."""
-
-
-@dataclass
-class IndexSummary:
-    """What `index` did: photos looked at, analysed now, answered from the cache, unreadable."""
-
-    photos: int
-    analysed: int
-    cached: int
-    errors: list[tuple[str, str]]
-
-    def as_dict(self) -> dict:
-        return {
-            "photos": self.photos,
-            "analysed": self.analysed,
-            "cached": self.cached,
-            "errors": [{"path": path, "error": error} for path, error in self.errors],
-        }
-
-
-@dataclass
-class LibraryStatus:
-    version: str
-    engine: str
-    analysis_key: str
-    smile_model: str
-    cache_path: str
-    files: int  # files the cache knows
-    images: int  # analysed images under the current analysis key
-    faces: int
-    index_faces: int  # faces in the in-memory index
-    index_bytes: int
-    queued: int  # analyses running or waiting
-    analyses_started: int  # photos handed to the workers since start-up (each at most once at a time)
-    workers: int
 
 
 @dataclass
@@ -367,10 +321,7 @@ class Library:
         if request.references:
             check_paths([spec.path for spec in request.references], "reference")
         check_paths(request.paths)
-        person = (request.person or "").strip()
-        if request.write_xmp and not person:
-            raise UsageError("writing XMP needs the person's name (--person NAME): it goes into keywords and face regions")
-        check_references(Person(person, request.references))
+        person = request.person or ""
         if not request.references:
             self.require_tags(person, request.paths, request.recursive)
         references = self.references(request.references, progress, cancel)
@@ -380,7 +331,8 @@ class Library:
         references = references + spread(tags.references, self.config["matching"]["max_tagged_references"])
         if not references and not tags.region_only:  # its tagged photos could not be read
             raise PhotorankError(no_tagged_face(person))
-        matches = find_person(references, embeddings, owners, self.threshold, self.config["matching"]) if references else []
+        matches = find_person(np.stack([reference.embedding for reference in references]), embeddings, owners,
+                              self.config["matching"], self.threshold) if references else {}
         matches, tagged_as_other = self.apply_tags(tags, matches, paths, synced.fingerprints, contents, embeddings,
                                                    owners, face_numbers, references)
         judged = self.judge(paths, synced.fingerprints, contents, matches, face_numbers)
@@ -414,11 +366,10 @@ class Library:
         """Rank for a set of people (together.py): each member's face found in the same pass over
         the collection's faces, each photo judged on every member present."""
         began = time.perf_counter()
-        check_people(request.people, request.mode)
         check_paths([spec.path for person in request.people for spec in person.references], "reference")
         check_paths(request.paths)
         found_references = iter(self.references([spec for person in request.people for spec in person.references], progress, cancel))
-        people = [(person.name.strip(), [next(found_references) for _ in person.references]) for person in request.people]
+        people = [(person.name, [next(found_references) for _ in person.references]) for person in request.people]
         files, synced, errors, paths, contents = self.collection_to_rank(request.paths, request.recursive, progress, cancel)
         embeddings, owners, face_numbers = self.faces.lookup(contents)
         matches = find_people(
@@ -583,9 +534,9 @@ class Library:
         return person_tags(person, photo_tags, records), records
 
     @staticmethod
-    def apply_tags(tags: PersonTags, matches: list[Match], paths: list[str], fingerprints: dict[str, str],
+    def apply_tags(tags: PersonTags, matches: dict[int, Match], paths: list[str], fingerprints: dict[str, str],
                    contents: list[str], embeddings: np.ndarray, owners: np.ndarray, face_numbers: np.ndarray,
-                   references: list[Reference]) -> tuple[list[Match], list[OtherTag]]:
+                   references: list[Reference]) -> tuple[dict[int, Match], list[OtherTag]]:
         """The matches with the user's tags applied (tagged.apply_to_matches), on the index's rows."""
         tagged_paths = set(tags.faces) | set(tags.others)
         if not tagged_paths:
@@ -599,19 +550,20 @@ class Library:
         rows = {(int(owners[row]), int(face_numbers[row])): int(row) for row in selected}
         return apply_to_matches(tags, matches, paths_of, rows, embeddings, references)
 
-    def judge(self, paths: list[str], fingerprints: dict[str, str], contents: list[str], matches: list[Match],
+    def judge(self, paths: list[str], fingerprints: dict[str, str], contents: list[str], matches: dict[int, Match],
               face_numbers: np.ndarray) -> dict[str, PhotoResult | None]:
         """path -> result, or None where the person is not; only the photos they are in are read.
-        `matches` name their photo by its position in `contents` (fingerprints)."""
-        by_content = {contents[match.owner]: match for match in matches}
+        `matches` name their photo by its position in `contents` (fingerprints). Each photo is
+        judged on its own, neither against the references nor against the other photos: its
+        score and stars do not depend on which photo of the person is the reference, nor on
+        what else is ranked."""
+        by_content = {contents[photo]: match for photo, match in matches.items()}
         found = {path: by_content[fingerprints[path]] for path in paths if fingerprints[path] in by_content}
-        records = self.cache.load_many({path: fingerprints[path] for path in found}, self.key)
-        matched = [records[path] for path in found if path in records]  # a photo pruned meanwhile is skipped
-        targets = {
-            number: (record.faces[face_numbers[found[record.path].row]], found[record.path].similarity, found[record.path].sure)
-            for number, record in enumerate(matched)
+        records = self.cache.load_many({path: fingerprints[path] for path in found}, self.key)  # a photo pruned meanwhile is absent
+        judged = {
+            path: judge_photo(record, record.faces[face_numbers[found[path].face]], found[path].similarity, found[path].sure, self.config)
+            for path, record in records.items()
         }
-        judged = judge_matches(matched, targets, self.config)
         return {path: judged.get(path) for path in paths}
 
     def sync(self, paths: list[str], progress: Progress | None = None, cancel: threading.Event | None = None,
@@ -706,7 +658,7 @@ class Library:
         """The record of a content this process has analysed and stored, else None."""
         if self.faces.missing({file_fingerprint}):
             return None
-        return self.cache.load(file_fingerprint, self.key, path)
+        return self.cache.load_many({path: file_fingerprint}, self.key).get(path)
 
     def _load_into_index(self, fingerprints: set[str]) -> None:
         """Images another process (a CLI run beside the daemon) analysed since the index was built."""
@@ -731,7 +683,3 @@ def no_tagged_face(person: str) -> str:
     return (f"no reference: no face in these photos is tagged {person!r} (`photorank people` lists the names "
             "tagged); give a reference photo with --ref")
 
-
-def stop_if_cancelled(cancel: threading.Event | None) -> None:
-    if cancel is not None and cancel.is_set():
-        raise Cancelled("cancelled; what was analysed so far is kept")

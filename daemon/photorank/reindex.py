@@ -20,8 +20,8 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from .errors import PhotorankError
-from .library import Cancelled, Library
+from .errors import Cancelled, PhotorankError
+from .library import Library
 
 log = logging.getLogger("photorankd.reindex")
 

@@ -26,7 +26,7 @@ from google.protobuf.message import Message
 
 from .config import APP_NAME, ConfigError, load_defaults, validate
 from .errors import PhotorankError, UsageError
-from .records import PeopleRequest, Person, RankRequest, ReferenceSpec, XmpOptions, check_references
+from .api import PeopleRequest, Person, RankRequest, ReferenceSpec, XmpOptions
 from .v1 import photorank_pb2 as pb
 
 SOCKET_NAME = "photorankd.sock"
@@ -277,9 +277,7 @@ def rank_request(message: pb.RankRequest) -> RankRequest | PeopleRequest:
             raise UsageError("a request names either one person's references or people, not both")
         people = [Person(from_wire(person.name), reference_specs(person.references)) for person in message.people]
         return PeopleRequest(people=people, mode=message.mode or "together", **common)
-    person = Person(from_wire(message.person), reference_specs(message.references))
-    check_references(person)
-    return RankRequest(references=person.references, person=person.name or None, **common)
+    return RankRequest(references=reference_specs(message.references), person=from_wire(message.person), **common)
 
 
 def wire_paths(paths: list[str]) -> list[str]:

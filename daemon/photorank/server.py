@@ -34,8 +34,8 @@ from . import __version__, lifeline, rpc
 from .cli import add_engine_arguments, engine_argument
 from .config import load_config
 from .document import analyze_document, progress_document, rank_document
-from .errors import PhotorankError
-from .library import Cancelled, Library
+from .errors import Cancelled, PhotorankError
+from .library import Library
 from .reindex import Reindexer
 from .v1 import photorank_pb2 as pb
 from .v1 import photorank_pb2_grpc as pb_grpc

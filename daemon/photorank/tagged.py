@@ -14,7 +14,9 @@ from dataclasses import dataclass, field, replace
 
 import numpy as np
 
-from .ranking import Match, PhotoResult, Reference, faces_left_to_right, judge_photo
+from .api import PhotoResult, Reference
+from .identity import Match
+from .ranking import faces_left_to_right, judge_photo
 from .records import Box, DetectedFace, ImageRecord
 from .regions import PhotoTags, name_key, pixel_box, share_inside
 from .signals.quality import framing
@@ -106,33 +108,33 @@ def regions_on_faces(photo: PhotoTags, record: ImageRecord) -> list[tuple[str, B
 
 
 def apply_to_matches(
-    tags: PersonTags, matches: list[Match], paths_of: dict[int, list[str]], rows: dict[tuple[int, int], int],
+    tags: PersonTags, matches: dict[int, Match], paths_of: dict[int, list[str]], rows: dict[tuple[int, int], int],
     embeddings: np.ndarray, references: list[Reference],
-) -> tuple[list[Match], list[OtherTag]]:
-    """The matches the tags allow: a face tagged as the person is theirs (sure), a match on a face
-    tagged as someone else is dropped and said. `paths_of`: photo (owner) -> its paths;
-    `rows`: (owner, face index) -> row of `embeddings`."""
-    by_owner = {match.owner: match for match in matches}
+) -> tuple[dict[int, Match], list[OtherTag]]:
+    """The matches (photo -> match) the tags allow: a face tagged as the person is theirs (sure),
+    a match on a face tagged as someone else is dropped and said. `paths_of`: photo -> its paths;
+    `rows`: (photo, face index) -> row of `embeddings`."""
+    allowed = dict(matches)
     dropped: list[OtherTag] = []
-    for owner, paths in paths_of.items():
+    for photo, paths in paths_of.items():
         tagged = next((tags.faces[path] for path in paths if path in tags.faces), None)
-        row = rows.get((owner, tagged)) if tagged is not None else None
+        row = rows.get((photo, tagged)) if tagged is not None else None
         if row is not None:
-            by_owner[owner] = Match(owner, row, similarity_to_others(embeddings[row], references, paths), True)
+            allowed[photo] = Match(row, similarity_to_others(embeddings[row], references, paths), True)
             continue
-        match = by_owner.get(owner)
-        other = tagged_other(tags, paths, owner, match.row, rows) if match is not None else None
+        match = allowed.get(photo)
+        other = tagged_other(tags, paths, photo, match.face, rows) if match is not None else None
         if other is not None:
-            del by_owner[owner]
+            del allowed[photo]
             dropped.append(OtherTag(paths[0], other, round(match.similarity, 4)))
-    return sorted(by_owner.values(), key=lambda match: match.owner), dropped
+    return allowed, dropped
 
 
-def tagged_other(tags: PersonTags, paths: list[str], owner: int, row: int, rows: dict[tuple[int, int], int]) -> str | None:
+def tagged_other(tags: PersonTags, paths: list[str], photo: int, row: int, rows: dict[tuple[int, int], int]) -> str | None:
     """The other person's name when the face at `row` is tagged as someone else."""
     for path in paths:
         for face, name in tags.others.get(path, {}).items():
-            if rows.get((owner, face)) == row:
+            if rows.get((photo, face)) == row:
                 return name
     return None
 

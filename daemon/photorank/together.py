@@ -14,36 +14,10 @@ over the cached faces for the whole set) and hands the photos here.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-
 from . import identity, scoring
-from .ranking import PhotoResult, judge_photo, prominent_faces
+from .api import MemberResult, SetResult
+from .ranking import judge_photo, prominent_faces
 from .records import Box, DetectedFace, ImageRecord
-
-@dataclass
-class MemberResult:
-    """One member of the set in one photo, judged as if the photo were ranked for them alone."""
-
-    name: str
-    score: float
-    similarity: float
-    match: str  # "sure" | "unsure"
-    face: DetectedFace
-    faults: list[str]  # "Bob's eyes closed"
-    merits: list[str]  # "Bob smiling"
-    components: dict[str, float]
-
-    @property
-    def reasons(self) -> list[str]:
-        return self.faults + self.merits
-
-
-@dataclass
-class SetResult(PhotoResult):
-    """A photo of the set: the scores and face of the member who decides it (the worst-looking
-    one together, the best-looking one present with `any`), and every member found."""
-
-    members: list[MemberResult] = field(default_factory=list)
 
 
 def one_face_each(matches: dict[str, dict[int, identity.Match]]) -> dict[int, dict[str, identity.Match]]:

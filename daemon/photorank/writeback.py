@@ -17,9 +17,8 @@ from datetime import datetime, timezone
 import xmp_writer
 
 from . import __version__
-from .ranking import PhotoResult, RankingReport
+from .api import PhotoResult, RankingReport, SetResult
 from .records import Box
-from .together import SetResult
 
 BEST_OF_BURST = "best of burst"
 UNSURE = "unsure"  # keyword leaf of a match the collection did not confirm (photorank|<Person>|unsure)

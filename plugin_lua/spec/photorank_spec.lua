@@ -227,26 +227,15 @@ describe("the daemon", function()
 end)
 
 describe("tags", function()
-  it("names the rank, kind, best of burst and unsure under the person", function()
-    assert.are.same({ "photorank|Alice|rank 007", "photorank|Alice|group", "photorank|Alice|best of burst",
-                      "photorank|Alice|unsure" },
-      core.result_tags("Alice", { rank = 7, kind = "group", burst = 2, best_of_burst = true, match = "unsure" }))
-    assert.are.same({ "photorank|Alice|rank 012", "photorank|Alice|single" },
-      core.result_tags("Alice", { rank = 12, kind = "single", best_of_burst = true, match = "sure" }))
-  end)
-
-  it("names a set's photo of all of them under the set's name", function()
-    local people = { { name = "Alice", path = "/a.jpg" }, { name = "Bob", path = "/b.jpg" } }
-    assert.are.same({ "photorank|Alice + Bob|rank 002", "photorank|Alice + Bob|together" },
-      core.result_tags(core.set_name(people), { rank = 2, kind = "together", match = "sure" }))
-    assert.is_false(core.is_our_tag("photorank|Alice|rank 001", "Alice + Bob"))
-  end)
-
-  it("keeps a name from making deeper tag levels", function()
-    assert.are.same("photorank|AC DC Angus|", core.person_prefix(" AC/DC |Angus\n"))
-    assert.is_true(core.is_our_tag("photorank|Alice|rank 001", "Alice"))
-    assert.is_false(core.is_our_tag("photorank|Alice B|rank 001", "Alice"))
-    assert.is_false(core.is_our_tag("darktable|format|jpg"))
+  it("come from the document: its prefix says which tags a ranking owns", function()
+    assert.are.equal("photorank|Alice + Bob|", core.keyword_prefix({ keyword_prefix = "photorank|Alice + Bob|" }))
+    -- a photorank that names no tags, or a prefix that would own the user's own tags: nothing applied
+    for _, document in ipairs({ {}, { keyword_prefix = "" }, { keyword_prefix = "photorank|" },
+                                { keyword_prefix = "travel|" } }) do
+      local prefix, problem = core.keyword_prefix(document)
+      assert.is_nil(prefix)
+      assert.truthy(problem:match("^photorank: its ranking names no tags"))
+    end
   end)
 end)
 
@@ -309,6 +298,13 @@ local function fake_tags()
   }
 end
 
+-- The keywords photorank gives Alice's photo of this rank (docs/output.md).
+local function alice(rank, ...)
+  local keywords = { string.format("photorank|Alice|rank %03d", rank) }
+  for _, leaf in ipairs({ ... }) do keywords[#keywords + 1] = "photorank|Alice|" .. leaf end
+  return keywords
+end
+
 local function tag_names(image)
   local names = {}
   for name in pairs(image.tags) do names[#names + 1] = name end
@@ -330,8 +326,10 @@ describe("applying a ranking", function()
     local broken = dt.add_image("/p", "broken.jpg", 1)
     local _, by_path = core.group_by_path({ a, a2, b, c, broken })
     local document = {
-      results = { { path = "/p/b.jpg", rank = 1, stars = 5, kind = "single" },
-                  { path = "/p/a.jpg", rank = 2, stars = 3, kind = "group", burst = 1, best_of_burst = true } },
+      keyword_prefix = "photorank|Alice|",
+      results = { { path = "/p/b.jpg", rank = 1, stars = 5, kind = "single", keywords = alice(1, "single") },
+                  { path = "/p/a.jpg", rank = 2, stars = 3, kind = "group", burst = 1, best_of_burst = true,
+                    keywords = alice(2, "group", "best of burst") } },
       errors = { { path = "/p/broken.jpg", error = "truncated" } },
     }
     local memory = {}
@@ -348,7 +346,8 @@ describe("applying a ranking", function()
     -- off; the unreadable photo keeps what it had
     broken.tags["photorank|Alice|rank 009"] = true
     dt.tags.create("photorank|Alice|rank 009")
-    document = { results = { { path = "/p/c.jpg", rank = 1, stars = 4, kind = "single" } },
+    document = { keyword_prefix = "photorank|Alice|",
+                 results = { { path = "/p/c.jpg", rank = 1, stars = 4, kind = "single", keywords = alice(1, "single") } },
                  errors = { { path = "/p/broken.jpg", error = "truncated" } } }
     counts = core.apply_document(document, "Alice", by_path, memory, KEEP, fake_tags())
     assert.are.same({ {}, {}, { "photorank|Alice|rank 001", "photorank|Alice|single" } },
@@ -364,14 +363,17 @@ describe("applying a ranking", function()
     for i = 1, 5000 do
       images[i] = dt.add_image("/big", string.format("IMG_%05d.jpg", i), 1)
       if i % 2 == 0 then
-        results[#results + 1] = { path = images[i].path .. "/" .. images[i].filename, rank = #results + 1,
-                                  stars = 1 + i % 5, kind = i % 4 == 0 and "group" or "single" }
+        local rank, kind = #results + 1, i % 4 == 0 and "group" or "single"
+        results[#results + 1] = { path = images[i].path .. "/" .. images[i].filename, rank = rank,
+                                  stars = 1 + i % 5, kind = kind,
+                                  keywords = { string.format("photorank|Crowd|rank %05d", rank), "photorank|Crowd|" .. kind } }
       end
     end
     local created_before = dt.tags.created
     local _, by_path = core.group_by_path(images)
     local steps = 0
-    local counts = core.apply_document({ results = results, errors = {} }, "Crowd", by_path, {}, KEEP, fake_tags(),
+    local counts = core.apply_document({ keyword_prefix = "photorank|Crowd|", results = results, errors = {} }, "Crowd",
+      by_path, {}, KEEP, fake_tags(),
       function() steps = steps + 1 end)
     assert.are.equal(2500, counts.tagged)
     assert.are.equal(5000, steps)
@@ -384,10 +386,12 @@ describe("applying a ranking", function()
     dt.tags.attach(dt.tags.create("travel"), a)
     local _, by_path = core.group_by_path({ a, b })
     local memory = {}
-    core.apply_document({ results = { { path = "/p/a.jpg", rank = 1, stars = 5, kind = "single" },
-                                      { path = "/p/b.jpg", rank = 2, stars = 2, kind = "single" } } },
+    core.apply_document({ keyword_prefix = "photorank|Alice|",
+                          results = { { path = "/p/a.jpg", rank = 1, stars = 5, kind = "single", keywords = alice(1, "single") },
+                                      { path = "/p/b.jpg", rank = 2, stars = 2, kind = "single", keywords = alice(2, "single") } } },
       "Alice", by_path, memory, KEEP, fake_tags())
-    core.apply_document({ results = { { path = "/p/a.jpg", rank = 1, stars = 3, kind = "group" } } },
+    core.apply_document({ keyword_prefix = "photorank|Bob|",
+                          results = { { path = "/p/a.jpg", rank = 1, stars = 3, kind = "group", keywords = { "photorank|Bob|rank 001" } } } },
       "Bob", { ["/p/a.jpg"] = { a } }, memory, KEEP, fake_tags())
     b.rating = 4 -- the user's decision after the ranking
     assert.are.equal(2, core.undo_images({ a, b }, memory, fake_tags()))
@@ -491,7 +495,7 @@ describe("in darktable", function()
 test "$1" = rank || exit 9
 echo '{"event": "progress", "phase": "indexing", "done": 1, "total": 2, "path": "/p/a b.jpg"}'
 echo '{"event": "progress", "phase": "indexing", "done": 2, "total": 2, "path": "/p/b.jpg"}'
-echo '{"results": [{"path": "/p/a b.jpg", "rank": 1, "stars": 4, "kind": "single", "match": "sure"}], "found": 1, "not_found": 1, "errors": []}'
+echo '{"keyword_prefix": "photorank|Alice|", "results": [{"path": "/p/a b.jpg", "rank": 1, "stars": 4, "kind": "single", "match": "sure", "keywords": ["photorank|Alice|rank 001", "photorank|Alice|single"]}], "found": 1, "not_found": 1, "errors": []}'
 ]])
     dt.registered.actions.photorank_rank.callback("clicked", { ref })
     local job = dt.jobs[#dt.jobs - 1]
@@ -525,7 +529,7 @@ echo '{"results": [{"path": "/p/a b.jpg", "rank": 1, "stars": 4, "kind": "single
     assert.truthy(panel_widget("people: Alice: alice.jpg, Bob: bob.jpg"))
     set_command([[
 case "$*" in "rank --person Alice --ref /p/alice.jpg --person Bob --ref /p/bob.jpg --together --paths-from "*) ;; *) exit 9 ;; esac
-echo '{"results": [{"path": "/p/both.jpg", "rank": 1, "stars": 3, "kind": "together", "match": "sure"}], "found": 1, "not_found": 1, "errors": []}'
+echo '{"keyword_prefix": "photorank|Alice + Bob|", "results": [{"path": "/p/both.jpg", "rank": 1, "stars": 3, "kind": "together", "match": "sure", "keywords": ["photorank|Alice + Bob|rank 001", "photorank|Alice + Bob|together"]}], "found": 1, "not_found": 1, "errors": []}'
 ]])
     dt.gui.action_images = {}
     panel_widget("rank for these people").clicked_callback()
@@ -558,7 +562,7 @@ echo '{"results": [{"path": "/p/both.jpg", "rank": 1, "stars": 3, "kind": "toget
 
   it("starts photorankd beside photorank when it is not running, and says so", function()
     local ref, other = dt.images[1], dt.images[2]
-    set_command('echo \'{"results": [], "found": 0, "errors": []}\'\n')
+    set_command('echo \'{"keyword_prefix": "photorank|Alice|", "results": [], "found": 0, "errors": []}\'\n')
     dt.preferences.write("photorank", "start_daemon", "bool", true)
     local real_execute = dt.control.execute
     dt.control.execute = function(command) table.insert(dt.executed, command) end
@@ -568,6 +572,16 @@ echo '{"results": [{"path": "/p/both.jpg", "rank": 1, "stars": 3, "kind": "toget
     assert.truthy(dt.executed[#dt.executed]:find("'" .. dir .. "/photorankd' >>'", 1, true))
     assert.truthy(dt.printed[#dt.printed - 1]:match("^photorank: started photorankd"))
     assert.are.equal("photorank: Alice found in 0 of 1 photos (reference ref.jpg)", dt.printed[#dt.printed])
+  end)
+
+  it("changes nothing when photorank's ranking names no tags, and says to update it", function()
+    local ref, other = dt.images[1], dt.images[2]
+    local before = { other.rating, tag_names(other) }
+    set_command([[echo '{"results": [{"path": "/p/a b.jpg", "rank": 1, "stars": 5, "kind": "single", "match": "sure"}], "found": 1, "errors": []}'
+]])
+    dt.registered.actions.photorank_rank.callback("clicked", { ref, other })
+    assert.truthy(dt.printed[#dt.printed]:match("^photorank: its ranking names no tags; update photorank"))
+    assert.are.same(before, { other.rating, tag_names(other) })
   end)
 
   it("interrupts photorank when the job is cancelled", function()
