@@ -25,7 +25,7 @@ import time
 import numpy as np
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "daemon"))
-from photorank.config import load_defaults  # noqa: E402
+from photorank.config import default_settings  # noqa: E402
 from photorank.identity import find_person, judge_members, nearest_rows, with_neighbours  # noqa: E402
 
 THRESHOLD = 0.915
@@ -76,7 +76,7 @@ def main() -> int:
     parser.add_argument("--faces", type=int, default=100_000)
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args()
-    settings = load_defaults()["matching"]
+    settings = default_settings().matching
     faces, photo, identity = synthetic_index(args.faces, 20, 3, args.seed)
     references = faces[identity == 0][:1]
     records: list[list[np.ndarray]] = [[] for _ in range(photo.max() + 1)]
@@ -86,8 +86,8 @@ def main() -> int:
     loop_time, loop = timed(lambda: per_record_loop(references, records, THRESHOLD), repeats=1)
     product_time, _ = timed(lambda: np.flatnonzero((faces @ references.T).max(axis=1) >= THRESHOLD))
     decision_time, matches = timed(lambda: find_person(references, faces, photo, settings, THRESHOLD))
-    candidates = nearest_rows((faces @ references.T).max(axis=1), THRESHOLD - settings["candidate_margin"], settings["max_candidates"])
-    members = with_neighbours(candidates, faces, photo, THRESHOLD, settings["neighbours"], settings["max_faces"])
+    candidates = nearest_rows((faces @ references.T).max(axis=1), THRESHOLD - settings.candidate_margin, settings.max_candidates)
+    members = with_neighbours(candidates, faces, photo, THRESHOLD, settings.neighbours, settings.max_faces)
     truth = set(photo[identity == 0].tolist())
     sure = {p for p, m in matches.items() if m.sure}
     print(f"{len(faces)} faces in {len(records)} photos, {len(faces) // 20} identities; the person in {len(truth)} photos")
@@ -96,7 +96,7 @@ def main() -> int:
     print(f"identity.find_person           : {decision_time * 1000:8.1f} ms   x{loop_time / decision_time:.1f} faster than the loop; "
           f"clustered {len(members)} faces ({len(candidates)} candidates); found {len(sure)} sure, "
           f"{len(matches) - len(sure)} unsure; right: {len(sure & truth)} of {len(truth)}")
-    for count in (1000, settings["max_faces"] // 2, settings["max_faces"]):  # the worst case: a huge crowd near the person
+    for count in (1000, settings.max_faces // 2, settings.max_faces):  # the worst case: a huge crowd near the person
         rows = faces[:count]
         seconds, _ = timed(lambda: judge_members(rows[:1], rows, settings, THRESHOLD), repeats=1)
         print(f"near copies and clustering, {count} faces near the person: {seconds * 1000:8.1f} ms")

@@ -19,6 +19,7 @@ import time
 import cv2
 import numpy as np
 
+from photorank.config import settings_with
 from photorank.demo import package_image
 from photorank.faces import load_engine
 from photorank.signals import measure_face, mesh
@@ -39,6 +40,11 @@ def faces_to_measure() -> list[tuple[np.ndarray, object]]:
     return found
 
 
+def measuring(source: str):
+    """The measuring settings with eyes and pose read from `source` ("mesh" or "landmarks68")."""
+    return settings_with({"signals": {"eyes_and_pose": source}}).measuring
+
+
 def time_per_face(faces, run, repeat: int) -> float:
     run(*faces[0])  # models loaded before timing
     start = time.perf_counter()
@@ -54,14 +60,14 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     faces = faces_to_measure()
     print(f"{len(faces)} faces")
-    timings = {source: time_per_face(faces, lambda p, f, s=source: measure_face(p, f, {"eyes_and_pose": s}), args.repeat)
+    timings = {source: time_per_face(faces, lambda p, f, s=source: measure_face(p, f, measuring(s)), args.repeat)
                for source in ("landmarks68", "mesh")}
     mesh_only = time_per_face(faces, lambda p, f: mesh.locate(p, f.box, f.landmarks), args.repeat)
     for source, ms in timings.items():
         print(f"  all signals, eyes and pose from {source:<11}: {ms:6.1f} ms a face")
     print(f"  ratio mesh / 68 points: {timings['mesh'] / timings['landmarks68']:.2f}")
     print(f"  the mesh and both irises alone: {mesh_only:.1f} ms a face")
-    yaws = np.array([(measure_face(p, f, {"eyes_and_pose": "mesh"})["yaw"], measure_face(p, f, {"eyes_and_pose": "landmarks68"})["yaw"])
+    yaws = np.array([(measure_face(p, f, measuring("mesh"))["yaw"], measure_face(p, f, measuring("landmarks68"))["yaw"])
                      for p, f in faces], dtype=np.float64)
     yaws = yaws[np.all(np.isfinite(yaws), axis=1)]
     slope = np.polyfit(yaws[:, 1], yaws[:, 0], 1)[0]

@@ -23,7 +23,7 @@ import numpy as np
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "daemon"))
 from bench_identity import THRESHOLD, synthetic_index, timed  # noqa: E402
-from photorank.config import load_defaults  # noqa: E402
+from photorank.config import default_settings  # noqa: E402
 from photorank.identity import find_people, find_person  # noqa: E402
 from photorank.library import Library  # noqa: E402
 from photorank.api import PeopleRequest, Person, RankRequest  # noqa: E402
@@ -33,7 +33,7 @@ SHARED_PEOPLE = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__f
 
 
 def identity_figures(faces: int, seed: int) -> None:
-    settings = load_defaults()["matching"]
+    settings = default_settings().matching
     embeddings, photo, identity = synthetic_index(faces, 20, 3, seed)
     references = [embeddings[np.flatnonzero(identity == person)[:2]] for person in range(4)]
     print(f"identity decision on {faces} faces (best of 3):")

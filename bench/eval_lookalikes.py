@@ -26,7 +26,7 @@ import os
 import sys
 import time
 from collections import defaultdict
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -35,7 +35,7 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(
 from eval_identity import DEFAULT_DATA, DISTRACTORS, find_t1, identity, largest, make_degraded, smiles_embeddings, source  # noqa: E402
 
 from oneshot import index_paths  # noqa: E402
-from photorank.config import load_defaults  # noqa: E402
+from photorank.config import default_settings  # noqa: E402
 from photorank.identity import Match, find_person, nearest_rows, with_neighbours  # noqa: E402
 
 
@@ -160,10 +160,10 @@ def chinese_whispers(references, faces, photo_of_face, settings, threshold, roun
     each node takes the label with the most weight among its neighbours. The person is the label
     the references end with."""
     to_reference = (faces @ references.T).max(axis=1)
-    candidates = nearest_rows(to_reference, threshold - settings["candidate_margin"], settings["max_candidates"])
+    candidates = nearest_rows(to_reference, threshold - settings.candidate_margin, settings.max_candidates)
     if not len(candidates):
         return {}
-    members = with_neighbours(candidates, faces, photo_of_face, threshold, settings["neighbours"], settings["max_faces"])
+    members = with_neighbours(candidates, faces, photo_of_face, threshold, settings.neighbours, settings.max_faces)
     rows = np.vstack([references, faces[members]])
     photo = np.concatenate([np.full(len(references), -1), photo_of_face[members]])
     weight = rows @ rows.T
@@ -291,8 +291,8 @@ def main() -> int:
     args = parser.parse_args()
     started = time.time()
     collection, references, engine = build_collection(args.data, args.work, args.workers, args.smiles, args.engine)
-    settings = load_defaults()["matching"]
-    threshold = settings["threshold"] or engine.match_threshold
+    settings = default_settings().matching
+    threshold = settings.threshold or engine.match_threshold
     held_out = "cast" if args.tune == "people" else "people"
     print(f"engine {engine.id}; threshold {threshold}; [matching] {settings}")
     print(f"collection: {len(collection.photos)} photos, {len(collection.faces)} faces "
@@ -325,8 +325,8 @@ def main() -> int:
                 for cluster_margin in (0.0, 0.01, 0.015, 0.02):
                     for neighbours in (0, 10):
                         for sure_margin in (0.0, 0.01):
-                            grid = {**settings, "candidate_margin": candidate_margin, "cluster_margin": cluster_margin,
-                                    "neighbours": neighbours, "sure_margin": sure_margin}
+                            grid = replace(settings, candidate_margin=candidate_margin, cluster_margin=cluster_margin,
+                                           neighbours=neighbours, sure_margin=sure_margin)
                             total, _, _ = run(collection, references, part, False, find_person, grid, threshold)
                             rows.append(row_of(f"{part}: candidates {candidate_margin} cluster {cluster_margin} "
                                                f"neighbours {neighbours} sure {sure_margin}", total))

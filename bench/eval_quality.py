@@ -57,10 +57,11 @@ from PIL import Image, ImageFilter
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "tests"))  # the one-shot helpers
 from oneshot import index_paths, judge_records  # noqa: E402
 from photorank.api import Reference  # noqa: E402
-from photorank.config import CHOICES, load_config  # noqa: E402
+from photorank.config import CHOICES, load_settings, settings_with  # noqa: E402
 from photorank.demo import package_image
 from photorank.images import load_image
 from photorank.ranking import order_results, prominent_faces
+from photorank.settings import MeasuringSettings, Settings
 
 SHARED_DATA = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "shared", "data")
 SHARED_PEOPLE = os.path.join(SHARED_DATA, "people")
@@ -194,7 +195,7 @@ def largest_face(record):
     return max(record.faces, key=lambda face: face.box[2] * face.box[3])
 
 
-def build_families(sources: list[str], work: str, config: dict, workers: int | None,
+def build_families(sources: list[str], work: str, settings: Settings, workers: int | None,
                    keep_groups: tuple[str, ...] = ("t1",)) -> tuple[list[Family], dict, float]:
     """Write every family's copies under `work` and analyse them (cached).
 
@@ -210,7 +211,7 @@ def build_families(sources: list[str], work: str, config: dict, workers: int | N
         target = os.path.join(originals, f"{stem}__original.jpg")
         if not os.path.exists(target):
             save(load_image(source, max_side=ANALYSIS_SIDE).pixels, target, 95)
-    _, records = index_paths([originals], cache_path=cache_path, workers=workers, config=config)
+    _, records = index_paths([originals], cache_path=cache_path, workers=workers, settings=settings)
     families = []
     for source in sources:
         stem = os.path.splitext(os.path.basename(source))[0]
@@ -220,7 +221,7 @@ def build_families(sources: list[str], work: str, config: dict, workers: int | N
             print(f"  skipped {stem}: {record.error or 'no face found'}", file=sys.stderr)
             continue
         target = largest_face(record)
-        prominent = prominent_faces(record.faces, target, config["group"]["prominent_ratio"])
+        prominent = prominent_faces(record.faces, target, settings.group.prominent_ratio)
         if len(prominent) > 1 and stem not in keep_groups:
             print(f"  skipped {stem}: {len(prominent)} prominent faces, not a single-person photo", file=sys.stderr)
             continue
@@ -236,16 +237,16 @@ def build_families(sources: list[str], work: str, config: dict, workers: int | N
                     save(copy, paths[name], quality)
         paths = {name: path for name, path in paths.items() if os.path.exists(path)}
         families.append(Family(stem, Reference.of_face(original, 1, target), paths))
-    engine, copy_records = index_paths([copies_dir], cache_path=cache_path, workers=workers, config=config)
+    engine, copy_records = index_paths([copies_dir], cache_path=cache_path, workers=workers, settings=settings)
     records.update(copy_records)
-    return families, records, config["matching"]["threshold"] or engine.match_threshold
+    return families, records, settings.matching.threshold or engine.match_threshold
 
 
-def judge_families(families: list[Family], records: dict, config: dict, threshold: float) -> dict[str, dict]:
+def judge_families(families: list[Family], records: dict, settings: Settings, threshold: float) -> dict[str, dict]:
     """family name -> copy name -> PhotoResult, or None when the person was not found in it."""
     judged = {}
     for family in families:
-        by_path = judge_records([records[path] for path in family.paths.values()], [family.reference], threshold, config)
+        by_path = judge_records([records[path] for path in family.paths.values()], [family.reference], threshold, settings)
         judged[family.name] = {name: by_path[path] for name, path in family.paths.items()}
     return judged
 
@@ -274,14 +275,14 @@ def ordering_figures(judged: dict[str, dict]) -> list[tuple[str, str, bool, int,
     return figures
 
 
-def with_settings(config: dict, assignments: list[str]) -> dict:
-    """A copy of `config` with each "section.key=value" (a TOML value) set."""
-    changed = {section: dict(values) if isinstance(values, dict) else values for section, values in config.items()}
+def with_settings(settings: Settings, assignments: list[str]) -> Settings:
+    """`settings` with each "section.key=value" (a TOML value) set."""
+    overrides: dict[str, dict] = {}
     for assignment in assignments:
         name, _, value = assignment.partition("=")
         section, _, key = name.strip().partition(".")
-        changed[section][key] = tomllib.loads(f"value = {value.strip()}")["value"]
-    return changed
+        overrides.setdefault(section, {})[key] = tomllib.loads(f"value = {value.strip()}")["value"]
+    return settings_with(overrides, settings, "--baseline")
 
 
 def print_halves(baseline: dict[str, dict], judged: dict[str, dict], families: list[Family]) -> None:
@@ -296,7 +297,7 @@ def print_halves(baseline: dict[str, dict], judged: dict[str, dict], families: l
                   f"  ({right0}/{pairs0} -> {right1}/{pairs1})")
 
 
-def print_report(judged: dict[str, dict], config: dict) -> None:
+def print_report(judged: dict[str, dict], settings: Settings) -> None:
     print(f"\n{len(judged)} families\n")
     print("orderings (share of families where the first copy scores strictly below the second):")
     for worse, better, required, right, pairs, missing, wrong in ordering_figures(judged):
@@ -321,7 +322,7 @@ def print_report(judged: dict[str, dict], config: dict) -> None:
         print(f"  {name:>15} n={len(results):2d}  {scores[0]:5.1f} {quartiles[0]:5.1f} {quartiles[1]:5.1f} "
               f"{quartiles[2]:5.1f} {scores[-1]:5.1f}   sharpness={sharp:.2f}  {medians}")
     originals = [family["original"] for family in judged.values() if family.get("original") is not None]
-    ranked = order_results(list(originals), config, False)
+    ranked = order_results(list(originals), settings, False)
     histogram = {star: sum(1 for result in ranked if result.stars == star) for star in range(1, 6)}
     print("\nstars over the originals ranked together:", "  ".join(f"{star}*: {count}" for star, count in histogram.items()))
     print("originals, best first:")
@@ -342,7 +343,7 @@ def eye_crops(part: str) -> dict[str, list[str]]:
             for label in ("open", "closed")}
 
 
-def crop_signals(path: str, settings: dict | None = None, side: int | None = None) -> dict:
+def crop_signals(path: str, settings: MeasuringSettings | None = None, side: int | None = None) -> dict:
     """The face signals of a face crop (the whole crop is the face, 68 points placed in it),
     optionally shrunk to `side` px first (area averaging, as a small face in a photo)."""
     import cv2
@@ -368,26 +369,26 @@ def roc_auc(positives: list, negatives: list) -> float:
     return float(greater / (len(pos) * len(neg)))
 
 
-def laughing_faces(work: str, config: dict, workers: int | None) -> list[tuple[str, float, float | None]]:
+def laughing_faces(work: str, settings: Settings, workers: int | None) -> list[tuple[str, float, float | None]]:
     """(photo, smile, eyes_open) of every smiling face in ../shared/data/people (all eyes open there)."""
-    _, records = index_paths([SHARED_PEOPLE], cache_path=os.path.join(work, "faces.sqlite"), workers=workers, config=config)
-    threshold = config["scoring"]["smiling_threshold"]
+    _, records = index_paths([SHARED_PEOPLE], cache_path=os.path.join(work, "faces.sqlite"), workers=workers, settings=settings)
+    threshold = settings.scoring.smiling_threshold
     return [(os.path.basename(path), face.signals["smile"], face.signals.get("eyes_open"))
             for path, record in sorted(records.items()) for face in record.faces
             if (face.signals.get("smile") or 0.0) >= threshold]
 
 
-def print_eyes_report(work: str, config: dict, workers: int | None) -> None:
+def print_eyes_report(work: str, settings: Settings, workers: int | None) -> None:
     if not os.path.isdir(os.path.join(SHARED_DATA, "eyes")):
         print("\n(../shared/data absent: no eyes and smile figures)")
         return
     print("\neyes closed, ROC AUC of eyes_open (open vs closed crops; at 64 px, and shrunk to 48 and 32 px):")
     for source in EYES_AND_POSE:
-        settings = {"eyes_and_pose": source}
+        measuring = settings_with({"signals": {"eyes_and_pose": source}}, settings).measuring
         for part in ("tuning", "held_out"):
             figures = []
             for side in (None, 48, 32):
-                crops = {label: [crop_signals(path, settings, side)["eyes_open"] for path in paths]
+                crops = {label: [crop_signals(path, measuring, side)["eyes_open"] for path in paths]
                          for label, paths in eye_crops(part).items()}
                 judged = sum(value is not None for values in crops.values() for value in values)
                 figures.append(f"{side or 64} px {roc_auc(crops['open'], crops['closed']):.3f} ({judged} judged)")
@@ -395,8 +396,8 @@ def print_eyes_report(work: str, config: dict, workers: int | None) -> None:
     smiles = {label: [crop_signals(path)["smile"] for path in sorted(glob.glob(os.path.join(SHARED_DATA, "smiles", label, "*.jpg")))]
               for label in ("smile", "neutral")}
     print(f"smile ROC AUC on shared/data/smiles: {roc_auc(smiles['smile'], smiles['neutral']):.3f}")
-    laughing = laughing_faces(work, config, workers)
-    closed = [(name, smile, eyes) for name, smile, eyes in laughing if eyes is not None and eyes < config["scoring"]["eyes_open_threshold"]]
+    laughing = laughing_faces(work, settings, workers)
+    closed = [(name, smile, eyes) for name, smile, eyes in laughing if eyes is not None and eyes < settings.scoring.eyes_open_threshold]
     print(f"smiling faces of shared/data/people read as closed: {len(closed)} of {len(laughing)}")
     for name, smile, eyes in closed:
         print(f"      closed: {name} (smile {smile:.2f}, eyes_open {eyes:.2f})")
@@ -412,13 +413,13 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--baseline", action="append", default=[], metavar="SECTION.KEY=VALUE",
                         help="also judge with this setting changed and compare the orderings, per half")
     args = parser.parse_args(argv)
-    config = load_config()
-    families, records, threshold = build_families(source_photos(args.limit), args.work, config, args.workers)
-    judged = judge_families(families, records, config, threshold)
-    print_report(judged, config)
+    settings = load_settings()
+    families, records, threshold = build_families(source_photos(args.limit), args.work, settings, args.workers)
+    judged = judge_families(families, records, settings, threshold)
+    print_report(judged, settings)
     if args.baseline:
-        print_halves(judge_families(families, records, with_settings(config, args.baseline), threshold), judged, families)
-    print_eyes_report(args.work, config, args.workers)
+        print_halves(judge_families(families, records, with_settings(settings, args.baseline), threshold), judged, families)
+    print_eyes_report(args.work, settings, args.workers)
 
 
 if __name__ == "__main__":

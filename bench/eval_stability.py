@@ -44,8 +44,9 @@ from eval_identity import DEFAULT_DATA, DISTRACTORS, identity, largest  # noqa: 
 from oneshot import index_paths, judge_records  # noqa: E402
 from photorank import identity as decision  # noqa: E402
 from photorank.api import Reference  # noqa: E402
-from photorank.config import load_defaults  # noqa: E402
+from photorank.config import default_settings  # noqa: E402
 from photorank.scoring import stars  # noqa: E402
+from photorank.settings import MatchingSettings, Settings  # noqa: E402
 
 BANDS = {"absent": 0, "unsure": 1, "sure": 2}
 THUMBNAIL_PX = 240  # a contact sheet's cell: faces large enough for the detector
@@ -159,7 +160,7 @@ def face_matrix(records: list) -> tuple[np.ndarray, np.ndarray]:
     return np.stack([embedding for _, embedding in faces]), np.array([number for number, _ in faces])
 
 
-def bands(reference: np.ndarray, records: list, settings: dict, threshold: float) -> list[int]:
+def bands(reference: np.ndarray, records: list, settings: MatchingSettings, threshold: float) -> list[int]:
     """The band of each photo (BANDS) for one reference embedding."""
     faces, photo_of_face = face_matrix(records)
     matches = decision.find_person(reference[None], faces, photo_of_face, settings, threshold)
@@ -199,7 +200,7 @@ def queries(collection: list[Photo], people: set[str] | None = None) -> list[Pho
 
 
 def one_photo_added(collection: list[Photo], pool: list[Photo], records: dict, query_photos: list[Photo],
-                    settings: dict, threshold: float) -> dict[str, Moves]:
+                    settings: MatchingSettings, threshold: float) -> dict[str, Moves]:
     """Per kind of pool photo ("shared", "sheet", "mirrored", "twice"): the band moves it causes."""
     base = [records[photo.path] for photo in collection]
     moves: dict[str, Moves] = {}
@@ -225,7 +226,7 @@ class ReferenceChoice:
         return self.same_stars / max(1, self.cases)
 
 
-def reference_choice(photos: list[Photo], records: dict, threshold: float, config: dict, people: set[str] | None = None) -> ReferenceChoice:
+def reference_choice(photos: list[Photo], records: dict, threshold: float, settings: Settings, people: set[str] | None = None) -> ReferenceChoice:
     """Every single-person photo of each person as the reference over all `photos`."""
     ordered = [records[photo.path] for photo in photos]
     by_person: dict[str, list[Photo]] = {}
@@ -238,13 +239,13 @@ def reference_choice(photos: list[Photo], records: dict, threshold: float, confi
         judged: dict[str, list] = {}
         for photo in references:
             face = largest(records[photo.path].faces)
-            for path, result in judge_records(ordered, [Reference.of_face(photo.path, 1, face)], threshold, config).items():
+            for path, result in judge_records(ordered, [Reference.of_face(photo.path, 1, face)], threshold, settings).items():
                 if result is not None:
                     judged.setdefault(path, []).append((photo.name, result))
         for path, results in judged.items():
             if len(results) < 2:
                 continue
-            given = [stars(result.score, config["stars"]) for _, result in results]
+            given = [stars(result.score, settings.stars) for _, result in results]
             figures.cases += len(given)
             figures.same_stars += Counter(given).most_common(1)[0][1]
             for a, (name_a, first) in enumerate(results):
@@ -256,7 +257,7 @@ def reference_choice(photos: list[Photo], records: dict, threshold: float, confi
     return figures
 
 
-def couple_recall(data: str, folder: str, cache: str, settings: dict, threshold: float) -> dict[str, tuple[float, float]]:
+def couple_recall(data: str, folder: str, cache: str, settings: MatchingSettings, threshold: float) -> dict[str, tuple[float, float]]:
     """person -> (recall without the contact sheet, recall with it), sure matches of their photos."""
     people = os.path.join(data, "people")
     names = [name for name in sorted(os.listdir(people)) if name.startswith(("kit_harington", "rose_leslie", "group_kit", "obama", "biden"))]
@@ -282,14 +283,14 @@ def main() -> int:
     parser.add_argument("--work", default=os.path.join("/tmp", "photorank_stability"), help="made photos and face cache")
     args = parser.parse_args()
     started = time.time()
-    config = load_defaults()
+    everything = default_settings()
     cache = os.path.join(args.work, "faces.sqlite")
     photos = shared_photos(args.data)
     collection, pool = split_pool(photos)
     pool += made_pool(collection, os.path.join(args.work, "made"))
     engine, records = analyse(photos + pool, cache)
-    settings = config["matching"]
-    threshold = settings["threshold"] or engine.match_threshold
+    settings = everything.matching
+    threshold = settings.threshold or engine.match_threshold
     query_photos = queries(collection)
     print(f"engine {engine.id}; threshold {threshold}; collection {len(collection)} photos; pool {len(pool)} photos; "
           f"{len(query_photos)} queries\n")
@@ -304,7 +305,7 @@ def main() -> int:
     print(f"| all | {total.compared} | {total.unchanged} | {total.one_band} | {total.sure_to_absent} | {total.absent_to_sure} |\n")
 
     print("## 2. each single photo of a person as the reference (people/ and cast/)")
-    choice = reference_choice(photos, records, threshold, config)
+    choice = reference_choice(photos, records, threshold, everything)
     print(f"same stars in {choice.same_stars} of {choice.cases} cases ({choice.share:.3f}); "
           f"score changes over 3 points: {choice.large_changes}, with no reason to tell them apart: {len(choice.unexplained)}")
     for case in choice.unexplained[:10]:

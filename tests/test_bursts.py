@@ -10,12 +10,12 @@ from PIL import Image, ImageFilter
 
 import imagefactory as factory
 from photorank.bursts import group_ids
-from photorank.config import load_config
+from photorank.config import default_settings
 from photorank.demo import package_image, portrait_from_crop
 from oneshot import rank_collection
 from photorank.api import RankRequest
 
-SETTINGS = load_config()["burst"]
+SETTINGS = default_settings().burst
 
 
 def thumbnail(seed: int, shift: int = 0) -> bytes:

@@ -10,7 +10,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from photorank.config import load_defaults
+from photorank.config import default_settings
+from photorank.settings import MatchingSettings
 from photorank.identity import average_linkage, clusters_at, find_person, near_copy_pieces, with_neighbours
 
 THRESHOLD = 0.915
@@ -44,8 +45,8 @@ class People:
 
 
 @pytest.fixture
-def settings() -> dict:
-    return load_defaults()["matching"]
+def settings() -> MatchingSettings:
+    return default_settings().matching
 
 
 def collection(*groups: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 
 from photorank import models, signals
+from photorank.config import default_settings, settings_with
 from photorank.records import DetectedFace
 from photorank.signals import mesh
 
@@ -106,7 +107,7 @@ def test_the_68_point_path_stays_selectable(mesh_models, t1_faces):
     pixels, faces = t1_faces
     face = faces[0]
     from_mesh = signals.measure_face(pixels, face)
-    from_68 = signals.measure_face(pixels, face, {"eyes_and_pose": "landmarks68"})
+    from_68 = signals.measure_face(pixels, face, settings_with({"signals": {"eyes_and_pose": "landmarks68"}}).measuring)
     assert from_mesh["eyes_aperture"] is not None and from_68["eyes_aperture"] is None
     assert from_68["eyes_iris"] is not None and from_68["eyes_haar"] is not None
     assert abs(from_mesh["yaw"] - from_68["yaw"]) < 10  # the same generic face fitted to other points
@@ -126,19 +127,19 @@ def test_a_signal_version_changes_the_analysis_key(monkeypatch):
     from photorank.index import analysis_key
 
     engine = load_engine("dlib")
-    settings = {"signals": {"eyes_and_pose": "mesh"}}
+    settings = default_settings().measuring
     before = analysis_key(engine, settings)
     rows = tuple(replace(row, version=row.version + 1) if row.name == "eyes" else row for row in signals.FACE_SIGNAL_ROWS)
     monkeypatch.setattr(signals, "FACE_SIGNAL_ROWS", rows)
     after = analysis_key(engine, settings)
     assert before != after
-    assert analysis_key(engine, {"signals": {"eyes_and_pose": "landmarks68"}}) != after  # and so does the source
+    assert analysis_key(engine, settings_with({"signals": {"eyes_and_pose": "landmarks68"}}).measuring) != after  # and so does the source
 
 
 def test_an_unknown_source_of_eyes_is_a_config_error(tmp_path):
-    from photorank.config import ConfigError, load_config
+    from photorank.config import ConfigError, load_settings
 
     path = tmp_path / "config.toml"
     path.write_text('[signals]\neyes_and_pose = "dlib"\n')
     with pytest.raises(ConfigError, match="eyes_and_pose must be one of mesh, landmarks68"):
-        load_config(str(path))
+        load_settings(str(path))

@@ -11,7 +11,7 @@ import onnxruntime
 import pytest
 
 from onnx_models import write_pack
-from photorank.config import ConfigError, load_config, load_defaults, merge
+from photorank.config import ConfigError, default_settings, load_settings, settings_with
 from photorank.faces import onnx_providers, resnet_onnx
 from photorank.faces.dlib_engine import RESNET, model_path
 from photorank.faces.insightface_engine import InsightFaceEngine
@@ -33,7 +33,7 @@ def fresh_resolution():
 
 
 def test_cpu_is_the_default_and_always_the_fallback():
-    assert load_defaults()["analysis"]["onnx_providers"] == [CPU]
+    assert default_settings().analysis.onnx_providers == (CPU,)
     assert onnx_providers.resolve([CPU]) == [CPU]
     assert onnx_providers.usable([UNAVAILABLE], AVAILABLE) == ([CPU], [UNAVAILABLE])
     assert onnx_providers.usable([CPU, UNAVAILABLE, CPU], AVAILABLE) == ([CPU], [UNAVAILABLE])
@@ -59,18 +59,18 @@ def test_a_name_onnxruntime_does_not_know_is_a_configuration_error(tmp_path, val
     config = tmp_path / "config.toml"
     config.write_text(f"[analysis]\nonnx_providers = {value!r}\n".replace("'", '"'))
     with pytest.raises(ConfigError, match=r"\[analysis\] onnx_providers must be onnxruntime execution providers"):
-        load_config(str(config))
+        load_settings(str(config))
 
 
 def test_every_provider_onnxruntime_knows_is_accepted():
-    config = merge(load_defaults(), {"analysis": {"onnx_providers": onnxruntime.get_all_providers()}})
-    assert config["analysis"]["onnx_providers"] == onnxruntime.get_all_providers()
+    settings = settings_with({"analysis": {"onnx_providers": onnxruntime.get_all_providers()}})
+    assert settings.analysis.onnx_providers == tuple(onnxruntime.get_all_providers())
 
 
 def test_the_engine_choice_carries_the_resolved_providers_to_the_workers(caplog):
-    config = merge(load_defaults(), {"analysis": {"onnx_providers": [UNAVAILABLE, *OTHER_AVAILABLE[:1], CPU]}})
+    settings = settings_with({"analysis": {"onnx_providers": [UNAVAILABLE, *OTHER_AVAILABLE[:1], CPU]}})
     with caplog.at_level(logging.WARNING):
-        choice = engine_choice("dlib", config)
+        choice = engine_choice("dlib", settings)
     assert dict(choice.options)["onnx_providers"] == (*OTHER_AVAILABLE[:1], CPU)
     assert len(caplog.records) == 1
     choice.build()  # a worker builds the same engine: nothing more to say

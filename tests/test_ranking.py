@@ -7,7 +7,7 @@ import shutil
 
 import pytest
 
-from photorank.config import load_config
+from photorank.config import default_settings
 from photorank.errors import UsageError
 from oneshot import rank_collection
 from photorank.api import RankRequest, ReferenceSpec
@@ -89,7 +89,7 @@ def face(width: int) -> DetectedFace:
 
 def test_small_background_faces_leave_a_portrait_single():
     target, background = face(400), [face(60), face(80)]
-    ratio = load_config()["group"]["prominent_ratio"]
+    ratio = default_settings().group.prominent_ratio
     assert prominent_faces([target, *background], target, ratio) == [target]
     friends = [face(300), face(280), face(350), face(330), face(310)]
     assert len(prominent_faces([target, *friends], target, ratio)) == 6

@@ -8,6 +8,7 @@ when ../shared/data is beside the checkout, a few single-person photos of shared
 from __future__ import annotations
 
 import os
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -15,7 +16,7 @@ from PIL import Image
 
 from photorank import scoring
 from photorank.cli import analyze_text
-from photorank.config import load_defaults
+from photorank.config import default_settings
 from photorank.demo import package_image
 from oneshot import index_paths, judge_records
 from photorank.api import Reference
@@ -23,8 +24,8 @@ from photorank.records import DetectedFace, ImageRecord
 
 from shared_data import SHARED_DATA, load_bench
 
-SETTINGS = load_defaults()["scoring"]
-STARS = load_defaults()["stars"]
+SETTINGS = default_settings().scoring
+STARS = default_settings().stars
 
 # A sharp, well-exposed, smiling, frontal portrait at eye level, as the signals read it.
 GOOD = {
@@ -167,9 +168,9 @@ def test_stars_are_fixed_bands_of_the_score_and_every_found_photo_has_one():
     given = [scoring.stars(score, STARS) for score in scores]
     assert min(given) == 1 and set(given) == {1, 2, 3, 4, 5}
     assert given == sorted(given, reverse=True)
-    for count, threshold in enumerate(STARS["score_thresholds"], start=2):
+    for count, threshold in enumerate(STARS.score_thresholds, start=2):
         assert scoring.stars(threshold, STARS) == count and scoring.stars(threshold - 0.1, STARS) == count - 1
-    assert scoring.star_bands(STARS).startswith(f"1 star below {STARS['score_thresholds'][0]:g}, 2 from")
+    assert scoring.star_bands(STARS).startswith(f"1 star below {STARS.score_thresholds[0]:g}, 2 from")
 
 
 def test_every_aspect_that_costs_points_is_said():
@@ -192,18 +193,18 @@ def test_every_aspect_that_costs_points_is_said():
 
     for words, signals in cases.items():
         judgement = judged(signals)
-        costs = scoring.aspect_costs(judgement.components, SETTINGS["single_weights"])
+        costs = scoring.aspect_costs(judgement.components, SETTINGS.single_weights)
         assert words in judgement.reasons, (words, judgement.reasons, costs)
         assert len(judgement.reasons) == len(set(judgement.reasons))
         for aspect, cost in costs.items():
-            if cost >= SETTINGS["reason_cost_points"]:
+            if cost >= SETTINGS.reason_cost_points:
                 assert any(word.startswith(scoring.FAULT_WORDS[aspect]) or word == scoring.mild_fault(aspect, signals, SETTINGS)
                            for word in judgement.reasons), (aspect, judgement.reasons)
     # highlights 0.9 stops under white cost about 1.5 points: said when that is enough to be said
     a_little_dark = face(image_highlights=-0.9)
-    costs = scoring.aspect_costs(scoring.single_components(a_little_dark, SETTINGS), SETTINGS["single_weights"])
-    strict = {**SETTINGS, "reason_cost_points": 1.0}
-    assert 1.0 <= costs["exposure"] < SETTINGS["reason_cost_points"]
+    costs = scoring.aspect_costs(scoring.single_components(a_little_dark, SETTINGS), SETTINGS.single_weights)
+    strict = replace(SETTINGS, reason_cost_points=1.0)
+    assert 1.0 <= costs["exposure"] < SETTINGS.reason_cost_points
     assert "photo a little dark" in scoring.reasons(a_little_dark, [], strict, costs)
     assert "photo a little dark" not in scoring.reasons(a_little_dark, [], SETTINGS, costs)
     best = judged(face(sharpness=0.6, smile=1.0))
@@ -277,7 +278,7 @@ def derived(tmp_path_factory):
     eval_quality = load_bench("eval_quality")
     folder = str(tmp_path_factory.mktemp("derived"))
     cache_path = os.path.join(folder, "faces.sqlite")
-    config = load_defaults()
+    settings = default_settings()
     sources = {"t1": package_image("t1.jpg")}
     people = SHARED_DATA / "people"
     if people.is_dir():
@@ -286,7 +287,7 @@ def derived(tmp_path_factory):
     os.makedirs(originals)
     for stem, source in sources.items():
         Image.open(source).convert("RGB").save(os.path.join(originals, f"{stem}.jpg"), quality=95)
-    engine, records = index_paths([originals], cache_path=cache_path, workers=2, config=config)
+    engine, records = index_paths([originals], cache_path=cache_path, workers=2, settings=settings)
     threshold = engine.match_threshold
     copies_dir = os.path.join(folder, "copies")
     os.makedirs(copies_dir)
@@ -302,17 +303,17 @@ def derived(tmp_path_factory):
             turned = max(record.faces, key=lambda f: abs(f.signals.get("yaw") or 0))
             for name, chosen in (("frontal", frontal), ("turned", turned)):
                 Image.fromarray(crop_around(pixels, chosen.box)).save(os.path.join(copies_dir, f"crop_{name}.jpg"), quality=95)
-    _, copy_records = index_paths([copies_dir], cache_path=cache_path, workers=2, config=config)
+    _, copy_records = index_paths([copies_dir], cache_path=cache_path, workers=2, settings=settings)
     judged = {}
     for stem, paths in families.items():
         reference = Reference.of_face(paths["original"], 1, targets[stem])
-        by_path = judge_records([copy_records[path] for path in paths.values()], [reference], threshold, config)
+        by_path = judge_records([copy_records[path] for path in paths.values()], [reference], threshold, settings)
         judged[stem] = {name: by_path[path] for name, path in paths.items()}
     crops = {}
     for name in ("frontal", "turned"):
         record = copy_records[os.path.join(copies_dir, f"crop_{name}.jpg")]
         own = eval_quality.largest_face(record)
-        crops[name] = judge_records([record], [Reference.of_face(record.path, 1, own)], threshold, config)[record.path]
+        crops[name] = judge_records([record], [Reference.of_face(record.path, 1, own)], threshold, settings)[record.path]
     return judged, crops
 
 
@@ -365,7 +366,7 @@ def test_frontal_beats_strong_profile(derived):
     assert turned.components["facing"] < frontal.components["facing"]
     # The most frontal person looks down at her cards, lids lowered: her eyes read borderline
     # (about 0.5) and the turned man's cannot be judged, so compare everything but the eyes.
-    weights = SETTINGS["single_weights"]
+    weights = SETTINGS.single_weights
     without_eyes = [scoring.weighted_geometric_mean({k: v for k, v in r.components.items() if k != "eyes"}, weights)
                     for r in (turned, frontal)]
     assert without_eyes[0] < without_eyes[1]

@@ -16,6 +16,7 @@ import pytest
 from PIL import Image
 
 from photorank import models
+from photorank.config import default_settings, settings_with
 from photorank.records import DetectedFace
 from photorank.signals import FACE_SIGNALS, IMAGE_SIGNALS, expression, measure_face, measure_image
 
@@ -95,11 +96,9 @@ def test_measure_face_returns_every_signal_as_float_or_none(engine, smile_model)
 
 
 def test_accepts_whole_config_and_five_point_faces(engine, smile_model):
-    from photorank.config import load_config
-
     pixels = read_rgb(os.path.join(INSIGHTFACE_IMAGES, "t1.jpg"))
     face = min(engine.detect(pixels), key=lambda f: f.box[0])  # the leftmost person faces the camera
-    with68 = measure_face(pixels, face, load_config())
+    with68 = measure_face(pixels, face, default_settings().measuring)
     lm = face.landmarks
     five = np.array([lm[36:42].mean(0), lm[42:48].mean(0), lm[30], lm[48], lm[54]], dtype=np.float32)
     with5 = measure_face(pixels, DetectedFace(face.box, face.detector_score, face.embedding, five))
@@ -214,7 +213,7 @@ def test_deepface_backend_preprocessing_and_labels(tmp_path, monkeypatch):
     monkeypatch.setenv("DEEPFACE_HOME", str(home))
     monkeypatch.setattr(expression, "_cache", {})
     box = (0, 0, 240, 240)
-    settings = {"expression": {"backend": "deepface", "model_path": ""}}
+    settings = settings_with({"expression": {"backend": "deepface", "model_path": ""}}).measuring
     bright_mouth = _synthetic_face(mouth=240, brow=128)
     dark_mouth = _synthetic_face(mouth=15, brow=128)
     bright_brow = _synthetic_face(mouth=128, brow=240)
@@ -246,7 +245,7 @@ def test_deepface_missing_model_says_where(tmp_path, monkeypatch):
 def test_eyes_auc_on_held_out_open_and_closed_eyes(smile_model, source, components, required):
     """The eyes signal was set on the tuning half of shared/data/eyes; judged on the other half."""
     needs_shared("eyes")
-    settings = {"eyes_and_pose": source}
+    settings = settings_with({"signals": {"eyes_and_pose": source}}).measuring
     for part in ("tuning", "held_out"):
         values = {label: [EVAL_QUALITY.crop_signals(path, settings) for path in paths]
                   for label, paths in EVAL_QUALITY.eye_crops(part).items()}
@@ -300,7 +299,7 @@ def test_eyes_unjudgeable_when_too_small_or_hidden(engine, smile_model):
     # Too small: the whole image reduced until the eyes are ~3 px wide.
     small = cv2.resize(pixels, None, fx=0.12, fy=0.12, interpolation=cv2.INTER_AREA)
     tiny = DetectedFace(tuple(int(round(v * 0.12)) for v in face.box), 1.0, face.embedding, face.landmarks * 0.12)
-    values = measure_face(small, tiny, {"refine_landmarks_below_px": 0})
+    values = measure_face(small, tiny, settings_with({"signals": {"refine_landmarks_below_px": 0}}).measuring)
     assert values["eyes_open"] is None and values["eyes_reason"] == 1.0
 
 
@@ -476,7 +475,7 @@ def test_signals_time_per_face_and_same_values_every_time(engine, smile_model):
     faces = engine.detect(pixels)
     per_face, values = {}, {}
     for source in ("landmarks68", "mesh"):
-        settings = {"eyes_and_pose": source}
+        settings = settings_with({"signals": {"eyes_and_pose": source}}).measuring
         first = [measure_face(pixels, face, settings) for face in faces]  # also loads the models
         start = time.perf_counter()
         rounds = 3

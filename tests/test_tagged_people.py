@@ -17,7 +17,7 @@ import imagefactory as factory
 import xmp_writer
 from test_regions import OBAMA, BIDEN, exiftool, microsoft_info, mwg_info
 from photorank.cli import main
-from photorank.config import load_defaults, merge
+from photorank.config import settings_with
 from photorank.errors import PhotorankError
 from photorank.library import Library
 from photorank.api import RankRequest, ReferenceSpec
@@ -105,8 +105,8 @@ def stored_area(displayed: tuple[float, float, float, float]) -> tuple[float, fl
     return y, 1 - x - w, h, w
 
 
-def rank(folder, cache, config=None, **options):
-    with Library(config, cache_path=cache, workers=2) as library:
+def rank(folder, cache, settings=None, **options):
+    with Library(settings, cache_path=cache, workers=2) as library:
         return library.rank(RankRequest(paths=[str(folder)], **options))
 
 
@@ -149,8 +149,8 @@ def test_tagged_faces_are_the_references_when_no_reference_is_given(tagged_folde
 
 def test_many_tagged_faces_are_spread_but_each_stays_the_persons(tagged_folder):
     folder, cache = tagged_folder
-    config = merge(load_defaults(), {"matching": {"max_tagged_references": 2}})
-    report = rank(folder, cache, config, references=[], person=OBAMA)
+    settings = settings_with({"matching": {"max_tagged_references": 2}})
+    report = rank(folder, cache, settings, references=[], person=OBAMA)
     assert names(reference.path for reference in report.references) == {"group_obama_biden_1.jpg", "obama_2.jpg"}  # 1st, 3rd of 4
     tagged = names(result.path for result in report.results if result.tagged == "person")
     assert tagged == {"obama_1.jpg", "obama_2.jpg", "rotated.jpg", "group_obama_biden_1.jpg"}

@@ -14,7 +14,7 @@ from PIL import Image
 
 from photorank import identity
 from photorank.cli import main, people_of
-from photorank.config import load_config
+from photorank.config import default_settings
 from photorank.document import rank_document
 from photorank.library import Library
 from photorank.rpc import to_document, to_message, without_absent
@@ -77,7 +77,7 @@ def test_a_photo_with_one_member_eyes_closed_ranks_below_all_eyes_open(library, 
     people = pair(people_dir, ("obama", "biden"))
     closed_source = rank(library, people, [people_dir / "group_obama_biden_2.jpg"])["results"][0]
     closed_biden = next(member for member in closed_source["members"] if member["name"] == "Biden")
-    threshold = library.config["scoring"]["eyes_open_threshold"]
+    threshold = library.settings.scoring.eyes_open_threshold
     assert closed_biden["face"]["signals"]["eyes_open"] < threshold  # his eyes are closed in that photo
     open_photo = rank(library, people, [people_dir / "group_obama_biden_1.jpg"])["results"][0]
     open_biden = next(member for member in open_photo["members"] if member["name"] == "Biden")
@@ -181,7 +181,7 @@ def test_one_pass_for_the_set_decides_each_person_as_alone(library, people_dir):
     references = [np.stack([ref.embedding for ref in library.references(person.references)]) for person in people]
     _, synced = library.sync_collection([str(people_dir)], False)
     embeddings, owners, _ = library.faces.lookup(sorted(set(synced.fingerprints.values())))
-    settings, threshold = library.config["matching"], library.threshold
+    settings, threshold = library.settings.matching, library.threshold
     together = identity.find_people(references, embeddings, owners, settings, threshold)
     alone = [identity.find_person(person, embeddings, owners, settings, threshold) for person in references]
     decided = lambda matches: {photo: (match.face, match.sure) for photo, match in matches.items()}  # noqa: E731
@@ -191,7 +191,7 @@ def test_one_pass_for_the_set_decides_each_person_as_alone(library, people_dir):
 
 
 def test_framing_together_names_who_is_hidden_or_small():
-    settings = load_config()["together"]
+    settings = default_settings().together
     apart, said = framing_together({"Alice": (100, 100, 100, 100), "Bob": (300, 100, 100, 100)}, settings)
     assert apart > 0.95 and said == []
     hidden, said = framing_together({"Alice": (100, 100, 100, 100), "Bob": (140, 110, 100, 100)}, settings)

@@ -11,11 +11,12 @@ to photorankd imports this module and never loads numpy (annotations only).
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING
 
 from .errors import UsageError
 from .records import Box, DetectedFace
+from .settings import XmpSettings
 
 if TYPE_CHECKING:
     import numpy as np
@@ -40,10 +41,12 @@ class XmpOptions:
     embed: bool | None = None
     dry_run: bool = False  # say what would be written, write nothing
 
-    def over(self, settings: dict) -> dict:
-        """The [xmp] config section with these choices on top."""
-        chosen = {key: value for key, value in vars(self).items() if value is not None}
-        return {**settings, **chosen}
+    def over(self, xmp: XmpSettings) -> XmpSettings:
+        """The [xmp] settings with these choices on top (dry_run is no setting: it goes apart)."""
+        chosen = {key: value for key, value in vars(self).items() if value is not None and key != "dry_run"}
+        if self.unrated is not None:
+            chosen["unrated"] = tuple(self.unrated)
+        return replace(xmp, **chosen)
 
 
 @dataclass

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from .settings import BurstSettings
+
 BLOCK = 1024  # rows of the correlation matrix computed at once: bounded memory on 100k photos
 
 
@@ -26,7 +28,7 @@ def normalised_thumbnails(thumbnails: list[bytes | None]) -> np.ndarray:
     return rows
 
 
-def group_ids(thumbnails: list[bytes | None], times: list[float | None], settings: dict) -> list[int]:
+def group_ids(thumbnails: list[bytes | None], times: list[float | None], settings: BurstSettings) -> list[int]:
     """A group id per photo (photos alone get their own id)."""
     parent = list(range(len(thumbnails)))
 
@@ -40,8 +42,8 @@ def group_ids(thumbnails: list[bytes | None], times: list[float | None], setting
     stamps = np.array([np.nan if t is None else t for t in times], dtype=np.float64)
     for start in range(0, len(rows), BLOCK):
         correlation = rows[start : start + BLOCK] @ rows.T
-        close_in_time = np.abs(stamps[start : start + BLOCK, None] - stamps[None, :]) <= settings["seconds"]
-        together = (correlation >= settings["duplicate_similarity"]) | (close_in_time & (correlation >= settings["similarity"]))
+        close_in_time = np.abs(stamps[start : start + BLOCK, None] - stamps[None, :]) <= settings.seconds
+        together = (correlation >= settings.duplicate_similarity) | (close_in_time & (correlation >= settings.similarity))
         for i, j in zip(*np.nonzero(together)):
             a, b = root(start + int(i)), root(int(j))
             if a != b:
@@ -49,7 +51,7 @@ def group_ids(thumbnails: list[bytes | None], times: list[float | None], setting
     return [root(i) for i in range(len(parent))]
 
 
-def mark_bursts(results: list, settings: dict) -> None:
+def mark_bursts(results: list, settings: BurstSettings) -> None:
     """Set `burst` and `best_of_burst` on results sorted best first (so the first of a group is its best)."""
     ids = group_ids([r.thumbnail for r in results], [r.captured_at for r in results], settings)
     sizes: dict[int, int] = {}

@@ -19,10 +19,11 @@ from collections.abc import Iterable, Sequence
 from . import __version__
 from .api import PeopleRequest, Person, ProgressEvent, RankRequest, ReferenceSpec, XmpOptions
 from .collection import check_output_file
-from .config import default_config_path, load_config, load_defaults
+from .config import default_config_path, default_settings, load_settings
 from .document import progress_document
 from .errors import PhotorankError, UsageError
 from .scoring import star_bands
+from .settings import ScoringSettings, to_tables
 
 EXIT_OK, EXIT_USAGE, EXIT_FAILED = 0, 2, 1
 EXIT_CODES = """exit codes:
@@ -70,7 +71,7 @@ def build_parser() -> argparse.ArgumentParser:
     rank = commands.add_parser(
         "rank", help="rank the photos a person is in, best first",
         epilog=textwrap.fill(
-            f"Stars come from the score (0-100) alone, the same on every run: {star_bands(load_defaults()['stars'])} "
+            f"Stars come from the score (0-100) alone, the same on every run: {star_bands(default_settings().stars)} "
             "(by default; [stars] score_thresholds in the configuration).", 92,
         ) + "\n\n" + EXIT_CODES,
         formatter_class=argparse.RawDescriptionHelpFormatter,
@@ -265,7 +266,7 @@ def open_backend(args: argparse.Namespace):
     from .library import Library
 
     cache = ":memory:" if args.no_cache else args.cache
-    return LocalBackend(Library(load_config(args.config), engine=engine_argument(args), cache_path=cache, workers=args.workers))
+    return LocalBackend(Library(load_settings(args.config), engine=engine_argument(args), cache_path=cache, workers=args.workers))
 
 
 class InOrder(argparse.Action):
@@ -509,14 +510,14 @@ def writeback_text(written: dict) -> str:
 def run_analyze(args: argparse.Namespace) -> int:
     paths = collection_paths(args)
     check_output_file(args.output, "-o")
-    scoring_settings = load_config(args.config)["scoring"]
+    scoring_settings = load_settings(args.config).scoring
     document = run_with_progress(args, lambda backend, progress: backend.analyze(paths, args.recursive, progress))
     print_document(args, document, lambda document: analyze_text(document, scoring_settings, args.verbose))
     report_errors(document["errors"])
     return EXIT_FAILED if document["errors"] or not document["results"] else EXIT_OK
 
 
-def analyze_text(document: dict, scoring_settings: dict, verbose: bool = False) -> str:
+def analyze_text(document: dict, scoring_settings: ScoringSettings, verbose: bool = False) -> str:
     """One plain-language line per face; with `verbose`, its raw signal values under it."""
     from .describe import describe_face
 
@@ -614,7 +615,7 @@ def run_config(args: argparse.Namespace) -> int:
     if args.path:
         print(default_config_path())
         return EXIT_OK
-    for section, values in load_config(args.config).items():
+    for section, values in to_tables(load_settings(args.config)).items():
         print(f"[{section}]")
         for key, value in values.items():
             print(f"{key} = {json.dumps(value)}")

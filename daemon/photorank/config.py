@@ -6,12 +6,13 @@ A user file may set any subset; a table in it (a section, or a table value such 
 in one pass (`validate`) against the defaults, which act as the schema: an unknown key at any
 depth, a value of the wrong type, a choice that is not offered or a value out of its range is a
 `ConfigError` naming the file, the key and what is expected (a typo must not be ignored, and a bad
-value must not fail later, in the middle of a run).
+value must not fail later, in the middle of a run). The result is a typed `Settings` (settings.py).
 """
 
 from __future__ import annotations
 
 import copy
+import functools
 import json
 import os
 import tomllib
@@ -21,6 +22,8 @@ from typing import Any, Callable
 import platformdirs
 
 from .errors import PhotorankError
+from .scoring import ASPECTS
+from .settings import Settings, from_tables, to_tables
 
 DEFAULTS_FILE = "defaults.toml"
 APP_NAME = "photorank"
@@ -56,6 +59,7 @@ RANGES: dict[tuple[str, ...], tuple[Callable[[Any], bool], str]] = {
     # The registered face engines (faces/*_engine.py, found at run time; also `--engine`).
     ("analysis", "engine"): (lambda v: v in _engine_names(), "auto or a face engine listed by `photorank rank --help`"),
     ("blazeface", "min_score"): (lambda v: 0 < v < 1, "between 0 and 1"),
+    ("blazeface", "min_score_without_hog"): (lambda v: 0 <= v < 1, "from 0 to below 1"),
     ("blazeface", "merge_iou"): (lambda v: 0 < v < 1, "between 0 and 1"),
     ("blazeface", "threads"): (lambda v: v > 0, "greater than 0"),
     ("analysis", "max_side"): (lambda v: v > 0, "greater than 0"),
@@ -115,27 +119,47 @@ def load_defaults() -> dict[str, dict]:
     return tomllib.loads(resources.files(__package__).joinpath(DEFAULTS_FILE).read_text("utf-8"))
 
 
-def load_config(path: str | None = None) -> dict[str, dict]:
+def load_settings(path: str | None = None) -> Settings:
     """Defaults merged with the user's file: `path`, else the user config dir's config.toml if present."""
-    config = load_defaults()
     if path and not os.path.exists(path):
         raise ConfigError(f"{path}: no such configuration file")  # named on purpose: a typo must not pass
     path = path or default_config_path()
     if not os.path.exists(path):
-        return config
+        return default_settings()
     try:
         with open(path, "rb") as handle:
             overrides = tomllib.load(handle)
     except (OSError, tomllib.TOMLDecodeError) as error:
         raise ConfigError(f"{path}: {error}") from error
-    return merge(config, overrides, path)
+    return settings_with(overrides, source=path)
+
+
+@functools.cache
+def default_settings() -> Settings:
+    return settings_from(load_defaults(), DEFAULTS_FILE)
+
+
+def settings_with(overrides: dict, base: Settings | None = None, source: str = "settings") -> Settings:
+    """`base` (the defaults) with `overrides` (TOML tables, any subset) on top, validated as a file is."""
+    base_tables = to_tables(base or default_settings())
+    return settings_from(merge(base_tables, overrides, source), source)
+
+
+def settings_from(tables: dict[str, dict], source: str) -> Settings:
+    """Validated tables as Settings, once their scoring weights are checked against scoring's aspects."""
+    for kind, aspects in ASPECTS.items():
+        weights = tables["scoring"][f"{kind}_weights"]
+        if set(weights) != set(aspects):
+            raise ConfigError(f"{source}: [scoring] {kind}_weights must weigh exactly the aspects {', '.join(aspects)}"
+                              f" (got {', '.join(weights)})")
+    return from_tables(tables)
 
 
 def merge(config: dict[str, dict], overrides: dict, source: str = "config") -> dict[str, dict]:
-    """`overrides` merged over `config` (tables key by key, at any depth), validated against `config`."""
+    """`overrides` merged over `config` (tables key by key, at any depth), validated against the defaults."""
     merged = copy.deepcopy(config)
     _merge_into(merged, overrides)
-    validate(merged, config, source)
+    validate(merged, load_defaults(), source)
     return merged
 
 

@@ -1,6 +1,6 @@
 """Which face, if any, in each photo is the person, and is that sure: decided from the collection.
 
-    matches = find_person(references, faces, photo_of_face, config["matching"], threshold)
+    matches = find_person(references, faces, photo_of_face, settings.matching, threshold)
     # {photo: Match(face=row, similarity=0.95, sure=True)}
 
 One cut on the similarity to the reference cannot tell a person from someone who looks like them
@@ -30,6 +30,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .settings import MatchingSettings
+
 CHUNK_ROWS = 512  # candidate rows per matrix product: bounds memory on large collections
 
 
@@ -41,19 +43,19 @@ class Match:
 
 
 def find_person(
-    references: np.ndarray, faces: np.ndarray, photo_of_face: np.ndarray, settings: dict, threshold: float
+    references: np.ndarray, faces: np.ndarray, photo_of_face: np.ndarray, settings: MatchingSettings, threshold: float
 ) -> dict[int, Match]:
     """photo -> the person's face in it, for every photo they are (surely or unsurely) in.
 
     references: (R, d) L2-normalised embeddings of the person; faces: (N, d) L2-normalised
     embeddings of every face of the collection; photo_of_face: (N,) the photo id of each face;
-    settings: the [matching] table; threshold: the engine's same-person cosine similarity.
+    settings: the [matching] section; threshold: the engine's same-person cosine similarity.
     """
     return find_people([references], faces, photo_of_face, settings, threshold)[0]
 
 
 def find_people(
-    reference_sets: list[np.ndarray], faces: np.ndarray, photo_of_face: np.ndarray, settings: dict, threshold: float
+    reference_sets: list[np.ndarray], faces: np.ndarray, photo_of_face: np.ndarray, settings: MatchingSettings, threshold: float
 ) -> list[dict[int, Match]]:
     """find_person for several people at once: one matrix product of every face against all their
     references, then each person's decision on their own columns (a set of people costs one pass
@@ -72,14 +74,14 @@ def find_people(
 
 
 def decide_person(
-    references: np.ndarray, faces: np.ndarray, photo_of_face: np.ndarray, to_reference: np.ndarray, settings: dict,
+    references: np.ndarray, faces: np.ndarray, photo_of_face: np.ndarray, to_reference: np.ndarray, settings: MatchingSettings,
     threshold: float,
 ) -> dict[int, Match]:
     """find_person's decision, given each face's similarity to the closest reference."""
-    candidates = nearest_rows(to_reference, threshold - settings["candidate_margin"], settings["max_candidates"])
+    candidates = nearest_rows(to_reference, threshold - settings.candidate_margin, settings.max_candidates)
     if not len(candidates):
         return {}
-    members = with_neighbours(candidates, faces, photo_of_face, threshold, settings["neighbours"], settings["max_faces"])
+    members = with_neighbours(candidates, faces, photo_of_face, threshold, settings.neighbours, settings.max_faces)
     verdicts = judge_members(references, faces[members], settings, threshold)
     return best_per_photo(members, photo_of_face[members], to_reference[members], verdicts)
 
@@ -120,7 +122,7 @@ class Verdicts:
     unsure: np.ndarray  # bool: as close to the person as the threshold, the collection does not confirm it
 
 
-def judge_members(references: np.ndarray, embeddings: np.ndarray, settings: dict, threshold: float) -> Verdicts:
+def judge_members(references: np.ndarray, embeddings: np.ndarray, settings: MatchingSettings, threshold: float) -> Verdicts:
     """Cluster the references with the member faces (average linkage) and cut the tree twice.
 
     Near copies (a thumbnail on a contact sheet, a repost, a screenshot, a burst frame) are first
@@ -139,11 +141,11 @@ def judge_members(references: np.ndarray, embeddings: np.ndarray, settings: dict
     alone never makes a face someone else's.
     """
     rows = np.vstack([references, embeddings])
-    piece, pieces = near_copy_pieces(rows, settings["copy_similarity"])
+    piece, pieces = near_copy_pieces(rows, settings.copy_similarity)
     similarity = np.clip(pieces @ pieces.T, -1.0, 1.0)
     merges = average_linkage(similarity)
     cluster = clusters_at(merges, len(pieces), threshold)
-    core = clusters_at(merges, len(pieces), threshold + settings["cluster_margin"])
+    core = clusters_at(merges, len(pieces), threshold + settings.cluster_margin)
     person = np.unique(piece[: len(references)])
     in_person = np.isin(cluster, cluster[person])
     in_core = np.isin(core, core[person])
@@ -151,9 +153,9 @@ def judge_members(references: np.ndarray, embeddings: np.ndarray, settings: dict
     rivals = np.unique(cluster[~in_person])
     to_rivals, rival_size = mean_similarity(similarity, cluster[None, :] == rivals[:, None])
     to_rival = to_rivals.max(axis=1, initial=-1.0)
-    to_lasting_rival = np.where(rival_size >= settings["rival_evidence"], to_rivals, -1.0).max(axis=1, initial=-1.0)
+    to_lasting_rival = np.where(rival_size >= settings.rival_evidence, to_rivals, -1.0).max(axis=1, initial=-1.0)
     is_reference = np.isin(np.arange(len(pieces)), person)  # a near copy of a reference is the person
-    sure = is_reference | (in_core & (to_person - to_rival >= settings["sure_margin"]))
+    sure = is_reference | (in_core & (to_person - to_rival >= settings.sure_margin))
     unsure = ~sure & (in_person | ((to_person >= threshold) & (to_person >= to_lasting_rival)))
     faces = piece[len(references) :]
     return Verdicts(sure[faces], unsure[faces])

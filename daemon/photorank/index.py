@@ -12,7 +12,7 @@ import hashlib
 import json
 import os
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 
 import numpy as np
 
@@ -21,6 +21,7 @@ from .faces import EngineUnavailable, FaceEngine, engines, load_engine, onnx_pro
 from .images import ImageError, is_image_path, load_image
 from .models import ModelUnavailable
 from .records import DetectedFace, ImageRecord
+from .settings import MeasuringSettings, Settings
 
 # Part of every analysis key, so cached analyses made under another version are never used.
 # Bump it whenever the same engine and settings would now store something different for an
@@ -66,15 +67,17 @@ def collect_images(paths: Iterable[str], recursive: bool = False) -> tuple[list[
     return sorted(files), folders
 
 
-def analysis_key(engine: FaceEngine, signal_settings: dict) -> str:
+def analysis_key(engine: FaceEngine, measuring: MeasuringSettings) -> str:
     """Everything that changes what an analysis contains: engine, models, analysis size, signals."""
     from .signals import registry_key
 
-    signals_digest = hashlib.blake2b(json.dumps(signal_settings, sort_keys=True).encode(), digest_size=4).hexdigest()
+    # The [signals] and [expression] tables as they were before they were typed: the same key.
+    tables = json.dumps(asdict(measuring), sort_keys=True)
+    signals_digest = hashlib.blake2b(tables.encode(), digest_size=4).hexdigest()
     return f"{engine.id}|{engine.settings_key}|signals-{signals_digest}|{registry_key()}|v{ANALYSIS_VERSION}"
 
 
-def analyse(path: str, engine: FaceEngine, signal_settings: dict | None = None) -> ImageRecord:
+def analyse(path: str, engine: FaceEngine, measuring: MeasuringSettings | None = None) -> ImageRecord:
     """Load one image, find its faces and measure them. Coordinates are stored at full size."""
     from . import signals
 
@@ -85,7 +88,7 @@ def analyse(path: str, engine: FaceEngine, signal_settings: dict | None = None) 
     faces = engine.detect(image.pixels)
     for face in faces:
         # A reduced decode shrinks the JPEG's 8 px blocks by the same scale.
-        measured = signals.measure_face(image.pixels, face, signal_settings, block_px=8.0 * image.scale)
+        measured = signals.measure_face(image.pixels, face, measuring, block_px=8.0 * image.scale)
         face.signals = {**measured, "confidence": engine.confidence(face.detector_score)}
     to_full = 1.0 / image.scale
     return ImageRecord(
@@ -124,14 +127,14 @@ def _rescaled(face: DetectedFace, factor: float) -> DetectedFace:
     )
 
 
-def analyse_guarded(path: str, engine: FaceEngine, signal_settings: dict) -> tuple[ImageRecord, bool]:
+def analyse_guarded(path: str, engine: FaceEngine, measuring: MeasuringSettings) -> tuple[ImageRecord, bool]:
     """The record, and whether it may be cached.
 
     A file that breaks a decoder or engine in an unforeseen way is that file's error, not the
     batch's; such an error is not cached, so the next run tries the file again.
     """
     try:
-        return analyse(path, engine, signal_settings), True
+        return analyse(path, engine, measuring), True
     except (EngineUnavailable, ModelUnavailable):
         raise  # a model cannot run at all: stop the run with its message, not fail every photo
     except MemoryError:
@@ -141,11 +144,11 @@ def analyse_guarded(path: str, engine: FaceEngine, signal_settings: dict) -> tup
 
 
 _worker_engine: FaceEngine | None = None
-_worker_signal_settings: dict = {}
+_worker_measuring: MeasuringSettings | None = None
 
 
-def start_worker(choice: EngineChoice, signal_settings: dict) -> None:
-    global _worker_engine, _worker_signal_settings
+def start_worker(choice: EngineChoice, measuring: MeasuringSettings) -> None:
+    global _worker_engine, _worker_measuring
     import cv2
     from threadpoolctl import threadpool_limits
 
@@ -153,12 +156,12 @@ def start_worker(choice: EngineChoice, signal_settings: dict) -> None:
     cv2.setNumThreads(1)
     threadpool_limits(1)
     _worker_engine = choice.build()
-    _worker_signal_settings = signal_settings
+    _worker_measuring = measuring
 
 
 def analyse_in_worker(path: str) -> tuple[ImageRecord, bool]:
-    assert _worker_engine is not None
-    return analyse_guarded(path, _worker_engine, _worker_signal_settings)
+    assert _worker_engine is not None and _worker_measuring is not None
+    return analyse_guarded(path, _worker_engine, _worker_measuring)
 
 
 def os_error_text(error: OSError) -> str:
@@ -175,12 +178,12 @@ def os_error_text(error: OSError) -> str:
     return f"cannot read: {error.strerror or error}"
 
 
-def engine_choice(name: str | None, config: dict[str, dict]) -> EngineChoice:
-    """The engine named (else the config's [analysis] engine) with the [analysis] sizes and
-    onnxruntime providers and every engine's section; empty strings mean 'the engine's own default'."""
-    analysis = {key: value for key, value in config["analysis"].items() if key != "engine"}
+def engine_choice(name: str | None, settings: Settings) -> EngineChoice:
+    """The engine named (else the [analysis] engine) with the [analysis] sizes and onnxruntime
+    providers and every engine's section; empty strings mean 'the engine's own default'."""
+    analysis = {key: value for key, value in asdict(settings.analysis).items() if key != "engine"}
     # Resolved here, once: an unavailable provider is said once, not by every worker.
     analysis["onnx_providers"] = tuple(onnx_providers.resolve(analysis["onnx_providers"]))
-    options = {**analysis, **{key: value for spec in engines().values() for key, value in config[spec.section].items()}}
-    return EngineChoice(name or config["analysis"]["engine"],
+    options = {**analysis, **{key: value for spec in engines().values() for key, value in settings.engines[spec.section].items()}}
+    return EngineChoice(name or settings.analysis.engine,
                         tuple(sorted((key, value) for key, value in options.items() if value != "")))

@@ -42,13 +42,14 @@ from .api import (
 )
 from .cache import FaceCache, StoredFaces, fingerprint
 from .collection import check_paths, require_photos
-from .config import load_config
+from .config import load_settings
 from .errors import Cancelled, PhotorankError, stop_if_cancelled
 from .identity import Match, find_people, find_person
 from .index import EngineChoice, analyse_in_worker, analysis_key, collect_images, engine_choice, os_error_text, start_worker
 from .ranking import judge_photo, order_results, pick_reference
 from .records import ImageRecord
 from .regions import TagReader
+from .settings import MeasuringSettings, Settings
 from .tagged import OtherTag, PersonTags, apply_to_matches, person_tags, region_only_results, spread
 from .together import judge_set, one_face_each
 from .writeback import WriteBackSummary, undo_paths, write_back
@@ -175,9 +176,9 @@ class Analyser:
     per-file errors that are not cached; the next photo gets a new pool.
     """
 
-    def __init__(self, choice: EngineChoice, signal_settings: dict, workers: int, store, recall):
+    def __init__(self, choice: EngineChoice, measuring: MeasuringSettings, workers: int, store, recall):
         self.workers = workers
-        self._start = (choice, signal_settings)
+        self._start = (choice, measuring)
         self._store = store  # (path, size, mtime_ns, fingerprint, record, lasting) -> None
         self._recall = recall  # (path, fingerprint) -> the stored ImageRecord, or None
         self._pool: ProcessPoolExecutor | None = None
@@ -272,7 +273,7 @@ class Library:
 
     def __init__(
         self,
-        config: dict[str, dict] | None = None,
+        settings: Settings | None = None,
         *,
         engine: str | None = None,
         cache_path: str | None = None,
@@ -282,19 +283,18 @@ class Library:
         """`engine`: a registered engine's name or "auto" (None: the config's [analysis] engine).
         `preload`: read every cached face into memory now (the daemon, which serves many
         requests); otherwise each request reads the faces of its own photos (one command)."""
-        self.config = config or load_config()
-        choice = engine_choice(engine, self.config)
+        self.settings = settings or load_settings()
+        choice = engine_choice(engine, self.settings)
         self.engine = choice.build()  # cheap: models load in the workers, on first use
-        self.signal_settings = {"signals": self.config["signals"], "expression": self.config["expression"]}
-        self.key = analysis_key(self.engine, self.signal_settings)
-        self.threshold = self.config["matching"]["threshold"] or self.engine.match_threshold
+        self.key = analysis_key(self.engine, self.settings.measuring)
+        self.threshold = self.settings.matching.threshold or self.engine.match_threshold
         self.cache = FaceCache(cache_path)
         try:
             self.faces = FaceIndex(self.cache.stored_faces(self.key) if preload else self.cache.stored_faces(self.key, []))
         except BaseException:
             self.cache.close()
             raise
-        self.analyser = Analyser(choice, self.signal_settings, workers or os.cpu_count() or 1, self._store, self._recall)
+        self.analyser = Analyser(choice, self.settings.measuring, workers or os.cpu_count() or 1, self._store, self._recall)
         self.tags = TagReader()  # the people the user tagged, read from the photos' XMP as they change
         self._prepared = False
 
@@ -328,24 +328,24 @@ class Library:
         files, synced, errors, paths, contents = self.collection_to_rank(request.paths, request.recursive, progress, cancel)
         embeddings, owners, face_numbers = self.faces.lookup(contents)
         tags, tagged_records = self.person_tags(person, paths, synced.fingerprints) if person else (PersonTags(), {})
-        references = references + spread(tags.references, self.config["matching"]["max_tagged_references"])
+        references = references + spread(tags.references, self.settings.matching.max_tagged_references)
         if not references and not tags.region_only:  # its tagged photos could not be read
             raise PhotorankError(no_tagged_face(person))
         matches = find_person(np.stack([reference.embedding for reference in references]), embeddings, owners,
-                              self.config["matching"], self.threshold) if references else {}
+                              self.settings.matching, self.threshold) if references else {}
         matches, tagged_as_other = self.apply_tags(tags, matches, paths, synced.fingerprints, contents, embeddings,
                                                    owners, face_numbers, references)
         judged = self.judge(paths, synced.fingerprints, contents, matches, face_numbers)
         results = [result for result in judged.values() if result is not None]
         for result in results:
             result.tagged = "person" if result.path in tags.faces else ""
-        region_only = region_only_results(tags, tagged_records, {result.path for result in results}, self.config)
+        region_only = region_only_results(tags, tagged_records, {result.path for result in results}, self.settings)
         results += region_only
         judged.update((result.path, result) for result in region_only)
         report = RankingReport(
             engine=self.engine.id,
             references=references,
-            results=order_results(results, self.config, request.best_of_burst, request.include_unsure)[: request.top or None],
+            results=order_results(results, self.settings, request.best_of_burst, request.include_unsure)[: request.top or None],
             not_found_paths=[path for path in paths if judged[path] is None],
             errors=[(path, errors[path]) for path in files if path in errors],
             threshold=self.threshold,
@@ -374,7 +374,7 @@ class Library:
         embeddings, owners, face_numbers = self.faces.lookup(contents)
         matches = find_people(
             [np.stack([reference.embedding for reference in references]) for _, references in people],
-            embeddings, owners, self.config["matching"], self.threshold,
+            embeddings, owners, self.settings.matching, self.threshold,
         )
         by_photo = one_face_each(dict(zip([name for name, _ in people], matches)))
         wanted = {contents[photo]: members for photo, members in by_photo.items()
@@ -383,14 +383,14 @@ class Library:
         judged = {
             path: judge_set(record, {name: (record.faces[face_numbers[match.face]], match.similarity, match.sure)
                                      for name, match in wanted[synced.fingerprints[path]].items()},
-                            [name for name, _ in people], request.mode, self.config)
+                            [name for name, _ in people], request.mode, self.settings)
             for path, record in records.items()
         }
         results = [result for result in judged.values() if result is not None]
         report = RankingReport(
             engine=self.engine.id,
             references=[reference for _, references in people for reference in references],
-            results=order_results(results, self.config, request.best_of_burst, request.include_unsure)[: request.top or None],
+            results=order_results(results, self.settings, request.best_of_burst, request.include_unsure)[: request.top or None],
             not_found_paths=[path for path in paths if judged.get(path) is None],
             errors=[(path, errors[path]) for path in files if path in errors],
             threshold=self.threshold,
@@ -450,7 +450,8 @@ class Library:
                    progress: Progress | None = None) -> WriteBackSummary:
         if progress:
             progress(ProgressEvent("writing", 0, len(report.results)))
-        summary = write_back(report, person, (options or XmpOptions()).over(self.config["xmp"]))
+        options = options or XmpOptions()
+        summary = write_back(report, person, options.over(self.settings.xmp), options.dry_run)
         if progress:
             progress(ProgressEvent("writing", len(report.results), len(report.results)))
         return summary
@@ -461,7 +462,8 @@ class Library:
         check_paths(paths)
         files, folders = collect_images(paths, recursive)
         require_photos(files, folders, recursive)
-        return undo_paths(files, person, (options or XmpOptions()).over(self.config["xmp"]))
+        options = options or XmpOptions()
+        return undo_paths(files, person, options.over(self.settings.xmp), options.dry_run)
 
     def stale_paths(self) -> list[str]:
         """The files the cache knows that were analysed under another engine or settings only:
@@ -475,7 +477,7 @@ class Library:
             version=__version__,
             engine=self.engine.id,
             analysis_key=self.key,
-            smile_model=self.config["expression"]["backend"],
+            smile_model=self.settings.expression.backend,
             cache_path=self.cache.path,
             files=files,
             images=images,
@@ -561,7 +563,7 @@ class Library:
         found = {path: by_content[fingerprints[path]] for path in paths if fingerprints[path] in by_content}
         records = self.cache.load_many({path: fingerprints[path] for path in found}, self.key)  # a photo pruned meanwhile is absent
         judged = {
-            path: judge_photo(record, record.faces[face_numbers[found[path].face]], found[path].similarity, found[path].sure, self.config)
+            path: judge_photo(record, record.faces[face_numbers[found[path].face]], found[path].similarity, found[path].sure, self.settings)
             for path, record in records.items()
         }
         return {path: judged.get(path) for path in paths}
@@ -643,7 +645,7 @@ class Library:
         if not self._prepared:
             from . import signals
 
-            signals.prepare(self.signal_settings)
+            signals.prepare(self.settings.measuring)
             self._prepared = True
 
     def _store(self, path: str, size: int, mtime_ns: int, file_fingerprint: str, record: ImageRecord, lasting: bool) -> None:

@@ -1,7 +1,7 @@
 """Stage 5: find the person, judge each photo they are in, rank.
 
-    result = judge_photo(record, target_face, similarity, sure, config)
-    ranked = order_results(results, config, best_of_burst_only=False)
+    result = judge_photo(record, target_face, similarity, sure, settings)
+    ranked = order_results(results, settings, best_of_burst_only=False)
 
 The report records, and pure functions over faces and records: the Library (library.py) finds
 the person (identity.py) in its in-memory face index and feeds the photos they are in here, so
@@ -14,6 +14,7 @@ from . import scoring
 from .api import PhotoResult, Reference, ReferenceSpec
 from .errors import PhotorankError, UsageError
 from .records import Box, DetectedFace, ImageRecord
+from .settings import Settings
 
 
 class ReferenceError(PhotorankError):
@@ -54,11 +55,11 @@ def faces_left_to_right(faces: list[DetectedFace]) -> list[DetectedFace]:
     return sorted(faces, key=lambda face: (face.box[0], face.box[1]))
 
 
-def judge_photo(record: ImageRecord, target: DetectedFace, similarity: float, sure: bool, config: dict[str, dict]) -> PhotoResult:
-    prominent = prominent_faces(record.faces, target, config["group"]["prominent_ratio"])
+def judge_photo(record: ImageRecord, target: DetectedFace, similarity: float, sure: bool, settings: Settings) -> PhotoResult:
+    prominent = prominent_faces(record.faces, target, settings.group.prominent_ratio)
     others = [face for face in prominent if face is not target]
     kind = "group" if others else "single"
-    judgement = scoring.judge(target, others, record, kind, config["scoring"])
+    judgement = scoring.judge(target, others, record, kind, settings.scoring)
     return PhotoResult(
         path=record.path,
         score=judgement.score,
@@ -88,19 +89,19 @@ def prominent_faces(faces: list[DetectedFace], target: DetectedFace, ratio: floa
 
 
 def order_results(
-    results: list[PhotoResult], config: dict[str, dict], best_of_burst_only: bool, include_unsure: bool = False
+    results: list[PhotoResult], settings: Settings, best_of_burst_only: bool, include_unsure: bool = False
 ) -> list[PhotoResult]:
     """Best first; bursts marked; ranks and stars assigned. Unsure matches come after the sure
     ones with 0 stars, unless `include_unsure` ranks and rates them with the sure ones."""
     from .bursts import mark_bursts
 
     results = sorted(results, key=lambda result: (-result.score, result.path))
-    mark_bursts(results, config["burst"])
+    mark_bursts(results, settings.burst)
     if best_of_burst_only:
         results = [result for result in results if result.best_of_burst]
     rated = [result for result in results if include_unsure or result.match == "sure"]
     apart = [result for result in results if not (include_unsure or result.match == "sure")]
     for rank, result in enumerate(rated + apart, start=1):
         result.rank = rank
-        result.stars = scoring.stars(result.score, config["stars"]) if rank <= len(rated) else 0
+        result.stars = scoring.stars(result.score, settings.stars) if rank <= len(rated) else 0
     return rated + apart

@@ -10,11 +10,20 @@ model and the figures behind the defaults are in docs/scoring.md.
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 from .records import DetectedFace, ImageRecord
+from .settings import ScoringSettings, StarsSettings
 
 QUALITY_FLOOR = 0.02  # keeps log() finite; a quality this low already sinks the score
+
+# The aspects scored for each kind of photo: [scoring] single_weights and group_weights weigh
+# exactly these (config.py checks it at load).
+ASPECTS = {
+    "single": ("eyes", "sharpness", "expression", "exposure", "facing", "framing", "cut", "resolution", "compression", "confidence"),
+    "group": ("eyes", "sharpness", "exposure", "facing", "cut", "compression", "group", "overall_sharpness"),
+}
 
 
 @dataclass
@@ -32,50 +41,50 @@ def logistic(value: float, center: float, width: float) -> float:
 # --- aspects of one face ---------------------------------------------------------------------
 
 
-def eyes_quality(signals: dict, s: dict) -> float:
+def eyes_quality(signals: dict, s: ScoringSettings) -> float:
     """Open or closed is what counts: 0.7 and 0.95 are both open eyes (the signal is noisy in
     between), so the quality saturates on both sides of the threshold instead of following it."""
     eyes_open = signals.get("eyes_open")
     if eyes_open is None:  # tiny face, strong profile or sunglasses: neither credit nor blame
-        return s["eyes_unknown_quality"]
-    return logistic(eyes_open, s["eyes_open_threshold"], s["eyes_width"])
+        return s.eyes_unknown_quality
+    return logistic(eyes_open, s.eyes_open_threshold, s.eyes_width)
 
 
-def sharpness_quality(signals: dict, s: dict) -> float:
+def sharpness_quality(signals: dict, s: ScoringSettings) -> float:
     """Sharp faces read 0.35-0.55, a slightly missed focus about 0.2: the curve turns between and
     is still rising through the sharp range, so any loss of focus costs (a blurred copy never ties
     with its original)."""
     sharpness = signals.get("sharpness")
     if sharpness is None:
         return 0.5
-    return logistic(sharpness, s["sharpness_center"], s["sharpness_width"])
+    return logistic(sharpness, s.sharpness_center, s.sharpness_width)
 
 
-def expression_quality(signals: dict, s: dict) -> float:
+def expression_quality(signals: dict, s: ScoringSettings) -> float:
     """A neutral face is a fine portrait, a smile a better one: the floor keeps that gentle."""
     smile = signals.get("smile")
     if smile is None:
-        return 1.0 - s["smile_weight"] / 2
-    return 1.0 - s["smile_weight"] * (1.0 - smile)
+        return 1.0 - s.smile_weight / 2
+    return 1.0 - s.smile_weight * (1.0 - smile)
 
 
-def pitch_offset(signals: dict, s: dict) -> float:
+def pitch_offset(signals: dict, s: ScoringSettings) -> float:
     """Pitch relative to what the pose fit reads on an eye-level portrait (about +11 deg, a bias)."""
     pitch = signals.get("pitch")
-    return 0.0 if pitch is None else pitch - s["pitch_bias_deg"]
+    return 0.0 if pitch is None else pitch - s.pitch_bias_deg
 
 
-def facing_quality(signals: dict, s: dict) -> float:
+def facing_quality(signals: dict, s: ScoringSettings) -> float:
     """Gentle: a three-quarter view is a good portrait; only a strong profile costs much, and even
     that never sinks a photo (the quality stays above `facing_floor`)."""
     yaw = signals.get("yaw")
     if yaw is None:
         return 1.0
-    turn = (yaw / s["yaw_tolerance_deg"]) ** 2 + (pitch_offset(signals, s) / s["pitch_tolerance_deg"]) ** 2
-    return s["facing_floor"] + (1.0 - s["facing_floor"]) * math.exp(-0.5 * turn)
+    turn = (yaw / s.yaw_tolerance_deg) ** 2 + (pitch_offset(signals, s) / s.pitch_tolerance_deg) ** 2
+    return s.facing_floor + (1.0 - s.facing_floor) * math.exp(-0.5 * turn)
 
 
-def exposure_quality(signals: dict, s: dict) -> float:
+def exposure_quality(signals: dict, s: ScoringSettings) -> float:
     """Face exposure in EV, 0 = a middle skin tone. Within [exposure_low_ev, exposure_high_ev]
     every skin tone is well exposed (dark skin reads about -1 EV, light skin +0.5 EV), so there is
     no penalty there; outside it the quality falls fast. Judged on this photo alone, never against
@@ -86,18 +95,18 @@ def exposure_quality(signals: dict, s: dict) -> float:
     exposure = signals.get("exposure")
     quality = 1.0
     if exposure is not None:
-        low, high = s["exposure_low_ev"], s["exposure_high_ev"]
+        low, high = s.exposure_low_ev, s.exposure_high_ev
         if exposure < low:
-            quality *= math.exp(-0.5 * ((low - exposure) / s["underexposure_tolerance_ev"]) ** 2)
+            quality *= math.exp(-0.5 * ((low - exposure) / s.underexposure_tolerance_ev) ** 2)
         elif exposure > high:
-            quality *= math.exp(-0.5 * ((exposure - high) / s["overexposure_tolerance_ev"]) ** 2)
-    unused = max(0.0, brightening_room(signals, s) - s["brightening_allowance_ev"])
-    quality *= math.exp(-0.5 * (unused / s["brightening_tolerance_ev"]) ** 2)
+            quality *= math.exp(-0.5 * ((exposure - high) / s.overexposure_tolerance_ev) ** 2)
+    unused = max(0.0, brightening_room(signals, s) - s.brightening_allowance_ev)
+    quality *= math.exp(-0.5 * (unused / s.brightening_tolerance_ev) ** 2)
     clipped = signals.get("highlights_clipped") or 0.0
-    return quality * math.exp(-max(0.0, clipped - s["clipped_allowance"]) / s["clipped_scale"])
+    return quality * math.exp(-max(0.0, clipped - s.clipped_allowance) / s.clipped_scale)
 
 
-def brightening_room(signals: dict, s: dict) -> float:
+def brightening_room(signals: dict, s: ScoringSettings) -> float:
     """Stops the photo could be brightened before its highlights reach white (image_highlights)
     or the face grows brighter than any skin (exposure_high_ev): how underexposed the photo is.
     The face caps it, so a dark scene whose lit face is already bright (low key) is no fault."""
@@ -105,110 +114,110 @@ def brightening_room(signals: dict, s: dict) -> float:
     if highlights is None:
         return 0.0
     exposure = signals.get("exposure")
-    face_room = math.inf if exposure is None else s["exposure_high_ev"] - exposure
+    face_room = math.inf if exposure is None else s.exposure_high_ev - exposure
     return max(0.0, min(-highlights, face_room))
 
 
-def cut_quality(signals: dict, s: dict) -> float:
+def cut_quality(signals: dict, s: ScoringSettings) -> float:
     """A face cut by the frame (forehead, chin, an eye or a cheek outside) is a framing fault a
     photographer rejects: past `face_cut_fraction` of the face outside, the quality falls as
     steeply as for closed eyes; a face that only touches the edge keeps nearly all of it."""
-    return logistic(-(signals.get("edge_cut") or 0.0), -s["face_cut_fraction"], s["face_cut_width"])
+    return logistic(-(signals.get("edge_cut") or 0.0), -s.face_cut_fraction, s.face_cut_width)
 
 
-def framing_quality(signals: dict, s: dict) -> float:
+def framing_quality(signals: dict, s: ScoringSettings) -> float:
     """A face lost small in the frame is a weaker portrait."""
     size = signals.get("face_size")
-    return 1.0 if size is None else logistic(size, s["small_face_center"], s["small_face_width"])
+    return 1.0 if size is None else logistic(size, s.small_face_center, s.small_face_width)
 
 
-def compression_quality(signals: dict, s: dict) -> float:
+def compression_quality(signals: dict, s: ScoringSettings) -> float:
     """JPEG blocking on the face (blockiness: about 0 clean, 0.1-0.5 visibly blocky): a source
     file's light compression costs little, a visibly blocky face a lot."""
     blockiness = signals.get("blockiness")
-    return 1.0 if blockiness is None else logistic(-blockiness, -s["blocky_face_above"], s["blocky_face_width"])
+    return 1.0 if blockiness is None else logistic(-blockiness, -s.blocky_face_above, s.blocky_face_width)
 
 
-def resolution_quality(signals: dict, s: dict) -> float:
+def resolution_quality(signals: dict, s: ScoringSettings) -> float:
     """A face only so many pixels across in the original cannot make a good portrait, however
     sharp it is at that size (sharpness is judged size-normalised)."""
     width = signals.get("face_width_px")
-    return 1.0 if width is None else logistic(width, s["low_resolution_face_px"], s["low_resolution_width_px"])
+    return 1.0 if width is None else logistic(width, s.low_resolution_face_px, s.low_resolution_width_px)
 
 
-def confidence_quality(signals: dict, s: dict) -> float:
+def confidence_quality(signals: dict, s: ScoringSettings) -> float:
     """The detector's confidence (0-1), a proxy for occlusion (hands, hair, hats over the face).
     Any clear face is 'full' confidence; only an unsure detection costs."""
     confidence = signals.get("confidence")
-    return 0.5 if confidence is None else min(1.0, confidence / s["full_confidence"])
+    return 0.5 if confidence is None else min(1.0, confidence / s.full_confidence)
 
 
-def face_looks_good(signals: dict, s: dict) -> float:
+def face_looks_good(signals: dict, s: ScoringSettings) -> float:
     """How surely this person does not spoil a group shot (eyes open, facing, sharp), 0-1.
 
     A soft product, so the group quality moves smoothly."""
     yaw = signals.get("yaw")
-    facing = 1.0 if yaw is None else logistic(-abs(yaw), -s["looking_away_deg"], s["looking_away_width_deg"])
+    facing = 1.0 if yaw is None else logistic(-abs(yaw), -s.looking_away_deg, s.looking_away_width_deg)
     eyes = 1.0 if signals.get("eyes_open") is None else eyes_quality(signals, s)
     sharpness = signals.get("sharpness")
-    sharp = 1.0 if sharpness is None else logistic(sharpness, s["soft_face_below"], s["soft_face_width"])
+    sharp = 1.0 if sharpness is None else logistic(sharpness, s.soft_face_below, s.soft_face_width)
     return eyes * facing * sharp
 
 
 # --- reasons' yes/no tests (the words must agree with the qualities) ---------------------------
 
 
-def eyes_closed(signals: dict, s: dict) -> bool:
+def eyes_closed(signals: dict, s: ScoringSettings) -> bool:
     eyes_open = signals.get("eyes_open")
-    return eyes_open is not None and eyes_open < s["eyes_open_threshold"]
+    return eyes_open is not None and eyes_open < s.eyes_open_threshold
 
 
-def face_cut(signals: dict, s: dict) -> bool:
-    return (signals.get("edge_cut") or 0.0) >= s["face_cut_fraction"]
+def face_cut(signals: dict, s: ScoringSettings) -> bool:
+    return (signals.get("edge_cut") or 0.0) >= s.face_cut_fraction
 
 
-def looking_away(signals: dict, s: dict) -> bool:
-    return abs(signals.get("yaw") or 0.0) > s["looking_away_deg"]
+def looking_away(signals: dict, s: ScoringSettings) -> bool:
+    return abs(signals.get("yaw") or 0.0) > s.looking_away_deg
 
 
-def face_soft(signals: dict, s: dict) -> bool:
+def face_soft(signals: dict, s: ScoringSettings) -> bool:
     """Said, and counted against a group, only when clearly soft; the score itself keeps rewarding
     crisper faces above this (a finer distinction than the words make)."""
     sharpness = signals.get("sharpness")
-    return sharpness is not None and sharpness < s["soft_face_below"]
+    return sharpness is not None and sharpness < s.soft_face_below
 
 
-def face_sharp(signals: dict, s: dict) -> bool:
-    return (signals.get("sharpness") or 0.0) >= s["sharp_reason_above"]
+def face_sharp(signals: dict, s: ScoringSettings) -> bool:
+    return (signals.get("sharpness") or 0.0) >= s.sharp_reason_above
 
 
-def face_underexposed(signals: dict, s: dict) -> bool:
+def face_underexposed(signals: dict, s: ScoringSettings) -> bool:
     exposure = signals.get("exposure")
-    return exposure is not None and exposure < s["exposure_low_ev"] - s["exposure_reason_margin_ev"]
+    return exposure is not None and exposure < s.exposure_low_ev - s.exposure_reason_margin_ev
 
 
-def face_overexposed(signals: dict, s: dict) -> bool:
+def face_overexposed(signals: dict, s: ScoringSettings) -> bool:
     exposure = signals.get("exposure")
-    return exposure is not None and exposure > s["exposure_high_ev"] + s["exposure_reason_margin_ev"]
+    return exposure is not None and exposure > s.exposure_high_ev + s.exposure_reason_margin_ev
 
 
-def photo_underexposed(signals: dict, s: dict) -> bool:
-    return brightening_room(signals, s) > s["brightening_allowance_ev"] + s["exposure_reason_margin_ev"]
+def photo_underexposed(signals: dict, s: ScoringSettings) -> bool:
+    return brightening_room(signals, s) > s.brightening_allowance_ev + s.exposure_reason_margin_ev
 
 
-def highlights_clipped(signals: dict, s: dict) -> bool:
-    return (signals.get("highlights_clipped") or 0.0) >= s["clipped_reason_fraction"]
+def highlights_clipped(signals: dict, s: ScoringSettings) -> bool:
+    return (signals.get("highlights_clipped") or 0.0) >= s.clipped_reason_fraction
 
 
-def smiling(signals: dict, s: dict) -> bool:
+def smiling(signals: dict, s: ScoringSettings) -> bool:
     smile = signals.get("smile")
-    return smile is not None and smile >= s["smiling_threshold"]
+    return smile is not None and smile >= s.smiling_threshold
 
 
 # --- whole photos ---------------------------------------------------------------------------
 
 
-def single_components(signals: dict, s: dict) -> dict[str, float]:
+def single_components(signals: dict, s: ScoringSettings) -> dict[str, float]:
     return {
         "eyes": eyes_quality(signals, s),
         "sharpness": sharpness_quality(signals, s),
@@ -224,7 +233,7 @@ def single_components(signals: dict, s: dict) -> dict[str, float]:
 
 
 def group_components(
-    target: dict, others: list[dict], image_signals: dict, s: dict
+    target: dict, others: list[dict], image_signals: dict, s: ScoringSettings
 ) -> dict[str, float]:
     """The target must be there and look good; the group by the share of people who look good.
 
@@ -242,24 +251,24 @@ def group_components(
         "compression": compression_quality(target, s),
         "group": group_quality(people, s),
         "overall_sharpness": 0.5 if image_sharpness is None
-        else logistic(image_sharpness, s["image_sharpness_center"], s["image_sharpness_width"]),
+        else logistic(image_sharpness, s.image_sharpness_center, s.image_sharpness_width),
     }
 
 
-def group_quality(people: list[dict], s: dict) -> float:
+def group_quality(people: list[dict], s: ScoringSettings) -> float:
     """Expected share of people who look good, raised to `group_strictness`: one person blinking
     in a group of six spoils the shot more than a sixth."""
     share = sum(face_looks_good(signals, s) for signals in people) / len(people)
-    return share ** s["group_strictness"]
+    return share ** s.group_strictness
 
 
-def weighted_geometric_mean(components: dict[str, float], weights: dict[str, float]) -> float:
+def weighted_geometric_mean(components: dict[str, float], weights: Mapping[str, float]) -> float:
     total = sum(weights[name] for name in components)
     log_sum = sum(weights[name] * math.log(max(QUALITY_FLOOR, quality)) for name, quality in components.items())
     return math.exp(log_sum / total)
 
 
-def score_signals(target: dict, others: list[dict], image_signals: dict, kind: str, s: dict) -> tuple[float, dict[str, float]]:
+def score_signals(target: dict, others: list[dict], image_signals: dict, kind: str, s: ScoringSettings) -> tuple[float, dict[str, float]]:
     """(score 0-100, aspect qualities) from plain signal dicts: the whole model, without records."""
     if kind == "group":
         components = group_components(target, others, image_signals, s)
@@ -268,11 +277,11 @@ def score_signals(target: dict, others: list[dict], image_signals: dict, kind: s
     return round(100.0 * weighted_geometric_mean(components, weights_of(kind, s)), 1), components
 
 
-def weights_of(kind: str, s: dict) -> dict[str, float]:
-    return s["group_weights" if kind == "group" else "single_weights"]
+def weights_of(kind: str, s: ScoringSettings) -> Mapping[str, float]:
+    return s.group_weights if kind == "group" else s.single_weights
 
 
-def aspect_costs(components: dict[str, float], weights: dict[str, float]) -> dict[str, float]:
+def aspect_costs(components: dict[str, float], weights: Mapping[str, float]) -> dict[str, float]:
     """Points of the score each aspect costs: how much higher the score would be were that
     aspect perfect (quality 1) and the others as they are."""
     score = 100.0 * weighted_geometric_mean(components, weights)
@@ -283,7 +292,7 @@ def aspect_costs(components: dict[str, float], weights: dict[str, float]) -> dic
     }
 
 
-def judge(target: DetectedFace, others: list[DetectedFace], record: ImageRecord, kind: str, s: dict) -> Judgement:
+def judge(target: DetectedFace, others: list[DetectedFace], record: ImageRecord, kind: str, s: ScoringSettings) -> Judgement:
     other_signals = [face.signals for face in others]
     # Boxes are in the original's pixels: how many pixels the face really has.
     # The photo's highlights judge its exposure along with the face's own level.
@@ -298,13 +307,13 @@ def judge(target: DetectedFace, others: list[DetectedFace], record: ImageRecord,
 # --- reasons --------------------------------------------------------------------------------
 
 
-def reasons(target: dict, others: list[dict], s: dict, costs: dict[str, float] | None = None) -> list[str]:
+def reasons(target: dict, others: list[dict], s: ScoringSettings, costs: dict[str, float] | None = None) -> list[str]:
     """Short words a photographer would use, what is wrong first, then what is good.
 
     `costs` (aspect_costs): every aspect that costs at least `reason_cost_points` of the score is
     said, in milder words (mild_fault) when none of the plain faults names it."""
     bad, good = face_reasons(target, s)
-    if not others and (target.get("face_size") or 1.0) < s["small_face_center"]:
+    if not others and (target.get("face_size") or 1.0) < s.small_face_center:
         bad.append("face small in frame")
     if not others and resolution_quality(target, s) < 0.5:
         bad.append("low resolution")
@@ -313,13 +322,13 @@ def reasons(target: dict, others: list[dict], s: dict, costs: dict[str, float] |
     elif target.get("eyes_open") is not None and not eyes_closed(target, s):
         good.append("eyes open")
     for aspect, cost in (costs or {}).items():
-        if cost >= s["reason_cost_points"] and not any(word.startswith(FAULT_WORDS[aspect]) for word in bad):
+        if cost >= s.reason_cost_points and not any(word.startswith(FAULT_WORDS[aspect]) for word in bad):
             bad = [word for word in bad if not word.endswith("people look good")] if aspect == "group" else bad
             bad.append(mild_fault(aspect, target, s))
     return bad + good
 
 
-def face_reasons(target: dict, s: dict) -> tuple[list[str], list[str]]:
+def face_reasons(target: dict, s: ScoringSettings) -> tuple[list[str], list[str]]:
     """(what is wrong, what is good) with one face, whatever else is in the photo."""
     bad: list[str] = []
     good: list[str] = []
@@ -367,15 +376,15 @@ FAULT_WORDS = {
 }
 
 
-def mild_fault(aspect: str, target: dict, s: dict) -> str:
+def mild_fault(aspect: str, target: dict, s: ScoringSettings) -> str:
     """Words for an aspect that costs points without being one of the plain faults."""
     if aspect == "exposure":
         exposure = target.get("exposure")
-        if exposure is not None and exposure < s["exposure_low_ev"]:
+        if exposure is not None and exposure < s.exposure_low_ev:
             return "face a little dark"
-        if brightening_room(target, s) > s["brightening_allowance_ev"]:
+        if brightening_room(target, s) > s.brightening_allowance_ev:
             return "photo a little dark"
-        return "face a little bright" if exposure is not None and exposure > s["exposure_high_ev"] else "some skin clipped"
+        return "face a little bright" if exposure is not None and exposure > s.exposure_high_ev else "some skin clipped"
     if aspect == "expression":
         return "not smiling" if target.get("smile") is not None else "expression not read"
     return {
@@ -392,7 +401,7 @@ def mild_fault(aspect: str, target: dict, s: dict) -> str:
     }[aspect]
 
 
-def group_reasons(target: dict, others: list[dict], s: dict) -> list[str]:
+def group_reasons(target: dict, others: list[dict], s: ScoringSettings) -> list[str]:
     """'eyes closed: 1 of 5 others' and the like, or 'all 6 people look good'.
 
     The target's own faults are said plainly by `reasons`; these count only the other people, so
@@ -404,7 +413,7 @@ def group_reasons(target: dict, others: list[dict], s: dict) -> list[str]:
     return said
 
 
-def others_faults(others: list[dict], s: dict) -> list[str]:
+def others_faults(others: list[dict], s: ScoringSettings) -> list[str]:
     """'eyes closed: 1 of 5 others', 'looking away: N of M others', 'face soft: N of M others'."""
     said = []
     for test, words in ((eyes_closed, "eyes closed"), (looking_away, "looking away"), (face_soft, "face soft")):
@@ -417,19 +426,19 @@ def others_faults(others: list[dict], s: dict) -> list[str]:
 # --- stars ----------------------------------------------------------------------------------
 
 
-def stars(score: float, s: dict) -> int:
+def stars(score: float, s: StarsSettings) -> int:
     """1-5 stars from the score alone, in fixed bands: the same photo gets the same stars in every
     ranking, whatever else was ranked (the rank is what is relative).
 
     A found photo earns 1 star, plus one for each of `score_thresholds` its score reaches. Every
     photo the person is in gets at least 1 star: 0 means 'not rated' in every host application.
     """
-    return 1 + sum(score >= threshold for threshold in s["score_thresholds"])
+    return 1 + sum(score >= threshold for threshold in s.score_thresholds)
 
 
-def star_bands(s: dict) -> str:
+def star_bands(s: StarsSettings) -> str:
     """The bands in words, for --help and the docs: '1 star below 40, 2 from 40, ...'."""
-    thresholds = s["score_thresholds"]
+    thresholds = s.score_thresholds
     bands = [f"1 star below {thresholds[0]:g}"]
     bands += [f"{count} from {threshold:g}" for count, threshold in enumerate(thresholds, start=2)]
     return ", ".join(bands)

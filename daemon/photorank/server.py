@@ -32,7 +32,7 @@ from grpc_reflection.v1alpha import reflection
 
 from . import __version__, lifeline, rpc
 from .cli import add_engine_arguments, engine_argument
-from .config import load_config
+from .config import load_settings
 from .document import analyze_document, progress_document, rank_document
 from .errors import Cancelled, PhotorankError
 from .library import Library
@@ -367,12 +367,12 @@ def serve(args: argparse.Namespace) -> int:
     if args.workers is not None and args.workers < 1:
         raise PhotorankError("--workers must be at least 1")
     engine = engine_argument(args)
-    config = load_config(args.config)
+    settings = load_settings(args.config)
     token = rpc.read_or_create_token(args.token_file or rpc.default_token_file()) if tcp else None
     prepare_socket(socket_path, private_folder=args.socket is None)
     began = time.monotonic()
     lifeline.start_forkserver()  # from the main thread, so the workers end with this process
-    library = Library(config, engine=engine, cache_path=args.cache, workers=args.workers, preload=True)
+    library = Library(settings, engine=engine, cache_path=args.cache, workers=args.workers, preload=True)
     health_servicer = health.HealthServicer()
     stop = threading.Event()
     servicer = PhotorankServicer(library, rpc.unix_target(socket_path), stop)

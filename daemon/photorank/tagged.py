@@ -19,6 +19,7 @@ from .identity import Match
 from .ranking import faces_left_to_right, judge_photo
 from .records import Box, DetectedFace, ImageRecord
 from .regions import PhotoTags, name_key, pixel_box, share_inside
+from .settings import Settings
 from .signals.quality import framing
 
 # A face counts as inside a region when at least this share of its box is.
@@ -146,7 +147,7 @@ def similarity_to_others(embedding: np.ndarray, references: list[Reference], pat
 
 
 def region_only_results(tags: PersonTags, records: dict[str, ImageRecord], ranked: set[str],
-                        config: dict[str, dict]) -> list[PhotoResult]:
+                        settings: Settings) -> list[PhotoResult]:
     """Photos a region names the person in where no face was detected there: judged on what the
     region shows without a face (its size and place in the frame, the whole image), said so."""
     results = []
@@ -155,7 +156,7 @@ def region_only_results(tags: PersonTags, records: dict[str, ImageRecord], ranke
         if path in ranked or record is None:
             continue
         target = DetectedFace(box, 0.0, np.zeros(0, np.float32), None, framing((record.height, record.width), box, None))
-        result = judge_photo(record, target, 0.0, True, config)
+        result = judge_photo(record, target, 0.0, True, settings)
         result.reasons.insert(0, FACE_NOT_VISIBLE)
         result.tagged = "region only"
         results.append(result)

@@ -18,6 +18,7 @@ from . import identity, scoring
 from .api import MemberResult, SetResult
 from .ranking import judge_photo, prominent_faces
 from .records import Box, DetectedFace, ImageRecord
+from .settings import ScoringSettings, Settings, TogetherSettings
 
 
 def one_face_each(matches: dict[str, dict[int, identity.Match]]) -> dict[int, dict[str, identity.Match]]:
@@ -42,28 +43,28 @@ MemberMatch = tuple[DetectedFace, float, bool]
 
 
 def judge_set(
-    record: ImageRecord, found: dict[str, MemberMatch], names: list[str], mode: str, config: dict[str, dict],
+    record: ImageRecord, found: dict[str, MemberMatch], names: list[str], mode: str, settings: Settings,
 ) -> SetResult | None:
     """The photo's result for the set, or None when it does not qualify (together: someone is
     missing; any: nobody is there). `found`: name -> the member's match in this photo."""
     present = [name for name in names if name in found]
     if not present or (mode == "together" and len(present) < len(names)):
         return None
-    judged = {name: judge_photo(record, *found[name], config) for name in present}
+    judged = {name: judge_photo(record, *found[name], settings) for name in present}
     scores = {name: judged[name].score for name in present}
     deciding = (min if mode == "together" else max)(present, key=scores.__getitem__)
     boxes = {name: found[name][0].box for name in present}
-    togetherness, apart = framing_together(boxes, config["together"])
+    togetherness, apart = framing_together(boxes, settings.together)
     base = judged[deciding]
     members = [
         MemberResult(name, result.score, result.similarity, result.match, result.target_face,
-                     *named_reasons(name, result.target_face.signals, config["scoring"]), result.components)
+                     *named_reasons(name, result.target_face.signals, settings.scoring), result.components)
         for name, result in judged.items()
     ]
     sure = all(member.match == "sure" for member in members) if mode == "together" else base.match == "sure"
     return SetResult(
         path=record.path,
-        score=round(scores[deciding] * togetherness ** config["together"]["weight"], 1),
+        score=round(scores[deciding] * togetherness ** settings.together.weight, 1),
         kind="together" if len(present) == len(names) else "some",
         similarity=min(member.similarity for member in members),
         faces=base.faces,
@@ -72,7 +73,7 @@ def judge_set(
         width=record.width,
         height=record.height,
         captured_at=record.captured_at,
-        reasons=set_reasons(members, apart, others_faults(record, found, base.target_face, config)),
+        reasons=set_reasons(members, apart, others_faults(record, found, base.target_face, settings)),
         components={**base.components, "together": round(togetherness, 3)},
         thumbnail=record.thumbnail,
         match="sure" if sure else "unsure",
@@ -80,7 +81,7 @@ def judge_set(
     )
 
 
-def framing_together(boxes: dict[str, Box], s: dict) -> tuple[float, list[str]]:
+def framing_together(boxes: dict[str, Box], s: TogetherSettings) -> tuple[float, list[str]]:
     """How well the members are framed together (0-1), and what is wrong in words: a member's face
     covered by another member's (hidden behind them), or tiny beside the largest member's face.
     A member cut by the frame is judged on their own (the cut aspect) and named there."""
@@ -89,12 +90,12 @@ def framing_together(boxes: dict[str, Box], s: dict) -> tuple[float, list[str]]:
     widest = max(box[2] for box in boxes.values())
     for name, box in boxes.items():
         hidden_by = max(((covered(box, other), who) for who, other in boxes.items() if who != name), default=(0.0, ""))
-        quality *= scoring.logistic(-hidden_by[0], -s["hidden_fraction"], s["hidden_width"])
-        if hidden_by[0] >= s["hidden_fraction"]:
+        quality *= scoring.logistic(-hidden_by[0], -s.hidden_fraction, s.hidden_width)
+        if hidden_by[0] >= s.hidden_fraction:
             said.append(f"{name} hidden behind {hidden_by[1]}")
         ratio = box[2] / widest
-        quality *= scoring.logistic(ratio, s["small_ratio"], s["small_width"])
-        if ratio < s["small_ratio"]:
+        quality *= scoring.logistic(ratio, s.small_ratio, s.small_width)
+        if ratio < s.small_ratio:
             said.append(f"{name} small beside the others")
     return quality, said
 
@@ -112,16 +113,16 @@ def named(name: str, reason: str) -> str:
     return f"{name}'s {reason}" if reason.startswith(("eyes ", "face ", "highlights ")) else f"{name} {reason}"
 
 
-def named_reasons(name: str, signals: dict, s: dict) -> tuple[list[str], list[str]]:
+def named_reasons(name: str, signals: dict, s: ScoringSettings) -> tuple[list[str], list[str]]:
     """A member's own faults and merits, each naming them."""
     return tuple([named(name, reason) for reason in said] for said in scoring.face_reasons(signals, s))
 
 
-def others_faults(record: ImageRecord, found: dict[str, MemberMatch], target: DetectedFace, config: dict[str, dict]) -> list[str]:
+def others_faults(record: ImageRecord, found: dict[str, MemberMatch], target: DetectedFace, settings: Settings) -> list[str]:
     """'eyes closed: 2 of 4 others': the prominent people of the photo who are not in the set."""
     members = [face for face, _, _ in found.values()]
-    prominent = prominent_faces(record.faces, target, config["group"]["prominent_ratio"])
-    return scoring.others_faults([face.signals for face in prominent if not any(face is member for member in members)], config["scoring"])
+    prominent = prominent_faces(record.faces, target, settings.group.prominent_ratio)
+    return scoring.others_faults([face.signals for face in prominent if not any(face is member for member in members)], settings.scoring)
 
 
 def set_reasons(members: list[MemberResult], apart: list[str], others: list[str]) -> list[str]:

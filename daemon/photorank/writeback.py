@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import os
 from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
 
 import xmp_writer
@@ -19,6 +19,7 @@ import xmp_writer
 from . import __version__
 from .api import PhotoResult, RankingReport, SetResult
 from .records import Box
+from .settings import XmpSettings
 
 BEST_OF_BURST = "best of burst"
 UNSURE = "unsure"  # keyword leaf of a match the collection did not confirm (photorank|<Person>|unsure)
@@ -110,7 +111,7 @@ def person_rating(result: PhotoResult, person: str, engine: str, run_time: str) 
     )
 
 
-def write_back(report: RankingReport, person: str, settings: dict) -> WriteBackSummary:
+def write_back(report: RankingReport, person: str, xmp: XmpSettings, dry_run: bool = False) -> WriteBackSummary:
     """Write every shown result for `person`; take `person`'s old data off photos they are not in.
 
     Only photos read without error and without the person lose that person's data: a photo
@@ -119,20 +120,20 @@ def write_back(report: RankingReport, person: str, settings: dict) -> WriteBackS
     the better one's result, and that sidecar is not undone for the other.
     """
     run_time = datetime.now(timezone.utc).replace(microsecond=0).isoformat()
-    options = write_options(settings)
-    summary = WriteBackSummary(dry_run=options["dry_run"])
+    options = write_options(xmp, dry_run)
+    summary = WriteBackSummary(dry_run=dry_run)
     written: set[str] = set()
     for result in report.results:  # best first
-        sidecars = set(xmp_writer.sidecar_paths(result.path, options["naming"]))
+        sidecars = set(xmp_writer.sidecar_paths(result.path, xmp.naming))
         if sidecars & written:
             summary.notes.append((result.path, "not written: shares its sidecar with a better-ranked photo"))
             continue
         written |= sidecars
         summary.add(xmp_writer.write_rating(result.path, person_rating(result, person, report.engine, run_time), **options))
     for path in report.not_found_paths:
-        sidecars = set(xmp_writer.sidecar_paths(path, options["naming"]))
-        if not sidecars & written and carries_photorank_data(path, options["naming"], options["embed"]):
-            summary.add(xmp_writer.undo(path, person, naming=options["naming"], embed=options["embed"], dry_run=options["dry_run"]))
+        sidecars = set(xmp_writer.sidecar_paths(path, xmp.naming))
+        if not sidecars & written and carries_photorank_data(path, xmp.naming, xmp.embed):
+            summary.add(xmp_writer.undo(path, person, naming=xmp.naming, embed=xmp.embed, dry_run=dry_run))
     return summary
 
 
@@ -157,22 +158,15 @@ def carries_photorank_data(image_path: str, naming: str, embed: bool = False) ->
     return False
 
 
-def undo_paths(paths: list[str], person: str | None, settings: dict) -> WriteBackSummary:
+def undo_paths(paths: list[str], person: str | None, xmp: XmpSettings, dry_run: bool = False) -> WriteBackSummary:
     """Take photorank's data (one person's, or all) off the photos that carry any."""
-    dry_run = settings.get("dry_run", False)
     summary = WriteBackSummary(dry_run=dry_run)
     for path in paths:
-        if carries_photorank_data(path, settings["naming"], settings["embed"]):
-            summary.add(xmp_writer.undo(path, person, naming=settings["naming"], embed=settings["embed"], dry_run=dry_run))
+        if carries_photorank_data(path, xmp.naming, xmp.embed):
+            summary.add(xmp_writer.undo(path, person, naming=xmp.naming, embed=xmp.embed, dry_run=dry_run))
     return summary
 
 
-def write_options(settings: dict) -> dict:
-    """The [xmp] settings as xmp_writer's keyword arguments."""
-    return {
-        "naming": settings["naming"],
-        "overwrite_ratings": settings["overwrite_ratings"],
-        "unrated": tuple(settings["unrated"]),
-        "embed": settings["embed"],
-        "dry_run": settings.get("dry_run", False),
-    }
+def write_options(xmp: XmpSettings, dry_run: bool) -> dict:
+    """The [xmp] settings as xmp_writer's keyword arguments (the keys are its keywords' names)."""
+    return {**asdict(xmp), "dry_run": dry_run}

@@ -22,49 +22,20 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..config import load_defaults
+from ..config import default_settings
 from ..records import DetectedFace
+from ..settings import MeasuringSettings
 from . import expression, eyes, mesh, pose, quality
 
 _landmarker: bool | None = None  # can dlib's 68-point predictor run (for 5-point engines, small faces)?
 
 
-@functools.cache
-def _default_settings() -> dict:
-    """The [signals] and [expression] defaults of defaults.toml, flat (the one place they are set)."""
-    defaults = load_defaults()
-    return {
-        **defaults["signals"],
-        "expression_backend": defaults["expression"]["backend"],
-        "expression_model": defaults["expression"]["model_path"] or None,
-    }
-
-
-def _settings(settings: dict | None) -> dict:
-    """Flat settings from None (the defaults), a flat dict of their keys, or a whole config
-    (load_config()'s sections [signals] and [expression])."""
-    merged = dict(_default_settings())
-    if not settings:
-        return merged
-    flat = {key: value for key, value in settings.items() if not isinstance(value, dict)}
-    signals = settings.get("signals") if isinstance(settings.get("signals"), dict) else {}
-    expression_section = settings.get("expression") if isinstance(settings.get("expression"), dict) else {}
-    merged.update(signals)
-    if "backend" in expression_section:
-        merged["expression_backend"] = expression_section["backend"]
-    if "model_path" in expression_section:
-        merged["expression_model"] = expression_section["model_path"]
-    merged.update(flat)
-    merged["expression_model"] = merged["expression_model"] or None
-    return merged
-
-
-def prepare(settings: dict | None = None) -> None:
+def prepare(settings: MeasuringSettings | None = None) -> None:
     """Fetch the expression model if missing, once, before work spreads over worker processes:
     a missing model is then one clear error, and one download, not one per worker."""
-    config = _settings(settings)
-    expression.model_file(config["expression_backend"], config["expression_model"])
-    if config["eyes_and_pose"] == "mesh":
+    settings = settings or default_settings().measuring
+    expression.model_file(settings.expression.backend, settings.expression.model_path or None)
+    if settings.signals.eyes_and_pose == "mesh":
         mesh.prepare()
 
 
@@ -133,7 +104,7 @@ class FaceView:
 
     pixels: np.ndarray  # the analysis image, RGB or grey
     face: DetectedFace
-    config: dict  # flat settings (_settings)
+    settings: MeasuringSettings
     block_px: float
 
     @functools.cached_property
@@ -143,7 +114,7 @@ class FaceView:
     @functools.cached_property
     def landmarks(self) -> np.ndarray | None:
         """68 points for the eyes (fallback), sharpness and exposure (landmarks_68)."""
-        return landmarks_68(self.rgb, self.face, float(self.config["refine_landmarks_below_px"] or 0))
+        return landmarks_68(self.rgb, self.face, float(self.settings.signals.refine_landmarks_below_px))
 
     @functools.cached_property
     def own_landmarks(self) -> np.ndarray | None:
@@ -184,7 +155,7 @@ class FaceView:
     def mesh(self) -> mesh.FaceMesh | None:
         """FaceMesh and the iris in the face's surroundings ([signals] eyes_and_pose = "mesh"),
         seeded by the box and the engine's eye points; None when not chosen or no face is there."""
-        if self.config["eyes_and_pose"] != "mesh":
+        if self.settings.signals.eyes_and_pose != "mesh":
             return None
         own = self.face.landmarks
         seed = None if own is None or len(own) not in (5, 68) else np.asarray(own, dtype=np.float64) - self.offset
@@ -205,7 +176,7 @@ class Signal:
 
 
 def _smile(view: FaceView, _measured: dict) -> dict:
-    return {"smile": expression.smile(view.grey, view.box, view.config["expression_backend"], view.config["expression_model"])}
+    return {"smile": expression.smile(view.grey, view.box, view.settings.expression.backend, view.settings.expression.model_path or None)}
 
 
 def _pose(view: FaceView, _measured: dict) -> dict:
@@ -232,7 +203,7 @@ def _eyes(view: FaceView, measured: dict) -> dict:
         out.update(mesh.measure_eyes(view.grey, view.mesh, measured["yaw"], measured["smile"], ear))
     else:
         out.update(eyes.measure_eyes(view.grey, view.local_landmarks, measured["yaw"], measured["pitch"], measured["smile"]))
-    if not view.config["eye_components"]:
+    if not view.settings.signals.eye_components:
         out.update(dict.fromkeys(EYE_COMPONENTS))
     return out
 
@@ -293,15 +264,15 @@ def registry_key() -> str:
 
 
 def measure_face(
-    pixels: np.ndarray, face: DetectedFace, settings: dict | None = None, block_px: float = 8.0
+    pixels: np.ndarray, face: DetectedFace, settings: MeasuringSettings | None = None, block_px: float = 8.0
 ) -> dict[str, float | None]:
     """All per-face signals of FACE_SIGNALS for one detected face.
 
     pixels: the RGB uint8 analysis image (or a grey one) the face was detected in; face.box and
     face.landmarks are in its coordinates. block_px: the size of the file's 8x8 JPEG blocks in
-    `pixels` (8 x the decode scale when the image was decoded reduced).
+    `pixels` (8 x the decode scale when the image was decoded reduced). settings: None = the defaults.
     """
-    view = FaceView(pixels, face, _settings(settings), block_px)
+    view = FaceView(pixels, face, settings or default_settings().measuring, block_px)
     measured: dict[str, float | None] = {}
     for row in FACE_SIGNAL_ROWS:
         measured.update(row.measure(view, measured))
