@@ -399,7 +399,7 @@ def serve(args: argparse.Namespace) -> int:
     )
     if args.watch:
         threading.Thread(target=watch, args=(library, args.watch, stop), name="photorank-watch", daemon=True).start()
-    if config["daemon"]["reindex_in_background"]:
+    if settings.daemon.reindex_in_background:
         servicer.reindexer.start()
     stop.wait()
     log.info("stopping: no new calls; running ones have %.0f s to finish", STOP_GRACE_SECONDS)
