@@ -1,10 +1,11 @@
-"""Face detection: BlazeFace (the default engine) against dlib's HOG, on ../shared/data.
+"""Face detection: the BlazeFace engine against dlib's HOG (the default engine), on ../shared/data.
 
     python bench/bench_detection.py
 
 1. Every photo of ../shared/data/people and cast: the faces HOG finds, whether BlazeFace finds
    each of them (all HOG faces >= 40 px must be found), and BlazeFace's detections HOG does not
    have (listed, to be looked at: real faces HOG misses, or false detections), with both times.
+   BlazeFace's boxes are the engine's: its doubtful ones only where HOG confirms them.
 2. Occlusion: copies of the people photos with sunglasses and with a mask drawn from each face's
    68 landmarks. Recall of each detector (the face found again) and of identity (found and
    matching the unoccluded face at the engine's threshold), before (HOG) and after (BlazeFace).
@@ -66,7 +67,7 @@ def compare(path: str, hog: DlibEngine, blazeface: BlazeFaceEngine) -> tuple[Com
     rects, _ = hog._find_boxes(pixels)
     hog_time = time.perf_counter() - start
     start = time.perf_counter()
-    detections = blazeface.detector.detect(pixels)
+    detections = blazeface.find_boxes(pixels)
     blazeface_time = time.perf_counter() - start
     hog_boxes = [(r.left(), r.top(), r.width(), r.height()) for r in rects]
     found = [tuple(round(v) for v in d.box) for d in detections]

@@ -35,7 +35,8 @@ from oneshot import index_paths, rank_collection  # noqa: E402
 from photorank.api import RankRequest  # noqa: E402
 from photorank.demo import make_demo_collection, package_image  # noqa: E402
 from photorank.faces import load_engine
-from photorank.faces.dlib_engine import DlibEngine
+from photorank.faces.dlib_engine import hog_detector
+from photorank.faces.dlib_models import RESNET, landmark_predictor, model_path
 from photorank.images import load_image
 from photorank.analysis import collect_images
 from photorank.signals import measure_face
@@ -64,14 +65,12 @@ def make_corpus(folder: str, camera_count: int) -> list[str]:
     return collect_images([folder])[0]
 
 
-def naive_index(paths: list[str], engine: DlibEngine) -> int:
+def naive_index(paths: list[str]) -> int:
     """Full-resolution decode, HOG upsampled once at full size, dlib's own ResNet face by face,
     one process, nothing cached."""
     import dlib
 
-    from photorank.faces.dlib_models import RESNET, model_path
-
-    engine._load()
+    detector, landmarks = hog_detector(), landmark_predictor()
     encoder = dlib.face_recognition_model_v1(model_path(RESNET))
     faces = 0
     for path in paths:
@@ -79,8 +78,8 @@ def naive_index(paths: list[str], engine: DlibEngine) -> int:
             pixels = np.asarray(ImageOps.exif_transpose(Image.open(path)).convert("RGB"))
         except OSError:
             continue
-        for rect in engine._detector(pixels, 1):
-            shape = engine._landmarks(pixels, rect)
+        for rect in detector(pixels, 1):
+            shape = landmarks(pixels, rect)
             encoder.compute_face_descriptor(pixels, shape)
             faces += 1
     return faces
@@ -98,7 +97,7 @@ def bench_cold(paths: list[str], label: str, engine: str | None) -> float:
     ours, ours_faces, engine_id = timed_index(paths, engine, None)
     one_worker, _, _ = timed_index(paths, engine, 1)
     start = time.perf_counter()
-    naive_faces = naive_index(paths, DlibEngine())
+    naive_faces = naive_index(paths)
     naive = time.perf_counter() - start
     ratio = naive / ours
     print(

@@ -78,6 +78,44 @@ def test_embeddings_are_dlibs_on_the_same_landmarks(engine, dlib_engine):
         assert float(nearest.embedding @ face.embedding) > 0.95
 
 
+def masked_lennon(dlib_engine) -> np.ndarray:
+    """john_lennon_1.jpg with a mask drawn over his face: BlazeFace also sees a doubtful 'face' (0.53)
+    in his hair there."""
+    pixels = load_image(str(shared_folder("people") / "john_lennon_1.jpg")).pixels
+    [face] = dlib_engine.detect(pixels)
+    return np.asarray(load_bench("bench_detection").draw_mask(Image.fromarray(pixels), face.landmarks)), face
+
+
+def test_a_doubtful_box_hog_does_not_confirm_is_dropped_and_the_masked_face_kept(engine, dlib_engine):
+    masked, face = masked_lennon(dlib_engine)
+    doubtful = [d for d in engine.detector.detect(masked) if d.score < engine.min_score_without_hog]
+    assert doubtful and all(d.box[2] < 0.3 * face.box[2] for d in doubtful)  # the hair box, not his face
+    [found] = engine.detect(masked)
+    assert iou(np.array(found.box, dtype=float), np.array([face.box], dtype=float))[0] > 0.5
+    assert found.detector_score >= engine.min_score_without_hog
+    # Without the HOG check the hair box is a face of its own.
+    unchecked = load_engine("blazeface", min_score_without_hog=0.0)
+    assert len(unchecked.detect(masked)) == 2
+    assert unchecked.settings_key != engine.settings_key
+
+
+def test_hog_confirms_a_doubtful_box_on_a_real_face(engine):
+    """A face BlazeFace is unsure of but HOG sees is kept: the check looks at the face, not at the
+    score alone."""
+    pixels = load_image(package_image("t1.jpg")).pixels
+    strict = load_engine("blazeface", min_score_without_hog=0.99)
+    assert len(strict.detect(pixels)) == len(engine.detect(pixels)) == 6
+
+
+def test_a_face_behind_sunglasses_or_a_mask_is_found_and_identified(engine, dlib_engine):
+    pixels = load_image(str(shared_folder("people") / "obama_4.jpg")).pixels
+    [face] = dlib_engine.detect(pixels)
+    [own] = engine.detect(pixels)
+    for draw in (load_bench("bench_detection").draw_sunglasses, load_bench("bench_detection").draw_mask):
+        [found] = engine.detect(np.asarray(draw(Image.fromarray(pixels), face.landmarks)))
+        assert float(found.embedding @ own.embedding) >= engine.match_threshold
+
+
 def test_tile_levels_reach_the_smallest_face_and_cover_the_image():
     sides = tile_sides(2048, 40, 20 / 192)
     assert sides[0] == 2048 and sides[-1] * 20 / 192 <= 40.5 and all(a / b <= 3.0 for a, b in zip(sides, sides[1:]))
@@ -98,8 +136,9 @@ def test_engines_are_a_registry_with_detectors_and_a_config_key():
     assert engine_choice(None, default_settings()).name == "auto"
     chosen = engine_choice(None, settings_with({"analysis": {"engine": "dlib"}})).build()
     assert chosen.id.startswith("dlib-") and "hog" in chosen.id
-    tuned = engine_choice("blazeface", settings_with({"blazeface": {"min_score": 0.7}})).build()
+    tuned = engine_choice("blazeface", settings_with({"blazeface": {"min_score": 0.7, "min_score_without_hog": 0.8}})).build()
     assert tuned.detector.min_score == 0.7 and "score0.7" in tuned.settings_key
+    assert tuned.min_score_without_hog == 0.8 and "hogbelow0.8" in tuned.settings_key
     with pytest.raises(ConfigError, match="engine"):
         settings_with({"analysis": {"engine": "nonesuch"}})
     assert DEFAULT_ENGINE == "dlib"  # BlazeFace stays selectable until its identity figures match (docs/engines.md)

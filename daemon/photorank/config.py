@@ -59,6 +59,7 @@ RANGES: dict[tuple[str, ...], tuple[Callable[[Any], bool], str]] = {
     # The registered face engines (faces/*_engine.py, found at run time; also `--engine`).
     ("analysis", "engine"): (lambda v: v in _engine_names(), "auto or a face engine listed by `photorank rank --help`"),
     ("blazeface", "min_score"): (lambda v: 0 < v < 1, "between 0 and 1"),
+    ("blazeface", "min_score_without_hog"): (lambda v: 0 <= v < 1, "from 0 to below 1"),
     ("blazeface", "merge_iou"): (lambda v: 0 < v < 1, "between 0 and 1"),
     ("blazeface", "threads"): (lambda v: v > 0, "greater than 0"),
     ("analysis", "max_side"): (lambda v: v > 0, "greater than 0"),

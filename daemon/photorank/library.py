@@ -202,6 +202,11 @@ class Library:
         options = options or XmpOptions()
         return undo_paths(files, person, options.over(self.settings.xmp), options.dry_run)
 
+    def stale_paths(self) -> list[str]:
+        """The files the cache knows that were analysed under another engine or settings only:
+        what the daemon re-indexes in the background (reindex.py)."""
+        return self.cache.stale_paths(self.key)
+
     def status(self) -> LibraryStatus:
         files, images, faces = self.cache.counts(self.key)
         index_faces, index_bytes = self.faces.size()

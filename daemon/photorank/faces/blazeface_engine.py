@@ -18,8 +18,8 @@ import numpy as np
 
 from ..records import DetectedFace
 from . import EngineSpec, EngineUnavailable
-from .blazeface import BlazeFaceDetector, Detection
-from .dlib_engine import ResNetEmbedding, clip_box, dlib_version
+from .blazeface import BlazeFaceDetector, Detection, iou
+from .dlib_engine import ResNetEmbedding, clip_box, dlib_version, hog_boxes, hog_upsampling
 from .dlib_models import RESNET, landmark_predictor, model_path
 from .onnx_providers import CPU
 
@@ -28,6 +28,10 @@ from .onnx_providers import CPU
 # found by both (spread: 0.08 in scale, 0.04 in offset).
 HOG_BOX_SCALE = 0.93
 HOG_BOX_CENTRE_DOWN = 0.01
+# A doubtful box is shown to HOG with this share of its width added on each side (HOG's window
+# holds some of the head around the face), and HOG's face must overlap it by this IoU.
+HOG_CHECK_MARGIN = 0.5
+HOG_CHECK_IOU = 0.3
 
 
 class BlazeFaceEngine:
@@ -39,8 +43,8 @@ class BlazeFaceEngine:
     max_side = 2048
 
     def __init__(self, min_face_px: int = 40, max_side: int | None = None, min_score: float = 0.5,
-                 merge_iou: float = 0.3, threads: int = 1, embedding: str = "onnxruntime",
-                 onnx_providers: Sequence[str] = (CPU,)):
+                 min_score_without_hog: float = 0.6, merge_iou: float = 0.3, threads: int = 1,
+                 embedding: str = "onnxruntime", onnx_providers: Sequence[str] = (CPU,)):
         try:
             litert = importlib.metadata.version("ai-edge-litert")
         except importlib.metadata.PackageNotFoundError as error:
@@ -49,14 +53,22 @@ class BlazeFaceEngine:
         if max_side:
             self.max_side = max_side
         self.detector = BlazeFaceDetector(min_face_px, min_score, merge_iou, threads)
+        self.min_score_without_hog = min_score_without_hog
         self.id = f"blazeface-litert{litert}-dlib-{dlib_version()}-resnet128"
-        self.settings_key = f"side{self.max_side}-min{min_face_px}-score{min_score}-iou{merge_iou}"
+        self.settings_key = (f"side{self.max_side}-min{min_face_px}-score{min_score}-hogbelow{min_score_without_hog}"
+                             f"-iou{merge_iou}")
+
+    def find_boxes(self, pixels: np.ndarray) -> list[Detection]:
+        """BlazeFace's detections; below `min_score_without_hog` only those where HOG sees a face
+        too: BlazeFace's doubtful boxes include non-faces (hair, patterns) that then match people."""
+        return [d for d in self.detector.detect(pixels)
+                if d.score >= self.min_score_without_hog or hog_confirms(pixels, hog_shaped_rect(d))]
 
     def detect(self, pixels: np.ndarray) -> list[DetectedFace]:
-        detections = self.detector.detect(pixels)
+        pixels = np.ascontiguousarray(pixels)
+        detections = self.find_boxes(pixels)
         if not detections:
             return []
-        pixels = np.ascontiguousarray(pixels)
         rects = [hog_shaped_rect(d) for d in detections]
         shapes = [landmark_predictor()(pixels, rect) for rect in rects]
         embeddings = self.embed_faces(pixels, shapes)
@@ -78,6 +90,22 @@ class BlazeFaceEngine:
         return 1.0 / (1.0 + math.exp(-(detector_score - 0.6) / 0.075))
 
 
+def hog_confirms(pixels: np.ndarray, rect) -> bool:
+    """dlib's HOG, run on a crop around `rect` (upsampled so the face fills its window), finds a
+    face that overlaps it."""
+    margin = round(rect.width() * HOG_CHECK_MARGIN)
+    left, top = max(0, rect.left() - margin), max(0, rect.top() - margin)
+    crop = pixels[top:max(top, rect.bottom() + margin + 1), left:max(left, rect.right() + margin + 1)]
+    if crop.size == 0:
+        return False
+    rects, _ = hog_boxes(crop, hog_upsampling(rect.width()))
+    if not rects:
+        return False
+    box = np.array([rect.left() - left, rect.top() - top, rect.width(), rect.height()], dtype=float)
+    found = np.array([(r.left(), r.top(), r.width(), r.height()) for r in rects], dtype=float)
+    return bool(iou(box, found).max() >= HOG_CHECK_IOU)
+
+
 def hog_shaped_rect(detection: Detection):
     """The dlib rectangle of the box HOG would give for this face."""
     import dlib
@@ -91,6 +119,6 @@ def hog_shaped_rect(detection: Detection):
 
 ENGINE = EngineSpec(
     name="blazeface", detector="blazeface", section="blazeface", factory=BlazeFaceEngine,
-    options=frozenset({"min_score", "merge_iou", "threads", "embedding"}),
+    options=frozenset({"min_score", "min_score_without_hog", "merge_iou", "threads", "embedding"}),
     summary="MediaPipe BlazeFace (LiteRT), dlib 68 landmarks and ResNet embedding (finds masked faces; identity a little below dlib)",
 )

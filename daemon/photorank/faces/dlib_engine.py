@@ -7,6 +7,7 @@ by default (resnet_onnx.py: the same weights, converted once and checked against
 
 from __future__ import annotations
 
+import functools
 import importlib.metadata
 import math
 from collections.abc import Sequence
@@ -63,7 +64,6 @@ class DlibEngine:
     def _load(self) -> None:
         import dlib
 
-        self._detector = dlib.get_frontal_face_detector()
         self._landmarks = landmark_predictor()
         self._dlib = dlib
 
@@ -81,28 +81,10 @@ class DlibEngine:
         return faces
 
     def _find_boxes(self, pixels: np.ndarray):
-        """Upsample by the smallest factor that brings `min_face_px` faces up to the HOG window.
-
-        HOG runs on the grey image: a third of the gradient work of RGB, and on our test photos
-        it finds the same faces (one more 40-px face, one fewer false detection).
-        """
-        import cv2
-
-        grey = cv2.cvtColor(pixels, cv2.COLOR_RGB2GRAY) if pixels.ndim == 3 else pixels
-        factor = HOG_WINDOW_PX / self.min_face_px
-        long_side = max(pixels.shape[:2])
-        factor = min(factor, max(1.0, self.upsample_limit_px / long_side))
-        if factor <= 1.0:
-            rects, scores, _ = self._detector.run(grey, 0, 0.0)
-            return list(rects), list(scores)
-        height, width = grey.shape[:2]
-        enlarged = cv2.resize(grey, (round(width * factor), round(height * factor)), interpolation=cv2.INTER_LINEAR)
-        rects, scores, _ = self._detector.run(enlarged, 0, 0.0)
-        scaled = [
-            self._dlib.rectangle(round(r.left() / factor), round(r.top() / factor), round(r.right() / factor), round(r.bottom() / factor))
-            for r in rects
-        ]
-        return scaled, list(scores)
+        """Upsample by the smallest factor that brings `min_face_px` faces up to the HOG window,
+        within `upsample_limit_px`."""
+        factor = min(hog_upsampling(self.min_face_px), max(1.0, self.upsample_limit_px / max(pixels.shape[:2])))
+        return hog_boxes(pixels, factor)
 
     @staticmethod
     def confidence(detector_score: float) -> float:
@@ -129,6 +111,42 @@ class ResNetEmbedding:
             self._descriptors = resnet_descriptors(self.runtime, self._resnet_file, self._providers)
         vectors = np.asarray(self._descriptors(pixels, shapes), dtype=np.float32)
         return vectors / (np.linalg.norm(vectors, axis=1, keepdims=True) + 1e-12)
+
+
+@functools.cache
+def hog_detector():
+    """dlib's HOG face detector, loaded once per process: the dlib engine and the BlazeFace
+    engine's check of its doubtful boxes share it."""
+    import dlib
+
+    return dlib.get_frontal_face_detector()
+
+
+def hog_upsampling(face_px: float) -> float:
+    """The factor that brings a `face_px` face up to HOG's window (1 for faces already that large)."""
+    return max(1.0, HOG_WINDOW_PX / face_px)
+
+
+def hog_boxes(pixels: np.ndarray, factor: float = 1.0) -> tuple[list, list[float]]:
+    """HOG's face rectangles (in `pixels` coordinates) and scores, searched in the image scaled by
+    `factor`.
+
+    HOG runs on the grey image: a third of the gradient work of RGB, and on our test photos
+    it finds the same faces (one more 40-px face, one fewer false detection).
+    """
+    import cv2
+    import dlib
+
+    grey = cv2.cvtColor(pixels, cv2.COLOR_RGB2GRAY) if pixels.ndim == 3 else pixels
+    if factor != 1.0:
+        height, width = grey.shape[:2]
+        grey = cv2.resize(grey, (round(width * factor), round(height * factor)), interpolation=cv2.INTER_LINEAR)
+    rects, scores, _ = hog_detector().run(grey, 0, 0.0)
+    if factor == 1.0:
+        return list(rects), list(scores)
+    scaled = [dlib.rectangle(round(r.left() / factor), round(r.top() / factor), round(r.right() / factor), round(r.bottom() / factor))
+              for r in rects]
+    return scaled, list(scores)
 
 
 def landmarks_in_box(pixels: np.ndarray, box) -> np.ndarray:
