@@ -15,6 +15,7 @@ import sys
 import tempfile
 import textwrap
 from collections.abc import Iterable, Sequence
+from typing import TYPE_CHECKING
 
 from . import __version__
 from .api import PeopleRequest, Person, ProgressEvent, RankRequest, ReferenceSpec, XmpOptions
@@ -24,6 +25,9 @@ from .document import progress_document
 from .errors import PhotorankError, UsageError
 from .scoring import star_bands
 from .settings import ScoringSettings, to_tables
+
+if TYPE_CHECKING:  # the client module loads grpc: only when a command needs a backend
+    from .client import Backend
 
 EXIT_OK, EXIT_USAGE, EXIT_FAILED = 0, 2, 1
 EXIT_CODES = """exit codes:
@@ -252,7 +256,7 @@ def collection_paths(args: argparse.Namespace) -> list[str]:
     return paths
 
 
-def open_backend(args: argparse.Namespace):
+def open_backend(args: argparse.Namespace) -> Backend:
     """photorankd when it runs (and no option asks for a Library of our own), else in-process."""
     from .client import LocalBackend, find_daemon
 

@@ -31,7 +31,7 @@ from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
 from . import __version__, lifeline, rpc
-from .cli import add_engine_arguments, engine_argument
+from .cli import add_engine_arguments, engine_argument, positive_int
 from .config import load_settings
 from .document import analyze_document, progress_document, rank_document
 from .errors import Cancelled, PhotorankError
@@ -214,8 +214,7 @@ def build_server(servicer: PhotorankServicer, health_servicer: health.HealthServ
         futures.ThreadPoolExecutor(max_workers=REQUEST_THREADS, thread_name_prefix="photorank-call"),
         interceptors=list(interceptors),
         options=[
-            ("grpc.max_receive_message_length", rpc.MAX_MESSAGE_BYTES),
-            ("grpc.max_send_message_length", rpc.MAX_MESSAGE_BYTES),
+            *rpc.CHANNEL_OPTIONS,
             ("grpc.so_reuseport", 0),  # a second daemon must not share the first one's TCP port
         ],
     )
@@ -338,7 +337,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--token-file", metavar="FILE", help=f"the TCP token, made on first use with mode 0600 (default: {rpc.default_token_file()})")
     parser.add_argument("--log-level", default="info", choices=["debug", "info", "warning", "error"])
     parser.add_argument("--cache", metavar="FILE", help="face cache file (default: in the user cache dir)")
-    parser.add_argument("--workers", type=int, metavar="N", help="analysis processes (default: all cores)")
+    parser.add_argument("--workers", type=positive_int, metavar="N", help="analysis processes (default: all cores)")
     add_engine_arguments(parser, "photos analysed under another engine are analysed again when asked for")
     parser.add_argument("--config", metavar="FILE", help="configuration file (default: the user's config.toml, if any)")
     parser.add_argument("--watch", action="append", metavar="FOLDER", default=[], help="keep the index of FOLDER (and sub-folders) current as photos arrive (repeatable)")
@@ -364,8 +363,6 @@ def serve(args: argparse.Namespace) -> int:
     for folder in args.watch:
         if not os.path.isdir(folder):
             raise PhotorankError(f"--watch {folder}: no such folder")
-    if args.workers is not None and args.workers < 1:
-        raise PhotorankError("--workers must be at least 1")
     engine = engine_argument(args)
     settings = load_settings(args.config)
     token = rpc.read_or_create_token(args.token_file or rpc.default_token_file()) if tcp else None
