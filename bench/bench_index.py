@@ -35,10 +35,11 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(
 from oneshot import index_paths, rank_collection  # noqa: E402
 from photorank.api import RankRequest  # noqa: E402
 from photorank.demo import make_demo_collection, package_image  # noqa: E402
+from photorank.analysis import collect_images, make_thumbnail  # noqa: E402
 from photorank.faces import load_engine  # noqa: E402
-from photorank.faces.dlib_engine import RESNET, hog_detector, landmark_predictor, model_path  # noqa: E402
+from photorank.faces.dlib_engine import hog_detector  # noqa: E402
+from photorank.faces.dlib_models import RESNET, landmark_predictor, model_path  # noqa: E402
 from photorank.images import load_image  # noqa: E402
-from photorank.index import collect_images, make_thumbnail  # noqa: E402
 from photorank.signals import measure_face, measure_image  # noqa: E402
 
 SHARED_PEOPLE = os.path.join(os.path.dirname(__file__), "..", "..", "shared", "data", "people")

@@ -483,10 +483,16 @@ def run_status(args: argparse.Namespace) -> int:
             [f"photorankd {document['version']} at {document['address']}, pid {document['pid']}, up {document['uptime_seconds']:.0f} s",
              f"engine {document['engine']}; {document['workers']} workers, {document['queued']} photos being analysed",
              f"cache {document['cache_path']}: {document['images']} images, {document['faces']} faces; "
-             f"in memory {document['index_faces']} faces ({document['index_bytes'] / 1e6:.1f} MB)"]
+             f"in memory {document['index_faces']} faces ({document['index_bytes'] / 1e6:.1f} MB)",
+             reindex_text(document["reindex"])]
         )
     emit(args, json.dumps(document, indent=2) if args.json else text)
     return EXIT_OK if document["running"] else EXIT_FAILED
+
+
+def reindex_text(reindex: dict) -> str:
+    gone = f", {reindex['gone']} gone" if reindex["gone"] else ""
+    return f"re-index of photos analysed under another engine or settings: {reindex['state']}, {reindex['done']} of {reindex['total']}{gone}"
 
 
 def writeback_text(written: dict) -> str:
@@ -587,7 +593,7 @@ def emit(args: argparse.Namespace, text: str) -> None:
 
 
 def run_models(args: argparse.Namespace) -> int:
-    from .models import fetch_models, model_inventory
+    from .inventory import fetch_models, model_inventory
 
     if args.action == "list":
         if args.insightface:

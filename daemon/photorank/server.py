@@ -36,6 +36,7 @@ from .config import load_settings
 from .document import analyze_document, progress_document, rank_document
 from .errors import Cancelled, PhotorankError
 from .library import Library
+from .reindex import Reindexer
 from .v1 import photorank_pb2 as pb
 from .v1 import photorank_pb2_grpc as pb_grpc
 
@@ -78,6 +79,10 @@ class Calls:
         with self._lock:
             self._running.discard(cancel)
 
+    def busy(self) -> bool:
+        with self._lock:
+            return bool(self._running)
+
     def wait_idle(self, seconds: float) -> None:
         deadline = time.monotonic() + seconds
         while time.monotonic() < deadline:
@@ -94,11 +99,12 @@ class Calls:
 
 
 class PhotorankServicer(pb_grpc.PhotorankServicer):
-    def __init__(self, library: Library, address: str):
+    def __init__(self, library: Library, address: str, stop: threading.Event):
         self.library = library
         self.address = address
         self.started = time.monotonic()
         self.calls = Calls()
+        self.reindexer = Reindexer(library, self.calls.busy, stop)
 
     def Rank(self, request: pb.RankRequest, context: grpc.ServicerContext) -> Iterator[pb.RankEvent]:
         work = lambda progress, cancel: rank_document(self.library.rank(rpc.rank_request(request), progress, cancel))  # noqa: E731
@@ -128,7 +134,8 @@ class PhotorankServicer(pb_grpc.PhotorankServicer):
     def Status(self, request: pb.StatusRequest, context: grpc.ServicerContext) -> pb.StatusReport:
         status = self.library.status()
         return pb.StatusReport(
-            **vars(status), uptime_seconds=round(time.monotonic() - self.started, 1), pid=os.getpid(), address=self.address
+            **vars(status), uptime_seconds=round(time.monotonic() - self.started, 1), pid=os.getpid(), address=self.address,
+            reindex=pb.Reindex(**vars(self.reindexer.status())),
         )
 
 
@@ -367,7 +374,8 @@ def serve(args: argparse.Namespace) -> int:
     lifeline.start_forkserver()  # from the main thread, so the workers end with this process
     library = Library(settings, engine=engine, cache_path=args.cache, workers=args.workers, preload=True)
     health_servicer = health.HealthServicer()
-    servicer = PhotorankServicer(library, rpc.unix_target(socket_path))
+    stop = threading.Event()
+    servicer = PhotorankServicer(library, rpc.unix_target(socket_path), stop)
     servers = [build_server(servicer, health_servicer)]
     try:
         bind_unix(servers[0], socket_path)
@@ -377,7 +385,6 @@ def serve(args: argparse.Namespace) -> int:
     except BaseException:
         library.close()
         raise
-    stop = threading.Event()
     for signal_number in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signal_number, lambda number, frame: stop.set())
     for server in servers:
@@ -392,6 +399,8 @@ def serve(args: argparse.Namespace) -> int:
     )
     if args.watch:
         threading.Thread(target=watch, args=(library, args.watch, stop), name="photorank-watch", daemon=True).start()
+    if settings.daemon.reindex_in_background:
+        servicer.reindexer.start()
     stop.wait()
     log.info("stopping: no new calls; running ones have %.0f s to finish", STOP_GRACE_SECONDS)
     health_servicer.enter_graceful_shutdown()
@@ -402,6 +411,7 @@ def serve(args: argparse.Namespace) -> int:
     servicer.calls.stop_all()
     for done in stopped:
         done.wait()
+    servicer.reindexer.join(STOP_GRACE_SECONDS)  # it ends within a photo of `stop`
     library.close()
     if os.path.exists(socket_path):
         os.unlink(socket_path)

@@ -146,7 +146,7 @@ def _srgb_decode(v: np.ndarray) -> np.ndarray:
 SRGB_TO_LINEAR_8BIT = _srgb_decode(np.arange(256, dtype=np.float32) / 255.0)
 
 
-def _srgb_to_linear(values: np.ndarray) -> np.ndarray:
+def srgb_to_linear(values: np.ndarray) -> np.ndarray:
     """Linear light (float32, 0-1) of 0-255 sRGB values: 8-bit ones by table, others by the curve."""
     if values.dtype == np.uint8:
         return SRGB_TO_LINEAR_8BIT[values]
@@ -195,7 +195,7 @@ def face_exposure(pixels: np.ndarray, box, landmarks) -> dict[str, float | None]
     else:
         y = region[:, 0].astype(np.float32)
         clipped = float(np.mean(y >= 250))
-    linear = float(np.median(_srgb_to_linear(y)))
+    linear = float(np.median(srgb_to_linear(y)))
     exposure = math.log2(max(linear, 1e-4) / SKIN_TARGET_LINEAR)
     return {
         "exposure": max(-10.0, min(4.0, exposure)),
