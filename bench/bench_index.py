@@ -110,7 +110,7 @@ def bench_cold(paths: list[str], label: str, engine: str | None) -> float:
 
 
 def bench_stages(paths: list[str], engine_name: str | None) -> None:
-    """Where one worker's time goes, stage by stage, as index.analyse runs them on each photo."""
+    """Where one worker's time goes, stage by stage, as analysis.analyse runs them on each photo."""
     engine = load_engine(engine_name or "auto")
     engine.detect(load_image(paths[0], max_side=engine.max_side).pixels)  # models loaded outside the timing
     stages = dict.fromkeys(("decode", "faces (detect, landmarks, embed)", "face signals", "image signals + thumbnail"), 0.0)
