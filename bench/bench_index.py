@@ -35,9 +35,10 @@ from oneshot import index_paths, rank_collection  # noqa: E402
 from photorank.api import RankRequest  # noqa: E402
 from photorank.demo import make_demo_collection, package_image  # noqa: E402
 from photorank.faces import load_engine
-from photorank.faces.dlib_engine import RESNET, hog_detector, landmark_predictor, model_path
+from photorank.faces.dlib_engine import hog_detector
+from photorank.faces.dlib_models import RESNET, landmark_predictor, model_path
 from photorank.images import load_image
-from photorank.index import collect_images
+from photorank.analysis import collect_images
 from photorank.signals import measure_face
 
 SHARED_PEOPLE = os.path.join(os.path.dirname(__file__), "..", "..", "shared", "data", "people")

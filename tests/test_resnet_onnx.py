@@ -13,7 +13,7 @@ import pytest
 from photorank.demo import package_image
 from photorank.faces import load_engine
 from photorank.faces import resnet_onnx
-from photorank.faces.dlib_engine import LANDMARKS_68, RESNET, landmark_predictor, model_path
+from photorank.faces.dlib_models import LANDMARKS_68, RESNET, landmark_predictor, model_path
 from photorank.images import load_image
 from shared_data import shared_folder
 
@@ -59,7 +59,8 @@ def test_converted_model_is_kept_under_the_dat_sha256(converted):
 
 
 def test_model_list_shows_the_converted_model(converted):
-    from photorank.models import ONNX_RESNET, model_inventory
+    from photorank.inventory import model_inventory
+    from photorank.models import ONNX_RESNET
 
     [row] = [model for model in model_inventory() if model.name == ONNX_RESNET]
     assert row.present and row.path == converted

@@ -44,7 +44,7 @@ def data_dir(tmp_path_factory):
 @pytest.fixture(scope="session")
 def smile_model(data_dir):
     try:
-        return models.fetch_models()["smile"]
+        return models.fetch_model(models.SMILE)
     except models.ModelUnavailable as error:
         pytest.skip(f"smile model unavailable here: {error}")
 

@@ -593,7 +593,7 @@ def emit(args: argparse.Namespace, text: str) -> None:
 
 
 def run_models(args: argparse.Namespace) -> int:
-    from .models import fetch_models, model_inventory
+    from .inventory import fetch_models, model_inventory
 
     if args.action == "list":
         if args.insightface:

@@ -24,7 +24,8 @@ from google.protobuf import json_format
 from google.protobuf.descriptor import FieldDescriptor
 from google.protobuf.message import Message
 
-from .config import APP_NAME, ConfigError, load_defaults, validate
+from . import APP_NAME
+from .config import ConfigError, load_defaults, validate
 from .errors import PhotorankError, UsageError
 from .api import PeopleRequest, Person, RankRequest, ReferenceSpec, XmpOptions
 from .v1 import photorank_pb2 as pb

@@ -434,7 +434,7 @@ def check_chips() -> np.ndarray:
     from PIL import Image
 
     from ..demo import package_image
-    from .dlib_engine import landmark_predictor
+    from .dlib_models import landmark_predictor
 
     try:
         pixels = np.asarray(Image.open(package_image(CHECK_IMAGE)).convert("RGB"))

@@ -137,7 +137,7 @@ def image_sharpness(pixels: np.ndarray) -> float | None:
     return float(np.percentile(values, 90))
 
 
-def _srgb_to_linear(values: np.ndarray) -> np.ndarray:
+def srgb_to_linear(values: np.ndarray) -> np.ndarray:
     v = values.astype(np.float32) / 255.0
     return np.where(v <= 0.04045, v / 12.92, ((v + 0.055) / 1.055) ** 2.4)
 
@@ -184,7 +184,7 @@ def face_exposure(pixels: np.ndarray, box, landmarks) -> dict[str, float | None]
     else:
         y = region[:, 0].astype(np.float32)
         clipped = float(np.mean(y >= 250))
-    linear = float(np.median(_srgb_to_linear(y)))
+    linear = float(np.median(srgb_to_linear(y)))
     exposure = math.log2(max(linear, 1e-4) / SKIN_TARGET_LINEAR)
     return {
         "exposure": max(-10.0, min(4.0, exposure)),

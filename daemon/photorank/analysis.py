@@ -1,9 +1,10 @@
-"""Stages 1-3 for one file, and what indexing a collection needs around them.
+"""Stages 1-3 for one file, and what analysing a collection needs around them.
 
 `collect_images` turns the user's paths into image files; `analyse` loads one image, finds its
-faces and measures them (run in worker processes, one engine per process, loaded once);
-`analysis_key` names everything that changes what an analysis holds. The Library
-(library.py) keeps the face cache in step with the files using these.
+faces and measures them (run in worker processes, one engine per process, loaded once, chosen
+by `engine_choice`); `analysis_key` names everything that changes what an analysis holds. The
+worker pool (workers.py) runs these; the Library (library.py) keeps the face cache in step with
+the files.
 """
 from __future__ import annotations
 
