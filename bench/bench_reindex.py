@@ -108,7 +108,7 @@ def main() -> None:
                 runs[reindex].append(run(root / f"{repeat}-{reindex}", root / "old" / "faces.sqlite", request, reindex))
     for kind in ("cold", "warm"):
         off, on = (statistics.median(each[kind] for each in runs[reindex]) for reindex in (False, True))
-        print(f"{kind} ranking: {off:.2f} s without a re-index, {on:.2f} s during one (x{on / off:.2f}; medians of {args.repeats})")
+        print(f"{kind} ranking: {off:.3f} s without a re-index, {on:.3f} s during one (x{on / off:.2f}; medians of {args.repeats})")
     stood = ", ".join(f"{each['during'].state} {each['during'].done} of {each['during'].total}" for each in runs[True])
     print(f"the re-index when each cold ranking ended: {stood}")
     print(f"re-index rate once idle: {statistics.median(each['rate'] for each in runs[True]):.2f} photos/s")

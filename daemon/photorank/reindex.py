@@ -76,12 +76,13 @@ class Reindexer:
 
     def _reindex(self, paths: list[str]) -> None:
         done = gone = 0
+        self._status = ReindexStatus("running", done, len(paths), gone)
         if paths:
             log.info("re-indexing in the background: %d photos analysed under another engine or settings", len(paths))
         for path in paths:
             if not self._wait_until_idle(done, len(paths), gone):
                 return
-            self._status = ReindexStatus("running", done, len(paths), gone)
+            self._status = ReindexStatus("running", done, len(paths), gone)  # after a pause
             if os.path.exists(path):
                 try:
                     self._library.index([path], cancel=self._stop)
