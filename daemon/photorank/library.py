@@ -92,12 +92,12 @@ class Library:
         self.threshold = self.settings.matching.threshold or self.engine.match_threshold
         self.cache = FaceCache(cache_path)
         try:
-            self.faces = KnownFaces(self.cache.stored_faces(self.key) if preload else self.cache.stored_faces(self.key, []))
+            self._faces = KnownFaces(self.cache.stored_faces(self.key) if preload else self.cache.stored_faces(self.key, []))
         except BaseException:
             self.cache.close()
             raise
         self.analyser = Analyser(choice, self.settings.measuring, workers or os.cpu_count() or 1, self._store, self._recall)
-        self.tags = TagReader()  # the people the user tagged, read from the photos' XMP as they change
+        self._tags = TagReader()  # the people the user tagged, read from the photos' XMP as they change
         self._prepared = False
 
     def __enter__(self) -> Library:
@@ -128,7 +128,7 @@ class Library:
             self._require_tags(person, request.paths, request.recursive)
         references = self._references(request.references, progress, cancel)
         files, synced, errors, paths, contents = self._collection_to_rank(request.paths, request.recursive, progress, cancel)
-        embeddings, owners, face_numbers = self.faces.lookup(contents)
+        embeddings, owners, face_numbers = self._faces.lookup(contents)
         tags, tagged_records = self._person_tags(person, paths, synced.fingerprints) if person else (PersonTags(), {})
         references = references + spread(tags.references, self.settings.matching.max_tagged_references)
         if not references and not tags.region_only:  # its tagged photos could not be read
@@ -209,7 +209,7 @@ class Library:
 
     def status(self) -> LibraryStatus:
         files, images, faces = self.cache.counts(self.key)
-        index_faces, index_bytes = self.faces.size()
+        index_faces, index_bytes = self._faces.size()
         return LibraryStatus(
             version=__version__,
             engine=self.engine.id,
@@ -238,7 +238,7 @@ class Library:
         found_references = iter(self._references([spec for person in request.people for spec in person.references], progress, cancel))
         people = [(person.name, [next(found_references) for _ in person.references]) for person in request.people]
         files, synced, errors, paths, contents = self._collection_to_rank(request.paths, request.recursive, progress, cancel)
-        embeddings, owners, face_numbers = self.faces.lookup(contents)
+        embeddings, owners, face_numbers = self._faces.lookup(contents)
         matches = find_people(
             [np.stack([reference.embedding for reference in references]) for _, references in people],
             embeddings, owners, self.settings.matching, self.threshold,
@@ -295,7 +295,7 @@ class Library:
 
     def _unreadable(self, synced: Synced) -> dict[str, str]:
         """path -> error, for files that could not be read now or when they were analysed."""
-        stored = self.faces.errors_of(set(synced.fingerprints.values()))
+        stored = self._faces.errors_of(set(synced.fingerprints.values()))
         return {**synced.errors, **{path: stored[fp] for path, fp in synced.fingerprints.items() if fp in stored}}
 
     def _records(self, paths: list[str], progress: Progress | None = None, cancel: threading.Event | None = None,
@@ -318,19 +318,19 @@ class Library:
         synced = self._sync(files, progress, cancel)
         # A folder where no photo was found is not pruned: an unmounted drive must not cost its cache.
         holding = [folder for folder in folders if any(path.startswith(os.path.join(folder, "")) for path in files)]
-        self.faces.forget(self.cache.prune(holding, set(files)))
+        self._faces.forget(self.cache.prune(holding, set(files)))
         return files, synced
 
     def _require_tags(self, person: str, paths: list[str], recursive: bool) -> None:
         """With no reference photo, some face region must name the person: said before any analysis."""
         files, _ = collect_images(paths, recursive)
-        if not any(region.area for photo in self.tags.read(files).values() for region in photo.naming(person)):
+        if not any(region.area for photo in self._tags.read(files).values() for region in photo.naming(person)):
             raise PhotorankError(no_tagged_face(person))
 
     def _person_tags(self, person: str, paths: list[str], fingerprints: dict[str, str]) -> tuple[PersonTags, dict[str, ImageRecord]]:
         """What the photos' own XMP says of the person: tagged faces, region-only photos, faces
         tagged as others; and the records of the photos that have named regions."""
-        photo_tags = {path: found for path, found in self.tags.read(paths).items() if found.regions}
+        photo_tags = {path: found for path, found in self._tags.read(paths).items() if found.regions}
         for path, found in photo_tags.items():
             for error in found.errors:
                 log.warning("%s", error)
@@ -446,19 +446,19 @@ class Library:
         if not lasting:
             return
         self.cache.store(seen.path, seen.size, seen.mtime_ns, seen.fingerprint, self.key, record)
-        self.faces.add(stored_faces_of(seen.fingerprint, record))
+        self._faces.add(stored_faces_of(seen.fingerprint, record))
 
     def _recall(self, seen: SeenFile) -> ImageRecord | None:
         """The record of a content this process has analysed and stored, else None."""
-        if self.faces.missing({seen.fingerprint}):
+        if self._faces.missing({seen.fingerprint}):
             return None
         return self.cache.load_many({seen.path: seen.fingerprint}, self.key).get(seen.path)
 
     def _load_into_index(self, fingerprints: set[str]) -> None:
         """Images another process (a CLI run beside the daemon) analysed since the index was built."""
-        missing = self.faces.missing(fingerprints)
+        missing = self._faces.missing(fingerprints)
         if missing:
-            self.faces.add(self.cache.stored_faces(self.key, sorted(missing)))
+            self._faces.add(self.cache.stored_faces(self.key, sorted(missing)))
 
 
 def no_tagged_face(person: str) -> str:
