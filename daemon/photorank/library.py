@@ -4,13 +4,14 @@
         report = library.rank(RankRequest([ReferenceSpec("alice.jpg")], ["~/Pictures/2024"]))
 
 A `Library` holds the settings (read once), the face engine, the face cache, one pool of
-worker processes for analysis (shared by every request, so concurrent requests never run more
-analyses than there are workers, and a photo two requests want is analysed once), and an
-in-memory index of every cached face. The CLI makes one for a single command; the daemon keeps
-one for its lifetime, which is what makes a second ranking of a folder near-instant.
+worker processes for analysis (workers.py: shared by every request, so concurrent requests never
+run more analyses than there are workers, and a photo two requests want is analysed once), and
+every cached face in memory (known_faces.py). The CLI makes one for a single command; the
+daemon keeps one for its lifetime, which is what makes a second ranking of a folder near-instant.
 
-Verbs: `rank`, `index`, `analyze`, `write_back`, `undo`, `status`. Every request is checked
-before any long work; a user's mistake raises a PhotorankError with a sentence to show.
+Verbs: `rank`, `index`, `analyze`, `write_back`, `undo`, `status`; the steps behind them are
+private. Every request is checked before any long work; a user's mistake raises a
+PhotorankError with a sentence to show.
 """
 
 from __future__ import annotations
@@ -71,10 +72,10 @@ class Synced:
 
 
 class Library:
-    """Settings, engine, face cache, workers and the in-memory face index, for many requests."""
+    """Settings, engine, face cache, workers and the known faces, for many requests."""
 
     def __init__(
-                 self,
+        self,
         settings: Settings | None = None,
         *,
         engine: str | None = None,
@@ -340,7 +341,7 @@ class Library:
     @staticmethod
     def _apply_tags(tags: PersonTags, matches: dict[int, Match], paths: list[str], fingerprints: dict[str, str],
                     contents: list[str], embeddings: np.ndarray, owners: np.ndarray, face_numbers: np.ndarray,
-                   references: list[Reference]) -> tuple[dict[int, Match], list[OtherTag]]:
+                    references: list[Reference]) -> tuple[dict[int, Match], list[OtherTag]]:
         """The matches with the user's tags applied (tagged.apply_to_matches), on the index's rows."""
         tagged_paths = set(tags.faces) | set(tags.others)
         if not tagged_paths:
