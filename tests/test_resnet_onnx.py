@@ -113,14 +113,14 @@ def test_engine_embeddings_match_dlib_on_the_shared_people_photos(converted):
 
 
 @pytest.mark.slow
-def test_engine_falls_back_to_dlib_when_the_model_cannot_be_kept(tmp_path, monkeypatch, capsys):
+def test_engine_falls_back_to_dlib_when_the_model_cannot_be_kept(tmp_path, monkeypatch, caplog):
     blocker = tmp_path / "not-a-folder"
     blocker.write_text("a file where the data dir would be")
     monkeypatch.setenv("PHOTORANK_DATA_DIR", str(blocker))
     engine = load_engine("dlib")
     pixels = load_image(package_image(resnet_onnx.CHECK_IMAGE)).pixels
     faces = engine.detect(pixels)
-    assert "runs in dlib instead of onnxruntime" in capsys.readouterr().err
+    assert "runs in dlib instead of onnxruntime" in caplog.text
     reference = load_engine("dlib", embedding="dlib").detect(pixels)
     assert len(faces) == len(reference) == 6
     assert all(float(a.embedding @ b.embedding) > 0.99999 for a, b in zip(faces, reference))

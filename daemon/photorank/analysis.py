@@ -11,6 +11,7 @@ from __future__ import annotations
 import errno
 import hashlib
 import json
+import logging
 import os
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass
@@ -156,6 +157,8 @@ def start_worker(choice: EngineChoice, measuring: MeasuringSettings) -> None:
     # One worker per core already: the thread pools of OpenCV, OpenBLAS and OpenMP would only contend.
     cv2.setNumThreads(1)
     threadpool_limits(1)
+    # What a worker has to say (a model fetched or converted once) reaches stderr as a CLI line.
+    logging.basicConfig(level=logging.WARNING, format="photorank: %(message)s")
     _worker_engine = choice.build()
     _worker_measuring = measuring
 
