@@ -37,10 +37,12 @@ import time
 
 import numpy as np
 
-from photorank.api import RankRequest, ReferenceSpec
+from photorank.api import RankRequest, Reference, ReferenceSpec
 from photorank.cache import FaceCache
 from photorank.demo import make_demo_collection
 from photorank.library import Library
+from photorank.ranking import pick_reference
+from photorank.records import ImageRecord
 from photorank.rpc import unix_target
 
 PERSON_PHOTOS = 300
@@ -49,14 +51,20 @@ CLI = [sys.executable, "-m", "photorank.cli"]
 HEAVY_MODULES = ("numpy", "cv2", "dlib", "lxml", "PIL", "onnxruntime")
 
 
+def reference_face(library: Library, reference: str) -> tuple[ImageRecord, Reference]:
+    """The reference photo's record and the face a ranking would take from it."""
+    path = os.path.abspath(reference)
+    record = library.analyze([path])[path]
+    return record, pick_reference(record, ReferenceSpec(path))
+
+
 def synthesise(cache_path: str, folders: list[tuple[str, int]], reference: str, images: int, faces: int, seed: int = 7) -> None:
     """A cache of `images` analysed images holding `faces` faces; the first ones on disk in
     `folders` ((folder, photos) in turn), the rest elsewhere."""
     rng = np.random.default_rng(seed)
     with Library(cache_path=cache_path, workers=1) as library:
-        [ref] = library.references([ReferenceSpec(reference)])
+        record, ref = reference_face(library, reference)
         key = library.key
-        record = library.records([os.path.abspath(reference)])[os.path.abspath(reference)]
     face = record.faces[0]
     signals = json.dumps(face.signals)
     landmarks = np.asarray(face.landmarks, np.float32).tobytes()
@@ -97,7 +105,7 @@ def synthesise(cache_path: str, folders: list[tuple[str, int]], reference: str, 
 def baseline_rank(cache_path: str, library: Library, folder: str, reference: str) -> int:
     """The way before the daemon: per file, its fingerprint row and its analysis, then a loop."""
     cache = FaceCache(cache_path)
-    [ref] = library.references([ReferenceSpec(reference)])
+    _, ref = reference_face(library, reference)
     found = 0
     for name in sorted(os.listdir(folder)):
         path = os.path.join(folder, name)

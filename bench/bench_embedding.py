@@ -21,7 +21,7 @@ import time
 import numpy as np
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "daemon"))
-from photorank.faces.dlib_engine import RESNET, model_path  # noqa: E402
+from photorank.faces.dlib_models import RESNET, model_path  # noqa: E402
 from photorank.faces.resnet_onnx import agreement_with_dlib, check_chips, descriptors, ensure_converted, session  # noqa: E402
 
 

@@ -12,7 +12,8 @@ re-encoded at 24 MP, the size a photographer's camera writes.
   does by default, one process, no cache). Faces found by each are counted, to show nothing is
   lost; photorank's time per photo on one worker is printed too. `--engine blazeface` measures
   the BlazeFace engine instead.
-- signals: the added cost per face of the photographer's signals.
+- stages: where one worker's time goes on the web-size photos (decode, faces, face signals,
+  image signals), per photo, and the cost per face of the photographer's signals.
 - warm re-rank: `photorank rank --json` end to end (a new process, as a user runs it) over a
   folder of --photos cached photos, against ranking it with --no-cache.
 """
@@ -34,11 +35,12 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(
 from oneshot import index_paths, rank_collection  # noqa: E402
 from photorank.api import RankRequest  # noqa: E402
 from photorank.demo import make_demo_collection, package_image  # noqa: E402
-from photorank.faces import load_engine
-from photorank.faces.dlib_engine import RESNET, hog_detector, landmark_predictor, model_path
-from photorank.images import load_image
-from photorank.index import collect_images
-from photorank.signals import measure_face
+from photorank.analysis import collect_images, make_thumbnail  # noqa: E402
+from photorank.faces import load_engine  # noqa: E402
+from photorank.faces.dlib_engine import hog_detector  # noqa: E402
+from photorank.faces.dlib_models import RESNET, landmark_predictor, model_path  # noqa: E402
+from photorank.images import load_image  # noqa: E402
+from photorank.signals import measure_face, measure_image  # noqa: E402
 
 SHARED_PEOPLE = os.path.join(os.path.dirname(__file__), "..", "..", "shared", "data", "people")
 CAMERA_SIZE = (6000, 4000)
@@ -107,24 +109,32 @@ def bench_cold(paths: list[str], label: str, engine: str | None) -> float:
     return ratio
 
 
-def bench_signals(paths: list[str], engine_name: str | None) -> None:
+def bench_stages(paths: list[str], engine_name: str | None) -> None:
+    """Where one worker's time goes, stage by stage, as analysis.analyse runs them on each photo."""
     engine = load_engine(engine_name or "auto")
-    detect_time, signal_time, faces = 0.0, 0.0, 0
+    engine.detect(load_image(paths[0], max_side=engine.max_side).pixels)  # models loaded outside the timing
+    stages = dict.fromkeys(("decode", "faces (detect, landmarks, embed)", "face signals", "image signals + thumbnail"), 0.0)
+    faces = 0
     for path in paths:
+        start = time.perf_counter()
         image = load_image(path, max_side=engine.max_side)
-        start = time.perf_counter()
+        decoded = time.perf_counter()
         found = engine.detect(image.pixels)
-        detect_time += time.perf_counter() - start
-        start = time.perf_counter()
+        detected = time.perf_counter()
         for face in found:
-            measure_face(image.pixels, face)
-        signal_time += time.perf_counter() - start
+            measure_face(image.pixels, face, block_px=8.0 * image.scale)
+        measured = time.perf_counter()
+        measure_image(image.pixels)
+        make_thumbnail(image.pixels)
+        finished = time.perf_counter()
+        for stage, seconds in zip(stages, (decoded - start, detected - decoded, measured - detected, finished - measured)):
+            stages[stage] += seconds
         faces += len(found)
-    print(
-        f"signals: {1000 * signal_time / max(1, faces):.1f} ms per face over {faces} faces;"
-        f" {100 * signal_time / (detect_time + signal_time):.0f}% of detection+signals time"
-        f" (throughput kept: x{detect_time / (detect_time + signal_time):.2f})"
-    )
+    total = sum(stages.values())
+    print(f"per-stage times on one process ({engine.id}), {len(paths)} photos, {faces} faces: "
+          + "; ".join(f"{stage} {1000 * seconds / len(paths):.0f} ms a photo ({100 * seconds / total:.0f}%)"
+                      for stage, seconds in stages.items()))
+    print(f"signals: {1000 * stages['face signals'] / max(1, faces):.1f} ms per face")
 
 
 def make_rerank_folder(folder: str, count: int) -> tuple[str, str]:
@@ -176,7 +186,7 @@ def main() -> None:
         bench_cold(web, "web-size photos as published", args.engine)
         if camera:
             bench_cold(camera, "24 MP camera-size JPEGs", args.engine)
-        bench_signals(web, args.engine)
+        bench_stages(web, args.engine)
     bench_warm(args.photos)
 
 

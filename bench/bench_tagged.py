@@ -85,7 +85,7 @@ def main() -> int:
     files = sorted(name for name in os.listdir(folder) if not name.endswith(".xmp"))
     truth = truth_of(files)
     with Library(cache_path=os.path.join(args.work, "faces.sqlite")) as library:
-        records = library.records([os.path.join(folder, name) for name in files])
+        records = library.analyze([os.path.join(folder, name) for name in files])
         tagged: dict[str, list[str]] = {}
         for person, photos in sorted(truth.items()):
             portraits = [records[os.path.join(folder, name)] for name in sorted(photos) if not name.startswith("group_")]

@@ -406,7 +406,7 @@ def augmented_references(people_dir, references, records, truth, made, degraded_
     mirrored (best of both, or their mean), num_jitters=10. Queries stay plain embeddings."""
     import dlib
 
-    from photorank.faces.dlib_engine import LANDMARKS_68, RESNET, model_path
+    from photorank.faces.dlib_models import LANDMARKS_68, RESNET, model_path
 
     predictor = dlib.shape_predictor(model_path(LANDMARKS_68))
     encoder = dlib.face_recognition_model_v1(model_path(RESNET))

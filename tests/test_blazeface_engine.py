@@ -14,7 +14,7 @@ from photorank.demo import package_image, portrait_from_crop
 from photorank.faces import DEFAULT_ENGINE, engine_for_detector, engine_names, load_engine
 from photorank.faces.blazeface import Window, iou, tile_sides, windows_for
 from photorank.images import load_image
-from photorank.index import engine_choice
+from photorank.analysis import engine_choice
 
 
 @pytest.fixture(scope="module")

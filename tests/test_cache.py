@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 from programs import descendants, start
 from photorank import cache as cache_module
-from photorank import library as library_module
+from photorank.workers import Analyser
 from photorank.cache import SCHEMA_VERSION, FaceCache, fingerprint
 from oneshot import index_paths, rank_collection
 from photorank.api import RankRequest
@@ -33,13 +33,13 @@ def copy_collection(demo_collection, tmp_path):
 def count_decodes(monkeypatch) -> list[str]:
     """Record every image sent to the workers for analysis (decoding happens only there)."""
     decoded: list[str] = []
-    real_submit = library_module.Analyser.submit
+    real_submit = Analyser.submit
 
-    def counting_submit(self, path, *args):
-        decoded.append(path)
-        return real_submit(self, path, *args)
+    def counting_submit(self, seen):
+        decoded.append(seen.path)
+        return real_submit(self, seen)
 
-    monkeypatch.setattr(library_module.Analyser, "submit", counting_submit)
+    monkeypatch.setattr(Analyser, "submit", counting_submit)
     return decoded
 
 
@@ -311,7 +311,8 @@ def test_copies_of_one_photo_are_analysed_once_and_all_ranked(demo_collection, t
 
 @pytest.mark.slow
 def test_a_worker_that_dies_fails_only_its_photos_and_the_run_goes_on(demo_collection, tmp_path, cache_file):
-    from photorank.library import WORKER_DIED, Library
+    from photorank.library import Library
+    from photorank.workers import WORKER_DIED
 
     folder, _ = copy_collection(demo_collection, tmp_path)
     with Library(cache_path=cache_file, workers=1) as library:

@@ -3,6 +3,8 @@ of docs/output.md travels through its message and back unchanged."""
 
 from __future__ import annotations
 
+import importlib
+import inspect
 import json
 import pathlib
 import sys
@@ -58,3 +60,24 @@ def test_a_field_the_proto_lacks_is_refused(documents):
 
     with pytest.raises(ParseError):
         to_message({**rank, "invented": 1}, pb.RankReport)
+
+
+def test_both_backends_answer_every_call_of_the_backend_protocol_alike():
+    from photorank.client import Backend, DaemonClient, LocalBackend
+
+    calls = [name for name, member in vars(Backend).items() if callable(member) and not name.startswith("_")]
+    assert set(calls) == {"rank", "index", "analyze", "undo", "close"}
+    for backend in (LocalBackend, DaemonClient):
+        for name in calls:
+            assert inspect.signature(getattr(backend, name)) == inspect.signature(getattr(Backend, name)), (backend, name)
+    assert LocalBackend.name == "in-process"
+
+
+@pytest.mark.parametrize("main, program", [("photorank.cli", "photorank rank"), ("photorank.server", "photorankd")])
+def test_workers_below_one_is_refused_alike_by_both_commands(main, program, capsys):
+    module = importlib.import_module(main)
+    with pytest.raises(SystemExit) as stopped:
+        module.main(["rank", "--workers", "0", "photos"] if program == "photorank rank" else ["--workers", "0"])
+    assert stopped.value.code == 2
+    assert capsys.readouterr().err.splitlines()[-1] == (
+        f"{program}: error: argument --workers: expected a whole number of at least 1, got '0'")

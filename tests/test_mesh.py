@@ -124,7 +124,7 @@ def test_a_signal_version_changes_the_analysis_key(monkeypatch):
     from dataclasses import replace
 
     from photorank.faces import load_engine
-    from photorank.index import analysis_key
+    from photorank.analysis import analysis_key
 
     engine = load_engine("dlib")
     settings = default_settings().measuring

@@ -13,9 +13,9 @@ import pytest
 from onnx_models import write_pack
 from photorank.config import ConfigError, default_settings, load_settings, settings_with
 from photorank.faces import onnx_providers, resnet_onnx
-from photorank.faces.dlib_engine import RESNET, model_path
+from photorank.faces.dlib_models import RESNET, model_path
 from photorank.faces.insightface_engine import InsightFaceEngine
-from photorank.index import engine_choice
+from photorank.analysis import engine_choice
 
 CPU = "CPUExecutionProvider"
 AVAILABLE = onnxruntime.get_available_providers()

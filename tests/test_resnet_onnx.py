@@ -13,7 +13,7 @@ import pytest
 from photorank.demo import package_image
 from photorank.faces import load_engine
 from photorank.faces import resnet_onnx
-from photorank.faces.dlib_engine import LANDMARKS_68, RESNET, landmark_predictor, model_path
+from photorank.faces.dlib_models import LANDMARKS_68, RESNET, landmark_predictor, model_path
 from photorank.images import load_image
 from shared_data import shared_folder
 
@@ -59,7 +59,8 @@ def test_converted_model_is_kept_under_the_dat_sha256(converted):
 
 
 def test_model_list_shows_the_converted_model(converted):
-    from photorank.models import ONNX_RESNET, model_inventory
+    from photorank.inventory import model_inventory
+    from photorank.models import ONNX_RESNET
 
     [row] = [model for model in model_inventory() if model.name == ONNX_RESNET]
     assert row.present and row.path == converted
@@ -112,14 +113,14 @@ def test_engine_embeddings_match_dlib_on_the_shared_people_photos(converted):
 
 
 @pytest.mark.slow
-def test_engine_falls_back_to_dlib_when_the_model_cannot_be_kept(tmp_path, monkeypatch, capsys):
+def test_engine_falls_back_to_dlib_when_the_model_cannot_be_kept(tmp_path, monkeypatch, caplog):
     blocker = tmp_path / "not-a-folder"
     blocker.write_text("a file where the data dir would be")
     monkeypatch.setenv("PHOTORANK_DATA_DIR", str(blocker))
     engine = load_engine("dlib")
     pixels = load_image(package_image(resnet_onnx.CHECK_IMAGE)).pixels
     faces = engine.detect(pixels)
-    assert "runs in dlib instead of onnxruntime" in capsys.readouterr().err
+    assert "runs in dlib instead of onnxruntime" in caplog.text
     reference = load_engine("dlib", embedding="dlib").detect(pixels)
     assert len(faces) == len(reference) == 6
     assert all(float(a.embedding @ b.embedding) > 0.99999 for a, b in zip(faces, reference))

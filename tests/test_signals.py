@@ -42,7 +42,7 @@ def data_dir(tmp_path_factory):
 @pytest.fixture(scope="session")
 def smile_model(data_dir):
     try:
-        return models.fetch_models()["smile"]
+        return models.fetch_model(models.SMILE)
     except models.ModelUnavailable as error:
         pytest.skip(f"smile model unavailable here: {error}")
 
@@ -408,6 +408,17 @@ def test_image_highlights_read_a_stop_under_as_one_ev_lower():
     glint = (np.clip(linear / 4.0, 0, 1) ** (1 / 2.2) * 255).round().astype(np.uint8)
     glint[:4, :40] = 255
     assert measure_image(glint)["image_highlights"] == pytest.approx(levels[2], abs=0.05)
+
+
+def test_8_bit_linear_light_by_table_is_the_srgb_curve():
+    """The lookup table gives exactly what the curve gives for every 8-bit value (the image signals
+    read whole photos through it), and known points of the curve."""
+    from photorank.signals.quality import srgb_to_linear
+
+    values = np.arange(256, dtype=np.uint8)
+    assert np.array_equal(srgb_to_linear(values), srgb_to_linear(values.astype(np.float32)))
+    assert srgb_to_linear(np.array([0, 10, 255], dtype=np.uint8)) == pytest.approx([0.0, 10 / 255 / 12.92, 1.0], rel=1e-6)
+    assert srgb_to_linear(np.array([[118]], dtype=np.uint8))[0, 0] == pytest.approx(0.181, abs=0.001)  # mid grey
 
 
 def test_face_cut_by_the_frame_edge(engine, smile_model):

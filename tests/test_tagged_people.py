@@ -34,7 +34,7 @@ def normalised(box, width: int, height: int) -> tuple[float, float, float, float
 
 
 def face_boxes(library: Library, path) -> tuple[list[tuple], int, int]:
-    record = library.records([str(path)])[str(path)]
+    record = library.analyze([str(path)])[str(path)]
     return [face.box for face in record.faces], record.width, record.height
 
 
@@ -69,7 +69,7 @@ def tagged_folder(people_dir, tmp_path_factory):
         exiftool("-o", str(folder / "biden_1.xmp"), microsoft_info(BIDEN, normalised(boxes[0], width, height)), str(folder / "biden_1.jpg"))
         # a group with both named; the face more like Obama's tagged photo is his
         boxes, width, height = face_boxes(library, folder / "group_obama_biden_1.jpg")
-        record = library.records([str(folder / "group_obama_biden_1.jpg"), str(folder / "obama_1.jpg")])
+        record = library.analyze([str(folder / "group_obama_biden_1.jpg"), str(folder / "obama_1.jpg")])
         obama = record[str(folder / "obama_1.jpg")].faces[0].embedding
         faces = record[str(folder / "group_obama_biden_1.jpg")].faces
         his = int(np.argmax([face.embedding @ obama for face in faces]))

@@ -12,12 +12,13 @@ from programs import Daemon, photorank, run
 from PIL import Image
 
 from photorank import identity
+from photorank.api import PeopleRequest, Person
 from photorank.cli import main, people_of
 from photorank.config import default_settings
 from photorank.document import rank_document
 from photorank.library import Library
+from photorank.ranking import pick_reference
 from photorank.rpc import to_document, to_message, without_absent
-from photorank.api import PeopleRequest, Person
 from photorank.together import framing_together
 from photorank.v1 import photorank_pb2 as pb
 
@@ -176,9 +177,10 @@ def test_a_set_document_travels_through_its_message_unchanged(library, people_di
 @pytest.mark.slow
 def test_one_pass_for_the_set_decides_each_person_as_alone(library, people_dir):
     people = pair(people_dir, ("obama", "biden"))
-    references = [np.stack([ref.embedding for ref in library.references(person.references)]) for person in people]
-    _, synced = library.sync_collection([str(people_dir)], False)
-    embeddings, owners, _ = library.faces.lookup(sorted(set(synced.fingerprints.values())))
+    records = library.analyze([str(people_dir)])
+    references = [np.stack([pick_reference(records[os.path.abspath(spec.path)], spec).embedding for spec in person.references]) for person in people]
+    faces = [(photo, face) for photo, record in enumerate(records.values()) for face in record.faces]
+    embeddings, owners = np.stack([face.embedding for _, face in faces]), np.array([photo for photo, _ in faces])
     settings, threshold = library.settings.matching, library.threshold
     together = identity.find_people(references, embeddings, owners, settings, threshold)
     alone = [identity.find_person(person, embeddings, owners, settings, threshold) for person in references]

@@ -5,3 +5,4 @@ images (load) -> faces (detect, landmarks, embed) -> signals (measure) -> scorin
 """
 
 __version__ = "0.1.0"
+APP_NAME = "photorank"  # names the user config, cache, data and runtime folders

@@ -373,6 +373,18 @@ class FaceCache:
                 self._db.execute(f"DELETE FROM analyses WHERE fingerprint IN ({orphans})")
         return dropped
 
+    @_recovering
+    def stale_paths(self, analysis_key: str) -> list[str]:
+        """The files whose content has no analysis under `analysis_key` (only under another
+        engine or settings), in path order."""
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT path FROM files f WHERE NOT EXISTS "
+                "(SELECT 1 FROM analyses a WHERE a.fingerprint = f.fingerprint AND a.analysis_key = ?) ORDER BY path",
+                (analysis_key,),
+            ).fetchall()
+        return [os.fsdecode(path) for (path,) in rows]
+
     # --- analyses ------------------------------------------------------------------------------
 
     @_recovering

@@ -15,6 +15,7 @@ import sys
 import tempfile
 import textwrap
 from collections.abc import Iterable, Sequence
+from typing import TYPE_CHECKING
 
 from . import __version__
 from .api import PeopleRequest, Person, ProgressEvent, RankRequest, ReferenceSpec, XmpOptions
@@ -24,6 +25,9 @@ from .document import progress_document
 from .errors import PhotorankError, UsageError
 from .scoring import star_bands
 from .settings import ScoringSettings, to_tables
+
+if TYPE_CHECKING:  # the client module loads grpc: only when a command needs a backend
+    from .client import Backend
 
 EXIT_OK, EXIT_USAGE, EXIT_FAILED = 0, 2, 1
 EXIT_CODES = """exit codes:
@@ -252,7 +256,7 @@ def collection_paths(args: argparse.Namespace) -> list[str]:
     return paths
 
 
-def open_backend(args: argparse.Namespace):
+def open_backend(args: argparse.Namespace) -> Backend:
     """photorankd when it runs (and no option asks for a Library of our own), else in-process."""
     from .client import LocalBackend, find_daemon
 
@@ -483,10 +487,16 @@ def run_status(args: argparse.Namespace) -> int:
             [f"photorankd {document['version']} at {document['address']}, pid {document['pid']}, up {document['uptime_seconds']:.0f} s",
              f"engine {document['engine']}; {document['workers']} workers, {document['queued']} photos being analysed",
              f"cache {document['cache_path']}: {document['images']} images, {document['faces']} faces; "
-             f"in memory {document['index_faces']} faces ({document['index_bytes'] / 1e6:.1f} MB)"]
+             f"in memory {document['index_faces']} faces ({document['index_bytes'] / 1e6:.1f} MB)",
+             reindex_text(document["reindex"])]
         )
     emit(args, json.dumps(document, indent=2) if args.json else text)
     return EXIT_OK if document["running"] else EXIT_FAILED
+
+
+def reindex_text(reindex: dict) -> str:
+    gone = f", {reindex['gone']} gone" if reindex["gone"] else ""
+    return f"re-index of photos analysed under another engine or settings: {reindex['state']}, {reindex['done']} of {reindex['total']}{gone}"
 
 
 def writeback_text(written: dict) -> str:
@@ -587,7 +597,7 @@ def emit(args: argparse.Namespace, text: str) -> None:
 
 
 def run_models(args: argparse.Namespace) -> int:
-    from .models import fetch_models, model_inventory
+    from .inventory import fetch_models, model_inventory
 
     if args.action == "list":
         if args.insightface:

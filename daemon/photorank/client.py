@@ -10,14 +10,14 @@ from __future__ import annotations
 
 import os
 import socket
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 import grpc
 
 from . import rpc
 from .document import analyze_document, rank_document
 from .errors import PathNotFound, PhotorankError, UsageError
-from .api import Progress, ProgressEvent, RankRequest, XmpOptions
+from .api import PeopleRequest, Progress, ProgressEvent, RankRequest, XmpOptions
 from .v1 import photorank_pb2 as pb
 from .v1 import photorank_pb2_grpc as pb_grpc
 
@@ -32,6 +32,22 @@ ERRORS = {
 }
 
 
+class Backend(Protocol):
+    """What the CLI asks of either backend; each answer is the JSON document of docs/output.md."""
+
+    name: str  # said in messages: "in-process" or "photorankd at ADDRESS"
+
+    def rank(self, request: RankRequest | PeopleRequest, progress: Progress | None = None) -> dict: ...
+
+    def index(self, paths: list[str], recursive: bool, progress: Progress | None = None) -> dict: ...
+
+    def analyze(self, paths: list[str], recursive: bool, progress: Progress | None = None) -> dict: ...
+
+    def undo(self, paths: list[str], recursive: bool, person: str | None, options: XmpOptions) -> dict: ...
+
+    def close(self) -> None: ...
+
+
 class LocalBackend:
     """A Library in this process, for one command."""
 
@@ -40,7 +56,7 @@ class LocalBackend:
     def __init__(self, library: Library):
         self.library = library
 
-    def rank(self, request: RankRequest, progress: Progress | None = None) -> dict:
+    def rank(self, request: RankRequest | PeopleRequest, progress: Progress | None = None) -> dict:
         return rank_document(self.library.rank(request, progress))
 
     def index(self, paths: list[str], recursive: bool, progress: Progress | None = None) -> dict:
@@ -61,31 +77,25 @@ class DaemonClient:
 
     def __init__(self, address: str, token: str | None = None):
         self.address = address
-        self.channel = grpc.insecure_channel(
-            rpc.client_target(address),
-            options=[
-                ("grpc.max_receive_message_length", rpc.MAX_MESSAGE_BYTES),
-                ("grpc.max_send_message_length", rpc.MAX_MESSAGE_BYTES),
-            ],
-        )
+        self.channel = grpc.insecure_channel(rpc.client_target(address), options=rpc.CHANNEL_OPTIONS)
         self.stub = pb_grpc.PhotorankStub(self.channel)
         self.metadata = ((rpc.TOKEN_HEADER, f"Bearer {token}"),) if token else ()
         self.name = f"photorankd at {address}"
 
-    def rank(self, request: RankRequest, progress: Progress | None = None) -> dict:
+    def rank(self, request: RankRequest | PeopleRequest, progress: Progress | None = None) -> dict:
         calls = self.stub.Rank(rpc.rank_message(request), metadata=self.metadata)
         return rpc.without_absent(self._streamed(calls, progress), ("xmp",))
 
     def index(self, paths: list[str], recursive: bool, progress: Progress | None = None) -> dict:
-        request = pb.IndexRequest(paths=absolute(paths), recursive=recursive)
+        request = pb.IndexRequest(paths=rpc.wire_paths(paths), recursive=recursive)
         return self._streamed(self.stub.Index(request, metadata=self.metadata), progress)
 
     def analyze(self, paths: list[str], recursive: bool, progress: Progress | None = None) -> dict:
-        request = pb.AnalyzeRequest(paths=absolute(paths), recursive=recursive)
+        request = pb.AnalyzeRequest(paths=rpc.wire_paths(paths), recursive=recursive)
         return rpc.to_document(self._call(self.stub.Analyze, request))
 
     def undo(self, paths: list[str], recursive: bool, person: str | None, options: XmpOptions) -> dict:
-        request = pb.UndoRequest(paths=absolute(paths), recursive=recursive, person=person or "", xmp=rpc.xmp_message(options))
+        request = pb.UndoRequest(paths=rpc.wire_paths(paths), recursive=recursive, person=rpc.to_wire(person or ""), xmp=rpc.xmp_message(options))
         return rpc.to_document(self._call(self.stub.Undo, request))
 
     def status(self) -> dict:
@@ -121,10 +131,6 @@ class DaemonClient:
         if error.code() == grpc.StatusCode.UNAVAILABLE:
             return PhotorankError(f"{self.name} is not answering ({error.details()}); start it with photorankd, or use --no-daemon")
         return ERRORS.get(error.code(), PhotorankError)(error.details())
-
-
-def absolute(paths: list[str]) -> list[str]:
-    return [os.path.abspath(path) for path in paths]
 
 
 def listening(target: str, seconds: float = CONNECT_SECONDS) -> bool:

@@ -21,12 +21,12 @@ from typing import Any, Callable
 
 import platformdirs
 
+from . import APP_NAME
 from .errors import PhotorankError
 from .scoring import ASPECTS
 from .settings import Settings, from_tables, to_tables
 
 DEFAULTS_FILE = "defaults.toml"
-APP_NAME = "photorank"
 
 
 def _engine_names() -> tuple[str, ...]:

@@ -247,7 +247,8 @@ def _to_rgb8(image: Image.Image) -> Image.Image:
         rgba = image.convert("RGBA")
         background = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
         return Image.alpha_composite(background, rgba).convert("RGB")
-    return image.convert("RGB")
+    # Already RGB: the image itself, not a copy (a JPEG's pixels are resized, then handed out once).
+    return image if mode == "RGB" else image.convert("RGB")
 
 
 _TRANSPOSE = {

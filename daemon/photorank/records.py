@@ -35,3 +35,13 @@ class ImageRecord:
     image_signals: dict[str, float | None] = field(default_factory=dict)  # whole-image measurements
     thumbnail: bytes | None = None  # tiny grey version of the picture, to recognise bursts and duplicates
     error: str | None = None
+
+
+@dataclass(frozen=True)
+class SeenFile:
+    """A photo file as this run found it on disk: where, its size and time, and its content."""
+
+    path: str
+    size: int
+    mtime_ns: int
+    fingerprint: str  # cache.fingerprint: the same content at another path is the same image

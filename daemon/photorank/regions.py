@@ -29,7 +29,7 @@ from xmp_writer import embedded, merge, rdf
 from xmp_writer.model import XmpError
 
 from .collection import check_paths, require_photos
-from .index import collect_images
+from .analysis import collect_images
 from .records import Box
 
 MWGRS_NS = merge.MWGRS_NS

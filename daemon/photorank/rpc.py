@@ -24,7 +24,8 @@ from google.protobuf import json_format
 from google.protobuf.descriptor import FieldDescriptor
 from google.protobuf.message import Message
 
-from .config import APP_NAME, ConfigError, load_defaults, validate
+from . import APP_NAME
+from .config import ConfigError, load_defaults, validate
 from .errors import PhotorankError, UsageError
 from .api import PeopleRequest, Person, RankRequest, ReferenceSpec, XmpOptions
 from .v1 import photorank_pb2 as pb
@@ -34,6 +35,11 @@ TOKEN_NAME = "photorankd.token"
 TOKEN_HEADER = "authorization"
 # Large enough for a request naming 100 000 photos, or a report of as many results.
 MAX_MESSAGE_BYTES = 256 * 1024 * 1024
+# The options of both ends of a channel: the daemon's server and every client.
+CHANNEL_OPTIONS = (
+    ("grpc.max_receive_message_length", MAX_MESSAGE_BYTES),
+    ("grpc.max_send_message_length", MAX_MESSAGE_BYTES),
+)
 # Paths one request may name (photos and folders): a folder counts once, whatever it holds.
 MAX_PATHS = 200_000
 # Longest status message: a sentence, never a whole request echoed back (gRPC caps metadata).
@@ -219,7 +225,7 @@ def xmp_options(message: pb.XmpOptions) -> XmpOptions:
 
 def reference_messages(specs: list[ReferenceSpec]) -> list[pb.ReferencePhoto]:
     return [
-        pb.ReferencePhoto(path=to_wire(os.path.abspath(spec.path)), box=list(spec.box or ()), **({"face": spec.face} if spec.face else {}))
+        pb.ReferencePhoto(path=wire_path(spec.path), box=list(spec.box or ()), **({"face": spec.face} if spec.face else {}))
         for spec in specs
     ]
 
@@ -280,9 +286,14 @@ def rank_request(message: pb.RankRequest) -> RankRequest | PeopleRequest:
     return RankRequest(references=reference_specs(message.references), person=from_wire(message.person), **common)
 
 
+def wire_path(path: str) -> str:
+    """A path as a client sends it: absolute (the daemon's working folder is not the client's), escaped.
+    The one place a client's paths are made absolute."""
+    return to_wire(os.path.abspath(path))
+
+
 def wire_paths(paths: list[str]) -> list[str]:
-    """Paths as a client sends them: absolute (the daemon's working folder is not the client's), escaped."""
-    return [to_wire(os.path.abspath(path)) for path in paths]
+    return [wire_path(path) for path in paths]
 
 
 def request_paths(paths) -> list[str]:

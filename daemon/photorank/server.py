@@ -31,11 +31,12 @@ from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
 from . import __version__, lifeline, rpc
-from .cli import add_engine_arguments, engine_argument
+from .cli import add_engine_arguments, engine_argument, positive_int
 from .config import load_settings
 from .document import analyze_document, progress_document, rank_document
 from .errors import Cancelled, PhotorankError
 from .library import Library
+from .reindex import Reindexer
 from .v1 import photorank_pb2 as pb
 from .v1 import photorank_pb2_grpc as pb_grpc
 
@@ -78,6 +79,10 @@ class Calls:
         with self._lock:
             self._running.discard(cancel)
 
+    def busy(self) -> bool:
+        with self._lock:
+            return bool(self._running)
+
     def wait_idle(self, seconds: float) -> None:
         deadline = time.monotonic() + seconds
         while time.monotonic() < deadline:
@@ -94,11 +99,12 @@ class Calls:
 
 
 class PhotorankServicer(pb_grpc.PhotorankServicer):
-    def __init__(self, library: Library, address: str):
+    def __init__(self, library: Library, address: str, stop: threading.Event):
         self.library = library
         self.address = address
         self.started = time.monotonic()
         self.calls = Calls()
+        self.reindexer = Reindexer(library, self.calls.busy, stop)
 
     def Rank(self, request: pb.RankRequest, context: grpc.ServicerContext) -> Iterator[pb.RankEvent]:
         work = lambda progress, cancel: rank_document(self.library.rank(rpc.rank_request(request), progress, cancel))  # noqa: E731
@@ -128,7 +134,8 @@ class PhotorankServicer(pb_grpc.PhotorankServicer):
     def Status(self, request: pb.StatusRequest, context: grpc.ServicerContext) -> pb.StatusReport:
         status = self.library.status()
         return pb.StatusReport(
-            **vars(status), uptime_seconds=round(time.monotonic() - self.started, 1), pid=os.getpid(), address=self.address
+            **vars(status), uptime_seconds=round(time.monotonic() - self.started, 1), pid=os.getpid(), address=self.address,
+            reindex=pb.Reindex(**vars(self.reindexer.status())),
         )
 
 
@@ -207,8 +214,7 @@ def build_server(servicer: PhotorankServicer, health_servicer: health.HealthServ
         futures.ThreadPoolExecutor(max_workers=REQUEST_THREADS, thread_name_prefix="photorank-call"),
         interceptors=list(interceptors),
         options=[
-            ("grpc.max_receive_message_length", rpc.MAX_MESSAGE_BYTES),
-            ("grpc.max_send_message_length", rpc.MAX_MESSAGE_BYTES),
+            *rpc.CHANNEL_OPTIONS,
             ("grpc.so_reuseport", 0),  # a second daemon must not share the first one's TCP port
         ],
     )
@@ -331,7 +337,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--token-file", metavar="FILE", help=f"the TCP token, made on first use with mode 0600 (default: {rpc.default_token_file()})")
     parser.add_argument("--log-level", default="info", choices=["debug", "info", "warning", "error"])
     parser.add_argument("--cache", metavar="FILE", help="face cache file (default: in the user cache dir)")
-    parser.add_argument("--workers", type=int, metavar="N", help="analysis processes (default: all cores)")
+    parser.add_argument("--workers", type=positive_int, metavar="N", help="analysis processes (default: all cores)")
     add_engine_arguments(parser, "photos analysed under another engine are analysed again when asked for")
     parser.add_argument("--config", metavar="FILE", help="configuration file (default: the user's config.toml, if any)")
     parser.add_argument("--watch", action="append", metavar="FOLDER", default=[], help="keep the index of FOLDER (and sub-folders) current as photos arrive (repeatable)")
@@ -357,8 +363,6 @@ def serve(args: argparse.Namespace) -> int:
     for folder in args.watch:
         if not os.path.isdir(folder):
             raise PhotorankError(f"--watch {folder}: no such folder")
-    if args.workers is not None and args.workers < 1:
-        raise PhotorankError("--workers must be at least 1")
     engine = engine_argument(args)
     settings = load_settings(args.config)
     token = rpc.read_or_create_token(args.token_file or rpc.default_token_file()) if tcp else None
@@ -367,7 +371,8 @@ def serve(args: argparse.Namespace) -> int:
     lifeline.start_forkserver()  # from the main thread, so the workers end with this process
     library = Library(settings, engine=engine, cache_path=args.cache, workers=args.workers, preload=True)
     health_servicer = health.HealthServicer()
-    servicer = PhotorankServicer(library, rpc.unix_target(socket_path))
+    stop = threading.Event()
+    servicer = PhotorankServicer(library, rpc.unix_target(socket_path), stop)
     servers = [build_server(servicer, health_servicer)]
     try:
         bind_unix(servers[0], socket_path)
@@ -377,7 +382,6 @@ def serve(args: argparse.Namespace) -> int:
     except BaseException:
         library.close()
         raise
-    stop = threading.Event()
     for signal_number in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signal_number, lambda number, frame: stop.set())
     for server in servers:
@@ -392,6 +396,8 @@ def serve(args: argparse.Namespace) -> int:
     )
     if args.watch:
         threading.Thread(target=watch, args=(library, args.watch, stop), name="photorank-watch", daemon=True).start()
+    if settings.daemon.reindex_in_background:
+        servicer.reindexer.start()
     stop.wait()
     log.info("stopping: no new calls; running ones have %.0f s to finish", STOP_GRACE_SECONDS)
     health_servicer.enter_graceful_shutdown()
@@ -402,6 +408,7 @@ def serve(args: argparse.Namespace) -> int:
     servicer.calls.stop_all()
     for done in stopped:
         done.wait()
+    servicer.reindexer.join(STOP_GRACE_SECONDS)  # it ends within a photo of `stop`
     library.close()
     if os.path.exists(socket_path):
         os.unlink(socket_path)

@@ -132,6 +132,11 @@ class TogetherSettings:
 
 
 @dataclass(frozen=True)
+class DaemonSettings:
+    reindex_in_background: bool
+
+
+@dataclass(frozen=True)
 class MeasuringSettings:
     """What the per-face measurements depend on (signals/): part of every analysis key."""
 
@@ -154,6 +159,7 @@ class Settings:
     signals: SignalsSettings
     expression: ExpressionSettings
     together: TogetherSettings
+    daemon: DaemonSettings
 
     @property
     def measuring(self) -> MeasuringSettings:

@@ -54,6 +54,8 @@ class EngineSpec:
     factory: Callable[..., FaceEngine]
     options: frozenset[str]  # the factory's keywords from its section
     summary: str
+    # `auto` runs this engine when it says yes, given the options (e.g. its model files are on disk).
+    chosen_by_auto: Callable[[dict], bool] | None = None
 
 
 # Every engine takes these [analysis] settings (onnx_providers: its onnxruntime sessions').
@@ -93,20 +95,19 @@ def engine_for_detector(detector: str) -> str:
 
 
 def load_engine(name: str = "auto", **options) -> FaceEngine:
-    """A registered engine by name, or 'auto' (insightface when its model pack is present, else
-    DEFAULT_ENGINE).
+    """A registered engine by name, or 'auto' (the first engine whose `chosen_by_auto` says yes
+    and that loads, such as insightface when its model pack is present; else DEFAULT_ENGINE).
 
     `options` may hold the settings of every engine (the [analysis] and engine config sections
     together); each engine gets only the [analysis] sizes and its own.
     """
     if name == "auto":
-        from .insightface_engine import model_pack_present
-
-        if model_pack_present(options.get("pack"), options.get("root")):
-            try:
-                return load_engine("insightface", **options)
-            except EngineUnavailable:
-                pass
+        for spec in engines().values():
+            if spec.chosen_by_auto is not None and spec.chosen_by_auto(options):
+                try:
+                    return load_engine(spec.name, **options)
+                except EngineUnavailable:
+                    pass
         return load_engine(DEFAULT_ENGINE, **options)
     spec = engines().get(name)
     if spec is None:

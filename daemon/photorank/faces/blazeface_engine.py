@@ -19,7 +19,8 @@ import numpy as np
 from ..records import DetectedFace
 from . import EngineSpec, EngineUnavailable
 from .blazeface import BlazeFaceDetector, Detection, iou
-from .dlib_engine import RESNET, ResNetEmbedding, clip_box, dlib_version, hog_boxes, hog_upsampling, landmark_predictor, model_path
+from .dlib_engine import ResNetEmbedding, clip_box, dlib_version, hog_boxes, hog_upsampling
+from .dlib_models import RESNET, landmark_predictor, model_path
 from .onnx_providers import CPU
 
 # A BlazeFace box mapped to the HOG box dlib's predictors were trained with: HOG's is this much

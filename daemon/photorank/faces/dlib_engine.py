@@ -9,21 +9,16 @@ from __future__ import annotations
 
 import functools
 import importlib.metadata
-import importlib.util
 import math
-import os
 from collections.abc import Sequence
 
 import numpy as np
 
 from ..records import DetectedFace
 from . import EngineSpec, EngineUnavailable
+from .dlib_models import LANDMARKS_68, RESNET, landmark_predictor, model_path
 from .onnx_providers import CPU
 from .resnet_onnx import resnet_descriptors
-
-MODEL_PACKAGE = "face_recognition_models"
-LANDMARKS_68 = "shape_predictor_68_face_landmarks.dat"
-RESNET = "dlib_face_recognition_resnet_model_v1.dat"
 
 # dlib's HOG window is 80x80: a face smaller than that is found only in an upsampled image.
 HOG_WINDOW_PX = 80
@@ -37,18 +32,6 @@ def dlib_version() -> str:
         except importlib.metadata.PackageNotFoundError:
             pass
     raise EngineUnavailable("the dlib engine needs dlib: pip install dlib-bin")
-
-
-def model_path(filename: str) -> str:
-    """Path of a model file shipped by `face_recognition_models`, located without importing it
-    (its __init__ needs pkg_resources, which current setuptools no longer ship)."""
-    spec = importlib.util.find_spec(MODEL_PACKAGE)
-    if spec is None or not spec.submodule_search_locations:
-        raise EngineUnavailable(f"the dlib engine needs the '{MODEL_PACKAGE}' package: pip install {MODEL_PACKAGE}")
-    path = os.path.join(spec.submodule_search_locations[0], "models", filename)
-    if not os.path.exists(path):
-        raise EngineUnavailable(f"model file missing from {MODEL_PACKAGE}: {path}")
-    return path
 
 
 class DlibEngine:
@@ -164,14 +147,6 @@ def hog_boxes(pixels: np.ndarray, factor: float = 1.0) -> tuple[list, list[float
     scaled = [dlib.rectangle(round(r.left() / factor), round(r.top() / factor), round(r.right() / factor), round(r.bottom() / factor))
               for r in rects]
     return scaled, list(scores)
-
-
-@functools.cache
-def landmark_predictor():
-    """dlib's 68-point predictor, loaded once per process: the engine and the signals share it."""
-    import dlib
-
-    return dlib.shape_predictor(model_path(LANDMARKS_68))
 
 
 def landmarks_in_box(pixels: np.ndarray, box) -> np.ndarray:

@@ -33,7 +33,7 @@ PACK_ENV = "PHOTORANK_INSIGHTFACE_PACK"
 DEFAULT_ROOT = "~/.insightface"  # insightface's own default model root
 DEFAULT_PACKS = ("buffalo_l", "buffalo_s")  # tried in this order when no pack is named
 
-# Not calibrated here: the packs cannot be downloaded on this machine (see docs/engines.md).
+# Not calibrated by photorank (docs/engines.md says why).
 # ArcFace (w600k_r50 / w600k_mbf) cosine similarity of the same person is typically 0.5-0.8 on
 # good photos and falls towards 0.3 with pose, blur and age; different people are mostly < 0.2.
 # insightface's own evaluation tool defaults to 0.4 and marks 0.35-0.4 "uncertain"; one
@@ -308,4 +308,5 @@ ENGINE = EngineSpec(
     name="insightface", detector="scrfd", section="insightface", factory=InsightFaceEngine,
     options=frozenset({"pack", "root", "det_size", "det_thresh", "match_threshold", "download"}),
     summary="insightface SCRFD detector and ArcFace embedding (auto's choice when its pack is present)",
+    chosen_by_auto=lambda options: model_pack_present(options.get("pack"), options.get("root")),
 )

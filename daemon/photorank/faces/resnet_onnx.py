@@ -18,8 +18,8 @@ sub-network, then its own layer and state, so the layers' details come innermost
 
 from __future__ import annotations
 
+import logging
 import os
-import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -28,6 +28,8 @@ import numpy as np
 from .. import models
 from ..errors import PhotorankError
 from .onnx_providers import CPU, resolve
+
+log = logging.getLogger(__name__)
 
 # Bumped when the conversion changes, so a model converted by an older photorank is rebuilt.
 CONVERTER_VERSION = 1
@@ -378,7 +380,7 @@ def ensure_converted(dat_path: str) -> str:
     not reproduce dlib's descriptors."""
     path = converted_path(dat_path)
     if not os.path.exists(path):
-        print(f"photorank: converting dlib's face-recognition network to ONNX into {path} (once)", file=sys.stderr)
+        log.warning("converting dlib's face-recognition network to ONNX into %s (once)", path)
         with open(dat_path, "rb") as handle:
             data = handle.read()
         try:
@@ -434,7 +436,7 @@ def check_chips() -> np.ndarray:
     from PIL import Image
 
     from ..demo import package_image
-    from .dlib_engine import landmark_predictor
+    from .dlib_models import landmark_predictor
 
     try:
         pixels = np.asarray(Image.open(package_image(CHECK_IMAGE)).convert("RGB"))
@@ -483,7 +485,6 @@ def resnet_descriptors(runtime: str, dat_path: str, providers: Sequence[str] = (
         try:
             return OnnxResNet(dat_path, providers)
         except (ImportError, ConversionError, OSError, RuntimeError) as error:
-            print(f"photorank: dlib's face-recognition network runs in dlib instead of onnxruntime (slower): {error}",
-                  file=sys.stderr)
+            log.warning("dlib's face-recognition network runs in dlib instead of onnxruntime (slower): %s", error)
     encoder = dlib.face_recognition_model_v1(dat_path)
     return lambda pixels, shapes: encoder.compute_face_descriptor(pixels, dlib.full_object_detections(shapes))

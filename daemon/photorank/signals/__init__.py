@@ -45,7 +45,7 @@ def _predictor_available() -> bool:
     global _landmarker
     if _landmarker is None:
         try:
-            from ..faces.dlib_engine import landmark_predictor
+            from ..faces.dlib_models import landmark_predictor
 
             landmark_predictor()
             _landmarker = True
@@ -231,7 +231,7 @@ def _image(pixels: np.ndarray) -> dict[str, float | None]:
     grey = quality.luma(np.ascontiguousarray(pixels))
     step = max(1, int(max(grey.shape) // 1024))  # exposure statistics need no more than ~1 Mpx
     sample = grey[::step, ::step]
-    linear = quality._srgb_to_linear(sample)
+    linear = quality.srgb_to_linear(sample)
     return {
         "image_sharpness": quality.image_sharpness(grey),
         "image_exposure": max(-10.0, min(4.0, math.log2(max(float(np.median(linear)), 1e-4) / 0.18))),

@@ -137,9 +137,20 @@ def image_sharpness(pixels: np.ndarray) -> float | None:
     return float(np.percentile(values, 90))
 
 
-def _srgb_to_linear(values: np.ndarray) -> np.ndarray:
-    v = values.astype(np.float32) / 255.0
+def _srgb_decode(v: np.ndarray) -> np.ndarray:
+    """sRGB's transfer curve: 0-1 encoded values (float32) to linear light."""
     return np.where(v <= 0.04045, v / 12.92, ((v + 0.055) / 1.055) ** 2.4)
+
+
+# The curve for every 8-bit value: a whole photo's luminance is decoded by lookup, not by a power.
+SRGB_TO_LINEAR_8BIT = _srgb_decode(np.arange(256, dtype=np.float32) / 255.0)
+
+
+def srgb_to_linear(values: np.ndarray) -> np.ndarray:
+    """Linear light (float32, 0-1) of 0-255 sRGB values: 8-bit ones by table, others by the curve."""
+    if values.dtype == np.uint8:
+        return SRGB_TO_LINEAR_8BIT[values]
+    return _srgb_decode(values.astype(np.float32) / 255.0)
 
 
 # The brightest tones that are not speculars: a lamp, a glint or a small window cover less than
@@ -184,7 +195,7 @@ def face_exposure(pixels: np.ndarray, box, landmarks) -> dict[str, float | None]
     else:
         y = region[:, 0].astype(np.float32)
         clipped = float(np.mean(y >= 250))
-    linear = float(np.median(_srgb_to_linear(y)))
+    linear = float(np.median(srgb_to_linear(y)))
     exposure = math.log2(max(linear, 1e-4) / SKIN_TARGET_LINEAR)
     return {
         "exposure": max(-10.0, min(4.0, exposure)),

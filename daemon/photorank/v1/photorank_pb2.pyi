@@ -363,7 +363,7 @@ class AnalyzeReport(_message.Message):
     def __init__(self, engine: _Optional[str] = ..., results: _Optional[_Iterable[_Union[AnalyzedPhoto, _Mapping]]] = ..., errors: _Optional[_Iterable[_Union[FileError, _Mapping]]] = ...) -> None: ...
 
 class StatusReport(_message.Message):
-    __slots__ = ("version", "engine", "analysis_key", "smile_model", "cache_path", "files", "images", "faces", "index_faces", "index_bytes", "queued", "workers", "uptime_seconds", "pid", "address", "analyses_started")
+    __slots__ = ("version", "engine", "analysis_key", "smile_model", "cache_path", "files", "images", "faces", "index_faces", "index_bytes", "queued", "workers", "uptime_seconds", "pid", "address", "analyses_started", "reindex")
     VERSION_FIELD_NUMBER: _ClassVar[int]
     ENGINE_FIELD_NUMBER: _ClassVar[int]
     ANALYSIS_KEY_FIELD_NUMBER: _ClassVar[int]
@@ -380,6 +380,7 @@ class StatusReport(_message.Message):
     PID_FIELD_NUMBER: _ClassVar[int]
     ADDRESS_FIELD_NUMBER: _ClassVar[int]
     ANALYSES_STARTED_FIELD_NUMBER: _ClassVar[int]
+    REINDEX_FIELD_NUMBER: _ClassVar[int]
     version: str
     engine: str
     analysis_key: str
@@ -396,4 +397,17 @@ class StatusReport(_message.Message):
     pid: int
     address: str
     analyses_started: int
-    def __init__(self, version: _Optional[str] = ..., engine: _Optional[str] = ..., analysis_key: _Optional[str] = ..., smile_model: _Optional[str] = ..., cache_path: _Optional[str] = ..., files: _Optional[int] = ..., images: _Optional[int] = ..., faces: _Optional[int] = ..., index_faces: _Optional[int] = ..., index_bytes: _Optional[int] = ..., queued: _Optional[int] = ..., workers: _Optional[int] = ..., uptime_seconds: _Optional[float] = ..., pid: _Optional[int] = ..., address: _Optional[str] = ..., analyses_started: _Optional[int] = ...) -> None: ...
+    reindex: Reindex
+    def __init__(self, version: _Optional[str] = ..., engine: _Optional[str] = ..., analysis_key: _Optional[str] = ..., smile_model: _Optional[str] = ..., cache_path: _Optional[str] = ..., files: _Optional[int] = ..., images: _Optional[int] = ..., faces: _Optional[int] = ..., index_faces: _Optional[int] = ..., index_bytes: _Optional[int] = ..., queued: _Optional[int] = ..., workers: _Optional[int] = ..., uptime_seconds: _Optional[float] = ..., pid: _Optional[int] = ..., address: _Optional[str] = ..., analyses_started: _Optional[int] = ..., reindex: _Optional[_Union[Reindex, _Mapping]] = ...) -> None: ...
+
+class Reindex(_message.Message):
+    __slots__ = ("state", "done", "total", "gone")
+    STATE_FIELD_NUMBER: _ClassVar[int]
+    DONE_FIELD_NUMBER: _ClassVar[int]
+    TOTAL_FIELD_NUMBER: _ClassVar[int]
+    GONE_FIELD_NUMBER: _ClassVar[int]
+    state: str
+    done: int
+    total: int
+    gone: int
+    def __init__(self, state: _Optional[str] = ..., done: _Optional[int] = ..., total: _Optional[int] = ..., gone: _Optional[int] = ...) -> None: ...

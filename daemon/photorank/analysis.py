@@ -1,15 +1,17 @@
-"""Stages 1-3 for one file, and what indexing a collection needs around them.
+"""Stages 1-3 for one file, and what analysing a collection needs around them.
 
 `collect_images` turns the user's paths into image files; `analyse` loads one image, finds its
-faces and measures them (run in worker processes, one engine per process, loaded once);
-`analysis_key` names everything that changes what an analysis holds. The Library
-(library.py) keeps the face cache in step with the files using these.
+faces and measures them (run in worker processes, one engine per process, loaded once, chosen
+by `engine_choice`); `analysis_key` names everything that changes what an analysis holds. The
+worker pool (workers.py) runs these; the Library (library.py) keeps the face cache in step with
+the files.
 """
 from __future__ import annotations
 
 import errno
 import hashlib
 import json
+import logging
 import os
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass
@@ -155,6 +157,8 @@ def start_worker(choice: EngineChoice, measuring: MeasuringSettings) -> None:
     # One worker per core already: the thread pools of OpenCV, OpenBLAS and OpenMP would only contend.
     cv2.setNumThreads(1)
     threadpool_limits(1)
+    # What a worker has to say (a model fetched or converted once) reaches stderr as a CLI line.
+    logging.basicConfig(level=logging.WARNING, format="photorank: %(message)s")
     _worker_engine = choice.build()
     _worker_measuring = measuring
 
