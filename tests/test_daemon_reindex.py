@@ -7,14 +7,11 @@ from __future__ import annotations
 
 import json
 import shutil
-import subprocess
-import sys
-import time
 
 import pytest
 from PIL import Image
 
-from daemon_process import Daemon
+from programs import Daemon, photorank
 
 from photorank.cache import FaceCache
 from photorank.v1 import photorank_pb2 as pb
@@ -55,11 +52,12 @@ def stale_count() -> int:
 def reindex_progress(daemon: Daemon) -> list[pb.Reindex]:
     """Every status of the re-index until it ends."""
     seen = []
-    deadline = time.monotonic() + REINDEX_SECONDS
-    while not seen or seen[-1].state not in ("done", "stopped"):
-        assert time.monotonic() < deadline, f"the re-index did not end: {seen[-1]}"
+
+    def ended() -> bool:
         seen.append(daemon.status().reindex)
-        time.sleep(0.1)
+        return seen[-1].state in ("done", "stopped")
+
+    daemon.wait_until(ended, REINDEX_SECONDS)
     return seen
 
 
@@ -80,10 +78,10 @@ def test_a_cache_made_under_another_engine_is_reindexed_in_the_background(tmp_pa
         assert (report.analysed, report.cached) == (0, DEMO_PHOTOS - 1)
         assert daemon.status().analyses_started == stale_count() - 1
 
-        command = [sys.executable, "-m", "photorank.cli", "status", "--daemon", daemon.socket]
-        text = subprocess.run(command, capture_output=True, text=True, timeout=120)
+        command = ["status", "--daemon", daemon.socket]
+        text = photorank(*command, timeout=120)
         assert f"re-index of photos analysed under another engine or settings: done, {stale_count()} of {stale_count()}, 1 gone" in text.stdout
-        document = json.loads(subprocess.run([*command, "--json"], capture_output=True, text=True, timeout=120).stdout)
+        document = json.loads(photorank(*command, "--json", timeout=120).stdout)
         assert document["reindex"] == {"state": "done", "done": stale_count(), "total": stale_count(), "gone": 1}
     finally:
         assert daemon.stop() == 0
@@ -108,10 +106,7 @@ def test_a_ranking_during_the_reindex_is_answered_and_each_photo_analysed_once(t
 
 def test_sigterm_stops_the_reindex_and_the_next_start_goes_on(tmp_path, old_cache):
     daemon = Daemon(tmp_path)
-    deadline = time.monotonic() + REINDEX_SECONDS
-    while daemon.status().reindex.done < 2:
-        assert time.monotonic() < deadline
-        time.sleep(0.1)
+    daemon.wait_until(lambda: daemon.status().reindex.done >= 2, REINDEX_SECONDS)
     key = daemon.status().analysis_key
     assert daemon.stop() == 0
     log = (tmp_path / "photorankd.log").read_text()
