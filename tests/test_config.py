@@ -228,7 +228,7 @@ def test_the_measuring_settings_keep_the_analysis_key_of_the_untyped_tables():
     """The face cache is keyed by the analysis key: typing the settings must not change it (the
     digest of the [signals] and [expression] tables as they are in defaults.toml)."""
     from photorank.faces import load_engine
-    from photorank.index import analysis_key
+    from photorank.analysis import analysis_key
 
     key = analysis_key(load_engine("dlib"), default_settings().measuring)
     assert key.split("|")[2] == "signals-01457ec5"
