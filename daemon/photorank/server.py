@@ -46,6 +46,7 @@ SERVICE = pb.DESCRIPTOR.services_by_name["Photorank"].full_name
 STATUS_CODES = {"usage": grpc.StatusCode.INVALID_ARGUMENT, "not_found": grpc.StatusCode.NOT_FOUND}
 # Seconds SIGTERM leaves running requests to finish before they are cut (what they analysed is kept).
 STOP_GRACE_SECONDS = 5.0
+SIGNAL_POLL_SECONDS = 0.5
 REQUEST_THREADS = 16
 STOPPING = "photorankd is stopping; what was analysed so far is kept: run again once it is back"
 # After a name the file watcher cannot report, how long before the folders are indexed again.
@@ -398,7 +399,10 @@ def serve(args: argparse.Namespace) -> int:
         threading.Thread(target=watch, args=(library, args.watch, stop), name="photorank-watch", daemon=True).start()
     if settings.daemon.reindex_in_background:
         servicer.reindexer.start()
-    stop.wait()
+    # Waited for in slices: SIGTERM given by the kernel to one of gRPC's threads does not wake an
+    # endless lock wait in this one, so the handler that sets `stop` would never run.
+    while not stop.wait(SIGNAL_POLL_SECONDS):
+        pass
     log.info("stopping: no new calls; running ones have %.0f s to finish", STOP_GRACE_SECONDS)
     health_servicer.enter_graceful_shutdown()
     # gRPC refuses new calls at once; those still running after the grace are told why in a
