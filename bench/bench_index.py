@@ -142,7 +142,8 @@ def make_rerank_folder(folder: str, count: int) -> tuple[str, str]:
     collection, reference = make_demo_collection(os.path.join(folder, "demo"))
     photos = os.path.join(folder, "photos")
     os.makedirs(photos)
-    sources = source_photos() + collect_images([collection])[0]
+    # the person's own photos first, so that even a small folder has them in it (no person, exit 1)
+    sources = collect_images([collection])[0] + source_photos()
     for index in range(count):
         image = Image.open(sources[index % len(sources)]).convert("RGB")
         variant = index // len(sources)

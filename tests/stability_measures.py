@@ -134,7 +134,7 @@ def made_pool(collection: list[Photo], folder: str) -> list[Photo]:
 
 def analyse(photos: list[Photo], cache: str):
     """(engine, path -> record) for the photos, analysed once into `cache`."""
-    return index_paths(sorted({photo.path for photo in photos}), engine="dlib", cache_path=cache, workers=1)
+    return index_paths(sorted({photo.path for photo in photos}), engine="dlib", cache_path=cache)
 
 
 

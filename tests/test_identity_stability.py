@@ -18,7 +18,7 @@ QUERIES = {"obama", "kit_harington", "jennifer_aniston", "rose_leslie", "leonard
 
 
 @pytest.fixture(scope="module")
-def shared(tmp_path_factory):
+def shared(tmp_path_factory, people_cache):
     """(measures module, collection, pool, records, threshold, settings, cache, made-photo folder)."""
     data = shared_folder("people").parent
     shared_folder("cast")
@@ -26,7 +26,8 @@ def shared(tmp_path_factory):
     photos = stability.shared_photos(str(data))
     collection, pool = stability.split_pool(photos)
     pool += stability.made_pool(collection, str(work / "made"))
-    cache = str(work / "faces.sqlite")
+    # the session's cache of the people photos: the other tests over them have analysed them already
+    cache = people_cache
     engine, records = stability.analyse(photos + pool, cache)
     settings = default_settings()
     threshold = settings.matching.threshold or engine.match_threshold
