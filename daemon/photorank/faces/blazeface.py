@@ -50,8 +50,9 @@ RESHAPE_STEP = 32
 # Level inputs are padded up to multiples of this (a multiple of RESHAPE_STEP), so that photos
 # of near sizes share one reshaped interpreter: building one costs about two runs.
 CANVAS_STEP = 128
-# Reshaped interpreters kept per detector (one per input shape met last).
-KEPT_INTERPRETERS = 8
+# Reshaped interpreters kept per detector, for the input shapes met last (each holds its working
+# memory: about 30 MB at 384 x 512, 120-180 MB at 768 x 1024).
+KEPT_INTERPRETERS = 4
 # How the full-range model reads the image, part of the engine's id: another layout gives other
 # boxes (and embeddings), so photos analysed under the previous one are analysed again.
 LAYOUT = f"levels{LEVEL_RATIO:g}-face{FULL_RANGE_SMALLEST_FACE}-canvas{CANVAS_STEP}"
