@@ -67,27 +67,45 @@ def _lid_heights(points: np.ndarray) -> tuple[float, float, float]:
     return upper, lower, width
 
 
-def ear_score(landmarks: np.ndarray, yaw: float | None, pitch: float | None, smile: float | None = None) -> float:
-    """Pose-corrected eye aspect ratio of both eyes, weighted by eye width, read from the lids
-    that tell open from closed for this expression.
+def squint_corrected_gap(upper: float, lower: float, smile: float | None) -> float:
+    """An eye's opening read from the lids that tell open from closed for this expression.
 
     The upper lid closes a blink; a Duchenne smile instead pushes the lower lid up (the cheeks
     rise), which narrows an open eye without closing it. So the lower lid's share counts only as
     much as the face is not smiling: the opening is upper + (1 - smile) x lower, put back on the
-    scale of the whole aspect ratio by dividing by the share of the opening those lids make on
-    an open eye (UPPER_LID_SHARE above the corner line). A neutral face reads its plain aspect
-    ratio, a laughing face its upper lid.
+    scale of the whole opening by dividing by the share of the opening those lids make on an
+    open eye (UPPER_LID_SHARE above the corner line). A neutral face reads its plain opening, a
+    laughing face its upper lid. Any unit (pixels, eye widths) goes in and comes out.
     """
-    (up1, low1, w1), (up2, low2, w2) = _lid_heights(landmarks[36:42]), _lid_heights(landmarks[42:48])
-    upper = (up1 * w1 + up2 * w2) / max(w1 + w2, 1e-6)  # width-weighted: the nearer eye counts more
-    lower = (low1 * w1 + low2 * w2) / max(w1 + w2, 1e-6)
     lower_weight = 1.0 - min(1.0, max(0.0, smile or 0.0))
-    ear = (upper + lower_weight * lower) / (UPPER_LID_SHARE + lower_weight * (1.0 - UPPER_LID_SHARE))
+    return (upper + lower_weight * lower) / (UPPER_LID_SHARE + lower_weight * (1.0 - UPPER_LID_SHARE))
+
+
+def lid_ratios(landmarks: np.ndarray, yaw: float | None, pitch: float | None,
+               smile: float | None = None) -> tuple[tuple[float, float], tuple[float, float]]:
+    """Each eye's (pose-corrected aspect ratio read by squint_corrected_gap, corner-to-corner
+    width), the image-left eye (68-point 36-41) first."""
     yaw_r = math.radians(min(abs(yaw or 0.0), 60.0))
     pitch_r = math.radians(min(abs(pitch or 0.0), 45.0))
     # Seen at yaw the eye's width shrinks by about cos(yaw) while its height stays; seen at pitch
     # the height shrinks by about cos(pitch). Undo both.
-    return ear * math.cos(yaw_r) / max(math.cos(pitch_r), 0.5)
+    pose_factor = math.cos(yaw_r) / max(math.cos(pitch_r), 0.5)
+    ratios = []
+    for group in (slice(36, 42), slice(42, 48)):
+        upper, lower, width = _lid_heights(landmarks[group])
+        ratios.append((squint_corrected_gap(upper, lower, smile) * pose_factor, width))
+    return ratios[0], ratios[1]
+
+
+def width_weighted(values: tuple[tuple[float, float], ...]) -> float:
+    """The mean of (value, width) pairs weighted by width: the nearer, wider eye counts more."""
+    total = sum(width for _, width in values)
+    return sum(value * width for value, width in values) / max(total, 1e-6)
+
+
+def ear_score(landmarks: np.ndarray, yaw: float | None, pitch: float | None, smile: float | None = None) -> float:
+    """Pose-corrected eye aspect ratio of both eyes (lid_ratios), weighted by eye width."""
+    return width_weighted(lid_ratios(landmarks, yaw, pitch, smile))
 
 
 def _normalised_face(grey: np.ndarray, landmarks: np.ndarray):

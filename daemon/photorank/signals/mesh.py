@@ -224,17 +224,24 @@ def lid_heights(eye: Eye) -> tuple[float, float]:
     return upper, lower
 
 
+def apertures(face: FaceMesh, smile: float | None) -> tuple[float, float]:
+    """Each eye's lid gap over its iris diameter, read from the lids that tell open from closed
+    for this expression (eyes.squint_corrected_gap), the image-left eye first."""
+    return tuple(eyes.squint_corrected_gap(*lid_heights(eye), smile) / max(eye.iris_diameter, 1e-6)
+                 for eye in face.eyes)
+
+
 def aperture(face: FaceMesh, smile: float | None) -> float:
-    """Lid gap over the iris diameter, read from the lids that tell open from closed for this
-    expression (eyes.py's rule), both eyes weighted by width (the nearer eye counts more)."""
-    lower_weight = 1.0 - min(1.0, max(0.0, smile or 0.0))
-    values, weights = [], []
-    for eye in face.eyes:
-        upper, lower = lid_heights(eye)
-        gap = (upper + lower_weight * lower) / (eyes.UPPER_LID_SHARE + lower_weight * (1.0 - eyes.UPPER_LID_SHARE))
-        values.append(gap / max(eye.iris_diameter, 1e-6))
-        weights.append(eye.width)
-    return float(np.average(values, weights=weights))
+    """Both eyes' apertures weighted by width (the nearer eye counts more)."""
+    return eyes.width_weighted(tuple(zip(apertures(face, smile), (eye.width for eye in face.eyes))))
+
+
+def both_eyes(evidence: tuple[float, ...]) -> float:
+    """Evidence that both eyes are open from each eye's: a smooth minimum, -ln(mean(e^-x)). Equal
+    readings give their value; one eye reading much lower than the other decides (about its value
+    + ln 2), for a photo with one eye shut is no better than one with both."""
+    clamped = np.clip(np.asarray(evidence, dtype=np.float64), -30.0, 30.0)
+    return float(-(np.logaddexp.reduce(-clamped) - math.log(len(clamped))))
 
 
 def gaze(face: FaceMesh) -> tuple[float, float]:
@@ -263,11 +270,12 @@ def head_pose(face: FaceMesh, image_size: tuple[int, int]) -> tuple[float, float
 
 
 def measure_eyes(grey: np.ndarray, face: FaceMesh | None, yaw: float | None, smile: float | None,
-                 landmark_ear: float | None = None) -> dict[str, float | None]:
+                 landmark_ratios: tuple[tuple[float, float], tuple[float, float]] | None = None) -> dict[str, float | None]:
     """eyes.py's eyes_open / eyes_judgeable / eyes_reason, eyes_aperture and the gaze. `grey` is
-    the image the mesh was placed in (for the sunglasses check). `landmark_ear`, the 68 points'
-    eye aspect ratio (eyes.ear_score) when they are known, is a second, independent reading of
-    the lids: its evidence is added with the same weight."""
+    the image the mesh was placed in (for the sunglasses check). `landmark_ratios`, each eye's
+    lid ratio from the 68 points (eyes.lid_ratios) when they are known, is a second, independent
+    reading of the same lids: each eye's evidence is its aperture's plus its ratio's, and both
+    eyes' evidence is combined by both_eyes."""
     out: dict[str, float | None] = {"eyes_open": None, "eyes_judgeable": 0.0, "eyes_reason": 4.0,
                                     "eyes_aperture": None, "eyes_ear": None, "gaze_x": None, "gaze_y": None}
     if face is None:
@@ -282,10 +290,11 @@ def measure_eyes(grey: np.ndarray, face: FaceMesh | None, yaw: float | None, smi
     if eyes.sunglasses(grey, six):
         out["eyes_reason"] = 3.0
         return out
-    value = aperture(face, smile)
-    evidence = (value - APERTURE_CENTRE) / APERTURE_SCALE + eyes.evidence("ear", landmark_ear)
-    evidence = max(-30.0, min(30.0, evidence))
-    out.update(eyes_open=1.0 / (1.0 + math.exp(-evidence)), eyes_judgeable=1.0, eyes_reason=0.0,
-               eyes_aperture=value, eyes_ear=landmark_ear)
+    ratios = landmark_ratios or ((None, 0.0), (None, 0.0))
+    per_eye = tuple((value - APERTURE_CENTRE) / APERTURE_SCALE + eyes.evidence("ear", ratio)
+                    for value, (ratio, _) in zip(apertures(face, smile), ratios))
+    out.update(eyes_open=1.0 / (1.0 + math.exp(-both_eyes(per_eye))), eyes_judgeable=1.0, eyes_reason=0.0,
+               eyes_aperture=aperture(face, smile),
+               eyes_ear=None if landmark_ratios is None else eyes.width_weighted(landmark_ratios))
     out["gaze_x"], out["gaze_y"] = gaze(face)
     return out
