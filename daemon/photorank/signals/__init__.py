@@ -199,8 +199,8 @@ def _eyes(view: FaceView, measured: dict) -> dict:
     out = dict.fromkeys(EYE_SIGNALS)
     if view.mesh is not None:
         landmarks = view.local_landmarks
-        ratios = None if landmarks is None else eyes.lid_ratios(landmarks, measured["yaw"], measured["pitch"], measured["smile"])
-        out.update(mesh.measure_eyes(view.grey, view.mesh, measured["yaw"], measured["smile"], ratios))
+        ear = None if landmarks is None else eyes.ear_score(landmarks, measured["yaw"], measured["pitch"], measured["smile"])
+        out.update(mesh.measure_eyes(view.grey, view.mesh, measured["yaw"], measured["smile"], ear))
     else:
         out.update(eyes.measure_eyes(view.grey, view.local_landmarks, measured["yaw"], measured["pitch"], measured["smile"]))
     if not view.settings.signals.eye_components:
@@ -243,8 +243,8 @@ def _image(pixels: np.ndarray) -> dict[str, float | None]:
 # Measured in this order (eyes read the smile and the pose); measure_face returns FACE_SIGNALS in it.
 FACE_SIGNAL_ROWS = (
     Signal("smile", ("smile",), _smile, 1),
-    Signal("pose", ("yaw", "pitch", "roll"), _pose, 2),  # 2: from FaceMesh
-    Signal("eyes", EYE_SIGNALS, _eyes, 3),  # 2: from FaceMesh and the iris; 3: each eye's evidence, both by a smooth minimum
+    Signal("pose", ("yaw", "pitch", "roll"), _pose, 3),  # 2: from FaceMesh; 3: as eyes 3
+    Signal("eyes", EYE_SIGNALS, _eyes, 3),  # 2: from FaceMesh and the iris; 3: a large face's crops cut from one reduced copy
     Signal("sharpness", ("sharpness",), _sharpness, 1),
     Signal("exposure", ("exposure", "highlights_clipped", "shadows_crushed"), _exposure, 1),
     Signal("framing", ("edge_cut", "face_size"), _framing, 1),

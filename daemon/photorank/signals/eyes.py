@@ -81,31 +81,17 @@ def squint_corrected_gap(upper: float, lower: float, smile: float | None) -> flo
     return (upper + lower_weight * lower) / (UPPER_LID_SHARE + lower_weight * (1.0 - UPPER_LID_SHARE))
 
 
-def lid_ratios(landmarks: np.ndarray, yaw: float | None, pitch: float | None,
-               smile: float | None = None) -> tuple[tuple[float, float], tuple[float, float]]:
-    """Each eye's (pose-corrected aspect ratio read by squint_corrected_gap, corner-to-corner
-    width), the image-left eye (68-point 36-41) first."""
+def ear_score(landmarks: np.ndarray, yaw: float | None, pitch: float | None, smile: float | None = None) -> float:
+    """Pose-corrected eye aspect ratio of both eyes, weighted by eye width (the nearer eye counts
+    more), read from the lids that tell open from closed for this expression (squint_corrected_gap)."""
+    (up1, low1, w1), (up2, low2, w2) = _lid_heights(landmarks[36:42]), _lid_heights(landmarks[42:48])
+    upper = (up1 * w1 + up2 * w2) / max(w1 + w2, 1e-6)
+    lower = (low1 * w1 + low2 * w2) / max(w1 + w2, 1e-6)
     yaw_r = math.radians(min(abs(yaw or 0.0), 60.0))
     pitch_r = math.radians(min(abs(pitch or 0.0), 45.0))
     # Seen at yaw the eye's width shrinks by about cos(yaw) while its height stays; seen at pitch
     # the height shrinks by about cos(pitch). Undo both.
-    pose_factor = math.cos(yaw_r) / max(math.cos(pitch_r), 0.5)
-    ratios = []
-    for group in (slice(36, 42), slice(42, 48)):
-        upper, lower, width = _lid_heights(landmarks[group])
-        ratios.append((squint_corrected_gap(upper, lower, smile) * pose_factor, width))
-    return ratios[0], ratios[1]
-
-
-def width_weighted(values: tuple[tuple[float, float], ...]) -> float:
-    """The mean of (value, width) pairs weighted by width: the nearer, wider eye counts more."""
-    total = sum(width for _, width in values)
-    return sum(value * width for value, width in values) / max(total, 1e-6)
-
-
-def ear_score(landmarks: np.ndarray, yaw: float | None, pitch: float | None, smile: float | None = None) -> float:
-    """Pose-corrected eye aspect ratio of both eyes (lid_ratios), weighted by eye width."""
-    return width_weighted(lid_ratios(landmarks, yaw, pitch, smile))
+    return squint_corrected_gap(upper, lower, smile) * math.cos(yaw_r) / max(math.cos(pitch_r), 0.5)
 
 
 def _normalised_face(grey: np.ndarray, landmarks: np.ndarray):
