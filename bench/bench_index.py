@@ -35,12 +35,12 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(
 from oneshot import index_paths, rank_collection  # noqa: E402
 from photorank.api import RankRequest  # noqa: E402
 from photorank.demo import make_demo_collection, package_image  # noqa: E402
-from photorank.analysis import collect_images, make_thumbnail  # noqa: E402
+from photorank.analysis import collect_images, whole_frame  # noqa: E402
 from photorank.faces import load_engine  # noqa: E402
 from photorank.faces.dlib_engine import hog_detector  # noqa: E402
 from photorank.faces.dlib_models import RESNET, landmark_predictor, model_path  # noqa: E402
 from photorank.images import load_image  # noqa: E402
-from photorank.signals import measure_face, measure_image  # noqa: E402
+from photorank.signals import measure_face  # noqa: E402
 
 SHARED_PEOPLE = os.path.join(os.path.dirname(__file__), "..", "..", "shared", "data", "people")
 CAMERA_SIZE = (6000, 4000)
@@ -124,8 +124,7 @@ def bench_stages(paths: list[str], engine_name: str | None) -> None:
         for face in found:
             measure_face(image.pixels, face, block_px=8.0 * image.scale)
         measured = time.perf_counter()
-        measure_image(image.pixels)
-        make_thumbnail(image.pixels)
+        whole_frame(image.pixels)
         finished = time.perf_counter()
         for stage, seconds in zip(stages, (decoded - start, detected - decoded, measured - detected, finished - measured)):
             stages[stage] += seconds
