@@ -8,8 +8,10 @@ the files.
 """
 from __future__ import annotations
 
+import contextlib
 import errno
 import hashlib
+import importlib
 import json
 import logging
 import os
@@ -143,6 +145,26 @@ def analyse_guarded(path: str, engine: FaceEngine, measuring: MeasuringSettings)
         return ImageRecord(path=path, error="out of memory while analysing"), False
     except Exception as error:  # noqa: BLE001 - reported per file, the batch goes on
         return ImageRecord(path=path, error=f"analysis failed: {type(error).__name__}: {error}"), False
+
+
+def preload_for_workers() -> None:
+    """Run once in the forkserver before it forks the workers (forkserver_preload.py): the modules
+    they import, and dlib's 68-point predictor and HOG detector, plain memory that the forked
+    workers share copy-on-write instead of each loading them again (about 1.3 s of a worker's
+    start, docs/benchmarks.md). Nothing here may start a thread (forking a process with threads is
+    unsafe): onnxruntime, whose import starts one, its sessions and LiteRT's interpreters are each
+    worker's own. What fails here is left to the workers, which load it again and say why."""
+    for module in ("cv2", "threadpoolctl", "ai_edge_litert.interpreter", f"{__package__}.signals"):
+        with contextlib.suppress(Exception):
+            importlib.import_module(module)
+    with contextlib.suppress(Exception):
+        engines()
+    with contextlib.suppress(Exception):  # without dlib (an insightface-only installation) nothing is shared
+        from .faces.dlib_engine import hog_detector
+        from .faces.dlib_models import landmark_predictor
+
+        landmark_predictor()
+        hog_detector()
 
 
 _worker_engine: FaceEngine | None = None
