@@ -6,10 +6,11 @@ from __future__ import annotations
 import os
 from concurrent.futures import ProcessPoolExecutor
 
-from programs import children_of
+from programs import children_of, wait_for
 from photorank import lifeline
 from photorank.faces.dlib_engine import hog_detector
 from photorank.faces.dlib_models import landmark_predictor
+from photorank.library import Library
 
 
 def forkserver_pid() -> int:
@@ -30,3 +31,13 @@ def test_a_worker_starts_with_dlibs_models_loaded_by_a_forkserver_without_thread
         assert pool.submit(in_the_worker).result() == (1, 1, "1")
         # One thread: forking it copies no other thread's half-held lock.
         assert os.listdir(f"/proc/{forkserver_pid()}/task") == [str(forkserver_pid())]
+
+
+def test_started_workers_load_their_own_models_before_any_photo(tmp_path):
+    with Library(cache_path=str(tmp_path / "faces.sqlite"), workers=1) as library:
+        library.analyser.start()
+        assert wait_for(lambda: children_of().get(forkserver_pid()), 60)
+        worker = max(children_of()[forkserver_pid()])
+        # Only a worker's ResNet session loads onnxruntime (the forkserver must not: it starts a thread).
+        assert wait_for(lambda: "onnxruntime" in open(f"/proc/{worker}/maps").read(), 60)
+        assert library.analyser.started == 0  # no photo was given to it

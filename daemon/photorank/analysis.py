@@ -171,7 +171,13 @@ _worker_engine: FaceEngine | None = None
 _worker_measuring: MeasuringSettings | None = None
 
 
-def start_worker(choice: EngineChoice, measuring: MeasuringSettings) -> None:
+# A group photo shipped in the insightface wheel (a dependency): analysing it runs every model.
+WARM_UP_PHOTO = "t1.jpg"
+
+
+def start_worker(choice: EngineChoice, measuring: MeasuringSettings, warm: bool = False) -> None:
+    """A worker's initializer: its engine, and with `warm` every model that the engine and the
+    signals load on first use, loaded now by analysing WARM_UP_PHOTO."""
     global _worker_engine, _worker_measuring
     import cv2
     from threadpoolctl import threadpool_limits
@@ -183,6 +189,12 @@ def start_worker(choice: EngineChoice, measuring: MeasuringSettings) -> None:
     logging.basicConfig(level=logging.WARNING, format="photorank: %(message)s")
     _worker_engine = choice.build()
     _worker_measuring = measuring
+    if warm:
+        from .demo import package_image
+
+        # A model that cannot load is said by the first photo's analysis, as in a cold worker.
+        with contextlib.suppress(Exception):
+            analyse(package_image(WARM_UP_PHOTO), _worker_engine, measuring)
 
 
 def analyse_in_worker(path: str) -> tuple[ImageRecord, bool]:
