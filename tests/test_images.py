@@ -103,6 +103,16 @@ def test_every_exif_orientation_lands_pixels_upright(tmp_path, orientation, max_
     assert_quadrants(loaded.pixels)
 
 
+@pytest.mark.parametrize("orientation", range(1, 9))
+def test_every_orientation_gives_exactly_the_displayed_pixels(tmp_path, orientation):
+    """Lossless and of odd size: each pixel lands exactly where EXIF says, none lost or repeated."""
+    displayed = factory.synthetic_scene(37, 23)
+    stored = factory.stored_for_orientation(displayed, orientation)
+    loaded = load_image(factory.write_png(tmp_path / "o.png", stored, exif_orientation=orientation))
+    assert loaded.orientation == orientation
+    assert np.array_equal(loaded.pixels, displayed)
+
+
 @pytest.mark.parametrize("orientation", [3, 6, 7])
 def test_orientation_on_a_real_photo_matches_the_upright_original(tmp_path, photo, orientation):
     upright = factory.resized(photo, 320, 221)
@@ -181,6 +191,9 @@ def test_reduced_decode_of_odd_sizes(tmp_path, width, height, max_side, decoded_
     loaded = load_image(path, max_side=max_side)
     assert max(loaded.pixels.shape[:2]) == max_side
     assert max(decoded_jpeg_sizes[0]) >= max_side  # never decoded smaller than asked
+    thumbnail = Image.new("L", decoded_jpeg_sizes[0])
+    thumbnail.thumbnail((max_side, max_side))
+    assert loaded.pixels.shape[1::-1] == thumbnail.size  # the decode's short side rounded as Pillow rounds it
     assert (loaded.full_width, loaded.full_height) == (width, height)
 
 

@@ -33,7 +33,8 @@ from .settings import MeasuringSettings, Settings
 # ImageRecord/DetectedFace hold. Engine models and signal settings are in the key already, and so
 # are the signals (each row's version, signals.registry_key()); cache.SCHEMA_VERSION covers tables.
 # 2: the signals changed since version 1. 3: blockiness; smile-aware eyes; edge_cut from the face's extent.
-ANALYSIS_VERSION = 3
+# 4: images shrunk to the analysis size by an area average (was Lanczos); the thumbnail from OpenCV's grey.
+ANALYSIS_VERSION = 4
 
 
 @dataclass(frozen=True)
@@ -102,20 +103,30 @@ def analyse(path: str, engine: FaceEngine, measuring: MeasuringSettings | None =
         orientation=image.orientation,
         captured_at=image.captured_at,
         faces=[_rescaled(face, to_full) for face in faces],
-        image_signals=signals.measure_image(image.pixels),
-        thumbnail=make_thumbnail(image.pixels),
+        **whole_frame(image.pixels),
     )
+
+
+def whole_frame(pixels: np.ndarray) -> dict:
+    """The image signals and the burst thumbnail (ImageRecord's fields), from one grey copy."""
+    from . import signals
+    from .signals.quality import luma
+
+    grey = luma(pixels)
+    return {"image_signals": signals.measure_image(grey), "thumbnail": make_thumbnail(grey)}
 
 
 THUMBNAIL_SIDE = 16
 
 
 def make_thumbnail(pixels: np.ndarray) -> bytes:
-    """A 16x16 grey picture of the whole frame: enough to tell a burst frame from another scene."""
+    """A 16x16 grey picture of the whole frame (RGB or grey pixels): enough to tell a burst frame
+    from another scene."""
     from PIL import Image
 
-    grey = Image.fromarray(pixels).convert("L")
-    return grey.resize((THUMBNAIL_SIDE, THUMBNAIL_SIDE), Image.Resampling.BOX).tobytes()
+    from .signals.quality import luma
+
+    return Image.fromarray(luma(pixels)).resize((THUMBNAIL_SIDE, THUMBNAIL_SIDE), Image.Resampling.BOX).tobytes()
 
 
 def _rescaled(face: DetectedFace, factor: float) -> DetectedFace:
