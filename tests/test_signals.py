@@ -433,6 +433,20 @@ def test_8_bit_linear_light_by_table_is_the_srgb_curve():
     assert srgb_to_linear(np.array([[118]], dtype=np.uint8))[0, 0] == pytest.approx(0.181, abs=0.001)  # mid grey
 
 
+def test_tone_levels_from_the_histogram_are_numpys_median_and_percentile():
+    """The image signals' median and highlight level, read from 256 bins, are the values numpy
+    gives on the whole float copy: odd and even counts, few and many distinct levels, a real photo."""
+    from photorank.signals.quality import HIGHLIGHT_PERCENTILE, luma, srgb_to_linear, tone_levels
+
+    rng = np.random.default_rng(14)
+    samples = [rng.integers(0, 256, (101, 7), dtype=np.uint8), rng.integers(0, 4, (64, 64), dtype=np.uint8) * 80,
+               np.full((3, 1), 200, np.uint8), luma(read_rgb(os.path.join(INSIGHTFACE_IMAGES, "t1.jpg")))]
+    for sample in samples:
+        linear = srgb_to_linear(sample)
+        expected = (float(np.median(linear)), float(np.percentile(linear, HIGHLIGHT_PERCENTILE)), float(np.mean(sample >= 250)))
+        assert tone_levels(sample) == pytest.approx(expected, rel=1e-6, abs=1e-9)
+
+
 def test_face_cut_by_the_frame_edge(engine, smile_model):
     pixels, face = _portrait(engine)
     assert measure_face(pixels, face)["edge_cut"] == 0.0

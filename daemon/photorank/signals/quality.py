@@ -158,11 +158,34 @@ def srgb_to_linear(values: np.ndarray) -> np.ndarray:
 HIGHLIGHT_PERCENTILE = 99.0
 
 
-def highlight_level(linear: np.ndarray) -> float:
-    """EV of the frame's highlights (HIGHLIGHT_PERCENTILE of linear luminance) below white: about 0
-    when a photo uses its whole tonal range, -1 for the same photo one stop under. A photo's own
-    measure of its exposure, whatever the skin tone of the people in it."""
-    level = float(np.percentile(linear, HIGHLIGHT_PERCENTILE))
+def tone_levels(grey: np.ndarray) -> tuple[float, float, float]:
+    """Median and HIGHLIGHT_PERCENTILE of the linear luminance of 8-bit `grey` (what np.median and
+    np.percentile give on srgb_to_linear(grey)), and the share of values >= 250, all read from its
+    256-bin histogram: sRGB's curve rises, so each order statistic is the curve at the 8-bit one,
+    and no float copy of the frame is made or partially sorted."""
+    counts = np.bincount(grey.ravel(), minlength=256)
+    ranks = np.cumsum(counts)
+    total = int(ranks[-1])
+
+    def ranked(*positions: int) -> np.ndarray:  # the linear values at these 0-based sorted positions
+        return SRGB_TO_LINEAR_8BIT[np.searchsorted(ranks, positions, side="right")]
+
+    # the mean of the two middle values (the same one twice for an odd count), as numpy takes it
+    median = float(np.median(ranked((total - 1) // 2, total // 2)))
+    # numpy's 'linear' percentile: between the two values around (n - 1) q, in float32
+    position = (total - 1) * (HIGHLIGHT_PERCENTILE / 100)
+    below = math.floor(position)
+    low, high = ranked(below, min(below + 1, total - 1))
+    fraction = position - below
+    step = high - low
+    level = high - step * (1 - fraction) if fraction >= 0.5 else low + step * fraction
+    return median, float(level), float(counts[250:].sum()) / total
+
+
+def highlight_level(level: float) -> float:
+    """EV of the frame's highlights (HIGHLIGHT_PERCENTILE of linear luminance, tone_levels) below
+    white: about 0 when a photo uses its whole tonal range, -1 for the same photo one stop under.
+    A photo's own measure of its exposure, whatever the skin tone of the people in it."""
     return max(-10.0, min(0.0, math.log2(max(level, 1e-4))))
 
 
