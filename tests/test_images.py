@@ -525,6 +525,18 @@ def test_dng_without_preview_is_developed_at_half_size(tmp_path, preview):
     assert np.corrcoef(loaded.pixels.mean(axis=2).ravel(), expected.mean(axis=2).ravel())[0, 1] > 0.9
 
 
+def test_16_bit_raw_bitmap_preview_becomes_8_bit_rgb():
+    """libraw hands some previews over as 16-bit bitmaps: scaled to 8 bits, shrunk and turned."""
+    from photorank.images import _finish_bitmap
+
+    stored = np.zeros((40, 60, 3), np.uint16)
+    stored[:, :30] = 65535
+    loaded = _finish_bitmap(stored, 30, 6, 6, (40, 60), None)
+    assert_rgb8(loaded)
+    assert loaded.pixels.shape == (30, 20, 3)
+    assert loaded.pixels[:14].min() == 255 and loaded.pixels[16:].max() == 0  # the white half on top
+
+
 def test_jpeg_misnamed_as_raw_loads_through_pillow(tmp_path, preview):
     path = factory.write_jpeg(tmp_path / "DSC_0001.NEF", preview)
     assert load_image(path).pixels.shape == preview.shape

@@ -233,8 +233,7 @@ def _to_rgb8(image: Image.Image) -> Image.Image:
     mode = image.mode
     if mode.startswith("I;16"):
         # 16-bit greyscale: Pillow's convert("L") clips instead of scaling.
-        values = np.asarray(image).astype(np.float32)
-        return Image.fromarray((values * (255.0 / 65535.0) + 0.5).clip(0, 255).astype(np.uint8)).convert("RGB")
+        return Image.fromarray(_from_16_bit(np.asarray(image))).convert("RGB")
     if mode in ("I", "F"):
         # 32-bit integer (older Pillow's 16-bit PNG) or float: scale by the range actually used.
         values = np.asarray(image, dtype=np.float32)
@@ -248,6 +247,11 @@ def _to_rgb8(image: Image.Image) -> Image.Image:
         return Image.alpha_composite(background, rgba).convert("RGB")
     # Already RGB: the image itself, not a copy (a JPEG's pixels are resized, then handed out once).
     return image if mode == "RGB" else image.convert("RGB")
+
+
+def _from_16_bit(values: np.ndarray) -> np.ndarray:
+    """16-bit samples scaled to 8 bits, not clipped."""
+    return (values.astype(np.float32) * (255.0 / 65535.0) + 0.5).clip(0, 255).astype(np.uint8)
 
 
 def _shrunk(pixels: np.ndarray, max_side: int | None) -> np.ndarray:
@@ -375,6 +379,8 @@ def _load_raw(path: str, max_side: int | None) -> LoadedImage:
 
 def _finish_bitmap(pixels: np.ndarray, max_side: int | None, rotate: int, orientation: int,
                    full: tuple[int, int], captured_at: float | None) -> LoadedImage:
+    if pixels.dtype == np.uint16:  # libraw's 16-bit bitmap previews
+        pixels = _from_16_bit(pixels)
     upright = _upright(_shrunk(np.ascontiguousarray(pixels[..., :3]), max_side), rotate)
     return LoadedImage(upright, full[0], full[1], orientation, captured_at)
 
