@@ -158,12 +158,18 @@ def srgb_to_linear(values: np.ndarray) -> np.ndarray:
 HIGHLIGHT_PERCENTILE = 99.0
 
 
+FLOAT32_EXACT_COUNT = 2**24  # float32 holds every whole number below this
+
+
 def tone_levels(grey: np.ndarray) -> tuple[float, float, float]:
     """Median and HIGHLIGHT_PERCENTILE of the linear luminance of 8-bit `grey` (what np.median and
     np.percentile give on srgb_to_linear(grey)), and the share of values >= 250, all read from its
     256-bin histogram: sRGB's curve rises, so each order statistic is the curve at the 8-bit one,
     and no float copy of the frame is made or partially sorted."""
-    counts = np.bincount(grey.ravel(), minlength=256)
+    if grey.size < FLOAT32_EXACT_COUNT:  # OpenCV counts in float32, and 3x as fast as numpy
+        counts = cv2.calcHist([grey], [0], None, [256], [0, 256]).ravel().astype(np.int64)
+    else:
+        counts = np.bincount(grey.ravel(), minlength=256)
     ranks = np.cumsum(counts)
     total = int(ranks[-1])
 
