@@ -242,8 +242,8 @@ def _image(pixels: np.ndarray) -> dict[str, float | None]:
 # Measured in this order (eyes read the smile and the pose); measure_face returns FACE_SIGNALS in it.
 FACE_SIGNAL_ROWS = (
     Signal("smile", ("smile",), _smile, 1),
-    Signal("pose", ("yaw", "pitch", "roll"), _pose, 2),  # 2: from FaceMesh
-    Signal("eyes", EYE_SIGNALS, _eyes, 2),  # 2: from FaceMesh and the iris
+    Signal("pose", ("yaw", "pitch", "roll"), _pose, 3),  # 2: from FaceMesh; 3: as eyes 3
+    Signal("eyes", EYE_SIGNALS, _eyes, 3),  # 2: from FaceMesh and the iris; 3: a large face's crops cut from one reduced copy
     Signal("sharpness", ("sharpness",), _sharpness, 1),
     Signal("exposure", ("exposure", "highlights_clipped", "shadows_crushed"), _exposure, 1),
     Signal("framing", ("edge_cut", "face_size"), _framing, 1),
