@@ -12,8 +12,9 @@ re-encoded at 24 MP, the size a photographer's camera writes.
   does by default, one process, no cache). Faces found by each are counted, to show nothing is
   lost; photorank's time per photo on one worker is printed too. `--engine blazeface` measures
   the BlazeFace engine instead.
-- stages: where one worker's time goes on the web-size photos (decode, faces, face signals,
-  image signals), per photo, and the cost per face of the photographer's signals.
+- stages: where one worker's CPU time goes on the web-size photos and on the 24 MP ones (decode,
+  faces, face signals, image signals and thumbnail), per photo, and the cost per face of the
+  photographer's signals.
 - warm re-rank: `photorank rank --json` end to end (a new process, as a user runs it) over a
   folder of --photos cached photos, against ranking it with --no-cache.
 """
@@ -35,12 +36,12 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(
 from oneshot import index_paths, rank_collection  # noqa: E402
 from photorank.api import RankRequest  # noqa: E402
 from photorank.demo import make_demo_collection, package_image  # noqa: E402
-from photorank.analysis import collect_images, make_thumbnail  # noqa: E402
-from photorank.faces import load_engine  # noqa: E402
+from photorank.analysis import collect_images, whole_frame  # noqa: E402
+from photorank.faces import FaceEngine, load_engine  # noqa: E402
 from photorank.faces.dlib_engine import hog_detector  # noqa: E402
 from photorank.faces.dlib_models import RESNET, landmark_predictor, model_path  # noqa: E402
 from photorank.images import load_image  # noqa: E402
-from photorank.signals import measure_face, measure_image  # noqa: E402
+from photorank.signals import measure_face  # noqa: E402
 
 SHARED_PEOPLE = os.path.join(os.path.dirname(__file__), "..", "..", "shared", "data", "people")
 CAMERA_SIZE = (6000, 4000)
@@ -109,32 +110,47 @@ def bench_cold(paths: list[str], label: str, engine: str | None) -> float:
     return ratio
 
 
-def bench_stages(paths: list[str], engine_name: str | None) -> None:
-    """Where one worker's time goes, stage by stage, as analysis.analyse runs them on each photo."""
+def bench_stages(paths: list[str], label: str, engine_name: str | None) -> None:
+    """Where one worker's time goes, stage by stage, as analysis.analyse runs them on each photo:
+    CPU time of this process with one thread per pool, as a worker runs (analysis.start_worker),
+    so that the other jobs of a shared machine move the figures less than they move wall time."""
+    import cv2
+    from threadpoolctl import threadpool_limits
+
     engine = load_engine(engine_name or "auto")
+    threads = cv2.getNumThreads()
+    cv2.setNumThreads(1)
+    try:
+        with threadpool_limits(1):
+            stages, faces = _stage_seconds(paths, engine)
+    finally:
+        cv2.setNumThreads(threads)
+    total = sum(stages.values())
+    print(f"per-stage CPU times on one process ({engine.id}), {label}: {len(paths)} photos, {faces} faces: "
+          + "; ".join(f"{stage} {1000 * seconds / len(paths):.0f} ms a photo ({100 * seconds / total:.0f}%)"
+                      for stage, seconds in stages.items()))
+    print(f"signals: {1000 * stages['face signals'] / max(1, faces):.1f} ms per face")
+
+
+def _stage_seconds(paths: list[str], engine: FaceEngine) -> tuple[dict[str, float], int]:
     engine.detect(load_image(paths[0], max_side=engine.max_side).pixels)  # models loaded outside the timing
     stages = dict.fromkeys(("decode", "faces (detect, landmarks, embed)", "face signals", "image signals + thumbnail"), 0.0)
     faces = 0
     for path in paths:
-        start = time.perf_counter()
+        start = time.process_time()
         image = load_image(path, max_side=engine.max_side)
-        decoded = time.perf_counter()
+        decoded = time.process_time()
         found = engine.detect(image.pixels)
-        detected = time.perf_counter()
+        detected = time.process_time()
         for face in found:
             measure_face(image.pixels, face, block_px=8.0 * image.scale)
-        measured = time.perf_counter()
-        measure_image(image.pixels)
-        make_thumbnail(image.pixels)
-        finished = time.perf_counter()
+        measured = time.process_time()
+        whole_frame(image.pixels)
+        finished = time.process_time()
         for stage, seconds in zip(stages, (decoded - start, detected - decoded, measured - detected, finished - measured)):
             stages[stage] += seconds
         faces += len(found)
-    total = sum(stages.values())
-    print(f"per-stage times on one process ({engine.id}), {len(paths)} photos, {faces} faces: "
-          + "; ".join(f"{stage} {1000 * seconds / len(paths):.0f} ms a photo ({100 * seconds / total:.0f}%)"
-                      for stage, seconds in stages.items()))
-    print(f"signals: {1000 * stages['face signals'] / max(1, faces):.1f} ms per face")
+    return stages, faces
 
 
 def make_rerank_folder(folder: str, count: int) -> tuple[str, str]:
@@ -187,7 +203,9 @@ def main() -> None:
         bench_cold(web, "web-size photos as published", args.engine)
         if camera:
             bench_cold(camera, "24 MP camera-size JPEGs", args.engine)
-        bench_stages(web, args.engine)
+        bench_stages(web, "web-size", args.engine)
+        if camera:
+            bench_stages(camera, "24 MP", args.engine)
     bench_warm(args.photos)
 
 

@@ -32,10 +32,12 @@ run, and the orderings are printed side by side, baseline then as configured, fo
 sources: "tuning" (even positions of the sorted sources, looked at while setting the defaults) and
 "held_out" (odd positions).
 
-Then the eyes: the eyes-closed ROC AUC on the held-out half of ../shared/data/eyes (HELD_OUT_EYES:
-the crops of odd position in each label's sorted file list; the even half was used for tuning),
-for each source of eyes and pose (`[signals] eyes_and_pose`: the mesh and the 68 points), on the
-64 px crops and on the same crops shrunk to 48 and 32 px,
+Then the eyes: the eyes-closed ROC AUC on the tuning and held-out halves of ../shared/data/eyes
+(the crops of even and odd position in each label's sorted file list; the even half was used for
+tuning) and on the independent check set (the crops of ../shared/data/smiles labelled in
+tests/eyes_check_labels.txt, never tuned on), for each source of eyes and pose (`[signals]
+eyes_and_pose`: the mesh and the 68 points), on the 64 px crops and on the same crops shrunk to
+48 and 32 px,
 the smile AUC on ../shared/data/smiles, and every smiling face of ../shared/data/people (all of
 whose eyes are open) with its eyes_open: none may read closed.
 """
@@ -270,7 +272,7 @@ def print_eyes_report(work: str, settings: Settings, workers: int | None) -> Non
     print("\neyes closed, ROC AUC of eyes_open (open vs closed crops; at 64 px, and shrunk to 48 and 32 px):")
     for source in EYES_AND_POSE:
         measuring = settings_with({"signals": {"eyes_and_pose": source}}, settings).measuring
-        for part in ("tuning", "held_out"):
+        for part in ("tuning", "held_out", "check"):
             figures = []
             for side in (None, 48, 32):
                 crops = {label: [crop_signals(path, measuring, side)["eyes_open"] for path in paths]

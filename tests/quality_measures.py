@@ -103,10 +103,23 @@ def largest_face(record):
 
 
 
+EYES_CHECK_LABELS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "eyes_check_labels.txt")
+
+
 def eye_crops(part: str) -> dict[str, list[str]]:
-    """label -> crops of ../shared/data/eyes in `part`: "tuning" (even positions of each label's
-    sorted file list, used to set the eyes signal) or "held_out" (odd positions, never looked at
-    while tuning)."""
+    """label -> crops in `part`: "tuning" (even positions of each label's sorted file list of
+    ../shared/data/eyes, used to set the eyes signal), "held_out" (odd positions, never looked at
+    while tuning), or "check" (the crops of ../shared/data/smiles labelled in EYES_CHECK_LABELS:
+    an independent set, never tuned on)."""
+    if part == "check":
+        with open(EYES_CHECK_LABELS) as lines:
+            labels = {name: label for label, name in (line.split() for line in lines if not line.startswith("#"))}
+        crops = {"open": [], "closed": []}
+        for path in sorted(glob.glob(os.path.join(SHARED_DATA, "smiles", "*", "*.jpg"))):
+            label = labels.get(os.path.relpath(path, os.path.join(SHARED_DATA, "smiles")), "open")
+            if label != "skip":
+                crops[label].append(path)
+        return crops
     start = {"tuning": 0, "held_out": 1}[part]
     return {label: sorted(glob.glob(os.path.join(SHARED_DATA, "eyes", label, "*.jpg")))[start::2]
             for label in ("open", "closed")}

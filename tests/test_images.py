@@ -103,6 +103,16 @@ def test_every_exif_orientation_lands_pixels_upright(tmp_path, orientation, max_
     assert_quadrants(loaded.pixels)
 
 
+@pytest.mark.parametrize("orientation", range(1, 9))
+def test_every_orientation_gives_exactly_the_displayed_pixels(tmp_path, orientation):
+    """Lossless and of odd size: each pixel lands exactly where EXIF says, none lost or repeated."""
+    displayed = factory.synthetic_scene(37, 23)
+    stored = factory.stored_for_orientation(displayed, orientation)
+    loaded = load_image(factory.write_png(tmp_path / "o.png", stored, exif_orientation=orientation))
+    assert loaded.orientation == orientation
+    assert np.array_equal(loaded.pixels, displayed)
+
+
 @pytest.mark.parametrize("orientation", [3, 6, 7])
 def test_orientation_on_a_real_photo_matches_the_upright_original(tmp_path, photo, orientation):
     upright = factory.resized(photo, 320, 221)
@@ -181,6 +191,9 @@ def test_reduced_decode_of_odd_sizes(tmp_path, width, height, max_side, decoded_
     loaded = load_image(path, max_side=max_side)
     assert max(loaded.pixels.shape[:2]) == max_side
     assert max(decoded_jpeg_sizes[0]) >= max_side  # never decoded smaller than asked
+    thumbnail = Image.new("L", decoded_jpeg_sizes[0])
+    thumbnail.thumbnail((max_side, max_side))
+    assert loaded.pixels.shape[1::-1] == thumbnail.size  # the decode's short side rounded as Pillow rounds it
     assert (loaded.full_width, loaded.full_height) == (width, height)
 
 
@@ -510,6 +523,18 @@ def test_dng_without_preview_is_developed_at_half_size(tmp_path, preview):
     expected = factory.resized(preview, 320, 221)
     assert np.abs(loaded.pixels.mean(axis=(0, 1)) - expected.mean(axis=(0, 1))).max() < 20
     assert np.corrcoef(loaded.pixels.mean(axis=2).ravel(), expected.mean(axis=2).ravel())[0, 1] > 0.9
+
+
+def test_16_bit_raw_bitmap_preview_becomes_8_bit_rgb():
+    """libraw hands some previews over as 16-bit bitmaps: scaled to 8 bits, shrunk and turned."""
+    from photorank.images import _finish_bitmap
+
+    stored = np.zeros((40, 60, 3), np.uint16)
+    stored[:, :30] = 65535
+    loaded = _finish_bitmap(stored, 30, 6, 6, (40, 60), None)
+    assert_rgb8(loaded)
+    assert loaded.pixels.shape == (30, 20, 3)
+    assert loaded.pixels[:14].min() == 255 and loaded.pixels[16:].max() == 0  # the white half on top
 
 
 def test_jpeg_misnamed_as_raw_loads_through_pillow(tmp_path, preview):

@@ -8,8 +8,10 @@ the files.
 """
 from __future__ import annotations
 
+import contextlib
 import errno
 import hashlib
+import importlib
 import json
 import logging
 import os
@@ -31,7 +33,8 @@ from .settings import MeasuringSettings, Settings
 # ImageRecord/DetectedFace hold. Engine models and signal settings are in the key already, and so
 # are the signals (each row's version, signals.registry_key()); cache.SCHEMA_VERSION covers tables.
 # 2: the signals changed since version 1. 3: blockiness; smile-aware eyes; edge_cut from the face's extent.
-ANALYSIS_VERSION = 3
+# 4: images shrunk to the analysis size by an area average (was Lanczos); the thumbnail from OpenCV's grey.
+ANALYSIS_VERSION = 4
 
 
 @dataclass(frozen=True)
@@ -100,20 +103,30 @@ def analyse(path: str, engine: FaceEngine, measuring: MeasuringSettings | None =
         orientation=image.orientation,
         captured_at=image.captured_at,
         faces=[_rescaled(face, to_full) for face in faces],
-        image_signals=signals.measure_image(image.pixels),
-        thumbnail=make_thumbnail(image.pixels),
+        **whole_frame(image.pixels),
     )
+
+
+def whole_frame(pixels: np.ndarray) -> dict:
+    """The image signals and the burst thumbnail (ImageRecord's fields), from one grey copy."""
+    from . import signals
+    from .signals.quality import luma
+
+    grey = luma(pixels)
+    return {"image_signals": signals.measure_image(grey), "thumbnail": make_thumbnail(grey)}
 
 
 THUMBNAIL_SIDE = 16
 
 
 def make_thumbnail(pixels: np.ndarray) -> bytes:
-    """A 16x16 grey picture of the whole frame: enough to tell a burst frame from another scene."""
+    """A 16x16 grey picture of the whole frame (RGB or grey pixels): enough to tell a burst frame
+    from another scene."""
     from PIL import Image
 
-    grey = Image.fromarray(pixels).convert("L")
-    return grey.resize((THUMBNAIL_SIDE, THUMBNAIL_SIDE), Image.Resampling.BOX).tobytes()
+    from .signals.quality import luma
+
+    return Image.fromarray(luma(pixels)).resize((THUMBNAIL_SIDE, THUMBNAIL_SIDE), Image.Resampling.BOX).tobytes()
 
 
 def _rescaled(face: DetectedFace, factor: float) -> DetectedFace:
@@ -145,11 +158,37 @@ def analyse_guarded(path: str, engine: FaceEngine, measuring: MeasuringSettings)
         return ImageRecord(path=path, error=f"analysis failed: {type(error).__name__}: {error}"), False
 
 
+def preload_for_workers() -> None:
+    """Run once in the forkserver before it forks the workers (forkserver_preload.py): the modules
+    they import, and dlib's 68-point predictor and HOG detector, plain memory that the forked
+    workers share copy-on-write instead of each loading them again (about 1.3 s of a worker's
+    start, docs/benchmarks.md). Nothing here may start a thread (forking a process with threads is
+    unsafe): onnxruntime, whose import starts one, its sessions and LiteRT's interpreters are each
+    worker's own. What fails here is left to the workers, which load it again and say why."""
+    for module in ("cv2", "threadpoolctl", "ai_edge_litert.interpreter", f"{__package__}.signals"):
+        with contextlib.suppress(Exception):
+            importlib.import_module(module)
+    with contextlib.suppress(Exception):
+        engines()
+    with contextlib.suppress(Exception):  # without dlib (an insightface-only installation) nothing is shared
+        from .faces.dlib_engine import hog_detector
+        from .faces.dlib_models import landmark_predictor
+
+        landmark_predictor()
+        hog_detector()
+
+
 _worker_engine: FaceEngine | None = None
 _worker_measuring: MeasuringSettings | None = None
 
 
-def start_worker(choice: EngineChoice, measuring: MeasuringSettings) -> None:
+# A group photo shipped in the insightface wheel (a dependency): analysing it runs every model.
+WARM_UP_PHOTO = "t1.jpg"
+
+
+def start_worker(choice: EngineChoice, measuring: MeasuringSettings, warm: bool = False) -> None:
+    """A worker's initializer: its engine, and with `warm` every model that the engine and the
+    signals load on first use, loaded now by analysing WARM_UP_PHOTO."""
     global _worker_engine, _worker_measuring
     import cv2
     from threadpoolctl import threadpool_limits
@@ -161,6 +200,12 @@ def start_worker(choice: EngineChoice, measuring: MeasuringSettings) -> None:
     logging.basicConfig(level=logging.WARNING, format="photorank: %(message)s")
     _worker_engine = choice.build()
     _worker_measuring = measuring
+    if warm:
+        from .demo import package_image
+
+        # A model that cannot load is said by the first photo's analysis, as in a cold worker.
+        with contextlib.suppress(Exception):
+            analyse(package_image(WARM_UP_PHOTO), _worker_engine, measuring)
 
 
 def analyse_in_worker(path: str) -> tuple[ImageRecord, bool]:

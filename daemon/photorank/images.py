@@ -12,12 +12,14 @@ Every failure to read one file is an ImageError with a readable message, so a ba
 from __future__ import annotations
 
 import io
+import math
 import os
 import stat
 import warnings
 from dataclasses import dataclass
 from datetime import datetime
 
+import cv2
 import numpy as np
 from PIL import Image, JpegImagePlugin
 
@@ -211,10 +213,7 @@ def _from_pil(image: Image.Image, max_side: int | None, orientation: int | None 
         rotate = 1
     else:
         rotate = exif_after
-    rgb = _to_rgb8(image)
-    if max_side and max(rgb.size) > max_side:  # resize before rotating: fewer pixels to move
-        rgb.thumbnail((max_side, max_side), Image.Resampling.LANCZOS, reducing_gap=2.0)
-    rgb = _apply_orientation(rgb, rotate)
+    pixels = _upright(_shrunk(np.asarray(_to_rgb8(image)), max_side), rotate)
     swapped = rotate in (5, 6, 7, 8)
     full_width, full_height = (declared_height, declared_width) if swapped else (declared_width, declared_height)
 
@@ -226,7 +225,7 @@ def _from_pil(image: Image.Image, max_side: int | None, orientation: int | None 
     elif applied == 1 and image.info.get("original_orientation") in range(2, 9):
         # pillow-heif decodes HEIF with its irot/imir transform applied and resets EXIF to 1.
         applied = int(image.info["original_orientation"])
-    return LoadedImage(np.ascontiguousarray(np.asarray(rgb)), full_width, full_height, applied, captured_at)
+    return LoadedImage(pixels, full_width, full_height, applied, captured_at)
 
 
 def _to_rgb8(image: Image.Image) -> Image.Image:
@@ -234,8 +233,7 @@ def _to_rgb8(image: Image.Image) -> Image.Image:
     mode = image.mode
     if mode.startswith("I;16"):
         # 16-bit greyscale: Pillow's convert("L") clips instead of scaling.
-        values = np.asarray(image).astype(np.float32)
-        return Image.fromarray((values * (255.0 / 65535.0) + 0.5).clip(0, 255).astype(np.uint8)).convert("RGB")
+        return Image.fromarray(_from_16_bit(np.asarray(image))).convert("RGB")
     if mode in ("I", "F"):
         # 32-bit integer (older Pillow's 16-bit PNG) or float: scale by the range actually used.
         values = np.asarray(image, dtype=np.float32)
@@ -251,20 +249,51 @@ def _to_rgb8(image: Image.Image) -> Image.Image:
     return image if mode == "RGB" else image.convert("RGB")
 
 
-_TRANSPOSE = {
-    2: Image.Transpose.FLIP_LEFT_RIGHT,
-    3: Image.Transpose.ROTATE_180,
-    4: Image.Transpose.FLIP_TOP_BOTTOM,
-    5: Image.Transpose.TRANSPOSE,
-    6: Image.Transpose.ROTATE_270,
-    7: Image.Transpose.TRANSVERSE,
-    8: Image.Transpose.ROTATE_90,
+def _from_16_bit(values: np.ndarray) -> np.ndarray:
+    """16-bit samples scaled to 8 bits, not clipped."""
+    return (values.astype(np.float32) * (255.0 / 65535.0) + 0.5).clip(0, 255).astype(np.uint8)
+
+
+def _shrunk(pixels: np.ndarray, max_side: int | None) -> np.ndarray:
+    """`pixels` with their long side brought down to `max_side` (the size Pillow's thumbnail gives),
+    by an area average: OpenCV's INTER_AREA, antialiased like Lanczos and about 2.5x as fast on the
+    3000 px of a 24 MP JPEG decoded at 1/2 DCT scale. Resized before turning: fewer pixels to move."""
+    height, width = pixels.shape[:2]
+    if not max_side or max(width, height) <= max_side:
+        return pixels
+    return cv2.resize(pixels, _reduced_size(width, height, max_side), interpolation=cv2.INTER_AREA)
+
+
+def _reduced_size(width: int, height: int, max_side: int) -> tuple[int, int]:
+    """(width, height) with the long side `max_side` and the short one the integer next to it
+    that keeps the aspect ratio closest (as Pillow's thumbnail rounds)."""
+    aspect = width / height
+    if width > height:
+        return max_side, _nearest(max_side / aspect, lambda n: abs(aspect - max_side / n) if n else 0)
+    return _nearest(max_side * aspect, lambda n: abs(aspect - n / max_side)), max_side
+
+
+def _nearest(number: float, error) -> int:
+    return max(1, min(math.floor(number), math.ceil(number), key=error))
+
+
+# The EXIF orientation (2-8) as the OpenCV operations that turn the stored pixels upright.
+_TURN = {
+    2: lambda p: cv2.flip(p, 1),
+    3: lambda p: cv2.rotate(p, cv2.ROTATE_180),
+    4: lambda p: cv2.flip(p, 0),
+    5: cv2.transpose,
+    6: lambda p: cv2.rotate(p, cv2.ROTATE_90_CLOCKWISE),
+    7: lambda p: cv2.flip(cv2.transpose(p), -1),
+    8: lambda p: cv2.rotate(p, cv2.ROTATE_90_COUNTERCLOCKWISE),
 }
 
 
-def _apply_orientation(image: Image.Image, orientation: int) -> Image.Image:
-    step = _TRANSPOSE.get(orientation)
-    return image.transpose(step) if step is not None else image
+def _upright(pixels: np.ndarray, orientation: int) -> np.ndarray:
+    """The pixels turned by their EXIF orientation, C-contiguous (OpenCV: about 4x as fast as
+    Pillow's transpose and the copy out of Pillow together)."""
+    turn = _TURN.get(orientation)
+    return turn(np.ascontiguousarray(pixels)) if turn is not None else np.ascontiguousarray(pixels)
 
 
 def _orientation(image: Image.Image) -> int:
@@ -331,8 +360,7 @@ def _load_raw(path: str, max_side: int | None) -> LoadedImage:
         raise ImageError(f"cannot read RAW file: {type(error).__name__}") from error
 
     if thumb is None:
-        image = Image.fromarray(np.ascontiguousarray(pixels[..., :3]))
-        return _finish_bitmap(image, max_side, 1, flip_orientation, full, raw_captured_at)
+        return _finish_bitmap(pixels, max_side, 1, flip_orientation, full, raw_captured_at)
     if thumb.format == rawpy.ThumbFormat.JPEG:
         with Image.open(io.BytesIO(thumb.data), formats=("JPEG",)) as preview:
             loaded = _from_pil(preview, max_side, orientation=flip_orientation)
@@ -343,18 +371,18 @@ def _load_raw(path: str, max_side: int | None) -> LoadedImage:
         elif loaded.captured_at is not None and loaded.captured_at < 366 * 86400:
             loaded.captured_at = None
         return loaded
-    image = Image.fromarray(np.ascontiguousarray(np.asarray(thumb.data)[..., :3]))
-    width, height = image.size
+    bitmap = np.asarray(thumb.data)
+    height, width = bitmap.shape[:2]
     full = (height, width) if flip_orientation in (5, 6, 7, 8) else (width, height)
-    return _finish_bitmap(image, max_side, flip_orientation, flip_orientation, full, raw_captured_at)
+    return _finish_bitmap(bitmap, max_side, flip_orientation, flip_orientation, full, raw_captured_at)
 
 
-def _finish_bitmap(image: Image.Image, max_side: int | None, rotate: int, orientation: int,
+def _finish_bitmap(pixels: np.ndarray, max_side: int | None, rotate: int, orientation: int,
                    full: tuple[int, int], captured_at: float | None) -> LoadedImage:
-    if max_side and max(image.size) > max_side:
-        image.thumbnail((max_side, max_side), Image.Resampling.LANCZOS, reducing_gap=2.0)
-    image = _apply_orientation(image.convert("RGB"), rotate)
-    return LoadedImage(np.ascontiguousarray(np.asarray(image)), full[0], full[1], orientation, captured_at)
+    if pixels.dtype == np.uint16:  # libraw's 16-bit bitmap previews
+        pixels = _from_16_bit(pixels)
+    upright = _upright(_shrunk(np.ascontiguousarray(pixels[..., :3]), max_side), rotate)
+    return LoadedImage(upright, full[0], full[1], orientation, captured_at)
 
 
 def _raw_timestamp(raw) -> float | None:

@@ -1,9 +1,10 @@
 """Analysis processes end with the process that started them, however it ends (kill -9 too).
 
-The workers are forked by multiprocessing's forkserver, which the Library's process starts.
-Linux's parent-death signal (prctl PR_SET_PDEATHSIG) kills the forkserver when that process
-dies, and each worker when the forkserver dies: nothing is left running under PID 1 holding
-models in memory. Elsewhere than Linux this is a no-op.
+The workers are forked by multiprocessing's forkserver, which the Library's process starts (it
+also loads once what every worker needs: forkserver_preload.py). Linux's parent-death signal
+(prctl PR_SET_PDEATHSIG) kills the forkserver when that process dies, and each worker when the
+forkserver dies: nothing is left running under PID 1 holding models in memory. Elsewhere than
+Linux this is a no-op.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from collections.abc import Callable
 
 PR_SET_PDEATHSIG = 1
 # Imported by the forkserver when it starts (multiprocessing's preload): it then ends with its parent.
-FORKSERVER_MODULE = "photorank.forkserver_lifeline"
+FORKSERVER_MODULE = "photorank.forkserver_preload"
 
 
 def die_with_parent() -> None:

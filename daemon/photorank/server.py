@@ -371,6 +371,8 @@ def serve(args: argparse.Namespace) -> int:
     began = time.monotonic()
     lifeline.start_forkserver()  # from the main thread, so the workers end with this process
     library = Library(settings, engine=engine, cache_path=args.cache, workers=args.workers, preload=True)
+    if settings.daemon.warm_workers:
+        library.analyser.start()
     health_servicer = health.HealthServicer()
     stop = threading.Event()
     servicer = PhotorankServicer(library, rpc.unix_target(socket_path), stop)

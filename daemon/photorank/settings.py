@@ -134,6 +134,7 @@ class TogetherSettings:
 @dataclass(frozen=True)
 class DaemonSettings:
     reindex_in_background: bool
+    warm_workers: bool
 
 
 @dataclass(frozen=True)

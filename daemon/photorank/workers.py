@@ -10,6 +10,7 @@ each photo finishes, so what a cancelled or killed request had analysed is never
 
 from __future__ import annotations
 
+import contextlib
 import threading
 from collections.abc import Callable, Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, InvalidStateError, ProcessPoolExecutor, wait
@@ -48,6 +49,7 @@ class Analyser:
         self._store = store
         self._recall = recall
         self._pool: ProcessPoolExecutor | None = None
+        self._warm = False  # whether a worker loads its models as it starts (start())
         self._closed = False
         self._lock = threading.Lock()
         # By path and content: a request that sees a newer version of a file never joins the
@@ -70,20 +72,41 @@ class Analyser:
                 done: Future = Future()
                 done.set_result(stored)
                 return done
-            if self._pool is None:
-                # forkserver: workers never inherit the request threads or the open cache.
-                # Tied to this process (lifeline): no worker outlives it, even after kill -9.
-                self._pool = ProcessPoolExecutor(
-                    self.workers, mp_context=lifeline.forkserver_context(),
-                    initializer=lifeline.start_child, initargs=(start_worker, *self._start),
-                )
-            pool = self._pool
+            pool = self._running_pool()
             outcome: Future = Future()
             self._in_flight[key] = outcome
             self.started += 1
             task = pool.submit(analyse_in_worker, seen.path)
         task.add_done_callback(lambda task: self._finish(seen, task, outcome, pool))
         return outcome
+
+    def start(self) -> None:
+        """Start the workers now, in the background, each loading every model it uses, rather than
+        at the first photo (the daemon: the first photo it is sent does not wait for them). Pools
+        made later, after a worker died, start warm too."""
+        with self._lock:
+            if self._closed:
+                return
+            self._warm = True
+            pool = self._running_pool()
+        # In a thread: each fork waits for the forkserver, which may still be loading (forkserver_preload.py).
+        threading.Thread(target=self._fork_workers, args=(pool,), name="photorank-workers-start", daemon=True).start()
+
+    def _fork_workers(self, pool: ProcessPoolExecutor) -> None:
+        with contextlib.suppress(RuntimeError):  # closed meanwhile
+            for _ in range(self.workers):
+                pool.submit(int)  # the pool forks a worker at each task it is given while none is idle
+
+    def _running_pool(self) -> ProcessPoolExecutor:
+        """The pool, made if there is none (called holding the lock)."""
+        if self._pool is None:
+            # forkserver: workers never inherit the request threads or the open cache.
+            # Tied to this process (lifeline): no worker outlives it, even after kill -9.
+            self._pool = ProcessPoolExecutor(
+                self.workers, mp_context=lifeline.forkserver_context(),
+                initializer=lifeline.start_child, initargs=(start_worker, *self._start, self._warm),
+            )
+        return self._pool
 
     def _finish(self, seen: SeenFile, task: Future, outcome: Future, pool: ProcessPoolExecutor) -> None:
         record: ImageRecord | None = None

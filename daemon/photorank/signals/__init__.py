@@ -230,21 +230,20 @@ def _image(pixels: np.ndarray) -> dict[str, float | None]:
     image_highlights (quality.highlight_level: where the brightest non-specular tones sit, EV from white)."""
     grey = quality.luma(np.ascontiguousarray(pixels))
     step = max(1, int(max(grey.shape) // 1024))  # exposure statistics need no more than ~1 Mpx
-    sample = grey[::step, ::step]
-    linear = quality.srgb_to_linear(sample)
+    median, highlights, clipped = quality.tone_levels(grey[::step, ::step])
     return {
         "image_sharpness": quality.image_sharpness(grey),
-        "image_exposure": max(-10.0, min(4.0, math.log2(max(float(np.median(linear)), 1e-4) / 0.18))),
-        "image_highlights_clipped": float(np.mean(sample >= 250)),
-        "image_highlights": quality.highlight_level(linear),
+        "image_exposure": max(-10.0, min(4.0, math.log2(max(median, 1e-4) / 0.18))),
+        "image_highlights_clipped": clipped,
+        "image_highlights": quality.highlight_level(highlights),
     }
 
 
 # Measured in this order (eyes read the smile and the pose); measure_face returns FACE_SIGNALS in it.
 FACE_SIGNAL_ROWS = (
     Signal("smile", ("smile",), _smile, 1),
-    Signal("pose", ("yaw", "pitch", "roll"), _pose, 2),  # 2: from FaceMesh
-    Signal("eyes", EYE_SIGNALS, _eyes, 2),  # 2: from FaceMesh and the iris
+    Signal("pose", ("yaw", "pitch", "roll"), _pose, 3),  # 2: from FaceMesh; 3: as eyes 3
+    Signal("eyes", EYE_SIGNALS, _eyes, 3),  # 2: from FaceMesh and the iris; 3: a large face's crops cut from one reduced copy
     Signal("sharpness", ("sharpness",), _sharpness, 1),
     Signal("exposure", ("exposure", "highlights_clipped", "shadows_crushed"), _exposure, 1),
     Signal("framing", ("edge_cut", "face_size"), _framing, 1),
@@ -294,7 +293,7 @@ def _surroundings(shape, box, landmarks) -> tuple[int, int, int, int]:
 
 
 def measure_image(pixels: np.ndarray) -> dict[str, float | None]:
-    """IMAGE_SIGNALS of the whole image."""
+    """IMAGE_SIGNALS of the whole image (RGB, or its grey: luma is all they read)."""
     measured: dict[str, float | None] = {}
     for row in IMAGE_SIGNAL_ROWS:
         measured.update(row.measure(pixels))

@@ -67,27 +67,31 @@ def _lid_heights(points: np.ndarray) -> tuple[float, float, float]:
     return upper, lower, width
 
 
-def ear_score(landmarks: np.ndarray, yaw: float | None, pitch: float | None, smile: float | None = None) -> float:
-    """Pose-corrected eye aspect ratio of both eyes, weighted by eye width, read from the lids
-    that tell open from closed for this expression.
+def squint_corrected_gap(upper: float, lower: float, smile: float | None) -> float:
+    """An eye's opening read from the lids that tell open from closed for this expression.
 
     The upper lid closes a blink; a Duchenne smile instead pushes the lower lid up (the cheeks
     rise), which narrows an open eye without closing it. So the lower lid's share counts only as
     much as the face is not smiling: the opening is upper + (1 - smile) x lower, put back on the
-    scale of the whole aspect ratio by dividing by the share of the opening those lids make on
-    an open eye (UPPER_LID_SHARE above the corner line). A neutral face reads its plain aspect
-    ratio, a laughing face its upper lid.
+    scale of the whole opening by dividing by the share of the opening those lids make on an
+    open eye (UPPER_LID_SHARE above the corner line). A neutral face reads its plain opening, a
+    laughing face its upper lid. Any unit (pixels, eye widths) goes in and comes out.
     """
-    (up1, low1, w1), (up2, low2, w2) = _lid_heights(landmarks[36:42]), _lid_heights(landmarks[42:48])
-    upper = (up1 * w1 + up2 * w2) / max(w1 + w2, 1e-6)  # width-weighted: the nearer eye counts more
-    lower = (low1 * w1 + low2 * w2) / max(w1 + w2, 1e-6)
     lower_weight = 1.0 - min(1.0, max(0.0, smile or 0.0))
-    ear = (upper + lower_weight * lower) / (UPPER_LID_SHARE + lower_weight * (1.0 - UPPER_LID_SHARE))
+    return (upper + lower_weight * lower) / (UPPER_LID_SHARE + lower_weight * (1.0 - UPPER_LID_SHARE))
+
+
+def ear_score(landmarks: np.ndarray, yaw: float | None, pitch: float | None, smile: float | None = None) -> float:
+    """Pose-corrected eye aspect ratio of both eyes, weighted by eye width (the nearer eye counts
+    more), read from the lids that tell open from closed for this expression (squint_corrected_gap)."""
+    (up1, low1, w1), (up2, low2, w2) = _lid_heights(landmarks[36:42]), _lid_heights(landmarks[42:48])
+    upper = (up1 * w1 + up2 * w2) / max(w1 + w2, 1e-6)
+    lower = (low1 * w1 + low2 * w2) / max(w1 + w2, 1e-6)
     yaw_r = math.radians(min(abs(yaw or 0.0), 60.0))
     pitch_r = math.radians(min(abs(pitch or 0.0), 45.0))
     # Seen at yaw the eye's width shrinks by about cos(yaw) while its height stays; seen at pitch
     # the height shrinks by about cos(pitch). Undo both.
-    return ear * math.cos(yaw_r) / max(math.cos(pitch_r), 0.5)
+    return squint_corrected_gap(upper, lower, smile) * math.cos(yaw_r) / max(math.cos(pitch_r), 0.5)
 
 
 def _normalised_face(grey: np.ndarray, landmarks: np.ndarray):

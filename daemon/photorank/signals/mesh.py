@@ -30,6 +30,8 @@ MESH_SIZE, IRIS_SIZE = 192, 64
 # MediaPipe's crops: the face's extent grown 1.5 times; the eye's corner distance grown 2.3 times.
 FACE_SCALE, EYE_SCALE = 1.5, 2.3
 MIN_PRESENCE = 0.5  # the mesh's face flag: below it, what it placed is not a face
+# Bilinear sampling of more than this many image pixels a crop pixel aliases.
+SCALE_ALIASING = 2.0
 
 # Mesh indices, in the image-left eye's order then the image-right eye's (the subject's right eye first).
 EYE_CORNERS = ((33, 133), (362, 263))  # (image-left corner, image-right corner) of each eye
@@ -114,29 +116,48 @@ def prepare() -> None:
     models.fetch_model(models.IRIS)
 
 
-def _crop_pixels(rgb: np.ndarray, matrix: np.ndarray, size: int) -> np.ndarray:
-    """The size x size crop `matrix` cuts from `rgb` (edges replicated)."""
-    scale = math.sqrt(abs(np.linalg.det(matrix[:, :2])))  # crop pixels per image pixel
-    if scale < 0.5:
-        # Bilinear sampling far below the image's resolution aliases (warpAffine has no area
-        # averaging): area-average the crop's region down to the crop's scale first.
-        inverse = cv2.invertAffineTransform(matrix)
-        corners = np.array([[0, 0], [size, 0], [0, size], [size, size]], dtype=np.float64) @ inverse[:, :2].T + inverse[:, 2]
-        x0, y0 = np.maximum(np.floor(corners.min(axis=0)), 0).astype(int)
-        x1, y1 = np.minimum(np.ceil(corners.max(axis=0)), (rgb.shape[1], rgb.shape[0])).astype(int)
-        if x1 - x0 >= 4 and y1 - y0 >= 4:
-            region = cv2.resize(rgb[y0:y1, x0:x1], None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
-            fx, fy = region.shape[1] / (x1 - x0), region.shape[0] / (y1 - y0)
-            linear = matrix[:, :2] @ np.diag([1.0 / fx, 1.0 / fy])
-            matrix = np.hstack([linear, (matrix[:, :2] @ np.array([x0, y0]) + matrix[:, 2])[:, None]])
-            rgb = region
-    return cv2.warpAffine(rgb, matrix, (size, size), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+@dataclass(frozen=True)
+class FacePixels:
+    """The pixels every crop of one face is cut from, made once per face: the image itself, or
+    for a large face its region area-averaged down once. `from_image` maps image pixels to them."""
+
+    pixels: np.ndarray
+    from_image: np.ndarray  # 2x3 affine
+
+    def crop(self, matrix: np.ndarray, size: int) -> np.ndarray:
+        """The size x size crop that `matrix` (image pixels -> crop) cuts, edges replicated."""
+        to_image = cv2.invertAffineTransform(self.from_image)
+        linear = matrix[:, :2] @ to_image[:, :2]
+        shift = matrix[:, :2] @ to_image[:, 2] + matrix[:, 2]
+        return cv2.warpAffine(self.pixels, np.hstack([linear, shift[:, None]]), (size, size),
+                              flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
 
 
-def _run(model: models.WheelModel, rgb: np.ndarray, matrix: np.ndarray, size: int,
+def face_pixels(rgb: np.ndarray, crop: Crop) -> FacePixels:
+    """What the crops of the face first framed by `crop` are cut from. Bilinear sampling far
+    below the image's resolution aliases (warpAffine has no area averaging), so when the mesh
+    would read more than SCALE_ALIASING image pixels a crop pixel, the crop's region is
+    area-averaged down once, by the whole factor (OpenCV's fast path) that leaves the mesh 1-2
+    pixels a crop pixel. The mesh's own crop is about the first, and each iris crop reads about
+    as many pixels as the mesh's (0.8 times: an eye's crop is 0.27 of the face's, at a third of
+    its size): all are cut from these pixels, not each from the image."""
+    if crop.side / MESH_SIZE <= SCALE_ALIASING:
+        return FacePixels(rgb, np.array([[1.0, 0.0, 0.0], [0.0, 1.0, 0.0]]))
+    factor = int(crop.side / MESH_SIZE)  # image pixels a working pixel
+    reach = crop.side * (abs(math.cos(crop.angle)) + abs(math.sin(crop.angle))) / 2.0  # the turned crop's half extent
+    (cx, cy), (height, width) = crop.centre, rgb.shape[:2]
+    x0, y0 = max(0, int(cx - reach)), max(0, int(cy - reach))
+    columns, rows = (min(width, int(cx + reach) + 1) - x0) // factor, (min(height, int(cy + reach) + 1) - y0) // factor
+    if columns < 1 or rows < 1:  # the crop lies off the image
+        return FacePixels(rgb, np.array([[1.0, 0.0, 0.0], [0.0, 1.0, 0.0]]))
+    small = cv2.resize(rgb[y0:y0 + rows * factor, x0:x0 + columns * factor], (columns, rows), interpolation=cv2.INTER_AREA)
+    return FacePixels(small, np.array([[1.0, 0.0, -x0], [0.0, 1.0, -y0]]) / factor)
+
+
+def _run(model: models.WheelModel, pixels: FacePixels, matrix: np.ndarray, size: int,
          value_range: tuple[float, float]) -> list[np.ndarray]:
-    """The model's outputs for the crop `matrix` cuts from `rgb`, scaled to `value_range`."""
-    crop = _crop_pixels(rgb, matrix, size)
+    """The model's outputs for the crop `matrix` cuts from the face's pixels, scaled to `value_range`."""
+    crop = pixels.crop(matrix, size)
     low, high = value_range
     tensor = crop.astype(np.float32) * ((high - low) / 255.0) + low
     interpreter = _interpreter(model)
@@ -180,21 +201,21 @@ def crop_from_points(points: np.ndarray) -> Crop:
     return Crop((float(centre[0]), float(centre[1])), FACE_SCALE * float(max(high - low)), angle)
 
 
-def _mesh(rgb: np.ndarray, crop: Crop) -> tuple[np.ndarray, float]:
+def _mesh(pixels: FacePixels, crop: Crop) -> tuple[np.ndarray, float]:
     """468 points in image pixels and the face flag. Input: RGB scaled to [0, 1]."""
     matrix = crop.matrix(MESH_SIZE)
-    points, flag = _run(models.FACE_MESH, rgb, matrix, MESH_SIZE, (0.0, 1.0))
+    points, flag = _run(models.FACE_MESH, pixels, matrix, MESH_SIZE, (0.0, 1.0))
     presence = 1.0 / (1.0 + math.exp(-float(np.ravel(flag)[0])))
     return _to_image(points.reshape(468, 3), matrix), presence
 
 
-def _eye(rgb: np.ndarray, left: np.ndarray, right: np.ndarray, mirrored: bool) -> Eye:
+def _eye(pixels: FacePixels, left: np.ndarray, right: np.ndarray, mirrored: bool) -> Eye:
     """The iris model on one eye (its image-left and image-right corners). The model reads an
     eye whose outer corner is on the left, so the image-right eye is mirrored. Input: [-1, 1]."""
     dx, dy = right - left
     crop = Crop(tuple((left + right) / 2.0), EYE_SCALE * math.hypot(dx, dy), math.atan2(dy, dx))
     matrix = crop.matrix(IRIS_SIZE, mirrored)
-    contour, iris = _run(models.IRIS, rgb, matrix, IRIS_SIZE, (-1.0, 1.0))
+    contour, iris = _run(models.IRIS, pixels, matrix, IRIS_SIZE, (-1.0, 1.0))
     lids = _to_image(contour.reshape(71, 3)[:16, :2], matrix)
     iris = _to_image(iris.reshape(5, 3)[:, :2], matrix)
     diameter = (np.linalg.norm(iris[1] - iris[3]) + np.linalg.norm(iris[2] - iris[4])) / 2.0
@@ -203,12 +224,14 @@ def _eye(rgb: np.ndarray, left: np.ndarray, right: np.ndarray, mirrored: bool) -
 
 def locate(rgb: np.ndarray, box, landmarks=None) -> FaceMesh | None:
     """The face's mesh and eyes, or None when the mesh finds no face there."""
-    points, _ = _mesh(rgb, crop_from_box(box, landmarks))
+    first = crop_from_box(box, landmarks)
+    pixels = face_pixels(rgb, first)
+    points, _ = _mesh(pixels, first)
     # The second run sees the face as the mesh itself frames it, whatever the detector's box was.
-    points, presence = _mesh(rgb, crop_from_points(points))
+    points, presence = _mesh(pixels, crop_from_points(points))
     if presence < MIN_PRESENCE:
         return None
-    found = tuple(_eye(rgb, points[left, :2], points[right, :2], mirrored=index == 1)
+    found = tuple(_eye(pixels, points[left, :2], points[right, :2], mirrored=index == 1)
                   for index, (left, right) in enumerate(EYE_CORNERS))
     return FaceMesh(points, presence, found)
 
@@ -226,15 +249,9 @@ def lid_heights(eye: Eye) -> tuple[float, float]:
 
 def aperture(face: FaceMesh, smile: float | None) -> float:
     """Lid gap over the iris diameter, read from the lids that tell open from closed for this
-    expression (eyes.py's rule), both eyes weighted by width (the nearer eye counts more)."""
-    lower_weight = 1.0 - min(1.0, max(0.0, smile or 0.0))
-    values, weights = [], []
-    for eye in face.eyes:
-        upper, lower = lid_heights(eye)
-        gap = (upper + lower_weight * lower) / (eyes.UPPER_LID_SHARE + lower_weight * (1.0 - eyes.UPPER_LID_SHARE))
-        values.append(gap / max(eye.iris_diameter, 1e-6))
-        weights.append(eye.width)
-    return float(np.average(values, weights=weights))
+    expression (eyes.squint_corrected_gap), both eyes weighted by width (the nearer eye counts more)."""
+    values = [eyes.squint_corrected_gap(*lid_heights(eye), smile) / max(eye.iris_diameter, 1e-6) for eye in face.eyes]
+    return float(np.average(values, weights=[eye.width for eye in face.eyes]))
 
 
 def gaze(face: FaceMesh) -> tuple[float, float]:

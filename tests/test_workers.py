@@ -1,0 +1,43 @@
+"""Starting the analysis workers: the forkserver loads once what every worker needs, and stays
+safe to fork from."""
+
+from __future__ import annotations
+
+import os
+from concurrent.futures import ProcessPoolExecutor
+
+from programs import children_of, wait_for
+from photorank import lifeline
+from photorank.faces.dlib_engine import hog_detector
+from photorank.faces.dlib_models import landmark_predictor
+from photorank.library import Library
+
+
+def forkserver_pid() -> int:
+    """This process's forkserver: its one child whose command line names multiprocessing's forkserver."""
+    found = [pid for pid in children_of().get(os.getpid(), []) if "forkserver" in open(f"/proc/{pid}/cmdline").read()]
+    assert len(found) == 1, found
+    return found[0]
+
+
+def in_the_worker() -> tuple[int, int, str | None]:
+    """What a new worker has in memory before it has loaded anything itself."""
+    return landmark_predictor.cache_info().currsize, hog_detector.cache_info().currsize, os.environ.get("OPENBLAS_NUM_THREADS")
+
+
+def test_a_worker_starts_with_dlibs_models_loaded_by_a_forkserver_without_threads():
+    with ProcessPoolExecutor(1, mp_context=lifeline.forkserver_context(), initializer=lifeline.die_with_parent) as pool:
+        # Loaded before the worker was forked: the worker finds them in memory, loaded by no call of its own.
+        assert pool.submit(in_the_worker).result() == (1, 1, "1")
+        # One thread: forking it copies no other thread's half-held lock.
+        assert os.listdir(f"/proc/{forkserver_pid()}/task") == [str(forkserver_pid())]
+
+
+def test_started_workers_load_their_own_models_before_any_photo(tmp_path):
+    with Library(cache_path=str(tmp_path / "faces.sqlite"), workers=1) as library:
+        library.analyser.start()
+        assert wait_for(lambda: children_of().get(forkserver_pid()), 60)
+        worker = max(children_of()[forkserver_pid()])
+        # Only a worker's ResNet session loads onnxruntime (the forkserver must not: it starts a thread).
+        assert wait_for(lambda: "onnxruntime" in open(f"/proc/{worker}/maps").read(), 60)
+        assert library.analyser.started == 0  # no photo was given to it
