@@ -304,7 +304,7 @@ def main() -> int:
         "k-reciprocal, k=20": k_reciprocal,
         "margin to the nearest rejected face": rival_margin,
         "Chinese whispers (dlib's graph clustering)": chinese_whispers,
-        "reference cluster, no neighbours": lambda *a: find_person(*a[:3], {**a[3], "neighbours": 0}, a[4]),
+        "reference cluster, no neighbours": lambda *a: find_person(*a[:3], replace(a[3], neighbours=0), a[4]),
         "reference cluster (chosen)": find_person,
     }
     for part in (args.tune, held_out):
