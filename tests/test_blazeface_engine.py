@@ -63,6 +63,33 @@ def test_finds_a_face_that_fills_the_frame(engine):
     assert found.box[2] > 0.6 * 400
 
 
+def tight_crop(pixels: np.ndarray, box, side_px: int = 150) -> np.ndarray:
+    """A square crop the face box fills to 0.87 of, resized to `side_px`: the framing of the
+    150-px face crops of ../shared/data/cast (HOG's box 130 px of 150)."""
+    import cv2
+
+    x, y, w, h = box
+    side = round(w / 0.87)
+    left, top = round(x + w / 2 - side / 2), round(y + h / 2 - side / 2)
+    return np.ascontiguousarray(cv2.resize(pixels[top:top + side, left:left + side], (side_px, side_px), interpolation=cv2.INTER_AREA))
+
+
+def test_a_tight_crop_gets_the_box_and_embedding_hog_gives(engine, dlib_engine):
+    """On faces that fill a small frame the short-range model's box strays from HOG's; the second
+    landmark pass, in the box the first pass's points imply, brings it back (mean IoU with HOG's
+    box 0.83 with one pass, 0.87 with two)."""
+    overlaps = []
+    for name in ("obama_1.jpg", "obama_2.jpg", "obama_2_rgba.png", "obama_3.jpg", "obama_4.jpg", "obama_5_small.jpg",
+                 "obama_6_240p.jpg", "obama_6_720p.jpg"):
+        pixels = load_image(str(shared_folder("people") / name)).pixels
+        [face] = engine.detect(pixels)
+        crop = tight_crop(pixels, face.box)
+        [hog], [ours] = dlib_engine.detect(crop), engine.detect(crop)
+        overlaps.append(iou(np.array(hog.box, dtype=float), np.array([ours.box], dtype=float))[0])
+        assert float(hog.embedding @ ours.embedding) > 0.99
+    assert len(overlaps) == 8 and np.mean(overlaps) > 0.84
+
+
 def test_same_person_matches_and_strangers_do_not(engine):
     portrait = portrait_from_crop(Image.open(package_image("Tom_Hanks_54745.png")))
     [original] = engine.detect(np.asarray(portrait))

@@ -42,3 +42,40 @@ def test_engine_is_cheap_to_create_and_loads_models_on_first_use():
     engine = load_engine("dlib")
     assert engine.id.startswith("dlib-")
     assert engine._dlib is None  # nothing loaded yet: a warm re-rank never pays for the models
+
+
+def test_the_hog_detector_read_from_its_saved_copy_finds_what_dlibs_own_finds():
+    import os
+
+    import dlib
+
+    from photorank.faces.dlib_engine import hog_detector, saved_hog_path
+
+    hog_detector.cache_clear()
+    hog_detector()  # saves the copy when there is none yet
+    assert os.path.exists(saved_hog_path())
+    grey = np.asarray(Image.open(package_image("t1.jpg")).convert("L"))
+    saved = dlib.fhog_object_detector(saved_hog_path()).run(grey, 1, -0.5)
+    own = dlib.get_frontal_face_detector().run(grey, 1, -0.5)
+    assert len(own[0]) >= 6  # the six faces and doubtful windows: rectangles and scores to compare
+    assert [(r.left(), r.top(), r.right(), r.bottom()) for r in saved[0]] == [(r.left(), r.top(), r.right(), r.bottom()) for r in own[0]]
+    assert saved[1] == own[1] and saved[2] == own[2]
+
+
+def test_a_damaged_saved_hog_detector_is_decoded_and_saved_again(tmp_path, monkeypatch):
+    import os
+
+    from photorank import models
+    from photorank.faces.dlib_engine import hog_detector, saved_hog_path
+
+    monkeypatch.setenv(models.DATA_DIR_ENV, str(tmp_path))
+    os.makedirs(os.path.dirname(saved_hog_path()))
+    with open(saved_hog_path(), "wb") as handle:
+        handle.write(b"cut short")
+    hog_detector.cache_clear()
+    try:
+        grey = np.asarray(Image.open(package_image("t1.jpg")).convert("L"))
+        assert len(hog_detector()(grey, 1)) == 6
+        assert os.path.getsize(saved_hog_path()) > 100_000  # the whole detector again
+    finally:
+        hog_detector.cache_clear()  # the other tests' detector is the usual one

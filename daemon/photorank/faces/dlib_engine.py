@@ -7,13 +7,16 @@ by default (resnet_onnx.py: the same weights, converted once and checked against
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import importlib.metadata
 import math
+import os
 from collections.abc import Sequence
 
 import numpy as np
 
+from .. import models
 from ..records import DetectedFace
 from . import EngineSpec, EngineUnavailable
 from .dlib_models import LANDMARKS_68, RESNET, landmark_predictor, model_path
@@ -113,13 +116,34 @@ class ResNetEmbedding:
         return vectors / (np.linalg.norm(vectors, axis=1, keepdims=True) + 1e-12)
 
 
+def saved_hog_path() -> str:
+    """Where the copy of dlib's HOG detector that loads fast is kept (per dlib version)."""
+    return os.path.join(models.models_dir(), f"dlib-{dlib_version()}-frontal-face-hog.svm")
+
+
 @functools.cache
 def hog_detector():
     """dlib's HOG face detector, loaded once per process: the dlib engine and the BlazeFace
-    engine's check of its doubtful boxes share it."""
+    engine's check of its doubtful boxes share it.
+
+    Read from its saved copy (2 ms); the copy compiled into dlib takes 0.4 s to decode, a good
+    part of a cold run's start (docs/benchmarks.md), so it is decoded once and saved."""
     import dlib
 
-    return dlib.get_frontal_face_detector()
+    saved = saved_hog_path()
+    if os.path.exists(saved):
+        with contextlib.suppress(RuntimeError):  # unreadable: decoded and saved again below
+            return dlib.fhog_object_detector(saved)
+    detector = dlib.get_frontal_face_detector()
+    partial = f"{saved}.partial-{os.getpid()}"
+    try:
+        os.makedirs(os.path.dirname(saved), exist_ok=True)
+        detector.save(partial)
+        os.replace(partial, saved)  # whole or not at all, whoever else saves it at the same time
+    except (OSError, RuntimeError):  # a read-only data folder: decoded in every process instead
+        with contextlib.suppress(OSError):
+            os.unlink(partial)
+    return detector
 
 
 def hog_upsampling(face_px: float) -> float:

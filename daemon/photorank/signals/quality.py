@@ -112,7 +112,10 @@ def face_blockiness(pixels: np.ndarray, box, landmarks, block_px: float = 8.0) -
     left, top, w, h = _face_square(box, landmarks, pixels.shape, scale=0.9)
     if min(w, h) < 4 * block_px:
         return None
-    grey = luma(pixels[top:top + h, left:left + w]).astype(np.float32)
+    grey = luma(pixels[top:top + h, left:left + w])
+    # 8-bit levels step by whole numbers: numpy's median partitions 16-bit integers faster than
+    # float32, to the same values.
+    grey = grey.astype(np.int16 if grey.dtype == np.uint8 else np.float32)
     columns = np.median(np.abs(np.diff(grey, axis=1)), axis=0)
     rows = np.median(np.abs(np.diff(grey, axis=0)), axis=1)
     return (_grid_share(columns, block_px) + _grid_share(rows, block_px)) / 2
