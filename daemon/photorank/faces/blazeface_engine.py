@@ -19,7 +19,7 @@ import numpy as np
 
 from ..records import DetectedFace
 from . import EngineSpec, EngineUnavailable
-from .blazeface import BlazeFaceDetector, Detection, iou
+from .blazeface import LAYOUT, BlazeFaceDetector, Detection, iou
 from .dlib_engine import ResNetEmbedding, clip_box, dlib_version, hog_boxes, hog_upsampling
 from .dlib_models import RESNET, landmark_predictor, model_path
 from .onnx_providers import CPU
@@ -67,7 +67,7 @@ class BlazeFaceEngine:
             self.max_side = max_side
         self.detector = BlazeFaceDetector(min_face_px, min_score, merge_iou, threads)
         self.min_score_without_hog = min_score_without_hog
-        self.id = f"blazeface-litert{litert}-dlib-{dlib_version()}-resnet128"
+        self.id = f"blazeface-{LAYOUT}-litert{litert}-dlib-{dlib_version()}-resnet128"
         self.settings_key = (f"side{self.max_side}-min{min_face_px}-score{min_score}-hogbelow{min_score_without_hog}"
                              f"-iou{merge_iou}-secondpass{SECOND_PASS_FACE_SHARE}")
 
