@@ -1,4 +1,4 @@
-"""Face detection: the BlazeFace engine against dlib's HOG (the default engine), on ../shared/data.
+"""Face detection: the BlazeFace engine against dlib's HOG (the dlib engine), on ../shared/data.
 
     python bench/bench_detection.py
 

@@ -6,12 +6,12 @@ Corpus (made in a temp folder, from photos that ship in the insightface wheel an
 ../shared/data/people): the photos as they are (web sizes, 0.1-5 MP), plus `--camera` of them
 re-encoded at 24 MP, the size a photographer's camera writes.
 
-- cold indexing: photorank's indexer with its default engine (dlib's HOG, 68 landmarks and
+- cold indexing: photorank's indexer with its default engine (BlazeFace, dlib's 68 landmarks and
   ResNet run by onnxruntime; reduced decode, analysis at <= 2048 px, all cores) against the naive way
   (full-resolution decode, dlib's HOG detector upsampled once at full size as face_recognition
   does by default, one process, no cache). Faces found by each are counted, to show nothing is
-  lost; photorank's time per photo on one worker is printed too. `--engine blazeface` measures
-  the BlazeFace engine instead.
+  lost; photorank's time per photo on one worker is printed too. `--engine dlib` measures
+  the HOG engine instead.
 - stages: where one worker's CPU time goes on the web-size photos and on the 24 MP ones (decode,
   faces, face signals, image signals and thumbnail), per photo, and the cost per face of the
   photographer's signals.

@@ -196,7 +196,7 @@ def test_engines_are_a_registry_with_detectors_and_a_config_key():
     assert tuned.min_score_without_hog == 0.8 and "hogbelow0.8" in tuned.settings_key
     with pytest.raises(ConfigError, match="engine"):
         settings_with({"analysis": {"engine": "nonesuch"}})
-    assert DEFAULT_ENGINE == "dlib"  # BlazeFace stays selectable until its identity figures match (docs/engines.md)
+    assert DEFAULT_ENGINE == "blazeface"  # HOG stays selectable: --detector hog (docs/engines.md)
 
 
 def test_engine_is_cheap_to_create_and_loads_models_on_first_use():

@@ -14,6 +14,7 @@ from PIL import Image
 from programs import Daemon, photorank
 
 from photorank.cache import FaceCache
+from photorank.faces import DEFAULT_ENGINE
 from photorank.v1 import photorank_pb2 as pb
 
 pytestmark = pytest.mark.slow
@@ -21,13 +22,14 @@ pytestmark = pytest.mark.slow
 REINDEX_SECONDS = 600
 DEMO_PHOTOS = 5
 EARLIER_QUALITIES = (60, 80)
+OTHER_ENGINE = "dlib" if DEFAULT_ENGINE == "blazeface" else "blazeface"
 
 
 @pytest.fixture
 def old_cache(tmp_path, demo_collection):
     """(the demo collection's copy, the reference, the old analysis key): a cache in tmp_path in
     which the demo photos and re-encoded copies of them (in `earlier/`, first in path order) were
-    indexed by a daemon running the blazeface engine."""
+    indexed by a daemon running another engine than the default one."""
     source, reference = demo_collection
     photos, earlier = tmp_path / "photos", tmp_path / "earlier"
     shutil.copytree(source, photos)
@@ -35,7 +37,7 @@ def old_cache(tmp_path, demo_collection):
     for path in sorted(photos.iterdir()):
         for quality in EARLIER_QUALITIES:
             Image.open(path).save(earlier / f"q{quality}_{path.name}", quality=quality)
-    daemon = Daemon(tmp_path, "--engine", "blazeface")
+    daemon = Daemon(tmp_path, "--engine", OTHER_ENGINE)
     try:
         for folder in (earlier, photos):
             assert list(daemon.stub.Index(pb.IndexRequest(paths=[str(folder)])))[-1].report.analysed > 0

@@ -148,5 +148,5 @@ def square_rect(cx: float, cy: float, side: float):
 ENGINE = EngineSpec(
     name="blazeface", detector="blazeface", section="blazeface", factory=BlazeFaceEngine,
     options=frozenset({"min_score", "min_score_without_hog", "merge_iou", "threads", "embedding"}),
-    summary="MediaPipe BlazeFace (LiteRT), dlib 68 landmarks and ResNet embedding (finds masked faces; identity a little below dlib)",
+    summary="MediaPipe BlazeFace (LiteRT), dlib 68 landmarks and ResNet embedding (offline default; finds masked faces)",
 )

@@ -1,4 +1,4 @@
-"""The offline default engine: dlib's HOG detector, 68-point landmarks and 128-d ResNet embeddings.
+"""The dlib engine: dlib's HOG detector, 68-point landmarks and 128-d ResNet embeddings.
 
 All three models install from PyPI with their weights (`dlib-bin`, `face_recognition_models`),
 so this engine works on a machine that never reaches a model hub. The ResNet runs in onnxruntime
@@ -193,5 +193,5 @@ def clip_box(x: int, y: int, w: int, h: int, width: int, height: int) -> tuple[i
 
 ENGINE = EngineSpec(
     name="dlib", detector="hog", section="dlib", factory=DlibEngine, options=frozenset({"upsample_limit_px", "embedding"}),
-    summary="dlib HOG detector, 68 landmarks and ResNet embedding (offline default)",
+    summary="dlib HOG detector, 68 landmarks and ResNet embedding (for comparison with blazeface)",
 )
