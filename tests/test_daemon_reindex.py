@@ -108,9 +108,13 @@ def test_a_ranking_during_the_reindex_is_answered_and_each_photo_analysed_once(t
 
 def test_sigterm_stops_the_reindex_and_the_next_start_goes_on(tmp_path, old_cache):
     daemon = Daemon(tmp_path)
-    daemon.wait_until(lambda: daemon.status().reindex.done >= 2, REINDEX_SECONDS)
-    key = daemon.status().analysis_key
-    assert daemon.stop() == 0
+    try:
+        daemon.wait_until(lambda: daemon.status().reindex.done >= 2, REINDEX_SECONDS)
+        key = daemon.status().analysis_key
+    finally:
+        # Stopped whatever happened: a failed wait must not leave a daemon running.
+        stopped = daemon.stop()
+    assert stopped == 0
     log = (tmp_path / "photorankd.log").read_text()
     assert "re-index stopped after" in log and log.splitlines()[-1].endswith("stopped")
     cache = FaceCache(str(tmp_path / "faces.sqlite"))
