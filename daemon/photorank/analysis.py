@@ -119,14 +119,11 @@ def whole_frame(pixels: np.ndarray) -> dict:
 THUMBNAIL_SIDE = 16
 
 
-def make_thumbnail(pixels: np.ndarray) -> bytes:
-    """A 16x16 grey picture of the whole frame (RGB or grey pixels): enough to tell a burst frame
-    from another scene."""
+def make_thumbnail(grey: np.ndarray) -> bytes:
+    """A 16x16 grey picture of the whole frame: enough to tell a burst frame from another scene."""
     from PIL import Image
 
-    from .signals.quality import luma
-
-    return Image.fromarray(luma(pixels)).resize((THUMBNAIL_SIDE, THUMBNAIL_SIDE), Image.Resampling.BOX).tobytes()
+    return Image.fromarray(grey).resize((THUMBNAIL_SIDE, THUMBNAIL_SIDE), Image.Resampling.BOX).tobytes()
 
 
 def _rescaled(face: DetectedFace, factor: float) -> DetectedFace:
