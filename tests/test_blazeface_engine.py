@@ -203,6 +203,12 @@ def test_each_level_is_made_from_the_next_finer_one_and_looks_as_if_made_from_th
         # Averaged twice, a little softer (2.8 grey levels on the 128-px input of this detailed
         # group photo, under 0.5 at 1/2): the same picture.
         assert np.abs(images[scale].astype(int) - direct).mean() < 4.0
+    # A crop smaller than the full-range model's input is enlarged for it, but the short-range
+    # model reads the crop's own pixels, not the enlarged copy's (a frame-filling face's box
+    # moved enough to lose a held-out actor's crop as a reference).
+    crop = np.ascontiguousarray(pixels[:150, :150])
+    images = pyramid(crop, [128 / 150, 192 / 150])
+    assert np.array_equal(images[128 / 150], cv2.resize(crop, (128, 128), interpolation=cv2.INTER_AREA))
 
 
 def test_the_reshaped_model_reads_a_whole_photo_in_one_run(dlib_engine):

@@ -54,7 +54,7 @@ LEVEL_RATIO = 3.0
 # Few sides: an interpreter holds about 190 bytes a pixel of its input (28 MB at 384), so these
 # five take about 90 MB a worker. Chosen for the fewest pixels over photos of 640 to 2048 px of
 # aspects 1:1 to 2:1: 384 fits a 2048 x 1365 photo's finest level in 6 tiles, 416 a 1200 x 800
-# one's in 2; every side of 192 to 512 by 32 would read 3 % fewer pixels with 3 times the memory.
+# one's in 2; every side of 192 to 512 by 32 would read 6 % fewer pixels with 3 times the memory.
 TILE_SIDES = (192, 256, 320, 384, 416)
 # A run's fixed cost (about 0.5 ms) in pixels of model input: fewer, larger tiles win ties.
 RUN_COST_PX = 7000
@@ -220,9 +220,10 @@ def window_at(image: np.ndarray, x: int, y: int, side: int) -> np.ndarray:
 
 
 def pyramid(pixels: np.ndarray, scales: list[float]) -> dict[float, np.ndarray]:
-    """The image resized by each of `scales` (area average when shrinking), each made from the
-    next finer one: a coarse level averages the few pixels of the level below it, not the whole
-    photo's again."""
+    """The image resized by each of `scales` (area average when shrinking), each smaller one made
+    from the next finer one: a coarse level averages the few pixels of the level below it, not
+    the whole photo's again. An enlarged image (a photo smaller than a model's input) is never
+    the source of another: the short-range model reads a 150-px crop from its own pixels."""
     import cv2
 
     height, width = pixels.shape[:2]
@@ -231,7 +232,9 @@ def pyramid(pixels: np.ndarray, scales: list[float]) -> dict[float, np.ndarray]:
     for scale in sorted(set(scales), reverse=True):
         size = (max(1, round(width * scale)), max(1, round(height * scale)))
         shrinking = size[0] * size[1] < source.shape[0] * source.shape[1]
-        source = images[scale] = cv2.resize(source, size, interpolation=cv2.INTER_AREA if shrinking else cv2.INTER_LINEAR)
+        images[scale] = cv2.resize(source, size, interpolation=cv2.INTER_AREA if shrinking else cv2.INTER_LINEAR)
+        if scale <= 1:
+            source = images[scale]
     return images
 
 
