@@ -234,12 +234,32 @@ def skin_region(pixels: np.ndarray, box, landmarks) -> np.ndarray:
             # Leave out eyes and mouth: they are darker/brighter than skin by nature.
             for group in (slice(36, 42), slice(42, 48), slice(48, 60)):
                 cv2.fillConvexPoly(mask, cv2.convexHull(pts[group]) - offset, 0)
-            region = pixels[top:bottom, left:right][mask.astype(bool)]
+            region = _masked(pixels[top:bottom, left:right], mask.astype(bool))
         if len(region) >= 16:
             return region.reshape(-1, 3) if pixels.ndim == 3 else region.reshape(-1, 1)
     left, top, w, h = _face_square(box, landmarks, pixels.shape, scale=0.6)
     region = pixels[top:top + h, left:left + w]
     return region.reshape(-1, 3) if pixels.ndim == 3 else region.reshape(-1, 1)
+
+
+def _masked(pixels: np.ndarray, mask: np.ndarray) -> np.ndarray:
+    """pixels[mask]: each pixel's channels taken as one item (numpy selects 3-byte items more
+    than ten times as fast as it selects rows of 3 bytes), the same values in the same order."""
+    if pixels.ndim == 2:
+        return pixels[mask]
+    channels = pixels.shape[2]
+    items = np.ascontiguousarray(pixels).view(np.dtype((np.void, channels * pixels.itemsize)))
+    return items.reshape(mask.shape)[mask].view(pixels.dtype).reshape(-1, channels)
+
+
+def _middle_values(values: np.ndarray) -> np.ndarray:
+    """The two middle values of `values` in sorted order (the middle one twice for an odd count):
+    one rank selected by numpy, the other the largest below it (numpy selects one rank about ten
+    times as fast as two)."""
+    upper = len(values) // 2
+    ranked = np.partition(values, upper)
+    lower = ranked[upper] if len(values) % 2 else ranked[:upper].max()
+    return np.array([lower, ranked[upper]], dtype=values.dtype)
 
 
 def face_exposure(pixels: np.ndarray, box, landmarks) -> dict[str, float | None]:
@@ -255,8 +275,7 @@ def face_exposure(pixels: np.ndarray, box, landmarks) -> dict[str, float | None]
         clipped = float(np.mean(y >= 250))
     # The median of the linear values: the sRGB curve rises, so only the middle one or two luma
     # values need decoding, not every pixel (np.median's result exactly).
-    middle = (len(y) - 1) // 2, len(y) // 2
-    linear = float(np.mean(srgb_to_linear(np.partition(y, middle)[list(middle)])))
+    linear = float(np.mean(srgb_to_linear(_middle_values(y))))
     exposure = math.log2(max(linear, 1e-4) / SKIN_TARGET_LINEAR)
     return {
         "exposure": max(-10.0, min(4.0, exposure)),
