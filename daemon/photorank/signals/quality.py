@@ -67,11 +67,18 @@ def band_sharpness(grey: np.ndarray, size: int = SHARPNESS_PX) -> float | None:
     g1 = cv2.GaussianBlur(g, (0, 0), 1.0)
     g2 = cv2.GaussianBlur(g, (0, 0), 2.0)
     margin = 4  # borders hold padding effects
-    fine = float(np.mean(np.square(g - g1)[margin:-margin, margin:-margin]))
-    coarse = float(np.mean(np.square(g1 - g2)[margin:-margin, margin:-margin]))
+    fine = _mean(np.square(g - g1)[margin:-margin, margin:-margin])
+    coarse = _mean(np.square(g1 - g2)[margin:-margin, margin:-margin])
     if fine + coarse < 1e-6:  # a flat patch: nothing to judge
         return 0.0
     return fine / (fine + coarse)
+
+
+def _mean(values: np.ndarray) -> float:
+    """np.mean(values) for float32 values, without its Python wrapper (which costs more than the
+    sum on an image tile): numpy's own steps, the float32 sum divided by the count as float64,
+    rounded to float32."""
+    return float(np.float32(np.add.reduce(values, axis=None) / np.intp(values.size)))
 
 
 def face_sharpness(pixels: np.ndarray, box, landmarks) -> float | None:
