@@ -106,17 +106,18 @@ OCCLUSIONS = {"sunglasses": draw_sunglasses, "mask": draw_mask}
 
 def occlusion_recall(paths: list[str]) -> dict[str, dict[str, tuple[int, int, int]]]:
     """{occlusion: {engine: (faces, found, matched)}} over the HOG faces of single-person photos."""
-    engines = {"HOG (dlib)": DlibEngine(), "BlazeFace": BlazeFaceEngine()}
+    hog, blazeface = DlibEngine(), BlazeFaceEngine()
+    engines = {"HOG (dlib)": hog, "BlazeFace": blazeface}
     counts = {name: {engine: [0, 0, 0] for engine in engines} for name in OCCLUSIONS}
     for path in paths:
         pixels = load_image(path, max_side=2048).pixels
         image = Image.fromarray(pixels)
-        originals = engines["HOG (dlib)"].detect(pixels)
+        originals = hog.detect(pixels)
         if len(originals) != 1:
             continue
         [face] = originals
         # Identity against each engine's own embedding of the unoccluded face.
-        own = {name: engine.detect(pixels) for name, engine in engines.items()}
+        own = {"HOG (dlib)": originals, "BlazeFace": blazeface.detect(pixels)}
         for occlusion, draw in OCCLUSIONS.items():
             occluded = np.asarray(draw(image, face.landmarks))
             for name, engine in engines.items():

@@ -6,7 +6,9 @@ What digiKam needs to start without a user (found by trying): a digikamrc with a
 `[Album Settings]` key skips the first-run wizard; `[Database Settings]` points its SQLite files
 into a folder of the test's own; `--database-directory` makes it create its schema there; as root
 it needs QTWEBENGINE_DISABLE_SANDBOX=1; it runs under `dbus-run-session`. A collection is a row
-of its `AlbumRoots` table: digiKam scans it at start-up, reading the XMP sidecars.
+of its `AlbumRoots` table: digiKam scans it at start-up, reading the XMP sidecars, and writes the
+`Scanned` setting when that scan is complete (the run that only creates the schema is stopped
+before it scans anything).
 """
 
 from __future__ import annotations
@@ -15,7 +17,6 @@ import pathlib
 import shutil
 import sqlite3
 import subprocess
-import time
 from dataclasses import dataclass
 
 from darktable_session import start_xvfb
@@ -36,7 +37,6 @@ Database Name Similarity={db}/
 Use XMP Sidecar For Reading=true
 """
 INTERNAL_TAGS = "_Digikam_Internal_Tags_"
-SETTLE_SECONDS = 6  # the database unchanged this long after the last photo arrived: the scan is done
 
 
 def missing_program() -> str | None:
@@ -123,16 +123,16 @@ def _has_schema(path: pathlib.Path) -> bool:
 
 
 def _scanned(path: pathlib.Path, photos: int):
-    """A condition: every photo in the database, and nothing changed for SETTLE_SECONDS since."""
-    seen = {"state": None, "since": 0.0}
+    """A condition: digiKam says its scan is complete, every photo is in the database, and nothing
+    changed since the previous look (a second earlier)."""
+    seen = {"state": None}
 
     def done() -> bool:
-        state = (_query(path, "SELECT COUNT(*) FROM Images"), _query(path, "SELECT COUNT(*) FROM ImageTags"),
+        state = (_query(path, "SELECT value FROM Settings WHERE keyword = 'Scanned'"),
+                 _query(path, "SELECT COUNT(*) FROM Images"), _query(path, "SELECT COUNT(*) FROM ImageTags"),
                  _query(path, "SELECT COUNT(*) FROM ImageTagProperties"), _query(path, "SELECT COUNT(*) FROM ImageInformation"))
-        if state != seen["state"]:
-            seen.update(state=state, since=time.monotonic())
-            return False
-        return bool(state[0]) and state[0][0][0] >= photos and time.monotonic() - seen["since"] >= SETTLE_SECONDS
+        settled, seen["state"] = state == seen["state"], state
+        return settled and bool(state[0]) and bool(state[1]) and state[1][0][0] >= photos
 
     return done
 

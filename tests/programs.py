@@ -123,6 +123,15 @@ def children_of() -> dict[int, list[int]]:
     return children
 
 
+def command_line(pid: int) -> str:
+    """A process's command line ('' once it has ended)."""
+    try:
+        with open(f"/proc/{pid}/cmdline") as handle:
+            return handle.read()
+    except OSError:
+        return ""
+
+
 def descendants(pid: int) -> set[int]:
     tree = children_of()
     found, todo = set(), [pid]
@@ -149,12 +158,20 @@ def alive(pids: set[int]) -> set[int]:
 
 class Daemon:
     """A photorankd process with its own socket and cache. `stop` (any signal) checks that no
-    process it started is left running."""
+    process it started is left running.
 
-    def __init__(self, folder, *extra: str, env: dict | None = None, wait: bool = True):
+    Its workers start at the first photo ([daemon] warm_workers = false in a --config of its own,
+    unless `extra` names another): a test daemon rarely needs them before, and warming them costs
+    each start seconds of CPU. `warm=True` keeps the default, workers warm from the start."""
+
+    def __init__(self, folder, *extra: str, env: dict | None = None, wait: bool = True, warm: bool = False):
         self.folder = folder
         self.socket = str(folder / "run" / "photorankd.sock")
         self.cache = str(folder / "faces.sqlite")
+        if not warm and "--config" not in extra:
+            config = folder / "photorankd-cold-workers.toml"
+            config.write_text("[daemon]\nwarm_workers = false\n")
+            extra = ("--config", str(config), *extra)
         self.log = open(folder / "photorankd.log", "a+")
         self.process = start([*PHOTORANKD, "--socket", self.socket, "--cache", self.cache, "--workers", "2", *extra],
                              stderr=self.log, env=env)
@@ -186,6 +203,12 @@ class Daemon:
         """Waits for `condition` while the daemon runs; its log as the failure otherwise."""
         if not wait_for(condition, timeout, self.process):
             raise AssertionError(self.text_log())
+
+    def analysis_workers(self) -> list[int]:
+        """The pids of the workers its forkserver forked."""
+        tree = children_of()
+        forkservers = [pid for pid in tree.get(self.process.pid, []) if "forkserver" in command_line(pid)]
+        return [worker for forkserver in forkservers for worker in tree.get(forkserver, [])]
 
     def note_children(self) -> set[int]:
         """Remember the processes the daemon runs now (call while it works): `stop` checks them."""

@@ -45,8 +45,27 @@ def daemon(tmp_path):
     running.stop()
 
 
+@pytest.fixture
+def warm_daemon(tmp_path):
+    running = Daemon(tmp_path, warm=True)
+    yield running
+    running.stop()
+
+
+def loads(pid: int, library: str) -> bool:
+    try:
+        with open(f"/proc/{pid}/maps") as handle:
+            return library in handle.read()
+    except OSError:
+        return False
+
+
 @pytest.mark.slow
-def test_rank_streams_progress_then_the_same_document_as_the_cli_in_process(daemon, photos, tmp_path):
+def test_rank_streams_progress_then_the_same_document_as_the_cli_in_process(warm_daemon, photos, tmp_path):
+    daemon = warm_daemon
+    # [daemon] warm_workers (the default): both workers run, their models loaded, before any request
+    daemon.wait_until(lambda: len(workers := daemon.analysis_workers()) == 2 and all(loads(pid, "onnxruntime") for pid in workers))
+    assert daemon.status().analyses_started == 0
     folder, reference = photos
     request = pb.RankRequest(references=[pb.ReferencePhoto(path=reference)], paths=[str(folder)])
     progress, report = daemon.rank(request)

@@ -132,7 +132,7 @@ def test_sigterm_stops_the_reindex_and_the_next_start_goes_on(tmp_path, old_cach
         assert again.stop() == 0
 
     config = tmp_path / "off.toml"
-    config.write_text("[daemon]\nreindex_in_background = false\n")
+    config.write_text("[daemon]\nreindex_in_background = false\nwarm_workers = false\n")
     off = Daemon(tmp_path, "--config", str(config))
     try:
         assert off.status().reindex == pb.Reindex(state="off")

@@ -62,6 +62,25 @@ def test_the_hog_detector_read_from_its_saved_copy_finds_what_dlibs_own_finds():
     assert saved[1] == own[1] and saved[2] == own[2]
 
 
+def test_the_model_list_shows_the_saved_hog_detector_once_it_is_saved(tmp_path, monkeypatch):
+    from photorank import models
+    from photorank.faces.dlib_engine import hog_detector, saved_hog_path
+    from photorank.inventory import HOG_DETECTOR, model_inventory
+
+    def listed():
+        [row] = [model for model in model_inventory() if model.name == HOG_DETECTOR]
+        return row
+
+    monkeypatch.setenv(models.DATA_DIR_ENV, str(tmp_path))
+    assert listed().path == saved_hog_path() and not listed().present
+    hog_detector.cache_clear()
+    try:
+        hog_detector()  # the first use saves it
+        assert listed().present
+    finally:
+        hog_detector.cache_clear()  # the other tests' detector is the usual one
+
+
 def test_a_damaged_saved_hog_detector_is_decoded_and_saved_again(tmp_path, monkeypatch):
     import os
 

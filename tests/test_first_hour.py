@@ -270,6 +270,9 @@ def test_models_lists_every_model_where_it_lives_and_whether_present(tmp_path):
     assert smile[0].strip() == "missing: photorank models fetch (or fetched on first use)"
     assert str(tmp_path / "data" / "models" / "fer_emotion_model_quantized.tflite") in done.stdout
     assert "dlib embedding" in done.stdout and "insightface buffalo_l" in done.stdout
+    hog = done.stdout.split("dlib HOG detector", 1)[1].split("\n", 3)
+    assert hog[0].strip() == "missing: photorank models fetch (or saved from dlib on first use)"
+    assert hog[2].strip().startswith(f"at {tmp_path / 'data' / 'models' / 'dlib-'}") and hog[2].endswith("-frontal-face-hog.svm")
 
 
 def test_fetching_the_smile_model_says_so_on_stderr(tmp_path):

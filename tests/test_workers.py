@@ -4,9 +4,10 @@ safe to fork from."""
 from __future__ import annotations
 
 import os
+import pathlib
 from concurrent.futures import ProcessPoolExecutor
 
-from programs import children_of, wait_for
+from programs import children_of, python, wait_for
 from photorank import lifeline
 from photorank.faces.dlib_engine import hog_detector
 from photorank.faces.dlib_models import landmark_predictor
@@ -31,6 +32,23 @@ def test_a_worker_starts_with_dlibs_models_loaded_by_a_forkserver_without_thread
         assert pool.submit(in_the_worker).result() == (1, 1, "1")
         # One thread: forking it copies no other thread's half-held lock.
         assert os.listdir(f"/proc/{forkserver_pid()}/task") == [str(forkserver_pid())]
+
+
+def test_a_forkserver_for_insightface_workers_loads_no_dlib_model():
+    """insightface finds, aligns and embeds faces with its own models: dlib's stay out of memory.
+    In a fresh process: this one's forkserver is started already, for the default engine."""
+    code = f"""
+import sys
+sys.path.insert(0, {str(pathlib.Path(__file__).parent)!r})
+from concurrent.futures import ProcessPoolExecutor
+from photorank import lifeline
+from test_workers import in_the_worker
+lifeline.start_forkserver("insightface")
+with ProcessPoolExecutor(1, mp_context=lifeline.forkserver_context()) as pool:
+    print(pool.submit(in_the_worker).result())
+"""
+    done = python(code)
+    assert done.stdout.strip() == "(0, 0, '1')", done.stderr
 
 
 def test_started_workers_load_their_own_models_before_any_photo(tmp_path):

@@ -13,6 +13,13 @@ EXIFTOOL = shutil.which("exiftool")
 needs_exiftool = pytest.mark.skipif(EXIFTOOL is None, reason="exiftool not installed (Debian: libimage-exiftool-perl)")
 
 
+@pytest.fixture(scope="module")
+def cache_file(tmp_path_factory) -> str:
+    """One face cache for the module's runs: each test's copy of the demo photos is known there by
+    its content, so only the first run analyses them (what is written back is what is tested here)."""
+    return str(tmp_path_factory.mktemp("cache") / "faces.sqlite")
+
+
 def photorank(*args: str, cache: str | None = None):
     ranking = ["--quiet", "--cache", cache] if cache else []
     return programs.photorank(*args, *ranking)

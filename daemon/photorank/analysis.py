@@ -155,24 +155,25 @@ def analyse_guarded(path: str, engine: FaceEngine, measuring: MeasuringSettings)
         return ImageRecord(path=path, error=f"analysis failed: {type(error).__name__}: {error}"), False
 
 
-def preload_for_workers() -> None:
-    """Run once in the forkserver before it forks the workers (forkserver_preload.py): the modules
-    they import, and dlib's 68-point predictor and HOG detector, plain memory that the forked
-    workers share copy-on-write instead of each loading them again (about 1.3 s of a worker's
-    start, docs/benchmarks.md). Nothing here may start a thread (forking a process with threads is
-    unsafe): onnxruntime, whose import starts one, its sessions and LiteRT's interpreters are each
-    worker's own. What fails here is left to the workers, which load it again and say why."""
-    for module in ("cv2", "threadpoolctl", "ai_edge_litert.interpreter", f"{__package__}.signals"):
+def preload_for_workers(engine: str) -> None:
+    """Run once in the forkserver before it forks the workers of the engine named `engine`
+    (forkserver_preload.py): the modules they import, and the models the engine shares among its
+    workers (EngineSpec.shared_models: dlib's 68-point predictor and HOG detector for the dlib and
+    BlazeFace engines, nothing for insightface), plain memory that the forked workers share
+    copy-on-write instead of each loading them again (about 1.3 s of a worker's start,
+    docs/benchmarks.md). The library's modules too: a new worker runs the parent's main script
+    again (multiprocessing does, for what it pickles by name), and the CLI's, the daemon's and the
+    benchmarks' all import the library (0.1 s a worker). Nothing here may start a thread (forking a
+    process with threads is unsafe): onnxruntime, whose import starts one, its sessions and
+    LiteRT's interpreters are each worker's own. What fails here is left to the workers, which load
+    it again and say why."""
+    for module in ("cv2", "threadpoolctl", "ai_edge_litert.interpreter", f"{__package__}.signals", f"{__package__}.library"):
         with contextlib.suppress(Exception):
             importlib.import_module(module)
-    with contextlib.suppress(Exception):
-        engines()
-    with contextlib.suppress(Exception):  # without dlib (an insightface-only installation) nothing is shared
-        from .faces.dlib_engine import hog_detector
-        from .faces.dlib_models import landmark_predictor
-
-        landmark_predictor()
-        hog_detector()
+    with contextlib.suppress(Exception):  # e.g. dlib not installed
+        shared_models = engines()[engine].shared_models
+        if shared_models is not None:
+            shared_models()
 
 
 _worker_engine: FaceEngine | None = None

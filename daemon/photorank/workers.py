@@ -92,6 +92,11 @@ class Analyser:
         # In a thread: each fork waits for the forkserver, which may still be loading (forkserver_preload.py).
         threading.Thread(target=self._fork_workers, args=(pool,), name="photorank-workers-start", daemon=True).start()
 
+    def start_forkserver(self) -> None:
+        """Start the forkserver that forks the workers now, unless it runs already (the daemon:
+        from its main thread, lifeline.start_forkserver); it loads what this engine's workers share."""
+        lifeline.start_forkserver(self._start[0].name)
+
     def _fork_workers(self, pool: ProcessPoolExecutor) -> None:
         with contextlib.suppress(RuntimeError):  # closed meanwhile
             for _ in range(self.workers):
@@ -100,6 +105,7 @@ class Analyser:
     def _running_pool(self) -> ProcessPoolExecutor:
         """The pool, made if there is none (called holding the lock)."""
         if self._pool is None:
+            self.start_forkserver()
             # forkserver: workers never inherit the request threads or the open cache.
             # Tied to this process (lifeline): no worker outlives it, even after kill -9.
             self._pool = ProcessPoolExecutor(

@@ -28,6 +28,8 @@ CAROL_BOX = '<rect x="96" y="108" width="64" height="72"/>'
 
 
 def _collection(folder):
+    """The photos with each host's sidecar and one without (for Alice), and Carol's photo: the
+    user named her face in digiKam (its sidecar), photorank then ranks Carol."""
     from PIL import Image
 
     folder.mkdir()
@@ -40,14 +42,34 @@ def _collection(folder):
     plain = folder / "plain.jpg"
     Image.new("RGB", (640, 480), (10, 10, 10)).save(plain, quality=90)
     photos[plain.name] = (plain, None)
-    return photos
+    carol = folder / "carol.jpg"
+    Image.new("RGB", (640, 480), (90, 100, 60)).save(carol, quality=90)
+    next(host for host in HOSTS if host.host == "digikam").write(carol.with_name(carol.name + ".xmp"), carol)
+    return photos, carol
 
 
-def test_digikam_shows_the_users_data_before_after_our_write_and_after_undo(tmp_path, monkeypatch):
-    # as importing cv2 in an earlier test leaves it: Qt pointed into the OpenCV wheel
-    monkeypatch.setenv("QT_QPA_PLATFORM_PLUGIN_PATH", str(tmp_path / "not Qt plugins"))
-    photos = _collection(tmp_path / "photos")
-    before = import_folder(tmp_path / "photos", tmp_path / "before")
+@pytest.fixture(scope="module")
+def imported(tmp_path_factory):
+    """One collection as digiKam files it before our write, after it and after undo (each import
+    a digiKam run of its own; the two tests share them): (Alice's photos, Carol's, before, after, undone)."""
+    work = tmp_path_factory.mktemp("digikam")
+    with pytest.MonkeyPatch.context() as monkeypatch:
+        # as importing cv2 in an earlier test leaves it: Qt pointed into the OpenCV wheel
+        monkeypatch.setenv("QT_QPA_PLATFORM_PLUGIN_PATH", str(work / "not Qt plugins"))
+        photos, carol = _collection(work / "photos")
+        before = import_folder(work / "photos", work / "before")
+        for rank, (image, _) in enumerate(photos.values(), start=1):
+            assert xw.write_rating(image, make_rating("Alice", rank=rank, stars=4)).ok
+        assert xw.write_rating(carol, make_rating("Carol", rank=1, stars=4)).ok
+        after = import_folder(work / "photos", work / "after")
+        for image in [*(image for image, _ in photos.values()), carol]:
+            assert xw.undo(image).ok
+        undone = import_folder(work / "photos", work / "undone")
+    return photos, carol, before, after, undone
+
+
+def test_digikam_shows_the_users_data_before_after_our_write_and_after_undo(imported):
+    photos, _, before, after, restored = imported
     for name, (_, host) in photos.items():
         if host is not None:
             assert before[name].rating == host.rating, name
@@ -55,9 +77,6 @@ def test_digikam_shows_the_users_data_before_after_our_write_and_after_undo(tmp_
             leaves = {tag.split("/")[-1] for tag in before[name].tags}
             assert {path[-1] for path in host.keywords} <= leaves, (name, before[name].tags)
 
-    for rank, (image, _) in enumerate(photos.values(), start=1):
-        assert xw.write_rating(image, make_rating("Alice", rank=rank, stars=4)).ok
-    after = import_folder(tmp_path / "photos", tmp_path / "after")
     for rank, (name, (_, host)) in enumerate(photos.items(), start=1):
         filed = after[name]
         assert filed.rating == (4 if host is None else host.rating), name
@@ -69,27 +88,15 @@ def test_digikam_shows_the_users_data_before_after_our_write_and_after_undo(tmp_
         assert "People/Alice" in filed.persons and not any(p.startswith("photorank") for p in filed.persons), name
     assert ("People/Carol", CAROL_BOX) in after["digikam.jpg"].faces
 
-    for image, _ in photos.values():
-        assert xw.undo(image).ok
-    restored = import_folder(tmp_path / "photos", tmp_path / "undone")
     assert restored == {name: before[name] for name in restored}
     assert set(restored) == set(before)
 
 
-def test_a_person_the_user_already_filed_in_digikam_stays_their_person(tmp_path, monkeypatch):
+def test_a_person_the_user_already_filed_in_digikam_stays_their_person(imported):
     """The user named Carol's face in digiKam (People/Carol, her region); photorank then ranks
     Carol: her region stays filed under People/Carol, never under photorank's keyword node."""
-    monkeypatch.setenv("QT_QPA_PLATFORM_PLUGIN_PATH", str(tmp_path / "not Qt plugins"))
-    from PIL import Image
-
-    digikam = next(host for host in HOSTS if host.host == "digikam")
-    (tmp_path / "photos").mkdir()
-    image = tmp_path / "photos" / "carol.jpg"
-    Image.new("RGB", (640, 480), (90, 100, 60)).save(image, quality=90)
-    digikam.write(image.with_name(image.name + ".xmp"), image)
-
-    assert xw.write_rating(image, make_rating("Carol", rank=1, stars=4)).ok
-    filed = import_folder(tmp_path / "photos", tmp_path / "after")["carol.jpg"]
+    _, carol, _, after, _ = imported
+    filed = after[carol.name]
     assert "photorank/Carol/rank 001" in filed.tags, filed.tags
     assert ("People/Carol", CAROL_BOX) in filed.faces, filed.faces
     assert filed.persons == {"People/Carol"}, filed.persons

@@ -56,6 +56,9 @@ class EngineSpec:
     summary: str
     # `auto` runs this engine when it says yes, given the options (e.g. its model files are on disk).
     chosen_by_auto: Callable[[dict], bool] | None = None
+    # Loads the models every worker of this engine reads, once in the forkserver that forks them
+    # (analysis.preload_for_workers): plain memory only, no thread may start.
+    shared_models: Callable[[], None] | None = None
 
 
 # Every engine takes these [analysis] settings (onnx_providers: its onnxruntime sessions').
@@ -93,6 +96,11 @@ def engine_for_detector(detector: str) -> str:
         if spec.detector == detector:
             return spec.name
     raise ValueError(f"unknown face detector {detector!r}: choose {', '.join(detector_names())}")
+
+
+def engine_name(engine: FaceEngine) -> str:
+    """The registered name of an engine that load_engine made (the one `auto` chose)."""
+    return next(spec.name for spec in engines().values() if isinstance(engine, spec.factory))
 
 
 def load_engine(name: str = "auto", **options) -> FaceEngine:

@@ -20,7 +20,7 @@ import numpy as np
 from ..records import DetectedFace
 from . import EngineSpec, EngineUnavailable
 from .blazeface import LAYOUT, BlazeFaceDetector, Detection, iou
-from .dlib_engine import ResNetEmbedding, clip_box, dlib_version, hog_boxes, hog_upsampling
+from .dlib_engine import ResNetEmbedding, clip_box, dlib_version, hog_boxes, hog_upsampling, load_shared_models
 from .dlib_models import RESNET, landmark_predictor, model_path
 from .onnx_providers import CPU
 
@@ -149,4 +149,5 @@ ENGINE = EngineSpec(
     name="blazeface", detector="blazeface", section="blazeface", factory=BlazeFaceEngine,
     options=frozenset({"min_score", "min_score_without_hog", "merge_iou", "threads", "embedding"}),
     summary="MediaPipe BlazeFace (LiteRT), dlib 68 landmarks and ResNet embedding (offline default; finds masked faces)",
+    shared_models=load_shared_models,
 )

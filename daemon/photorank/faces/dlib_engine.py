@@ -146,6 +146,13 @@ def hog_detector():
     return detector
 
 
+def load_shared_models() -> None:
+    """dlib's 68-point predictor and HOG detector, which the dlib and BlazeFace engines' workers
+    read: loaded once in the forkserver, the forked workers share them copy-on-write."""
+    landmark_predictor()
+    hog_detector()
+
+
 def hog_upsampling(face_px: float) -> float:
     """The factor that brings a `face_px` face up to HOG's window (1 for faces already that large)."""
     return max(1.0, HOG_WINDOW_PX / face_px)
@@ -194,4 +201,5 @@ def clip_box(x: int, y: int, w: int, h: int, width: int, height: int) -> tuple[i
 ENGINE = EngineSpec(
     name="dlib", detector="hog", section="dlib", factory=DlibEngine, options=frozenset({"upsample_limit_px", "embedding"}),
     summary="dlib HOG detector, 68 landmarks and ResNet embedding (for comparison with blazeface)",
+    shared_models=load_shared_models,
 )
