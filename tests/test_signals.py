@@ -450,6 +450,30 @@ def test_tone_levels_from_the_histogram_are_numpys_median_and_percentile():
         assert tone_levels(sample) == pytest.approx(expected, rel=1e-6, abs=1e-9)
 
 
+def test_quality_statistics_taken_the_fast_way_are_numpys():
+    """The shortcuts quality.py takes for speed give numpy's plain results exactly: row medians,
+    the middle values, the mean, masked pixels and the flat-tile test (at its threshold too)."""
+    from photorank.signals.quality import FLAT_TILE_STD, _flat, _masked, _mean, _middle_values, _row_medians
+
+    rng = np.random.default_rng(14)
+    for rows, columns in ((7, 1), (5, 8), (33, 64), (64, 33)):
+        steps = rng.integers(0, 40, (rows, columns)).astype(np.int16)
+        levels = rng.random((rows, columns)).astype(np.float32)
+        for values in (steps, levels):
+            assert np.array_equal(_row_medians(values), np.median(values, axis=1))
+            flat = values.ravel()
+            middle = ((flat.size - 1) // 2, flat.size // 2)
+            assert np.array_equal(_middle_values(flat), np.partition(flat, middle)[list(middle)])
+        assert [_mean(levels), _mean(levels.T)] == [float(np.mean(levels)), float(np.mean(levels.T))]
+    pixels = rng.integers(0, 256, (20, 30, 3), dtype=np.uint8)[::2, 1:]
+    mask = rng.random(pixels.shape[:2]) < 0.4
+    assert np.array_equal(_masked(pixels, mask), pixels[mask])
+    assert np.array_equal(_masked(pixels[:, :, 0], mask), pixels[:, :, 0][mask])
+    two_levels = np.tile(np.array([0, 2 * FLAT_TILE_STD], np.uint8), (16, 8))  # deviation exactly at the threshold
+    for patch in (two_levels, np.vstack([two_levels, [[4] * 16]]), pixels[:, :, 1]):
+        assert _flat(patch) == (float(patch.std()) < FLAT_TILE_STD)
+
+
 def test_face_cut_by_the_frame_edge(engine, smile_model):
     pixels, face = _portrait(engine)
     assert measure_face(pixels, face)["edge_cut"] == 0.0

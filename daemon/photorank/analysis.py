@@ -161,10 +161,13 @@ def preload_for_workers(engine: str) -> None:
     workers (EngineSpec.shared_models: dlib's 68-point predictor and HOG detector for the dlib and
     BlazeFace engines, nothing for insightface), plain memory that the forked workers share
     copy-on-write instead of each loading them again (about 1.3 s of a worker's start,
-    docs/benchmarks.md). Nothing here may start a thread (forking a process with threads is
-    unsafe): onnxruntime, whose import starts one, its sessions and LiteRT's interpreters are each
-    worker's own. What fails here is left to the workers, which load it again and say why."""
-    for module in ("cv2", "threadpoolctl", "ai_edge_litert.interpreter", f"{__package__}.signals"):
+    docs/benchmarks.md). The library's modules too: a new worker runs the parent's main script
+    again (multiprocessing does, for what it pickles by name), and the CLI's, the daemon's and the
+    benchmarks' all import the library (0.1 s a worker). Nothing here may start a thread (forking a
+    process with threads is unsafe): onnxruntime, whose import starts one, its sessions and
+    LiteRT's interpreters are each worker's own. What fails here is left to the workers, which load
+    it again and say why."""
+    for module in ("cv2", "threadpoolctl", "ai_edge_litert.interpreter", f"{__package__}.signals", f"{__package__}.library"):
         with contextlib.suppress(Exception):
             importlib.import_module(module)
     with contextlib.suppress(Exception):  # e.g. dlib not installed
