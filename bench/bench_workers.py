@@ -89,6 +89,9 @@ def bench_pieces(engine: str | None) -> None:
     settings = load_settings(None)
     choice = analysis.engine_choice(engine, settings)
     began = lap(pieces, "photorank's modules, settings", began)
+    from photorank import library  # noqa: F401 - a worker imports it again when it re-runs the parent's main script
+
+    began = lap(pieces, "the library (the main script's imports)", began)
     from ai_edge_litert import interpreter  # noqa: F401
 
     began = lap(pieces, "LiteRT (import)", began)
@@ -112,7 +115,8 @@ def bench_pieces(engine: str | None) -> None:
     began = time.perf_counter()
     analysis.analyse(package_image(PHOTO), built, settings.measuring)
     pieces["first photo's own models (ResNet session, LiteRT interpreters, ...)"] = first - (time.perf_counter() - began)
-    preloaded = {"numpy, OpenCV", "photorank's modules, settings", "LiteRT (import)", "dlib 68-point predictor", "dlib HOG detector"}
+    preloaded = {"numpy, OpenCV", "photorank's modules, settings", "the library (the main script's imports)", "LiteRT (import)",
+                 "dlib 68-point predictor", "dlib HOG detector"}
     print(f"one worker's pieces ({built.id}): " + "; ".join(
         f"{name} {1000 * seconds:.0f} ms{' (preloaded)' if name in preloaded else ''}" for name, seconds in pieces.items()))
     shared = sum(seconds for name, seconds in pieces.items() if name in preloaded)

@@ -131,3 +131,10 @@ def occlusion_recall(paths: list[str]) -> dict[str, dict[str, tuple[int, int, in
                     tally[2] += reference is not None and bool(
                         found[index].embedding @ own[name][reference].embedding >= engine.match_threshold)
     return {occlusion: {name: tuple(tally) for name, tally in by_engine.items()} for occlusion, by_engine in counts.items()}
+
+
+def added_up(recalls: list[dict[str, dict[str, tuple[int, int, int]]]]) -> dict[str, dict[str, tuple[int, int, int]]]:
+    """occlusion_recall's counts over several parts of the photos, as over all of them."""
+    return {occlusion: {name: tuple(int(sum(counts)) for counts in zip(*(recall[occlusion][name] for recall in recalls)))
+                        for name in by_engine}
+            for occlusion, by_engine in recalls[0].items()}

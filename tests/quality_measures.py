@@ -145,6 +145,12 @@ def crop_signals(path: str, settings: MeasuringSettings | None = None, side: int
 
 
 
+def eyes_open_of(paths: list[str]) -> list[float | None]:
+    """crop_signals' eyes_open of each crop."""
+    return [crop_signals(path)["eyes_open"] for path in paths]
+
+
+
 def roc_auc(positives: list, negatives: list) -> float:
     """The probability that a positive outranks a negative (ties count half); None values left out."""
     pos = np.asarray([value for value in positives if value is not None], dtype=np.float64)

@@ -6,7 +6,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from PIL import Image, ImageOps
-from detector_comparison import compare_all, draw_mask, draw_sunglasses, occlusion_recall, shared_photos
+from both_cores import in_parts
+from detector_comparison import added_up, compare_all, draw_mask, draw_sunglasses, occlusion_recall, shared_photos
 from shared_data import shared_folder
 
 from photorank.config import ConfigError, default_settings, settings_with
@@ -256,7 +257,7 @@ def test_engine_is_cheap_to_create_and_loads_models_on_first_use():
 @pytest.mark.slow
 def test_finds_every_face_hog_finds_from_40_px_on_shared_photos():
     shared_folder("people")
-    rows, _, _ = compare_all(shared_photos("people", "cast"))
+    rows = [row for part, _, _ in in_parts(compare_all, shared_photos("people", "cast")) for row in part]
     assert sum(len(row.hog_boxes) for row in rows) > 100
     assert [(row.path, row.missed) for row in rows if row.missed] == []
     # False or extra detections stay few (each is listed by bench/bench_detection.py).
@@ -267,7 +268,7 @@ def test_finds_every_face_hog_finds_from_40_px_on_shared_photos():
 def test_masked_faces_are_found_where_hog_loses_them():
     folder = shared_folder("people")
     singles = sorted(str(p) for p in folder.iterdir() if p.name.startswith(("obama", "biden", "kit", "rose")))
-    recall = occlusion_recall(singles)
+    recall = added_up(in_parts(occlusion_recall, singles))
     faces, found, identified = recall["mask"]["BlazeFace"]
     assert faces >= 8 and found == faces and identified >= faces - 1
     assert recall["mask"]["HOG (dlib)"][1] < found

@@ -45,6 +45,14 @@ def daemon(tmp_path):
     running.stop()
 
 
+@pytest.fixture(scope="module")
+def idle_daemon(tmp_path_factory):
+    """One daemon for the tests that only look at it (no request that changes its state)."""
+    running = Daemon(tmp_path_factory.mktemp("idle-daemon"))
+    yield running
+    running.stop()
+
+
 @pytest.fixture
 def warm_daemon(tmp_path):
     running = Daemon(tmp_path, warm=True)
@@ -132,7 +140,8 @@ def pb_options(**options):
     return XmpOptions(**options)
 
 
-def test_health_and_reflection(daemon):
+def test_health_and_reflection(idle_daemon):
+    daemon = idle_daemon
     health = health_pb2_grpc.HealthStub(daemon.channel)
     for service in ("", "photorank.v1.Photorank"):
         assert health.Check(health_pb2.HealthCheckRequest(service=service)).status == health_pb2.HealthCheckResponse.SERVING
@@ -142,7 +151,8 @@ def test_health_and_reflection(daemon):
     assert {"photorank.v1.Photorank", "grpc.health.v1.Health", "grpc.reflection.v1alpha.ServerReflection"} <= names
 
 
-def test_socket_is_private(daemon):
+def test_socket_is_private(idle_daemon):
+    daemon = idle_daemon
     assert stat.S_IMODE(os.stat(daemon.socket).st_mode) == 0o600
     assert stat.S_IMODE(os.stat(os.path.dirname(daemon.socket)).st_mode) == 0o700
 

@@ -15,6 +15,7 @@ from programs import Daemon, photorank
 
 from photorank.cache import FaceCache
 from photorank.faces import DEFAULT_ENGINE
+from photorank.library import Library
 from photorank.v1 import photorank_pb2 as pb
 
 pytestmark = pytest.mark.slow
@@ -29,7 +30,8 @@ OTHER_ENGINE = "dlib" if DEFAULT_ENGINE == "blazeface" else "blazeface"
 def old_cache(tmp_path, demo_collection):
     """(the demo collection's copy, the reference, the old analysis key): a cache in tmp_path in
     which the demo photos and re-encoded copies of them (in `earlier/`, first in path order) were
-    indexed by a daemon running another engine than the default one."""
+    indexed under another engine than the default one (by the library a daemon serves, here in
+    this process: the same cache, without a daemon's start)."""
     source, reference = demo_collection
     photos, earlier = tmp_path / "photos", tmp_path / "earlier"
     shutil.copytree(source, photos)
@@ -37,13 +39,10 @@ def old_cache(tmp_path, demo_collection):
     for path in sorted(photos.iterdir()):
         for quality in EARLIER_QUALITIES:
             Image.open(path).save(earlier / f"q{quality}_{path.name}", quality=quality)
-    daemon = Daemon(tmp_path, "--engine", OTHER_ENGINE)
-    try:
+    with Library(engine=OTHER_ENGINE, cache_path=str(tmp_path / "faces.sqlite"), workers=2) as library:
         for folder in (earlier, photos):
-            assert list(daemon.stub.Index(pb.IndexRequest(paths=[str(folder)])))[-1].report.analysed > 0
-        old_key = daemon.status().analysis_key
-    finally:
-        assert daemon.stop() == 0
+            assert library.index([str(folder)]).analysed > 0
+        old_key = library.key
     return photos, reference, old_key
 
 

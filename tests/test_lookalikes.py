@@ -24,10 +24,11 @@ EXIFTOOL = shutil.which("exiftool")
 
 
 @pytest.fixture(scope="module")
-def cast(tmp_path_factory):
-    """(cast folder, face cache, crops in which a face is found)."""
+def cast(people_cache):
+    """(cast folder, face cache, crops in which a face is found). The session's cache of the
+    shared photos: test_identity_stability has analysed the cast there under this engine."""
     folder = shared_folder("cast")
-    cache = str(tmp_path_factory.mktemp("cast-cache") / "faces.sqlite")
+    cache = people_cache
     _, records = index_paths([str(folder)], engine="dlib", cache_path=cache)
     with_face = {os.path.basename(path) for path, record in records.items() if record.faces}
     return folder, cache, with_face

@@ -15,6 +15,7 @@ from photorank.faces import load_engine
 from photorank.faces import resnet_onnx
 from photorank.faces.dlib_models import LANDMARKS_68, RESNET, landmark_predictor, model_path
 from photorank.images import load_image
+from both_cores import in_parts
 from shared_data import shared_folder
 
 
@@ -94,19 +95,25 @@ def test_other_dlib_files_are_not_taken_for_the_network(dat_bytes):
         resnet_onnx.read_dlib_network(dat_bytes[: len(dat_bytes) // 2])
 
 
-@pytest.mark.slow
-def test_engine_embeddings_match_dlib_on_the_shared_people_photos(converted):
-    people = shared_folder("people")
+def cosines_onnx_to_dlib(paths: list) -> list[float]:
+    """Each face dlib's HOG finds in the photos (at 800 px): its onnxruntime and dlib embeddings' cosine."""
     onnx_engine = load_engine("dlib", embedding="onnxruntime")
     dlib_engine = load_engine("dlib", embedding="dlib")
     cosines = []
     detector = dlib.get_frontal_face_detector()
-    for path in sorted(people.iterdir()):
+    for path in paths:
         pixels = load_image(str(path), max_side=800).pixels
         rects = detector(pixels, 1)
         shapes = [landmark_predictor()(pixels, rect) for rect in rects]
         found, expected = onnx_engine.embed_faces(pixels, shapes), dlib_engine.embed_faces(pixels, shapes)
-        cosines += list(np.sum(found * expected, axis=1))
+        cosines += [float(cosine) for cosine in np.sum(found * expected, axis=1)]
+    return cosines
+
+
+@pytest.mark.slow
+def test_engine_embeddings_match_dlib_on_the_shared_people_photos(converted):
+    people = shared_folder("people")
+    cosines = [cosine for part in in_parts(cosines_onnx_to_dlib, sorted(people.iterdir())) for cosine in part]
     print(f"min cosine onnxruntime vs dlib over {len(cosines)} faces of ../shared/data/people: {min(cosines):.7f}")
     assert len(cosines) >= 40
     assert min(cosines) >= resnet_onnx.MIN_COSINE
