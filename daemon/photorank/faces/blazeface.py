@@ -52,10 +52,12 @@ LEVEL_RATIO = 3.0
 # 1.5 runs of it, so a worker builds at most one per side, on first use, and keeps it; a side
 # depends on the level alone, never on the photos read before (the same photo, the same boxes).
 # Few sides: an interpreter holds about 190 bytes a pixel of its input (28 MB at 384), so these
-# five take about 90 MB a worker. Chosen for the fewest pixels over photos of 640 to 2048 px of
-# aspects 1:1 to 2:1: 384 fits a 2048 x 1365 photo's finest level in 6 tiles, 416 a 1200 x 800
-# one's in 2; every side of 192 to 512 by 32 would read 6 % fewer pixels with 3 times the memory.
-TILE_SIDES = (192, 256, 320, 384, 416)
+# four take about 100 MB a worker; 384 fits a 2048 x 1365 photo's finest level in 6 tiles, 416 a
+# 1200 x 800 one's in 2. None under 320: smaller tiles read 1 % fewer pixels on a web-size mix but
+# put more faces near a tile's edge, where the model, seeing less around them, loses weak ones (a
+# turned 45-px face of a group in a 1280 x 853 frame was lost at 9 of 36 places with 256-px
+# tiles, at 2 with these sides as with 384-px tiles everywhere).
+TILE_SIDES = (320, 352, 384, 416)
 # A run's fixed cost (about 0.5 ms) in pixels of model input: fewer, larger tiles win ties.
 RUN_COST_PX = 7000
 # How the full-range model reads the image, part of the engine's id: another layout gives other
