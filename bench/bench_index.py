@@ -11,7 +11,10 @@ re-encoded at 24 MP, the size a photographer's camera writes.
   (full-resolution decode, dlib's HOG detector upsampled once at full size as face_recognition
   does by default, one process, no cache). Faces found by each are counted, to show nothing is
   lost; photorank's time per photo on one worker is printed too. `--engine dlib` measures
-  the HOG engine instead.
+  the HOG engine instead. The web-size photos are indexed twice: as they are (50 with the shared
+  photos), where photorank's fixed start (about 1.3 s: its worker processes and their models) is a
+  large share, and as a first import of `--import-photos` (400) photos, the size of a real
+  import, made of them and changed copies (mirrored, darker: other files, other pixels).
 - stages: where one worker's CPU time goes on the web-size photos and on the 24 MP ones (decode,
   faces, face signals, image signals and thumbnail), per photo, and the cost per face of the
   photographer's signals.
@@ -153,20 +156,28 @@ def _stage_seconds(paths: list[str], engine: FaceEngine) -> tuple[dict[str, floa
     return stages, faces
 
 
-def make_rerank_folder(folder: str, count: int) -> tuple[str, str]:
-    """`count` distinct photos: the example collection and the corpus in slightly changed copies."""
-    collection, reference = make_demo_collection(os.path.join(folder, "demo"))
-    photos = os.path.join(folder, "photos")
-    os.makedirs(photos)
-    # the person's own photos first, so that even a small folder has them in it (no person, exit 1)
-    sources = collect_images([collection])[0] + source_photos()
+def changed_copies(sources: list[str], count: int, folder: str) -> list[str]:
+    """`count` distinct photos in `folder`: the sources, then again mirrored, then darker, and so on
+    (other pixels and another file each time: nothing is found in a cache)."""
+    os.makedirs(folder)
+    paths = []
     for index in range(count):
         image = Image.open(sources[index % len(sources)]).convert("RGB")
         variant = index // len(sources)
         if variant % 2:
             image = ImageOps.mirror(image)
         image = ImageEnhance.Brightness(image).enhance(1.0 - 0.04 * (variant // 2))
-        image.save(os.path.join(photos, f"{index:04d}.jpg"), quality=88)
+        paths.append(os.path.join(folder, f"{index:04d}.jpg"))
+        image.save(paths[-1], quality=88)
+    return paths
+
+
+def make_rerank_folder(folder: str, count: int) -> tuple[str, str]:
+    """`count` distinct photos: the example collection and the corpus in slightly changed copies."""
+    collection, reference = make_demo_collection(os.path.join(folder, "demo"))
+    photos = os.path.join(folder, "photos")
+    # the person's own photos first, so that even a small folder has them in it (no person, exit 1)
+    changed_copies(collect_images([collection])[0] + source_photos(), count, photos)
     return photos, reference
 
 
@@ -193,6 +204,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--photos", type=int, default=300, help="photos in the re-rank folder")
     parser.add_argument("--camera", type=int, default=12, help="24 MP photos in the cold-index corpus")
+    parser.add_argument("--import-photos", type=int, default=400,
+                        help="web-size photos in the first-import corpus (the web-size photos and changed copies; 0: none)")
     parser.add_argument("--engine", help="photorank's face engine (default: the configured one, auto)")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as folder:
@@ -201,6 +214,9 @@ def main() -> None:
         camera = [p for p in paths if os.path.basename(p).startswith("camera_")]
         print(f"machine: {os.cpu_count()} cores")
         bench_cold(web, "web-size photos as published", args.engine)
+        if args.import_photos:
+            first_import = changed_copies(web, args.import_photos, os.path.join(folder, "import"))
+            bench_cold(first_import, "a first import: those photos and changed copies", args.engine)
         if camera:
             bench_cold(camera, "24 MP camera-size JPEGs", args.engine)
         bench_stages(web, "web-size", args.engine)

@@ -146,7 +146,7 @@ def test_photos_only_in_sub_folders_ask_for_r(collection, tmp_path, shared_cache
     for month, photo in (("05", "portrait.jpg"), ("06", "portrait_dark.jpg")):
         (top / month).mkdir(parents=True)
         shutil.copy(os.path.join(folder, photo), top / month)
-    done = photorank("rank", "--ref", reference, str(top))
+    done = photorank("rank", "--ref", reference, str(top), "--cache", shared_cache)
     assert_one_line_error(done, 1, f"no photos in {top}; 2 sub-folder(s) hold photos: add -r")
     done = photorank("rank", "--ref", reference, str(top), "-r", "--cache", shared_cache, "--quiet")
     assert done.returncode == 0 and "2 photo(s) with the person" in done.stdout
