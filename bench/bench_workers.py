@@ -85,6 +85,7 @@ def bench_pieces(engine: str | None) -> None:
     began = lap(pieces, "numpy, OpenCV", began)
     from photorank import analysis, signals  # noqa: F401
     from photorank.config import load_settings
+    from photorank.faces import engine_name, engines
 
     settings = load_settings(None)
     choice = analysis.engine_choice(engine, settings)
@@ -115,8 +116,9 @@ def bench_pieces(engine: str | None) -> None:
     began = time.perf_counter()
     analysis.analyse(package_image(PHOTO), built, settings.measuring)
     pieces["first photo's own models (ResNet session, LiteRT interpreters, ...)"] = first - (time.perf_counter() - began)
-    preloaded = {"numpy, OpenCV", "photorank's modules, settings", "the library (the main script's imports)", "LiteRT (import)",
-                 "dlib 68-point predictor", "dlib HOG detector"}
+    preloaded = {"numpy, OpenCV", "photorank's modules, settings", "the library (the main script's imports)", "LiteRT (import)"}
+    if engines()[engine_name(built)].shared_models is not None:  # dlib's models, for the engines that read them
+        preloaded |= {"dlib 68-point predictor", "dlib HOG detector"}
     print(f"one worker's pieces ({built.id}): " + "; ".join(
         f"{name} {1000 * seconds:.0f} ms{' (preloaded)' if name in preloaded else ''}" for name, seconds in pieces.items()))
     shared = sum(seconds for name, seconds in pieces.items() if name in preloaded)
