@@ -123,13 +123,23 @@ def children_of() -> dict[int, list[int]]:
     return children
 
 
-def command_line(pid: int) -> str:
-    """A process's command line ('' once it has ended)."""
+def proc_text(pid: int, name: str) -> str:
+    """A process's /proc/PID/NAME (cmdline, maps...), '' once it has ended."""
     try:
-        with open(f"/proc/{pid}/cmdline") as handle:
+        with open(f"/proc/{pid}/{name}") as handle:
             return handle.read()
     except OSError:
         return ""
+
+
+def forkservers_under(pid: int) -> list[int]:
+    """The children of `pid` that are multiprocessing's forkserver (the workers' parent)."""
+    return [child for child in children_of().get(pid, []) if "forkserver" in proc_text(child, "cmdline")]
+
+
+def loads(pid: int, library: str) -> bool:
+    """The process has a shared library (or model file) of that name mapped into its memory."""
+    return library in proc_text(pid, "maps")
 
 
 def descendants(pid: int) -> set[int]:
@@ -207,8 +217,7 @@ class Daemon:
     def analysis_workers(self) -> list[int]:
         """The pids of the workers its forkserver forked."""
         tree = children_of()
-        forkservers = [pid for pid in tree.get(self.process.pid, []) if "forkserver" in command_line(pid)]
-        return [worker for forkserver in forkservers for worker in tree.get(forkserver, [])]
+        return [worker for forkserver in forkservers_under(self.process.pid) for worker in tree.get(forkserver, [])]
 
     def note_children(self) -> set[int]:
         """Remember the processes the daemon runs now (call while it works): `stop` checks them."""

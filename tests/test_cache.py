@@ -13,7 +13,7 @@ import textwrap
 
 import numpy as np
 import pytest
-from programs import descendants, start
+from programs import descendants, proc_text, start
 from photorank import cache as cache_module
 from photorank.workers import Analyser
 from photorank.cache import SCHEMA_VERSION, FaceCache, fingerprint
@@ -318,7 +318,7 @@ def test_a_worker_that_dies_fails_only_its_photos_and_the_run_goes_on(demo_colle
     with Library(cache_path=cache_file, workers=1) as library:
         def kill_the_worker(event):  # after the first photo: the worker is busy with the next
             if event.path and not killed:
-                workers = [pid for pid in descendants(os.getpid()) if "forkserver" in open(f"/proc/{pid}/cmdline").read()]
+                workers = [pid for pid in descendants(os.getpid()) if "forkserver" in proc_text(pid, "cmdline")]
                 os.kill(max(workers), signal.SIGKILL)  # the newest: a worker, not the forkserver itself
                 killed.append(event.path)
 

@@ -17,7 +17,7 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
 from PIL import Image
 
-from programs import Daemon, environment, photorank
+from programs import Daemon, environment, loads, photorank
 
 from photorank.client import DaemonClient
 from photorank.faces import DEFAULT_ENGINE
@@ -58,14 +58,6 @@ def warm_daemon(tmp_path):
     running = Daemon(tmp_path, warm=True)
     yield running
     running.stop()
-
-
-def loads(pid: int, library: str) -> bool:
-    try:
-        with open(f"/proc/{pid}/maps") as handle:
-            return library in handle.read()
-    except OSError:
-        return False
 
 
 @pytest.mark.slow

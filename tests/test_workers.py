@@ -7,7 +7,7 @@ import os
 import pathlib
 from concurrent.futures import ProcessPoolExecutor
 
-from programs import children_of, python, wait_for
+from programs import children_of, forkservers_under, loads, python, wait_for
 from photorank import lifeline
 from photorank.faces.dlib_engine import hog_detector
 from photorank.faces.dlib_models import landmark_predictor
@@ -16,7 +16,7 @@ from photorank.library import Library
 
 def forkserver_pid() -> int:
     """This process's forkserver: its one child whose command line names multiprocessing's forkserver."""
-    found = [pid for pid in children_of().get(os.getpid(), []) if "forkserver" in open(f"/proc/{pid}/cmdline").read()]
+    found = forkservers_under(os.getpid())
     assert len(found) == 1, found
     return found[0]
 
@@ -57,5 +57,5 @@ def test_started_workers_load_their_own_models_before_any_photo(tmp_path):
         assert wait_for(lambda: children_of().get(forkserver_pid()), 60)
         worker = max(children_of()[forkserver_pid()])
         # Only a worker's ResNet session loads onnxruntime (the forkserver must not: it starts a thread).
-        assert wait_for(lambda: "onnxruntime" in open(f"/proc/{worker}/maps").read(), 60)
+        assert wait_for(lambda: loads(worker, "onnxruntime"), 60)
         assert library.analyser.started == 0  # no photo was given to it
